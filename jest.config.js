@@ -8,6 +8,7 @@ export default {
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: {
     '^#shared$': '<rootDir>/libs/shared/src/index.ts',
+    '^#shared/contracts$': '<rootDir>/libs/shared/src/contracts/index.ts',
     '^#shared/testing$': '<rootDir>/libs/shared/src/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { contractOf, isEventType, type PublishedEvent } from './event-catalog.js';
+
+/** Who caused an event: the request or event that led to it. */
+export const EventMetadata = z.object({
+  correlationId: z.string().nullable(),
+  causationId: z.string().nullable(),
+});
+export type EventMetadata = z.infer<typeof EventMetadata>;
+
+/**
+ * The JSON body of every message on the bus. `eventId` is also the `Nats-Msg-Id` header (JetStream
+ * de-duplication); `streamVersion` orders the events of one aggregate (`streamId`).
+ */
+export const EventEnvelopeSchema = z.object({
+  eventId: z.uuid(),
+  type: z.string().min(1),
+  schemaVersion: z.number().int().positive(),
+  streamId: z.string().min(1),
+  streamVersion: z.number().int().positive(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  data: z.unknown(),
+  metadata: EventMetadata,
+});
+
+/** An envelope whose data has been checked against its event's schema. */
+export type EventEnvelope<E extends PublishedEvent = PublishedEvent> = Omit<
+  z.infer<typeof EventEnvelopeSchema>,
+  'type' | 'data'
+> &
+  E;
+
+/** Why a message could not be accepted as an event; the consumer terminates such messages. */
+export class InvalidEventError extends Error {
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+  ) {
+    super(issues.length ? `${message}: ${issues.join('; ')}` : message);
+    this.name = 'InvalidEventError';
+  }
+}
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+/**
+ * Parses a message body into a validated envelope: JSON, envelope shape, known type, supported schema
+ * version, and the event's own schema. Throws InvalidEventError naming what failed.
+ */
+export function parseEnvelope(body: Uint8Array | string): EventEnvelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+  } catch {
+    throw new InvalidEventError('message body is not valid JSON');
+  }
+  const envelope = EventEnvelopeSchema.safeParse(json);
+  if (!envelope.success) throw new InvalidEventError('message is not an event envelope', describeIssues(envelope.error));
+  const { type, schemaVersion } = envelope.data;
+  if (!isEventType(type)) throw new InvalidEventError(`unknown event type ${type}`);
+  const contract = contractOf(type);
+  if (schemaVersion !== contract.schemaVersion) {
+    throw new InvalidEventError(`unsupported schema version ${schemaVersion} of ${type} (supported: ${contract.schemaVersion})`);
+  }
+  const data = contract.schema.safeParse(envelope.data.data);
+  if (!data.success) throw new InvalidEventError(`${type} fails its schema`, describeIssues(data.error));
+  return { ...envelope.data, type, data: data.data } as EventEnvelope;
+}
