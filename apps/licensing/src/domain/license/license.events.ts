@@ -1,0 +1,17 @@
+import type { EntitlementChangedV1, LicenseStateV1, LicensingEvent } from '#shared/contracts';
+
+/** The License aggregate's events are exactly the licensing service's published events. */
+export type LicenseEvent = LicensingEvent;
+
+/** What happened to a license in an EntitlementChanged event. */
+export type LicenseChange = EntitlementChangedV1['change'];
+
+/** The event store stream that holds one license's events. */
+export function licenseStreamId(licenseId: string): string {
+  return `license-${licenseId}`;
+}
+
+/** Builds an EntitlementChanged event; `license` is the whole license after the change, so consumers need no history. */
+export function entitlementChanged(change: LicenseChange, license: LicenseStateV1, changedAt: string): LicenseEvent {
+  return { type: 'EntitlementChanged', data: { change, license, changedAt } };
+}

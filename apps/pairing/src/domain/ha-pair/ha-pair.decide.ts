@@ -1,0 +1,81 @@
+import { assertNever, type Decider } from '#shared/contracts';
+import type { AssociateProducts, DissociateProducts, HaPairCommand } from './ha-pair.commands.js';
+import {
+  accountMismatch,
+  alreadyPaired,
+  modelMismatch,
+  pairAlreadyExists,
+  pairDissociated,
+  pairNotFound,
+  productNotFound,
+  sameProduct,
+} from './ha-pair.errors.js';
+import type { HaPairEvent } from './ha-pair.events.js';
+import { evolve, initialState, type HaPairState } from './ha-pair.state.js';
+
+/** Turns a pair command into events, or throws the RuleViolation of the rule it breaks. */
+export function decide(command: HaPairCommand, state: HaPairState): HaPairEvent[] {
+  switch (command.type) {
+    case 'AssociateProducts':
+      return associateProducts(command, state);
+    case 'DissociateProducts':
+      return dissociateProducts(command, state);
+    default:
+      return assertNever(command, 'pair command');
+  }
+}
+
+// The order of the checks is part of the contract: callers see the most fundamental problem first.
+function associateProducts({ data, context, metadata }: AssociateProducts, state: HaPairState): HaPairEvent[] {
+  const { pairId, primarySerial, secondarySerial } = data;
+  if (primarySerial === secondarySerial) throw sameProduct(primarySerial);
+  const { primary, secondary, pairOfPrimary, pairOfSecondary } = context;
+  if (!primary) throw productNotFound(primarySerial);
+  if (!secondary) throw productNotFound(secondarySerial);
+  if (primary.model !== secondary.model) throw modelMismatch(primary.model, secondary.model);
+  if (primary.accountId !== secondary.accountId) throw accountMismatch(primary.accountId, secondary.accountId);
+  if (pairOfPrimary !== null) throw alreadyPaired(primarySerial, pairOfPrimary);
+  if (pairOfSecondary !== null) throw alreadyPaired(secondarySerial, pairOfSecondary);
+  if (state.status !== 'none') throw pairAlreadyExists(pairId);
+  return [
+    {
+      type: 'ProductsAssociated',
+      data: {
+        pairId,
+        primarySerial,
+        secondarySerial,
+        model: primary.model,
+        accountId: primary.accountId,
+        associatedAt: metadata.now.toISOString(),
+      },
+    },
+  ];
+}
+
+function dissociateProducts({ data, metadata }: DissociateProducts, state: HaPairState): HaPairEvent[] {
+  switch (state.status) {
+    case 'none':
+      throw pairNotFound(data.pairId);
+    case 'dissociated':
+      throw pairDissociated(data.pairId);
+    case 'associated': {
+      const { pairId, primarySerial, secondarySerial, model, accountId, associatedAt } = state;
+      const dissociatedAt = metadata.now.toISOString();
+      return [
+        {
+          type: 'ProductsDissociated',
+          data: { pairId, primarySerial, secondarySerial, model, accountId, associatedAt, dissociatedAt },
+        },
+      ];
+    }
+    default:
+      return assertNever(state, 'pair state');
+  }
+}
+
+/** The HA pair aggregate (stream `pair-<pairId>`) as a decider. */
+export const haPairDecider: Decider<HaPairCommand, HaPairEvent, HaPairState> = {
+  initialState,
+  decide,
+  evolve,
+};

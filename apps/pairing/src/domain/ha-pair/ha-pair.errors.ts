@@ -1,0 +1,53 @@
+import { RuleViolation } from '#shared/contracts';
+
+export { productNotFound } from '../product/product.errors.js';
+
+/** Stable codes of the pair rules; the HTTP layer exposes them, so never rename one. */
+export const HaPairErrorCode = {
+  SAME_PRODUCT: 'SAME_PRODUCT',
+  PRODUCT_NOT_FOUND: 'PRODUCT_NOT_FOUND',
+  MODEL_MISMATCH: 'MODEL_MISMATCH',
+  ACCOUNT_MISMATCH: 'ACCOUNT_MISMATCH',
+  ALREADY_PAIRED: 'ALREADY_PAIRED',
+  PAIR_ALREADY_EXISTS: 'PAIR_ALREADY_EXISTS',
+  PAIR_NOT_FOUND: 'PAIR_NOT_FOUND',
+  PAIR_DISSOCIATED: 'PAIR_DISSOCIATED',
+} as const;
+
+/** One of the pair rule codes. */
+export type HaPairErrorCode = (typeof HaPairErrorCode)[keyof typeof HaPairErrorCode];
+
+/** A unit cannot be its own failover peer. */
+export const sameProduct = (serial: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.SAME_PRODUCT, 'conflict', `Product "${serial}" cannot be paired with itself`);
+
+/** HA failover needs identical hardware on both sides. */
+export const modelMismatch = (primaryModel: string, secondaryModel: string): RuleViolation =>
+  new RuleViolation(
+    HaPairErrorCode.MODEL_MISMATCH,
+    'conflict',
+    `The Primary is a "${primaryModel}" but the Secondary is a "${secondaryModel}": both must be the same model`,
+  );
+
+/** Licenses are shared only within one account. */
+export const accountMismatch = (primaryAccountId: string, secondaryAccountId: string): RuleViolation =>
+  new RuleViolation(
+    HaPairErrorCode.ACCOUNT_MISMATCH,
+    'conflict',
+    `The Primary belongs to account "${primaryAccountId}" but the Secondary to "${secondaryAccountId}": both must be in the same account`,
+  );
+
+/** A product is in at most one active pair, so its licenses flow in one direction only. */
+export const alreadyPaired = (serial: string, pairId: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.ALREADY_PAIRED, 'conflict', `Product "${serial}" is already in pair "${pairId}"`);
+
+/** Pair ids are never reused, not even after dissociation, so a pair's history stays one story. */
+export const pairAlreadyExists = (pairId: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.PAIR_ALREADY_EXISTS, 'conflict', `Pair "${pairId}" already exists`);
+
+export const pairNotFound = (pairId: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.PAIR_NOT_FOUND, 'not-found', `Pair "${pairId}" does not exist`);
+
+/** Dissociation is final; a pair cannot be broken up twice. */
+export const pairDissociated = (pairId: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.PAIR_DISSOCIATED, 'conflict', `Pair "${pairId}" is already dissociated`);

@@ -1,0 +1,235 @@
+import {
+  findModel,
+  findSku,
+  firmwareSupportsStatefulSync,
+  STATEFUL_SYNC_SKU,
+  type EffectiveLicenseSetV1,
+  type EffectiveLicenseV1,
+  type LicenseSourceV1,
+  type LicenseStateV1,
+  type StatefulSyncStatusV1,
+} from '#shared/contracts';
+
+/**
+ * What a Secondary receives from its Primary, and when the pair may run stateful sync, as one pure function
+ * of the facts the sync agent has collected. Time is a parameter: expiry is judged against `now`, never
+ * against when an event happened to arrive.
+ */
+
+/** The newest known state of a product, as carried by the pairing service's product events. */
+export interface ProductFacts {
+  readonly serial: string;
+  readonly model: string;
+  readonly firmwareVersion: string;
+  readonly accountId: string;
+}
+
+/** The newest known state of an HA pair; a dissociated pair is kept so that a stale association cannot revive it. */
+export interface PairFacts {
+  readonly pairId: string;
+  readonly primarySerial: string;
+  readonly secondarySerial: string;
+  readonly status: 'associated' | 'dissociated';
+  readonly associatedAt: string;
+}
+
+/** The newest known state of one license, exactly as the licensing service publishes it. */
+export type LicenseFacts = LicenseStateV1;
+
+/** Everything the effective set of one product depends on. */
+export interface EffectiveSetInput {
+  readonly serial: string;
+  /** The product's own facts; null while its registration has not been seen yet. */
+  readonly product: ProductFacts | null;
+  /** The ACTIVE pair containing `serial`, or null when the product is standalone. */
+  readonly pair: PairFacts | null;
+  /** The other unit of `pair`; null when standalone or not yet seen. */
+  readonly peer: ProductFacts | null;
+  /** Licenses held by `serial`; licenses of any other serial are ignored. */
+  readonly ownLicenses: readonly LicenseFacts[];
+  /** Licenses held by the peer; ignored unless the peer is this unit's Primary. */
+  readonly peerLicenses: readonly LicenseFacts[];
+  readonly now: Date;
+}
+
+/** SKUs that appeared, disappeared, or changed (expiry, trial flag or sources) between two effective sets. */
+export interface EffectiveSetDiff {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly changed: string[];
+}
+
+/** A license may be used when it was not revoked and has not expired; a license expiring exactly at `now` is gone. */
+export function isLicenseUsable(license: LicenseFacts, now: Date): boolean {
+  if (license.status !== 'active') return false;
+  return license.expiresAt === null || Date.parse(license.expiresAt) > now.getTime();
+}
+
+/** Whether the Primary's license of this SKU reaches the Secondary; unknown SKUs stay where they are. */
+export function isShareableSku(sku: string): boolean {
+  return findSku(sku)?.shareable ?? false;
+}
+
+type Role = EffectiveLicenseSetV1['role'];
+
+/** The effective license set of `input.serial`: own usable licenses, plus the Primary's shareable ones on a Secondary. */
+export function computeEffectiveSet(input: EffectiveSetInput): EffectiveLicenseSetV1 {
+  const { serial, now } = input;
+  const pair = input.pair !== null && isActivePairOf(input.pair, serial) ? input.pair : null;
+  const role = roleIn(pair, serial);
+
+  const own = usableLicensesOf(input.ownLicenses, serial, now);
+  const contributions: Contribution[] = own.map((license) => ({ from: 'own', license }));
+  let primaryLicenses: readonly LicenseFacts[] = own;
+  if (pair !== null && role === 'secondary') {
+    primaryLicenses = usableLicensesOf(input.peerLicenses, pair.primarySerial, now);
+    for (const license of primaryLicenses) {
+      if (isShareableSku(license.sku)) contributions.push({ from: 'primary', license });
+    }
+  }
+
+  return {
+    serial,
+    role,
+    peerSerial: pair === null ? null : peerSerialIn(pair, serial),
+    pairId: pair?.pairId ?? null,
+    licenses: groupBySku(contributions),
+    statefulSync: statefulSyncStatus(pair, input.product, input.peer, primaryLicenses),
+  };
+}
+
+/** What changed between two effective sets of the same product; `before` null means the product had no set yet. */
+export function diffEffectiveSets(before: EffectiveLicenseSetV1 | null, after: EffectiveLicenseSetV1): EffectiveSetDiff {
+  const previous = new Map((before?.licenses ?? []).map((l) => [l.sku, l]));
+  const next = new Map(after.licenses.map((l) => [l.sku, l]));
+  const added = [...next.keys()].filter((sku) => !previous.has(sku));
+  const removed = [...previous.keys()].filter((sku) => !next.has(sku));
+  const changed = [...next.entries()]
+    .filter(([sku, license]) => {
+      const old = previous.get(sku);
+      return old !== undefined && !sameGrant(old, license);
+    })
+    .map(([sku]) => sku);
+  return { added: added.sort(compareCodeUnits), removed: removed.sort(compareCodeUnits), changed: changed.sort(compareCodeUnits) };
+}
+
+/** Whether two effective sets are identical in every field, so that storing or publishing the second would say nothing new. */
+export function isSameEffectiveSet(a: EffectiveLicenseSetV1, b: EffectiveLicenseSetV1): boolean {
+  return (
+    a.serial === b.serial &&
+    a.role === b.role &&
+    a.peerSerial === b.peerSerial &&
+    a.pairId === b.pairId &&
+    a.statefulSync.enabled === b.statefulSync.enabled &&
+    a.statefulSync.reason === b.statefulSync.reason &&
+    sameList(a.licenses, b.licenses, (x, y) => x.sku === y.sku && x.category === y.category && sameGrant(x, y))
+  );
+}
+
+/** The pair a caller hands in is trusted only if it really is an active pair of this unit; anything else means standalone. */
+function isActivePairOf(pair: PairFacts, serial: string): boolean {
+  return pair.status === 'associated' && (pair.primarySerial === serial || pair.secondarySerial === serial);
+}
+
+function roleIn(pair: PairFacts | null, serial: string): Role {
+  if (pair === null) return 'standalone';
+  return pair.primarySerial === serial ? 'primary' : 'secondary';
+}
+
+function peerSerialIn(pair: PairFacts, serial: string): string {
+  return pair.primarySerial === serial ? pair.secondarySerial : pair.primarySerial;
+}
+
+function usableLicensesOf(licenses: readonly LicenseFacts[], serial: string, now: Date): LicenseFacts[] {
+  return licenses.filter((l) => l.serial === serial && isLicenseUsable(l, now));
+}
+
+/** One license that puts its SKU into the set, and whether it is the unit's own or its Primary's. */
+interface Contribution {
+  readonly from: LicenseSourceV1['from'];
+  readonly license: LicenseFacts;
+}
+
+function groupBySku(contributions: readonly Contribution[]): EffectiveLicenseV1[] {
+  const bySku = new Map<string, Contribution[]>();
+  for (const contribution of contributions) {
+    const sku = contribution.license.sku;
+    bySku.set(sku, [...(bySku.get(sku) ?? []), contribution]);
+  }
+  return [...bySku.entries()]
+    .sort(([a], [b]) => compareCodeUnits(a, b))
+    .map(([sku, group]) => {
+      const sources = group.map(({ from, license }) => sourceOf(from, license)).sort(compareSources);
+      return {
+        sku,
+        category: findSku(sku)?.category ?? 'unknown',
+        // A paid license of the same SKU makes the feature paid, whichever source is listed first.
+        trial: group.every(({ license }) => license.trial),
+        expiresAt: latestExpiry(sources),
+        sources,
+      };
+    });
+}
+
+function sourceOf(from: LicenseSourceV1['from'], license: LicenseFacts): LicenseSourceV1 {
+  return { from, serial: license.serial, licenseId: license.licenseId, expiresAt: license.expiresAt };
+}
+
+function compareSources(a: LicenseSourceV1, b: LicenseSourceV1): number {
+  if (a.from !== b.from) return a.from === 'own' ? -1 : 1;
+  return compareCodeUnits(a.licenseId, b.licenseId);
+}
+
+/** A perpetual source makes the SKU perpetual; otherwise it lasts as long as its longest-lived source. */
+function latestExpiry(sources: readonly LicenseSourceV1[]): string | null {
+  let latest: string | null = null;
+  for (const { expiresAt } of sources) {
+    if (expiresAt === null) return null;
+    if (latest === null || Date.parse(expiresAt) > Date.parse(latest)) latest = expiresAt;
+  }
+  return latest;
+}
+
+/**
+ * Both units report the same status, judged on the Primary's licenses only: STATEFUL_SYNC is licensed on the
+ * Primary for the pair, so a Secondary's own STATEFUL_SYNC license enables nothing.
+ */
+function statefulSyncStatus(
+  pair: PairFacts | null,
+  product: ProductFacts | null,
+  peer: ProductFacts | null,
+  primaryLicenses: readonly LicenseFacts[],
+): StatefulSyncStatusV1 {
+  if (pair === null) return disabled('NOT_PAIRED');
+  // Missing facts count as an unknown model: the feature is never enabled on a guess.
+  if (product === null || peer === null) return disabled('MODEL_UNSUPPORTED');
+  if (![product, peer].every((p) => findModel(p.model)?.statefulSync === true)) return disabled('MODEL_UNSUPPORTED');
+  if (!primaryLicenses.some((l) => l.sku === STATEFUL_SYNC_SKU)) return disabled('NOT_LICENSED');
+  if (![product, peer].every((p) => firmwareSupportsStatefulSync(p.firmwareVersion))) return disabled('FIRMWARE_TOO_OLD');
+  return { enabled: true, reason: null };
+}
+
+function disabled(reason: NonNullable<StatefulSyncStatusV1['reason']>): StatefulSyncStatusV1 {
+  return { enabled: false, reason };
+}
+
+function sameGrant(a: EffectiveLicenseV1, b: EffectiveLicenseV1): boolean {
+  return (
+    a.expiresAt === b.expiresAt &&
+    a.trial === b.trial &&
+    sameList(
+      a.sources,
+      b.sources,
+      (x, y) => x.from === y.from && x.serial === y.serial && x.licenseId === y.licenseId && x.expiresAt === y.expiresAt,
+    )
+  );
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
+  return a.length === b.length && a.every((x, i) => i < b.length && same(x, b[i] as T));
+}
+
+/** Locale-independent ordering, so that the set is byte-identical wherever it is computed (and in SQL with COLLATE "C"). */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/**
+ * Configuration of one service, read from environment variables with localhost defaults.
+ * Every variable is validated at start; a bad one stops the service with a message naming it.
+ */
+export interface ServiceConfig {
+  readonly service: string;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly postgres: PostgresSettings;
+  readonly nats: { readonly servers: string[] };
+  /** Prefix of every subject and stream name; empty in production, unique per test run. */
+  readonly busNamespace: string;
+  readonly logFormat: 'text' | 'json';
+}
+
+/** Where a service keeps its data: its own database, and a schema inside it. */
+export interface PostgresSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly database: string;
+  readonly schema: string;
+}
+
+/** A configuration variable was missing or malformed; the message names each bad variable. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+const port = z.coerce.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (a-z, 0-9, _)');
+
+export interface ServiceConfigDefaults {
+  readonly service: string;
+  /** The variable that sets the HTTP port, e.g. PAIRING_PORT. */
+  readonly portVariable: string;
+  readonly defaultPort: number;
+  readonly defaultDatabase: string;
+}
+
+/** Reads and validates a service's configuration; throws ConfigurationError listing every bad variable. */
+export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const schema = z.object({
+    HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    HTTP_PORT: port.default(defaults.defaultPort),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+    PGHOST: z.string().min(1).default('127.0.0.1'),
+    PGPORT: port.default(5432),
+    PGUSER: z.string().min(1).default('postgres'),
+    PGPASSWORD: z.string().optional(),
+    PGDATABASE: identifier.default(defaults.defaultDatabase),
+    DB_SCHEMA: identifier.default('public'),
+    NATS_URL: z
+      .string()
+      .default('nats://127.0.0.1:4222')
+      .transform((s) => s.split(',').map((u) => u.trim()))
+      .pipe(z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, 'must be nats://host:port (comma-separated for several)'))),
+    BUS_NAMESPACE: z.string().regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -').default(''),
+    LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+  });
+  // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported
+  // under its own name.
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse({ ...blankAsUnset, HTTP_PORT: blankAsUnset[defaults.portVariable] });
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      parsed.error.issues.map((i) => {
+        const name = i.path[0] === 'HTTP_PORT' ? defaults.portVariable : String(i.path[0]);
+        return `${name}: ${i.message} (got ${JSON.stringify(env[name])})`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  const fromUrl = c.DATABASE_URL ? new URL(c.DATABASE_URL) : undefined;
+  return {
+    service: defaults.service,
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    postgres: {
+      host: fromUrl?.hostname || c.PGHOST,
+      port: fromUrl?.port ? Number(fromUrl.port) : c.PGPORT,
+      user: fromUrl?.username ? decodeURIComponent(fromUrl.username) : c.PGUSER,
+      password: fromUrl?.password ? decodeURIComponent(fromUrl.password) : c.PGPASSWORD,
+      database: fromUrl && fromUrl.pathname.length > 1 ? decodeURIComponent(fromUrl.pathname.slice(1)) : c.PGDATABASE,
+      schema: c.DB_SCHEMA,
+    },
+    nats: { servers: c.NATS_URL },
+    busNamespace: c.BUS_NAMESPACE,
+    logFormat: c.LOG_FORMAT,
+  };
+}

@@ -1,0 +1,84 @@
+import pg from 'pg';
+import { DataSource, type MigrationInterface, type EntityManager } from 'typeorm';
+import type { PostgresSettings } from '../config/service-config.js';
+
+/** A database transaction (TypeORM's entity manager bound to one connection). */
+export type Tx = Pick<EntityManager, 'query'>;
+
+type MigrationClass = new () => MigrationInterface;
+
+/** Options for the `pg` driver: the service's database with the service's schema first on the search path. */
+export function pgClientConfig(settings: PostgresSettings, database = settings.database): pg.ClientConfig {
+  return {
+    host: settings.host,
+    port: settings.port,
+    user: settings.user,
+    password: settings.password,
+    database,
+    options: `-c search_path=${settings.schema}`,
+    application_name: 'ha-license-sync',
+  };
+}
+
+/**
+ * Creates the service's database if it is missing (from the `postgres` maintenance database) and its
+ * schema. Safe to race: several services or test files may do it at once.
+ */
+export async function ensureDatabaseAndSchema(settings: PostgresSettings): Promise<void> {
+  const admin = new pg.Client({ ...pgClientConfig(settings, 'postgres'), options: undefined });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [settings.database]);
+    if (rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(settings.database)}`).catch((error: { code?: string }) => {
+        // 42P04 duplicate_database, 23505 unique_violation: another process created it first.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+  const db = new pg.Client({ ...pgClientConfig(settings), options: undefined });
+  await db.connect();
+  try {
+    await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(settings.schema)}`).catch((error: { code?: string }) => {
+      if (error.code !== '23505' && error.code !== '42P06') throw error;
+    });
+  } finally {
+    await db.end();
+  }
+}
+
+/** A TypeORM data source on the service's schema; migrations are classes, never `synchronize`. */
+export function createDataSource(settings: PostgresSettings, migrations: readonly MigrationClass[]): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    host: settings.host,
+    port: settings.port,
+    username: settings.user,
+    password: settings.password,
+    database: settings.database,
+    schema: settings.schema,
+    synchronize: false,
+    migrations: [...migrations],
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    extra: { options: `-c search_path=${settings.schema}`, max: 10, application_name: 'ha-license-sync' },
+  });
+}
+
+/** The SQLSTATE of a driver error, whether TypeORM wrapped it or not. */
+export function sqlState(error: unknown): string | undefined {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The constraint a driver error names, if any. */
+export function violatedConstraint(error: unknown): string | undefined {
+  const e = error as { constraint?: unknown; driverError?: { constraint?: unknown } };
+  const name = e?.driverError?.constraint ?? e?.constraint;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export const UNIQUE_VIOLATION = '23505';

@@ -1,0 +1,52 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The append-only event store, which is also the outbox. `transaction_id` lets the relay read only
+ * events of transactions that can no longer commit out of order (see outbox-relay.ts).
+ */
+export class CreateEventStore1764000000000 implements MigrationInterface {
+  name = 'CreateEventStore1764000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE events (
+        global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+        event_id        uuid        NOT NULL UNIQUE,
+        stream_id       text        NOT NULL,
+        stream_version  integer     NOT NULL CHECK (stream_version > 0),
+        event_type      text        NOT NULL,
+        schema_version  integer     NOT NULL,
+        data            jsonb       NOT NULL,
+        metadata        jsonb       NOT NULL,
+        occurred_at     timestamptz NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version)
+      )`);
+    await q.query(`CREATE INDEX events_outbox_order ON events (transaction_id, global_position)`);
+    await q.query(`
+      CREATE TABLE relay_checkpoints (
+        relay           text        PRIMARY KEY,
+        transaction_id  xid8        NOT NULL,
+        global_position bigint      NOT NULL,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      )`);
+    // Wakes the relay when events commit (NOTIFY is delivered at commit); the channel is per schema so
+    // services sharing a database never wake each other.
+    await q.query(`
+      CREATE FUNCTION notify_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '_events', '');
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER events_appended AFTER INSERT ON events
+      FOR EACH STATEMENT EXECUTE FUNCTION notify_events_appended()`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE relay_checkpoints');
+    await q.query('DROP TABLE events');
+    await q.query('DROP FUNCTION notify_events_appended()');
+  }
+}

@@ -1,0 +1,41 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { BusNames, EventSource } from '../contracts/index.js';
+
+/**
+ * The JetStream settings every event stream gets, chosen deliberately:
+ * - file storage and limits retention: events stay for late and rebuilding consumers, not just until acked;
+ * - a 2-minute duplicate window: the relay republishes unacknowledged events within seconds of a retry,
+ *   so `Nats-Msg-Id` de-duplication absorbs every republish it makes;
+ * - a bounded age (default one year) so the disk cannot fill without end; the event store in PostgreSQL
+ *   remains the source of truth and can republish from any position.
+ */
+export function eventStreamConfig(names: BusNames, source: EventSource): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.stream(source),
+    subjects: [names.allSubjects(source)],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(2 * 60_000),
+    max_age: nanos(365 * 24 * 3600_000),
+    num_replicas: 1,
+  };
+}
+
+/** Creates a source's stream if it is missing, or brings its settings up to date. */
+export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
+  const config = eventStreamConfig(names, source);
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch (error) {
+    if (!/stream not found/i.test((error as Error).message)) throw error;
+    try {
+      await jsm.streams.add(config);
+    } catch (addError) {
+      // Another service instance created it between our two calls.
+      if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus metrics every service exposes on GET /metrics. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly eventsPublished = new Counter({
+    name: 'outbox_events_published_total',
+    help: 'Events the outbox relay published to JetStream (PubAck received)',
+    registers: [this.registry],
+  });
+  readonly relayFailures = new Counter({
+    name: 'outbox_relay_failures_total',
+    help: 'Relay rounds that failed and will be retried (NATS or PostgreSQL unavailable)',
+    registers: [this.registry],
+  });
+  readonly eventsConsumed = new Counter({
+    name: 'consumer_events_total',
+    help: 'Events a consumer handled, by outcome (applied, duplicate, stale, rejected)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly consumerBatchFailures = new Counter({
+    name: 'consumer_batch_failures_total',
+    help: 'Consumer batches whose transaction failed and were negatively acknowledged',
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: 'service_ready',
+    help: '1 when the service is connected to PostgreSQL and NATS and serving',
+    registers: [this.registry],
+  });
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

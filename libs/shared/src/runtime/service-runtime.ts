@@ -1,0 +1,206 @@
+import type { DataSource, MigrationInterface } from 'typeorm';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { busNames, type BusNames, type EventSource } from '../contracts/index.js';
+import type { ServiceConfig } from '../config/service-config.js';
+import { createDataSource, ensureDatabaseAndSchema } from '../database/postgres.js';
+import { EventStore } from '../event-store/event-store.js';
+import { OutboxRelay } from '../event-store/outbox-relay.js';
+import { connectNats } from '../messaging/nats-connection.js';
+import { ensureEventStream } from '../messaging/streams.js';
+import { BatchingConsumer, ensureDurableConsumer, type BatchHandler, type DurableConsumerSpec } from '../messaging/durable-consumer.js';
+import { ServiceMetrics } from '../observability/metrics.js';
+
+type MigrationClass = new () => MigrationInterface;
+
+/** What a service consumes from the bus, and the handler that applies each batch. */
+export interface ConsumptionPlan {
+  /** Streams read; created if missing so that services can start in any order. */
+  readonly sources: readonly EventSource[];
+  readonly consumers: (names: BusNames) => DurableConsumerSpec[];
+  readonly handler: BatchHandler;
+}
+
+export interface ServiceRuntimeOptions {
+  readonly config: ServiceConfig;
+  readonly migrations: readonly MigrationClass[];
+  /** The source whose events this service writes to its event store and relays to JetStream. */
+  readonly publishes: EventSource;
+  /** Runs once PostgreSQL and NATS are connected, e.g. to answer requests from other services. */
+  readonly onConnected?: (runtime: ServiceRuntime) => Promise<void> | void;
+}
+
+export interface HealthReport {
+  readonly status: 'ok' | 'unavailable';
+  readonly checks: { readonly postgres: 'up' | 'down'; readonly nats: 'up' | 'down'; readonly started: boolean };
+}
+
+/**
+ * Everything a service holds outside its HTTP layer: the database, the NATS connection, the event store
+ * and its relay, and the consumers. `start()` connects in the background, retrying, so the HTTP server
+ * can answer /health with 503 until the service is ready; `stop()` drains in the right order.
+ */
+export class ServiceRuntime {
+  readonly names: BusNames;
+  readonly dataSource: DataSource;
+  readonly eventStore: EventStore;
+  readonly metrics: ServiceMetrics;
+  private nc: NatsConnection | undefined;
+  private natsDisconnected = false;
+  private jsClient: JetStreamClient | undefined;
+  private relay: OutboxRelay | undefined;
+  private consumer: BatchingConsumer | undefined;
+  private consumption: ConsumptionPlan | undefined;
+  private started = false;
+  private starting: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly options: ServiceRuntimeOptions) {
+    this.names = busNames(options.config.busNamespace);
+    this.dataSource = createDataSource(options.config.postgres, options.migrations);
+    this.eventStore = new EventStore(this.dataSource);
+    this.metrics = new ServiceMetrics(options.config.service);
+  }
+
+  get config(): ServiceConfig {
+    return this.options.config;
+  }
+
+  /** The NATS connection; only call once the service is ready. */
+  get nats(): NatsConnection {
+    if (!this.nc) throw new Error('NATS is not connected yet');
+    return this.nc;
+  }
+
+  get js(): JetStreamClient {
+    if (!this.jsClient) throw new Error('JetStream is not connected yet');
+    return this.jsClient;
+  }
+
+  get isReady(): boolean {
+    return this.started && this.dataSource.isInitialized && !!this.nc && !this.nc.isClosed() && !this.natsDisconnected;
+  }
+
+  /** Registers what the service consumes; call before start(). */
+  consume(plan: ConsumptionPlan): void {
+    this.consumption = plan;
+  }
+
+  /** Starts connecting in the background; resolves when the service is ready. */
+  start(): Promise<void> {
+    this.starting ??= this.connectAll();
+    return this.starting;
+  }
+
+  private log(message: string): void {
+    console.log(`[${this.options.config.service}] ${message}`);
+  }
+
+  private async connectAll(): Promise<void> {
+    const { config } = this.options;
+    await this.retry('PostgreSQL', async () => {
+      await ensureDatabaseAndSchema(config.postgres);
+      if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+      for (const m of applied) this.log(`applied migration ${m.name}`);
+    });
+    this.nc = await connectNats(config.nats.servers, config.service, this.abort.signal);
+    void this.watchNatsStatus(this.nc);
+    const jsm: JetStreamManager = await this.retry('JetStream', () => jetstreamManager(this.nc!));
+    this.jsClient = jetstream(this.nc);
+    const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
+    await this.retry('JetStream streams', async () => {
+      for (const source of sources) await ensureEventStream(jsm, this.names, source);
+    });
+    this.relay = new OutboxRelay({
+      postgres: config.postgres,
+      js: this.jsClient,
+      names: this.names,
+      observer: {
+        published: (n) => this.metrics.eventsPublished.inc(n),
+        failed: (e) => {
+          this.metrics.relayFailures.inc();
+          this.log(`relay round failed, retrying: ${e.message}`);
+        },
+      },
+    });
+    this.relay.start();
+    if (this.consumption) {
+      const specs = this.consumption.consumers(this.names);
+      await this.retry('JetStream consumers', async () => {
+        for (const spec of specs) await ensureDurableConsumer(jsm, spec);
+      });
+      this.consumer = new BatchingConsumer(this.jsClient, specs, this.consumption.handler, {
+        applied: () => undefined,
+        rejected: () => this.metrics.eventsConsumed.inc({ outcome: 'rejected' }),
+        failed: () => this.metrics.consumerBatchFailures.inc(),
+      });
+      await this.consumer.start();
+    }
+    await this.options.onConnected?.(this);
+    this.started = true;
+    this.metrics.ready.set(1);
+    this.log('ready');
+  }
+
+  private async watchNatsStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        this.natsDisconnected = true;
+        this.metrics.ready.set(0);
+      } else if (status.type === 'reconnect') {
+        this.natsDisconnected = false;
+        if (this.started) this.metrics.ready.set(1);
+      }
+    }
+  }
+
+  private async retry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (this.abort.signal.aborted) throw error;
+        if (attempt === 1 || attempt % 10 === 0) this.log(`waiting for ${what} (attempt ${attempt}): ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
+      }
+    }
+  }
+
+  /** Checks both dependencies now (a query and the NATS connection state). */
+  async health(): Promise<HealthReport> {
+    let postgres: 'up' | 'down' = 'down';
+    if (this.dataSource.isInitialized) {
+      try {
+        await withTimeout(this.dataSource.query('SELECT 1'), 1000);
+        postgres = 'up';
+      } catch {
+        postgres = 'down';
+      }
+    }
+    const nats = this.nc && !this.nc.isClosed() && !this.natsDisconnected ? 'up' : 'down';
+    const ok = this.started && postgres === 'up' && nats === 'up';
+    return { status: ok ? 'ok' : 'unavailable', checks: { postgres, nats, started: this.started } };
+  }
+
+  /** Stops consuming (finishing the batch in progress), stops the relay, closes NATS and PostgreSQL. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.started = false;
+    this.metrics.ready.set(0);
+    await this.consumer?.stop();
+    await this.relay?.stop();
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
