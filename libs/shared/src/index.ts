@@ -12,6 +12,7 @@ export * from './messaging/durable-consumer.js';
 export * from './messaging/request-reply.js';
 export * from './observability/metrics.js';
 export * from './runtime/service-runtime.js';
+export * from './runtime/clock.js';
 export * from './http/problem-details.js';
 export * from './http/zod-validation.pipe.js';
 export * from './http/runtime.module.js';

@@ -23,3 +23,9 @@ export function fold<Event, State>(decider: Pick<Decider<unknown, Event, State>,
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`Unhandled ${what}: ${JSON.stringify(value)}`);
 }
+
+/** What every command carries besides its data: the time of the request and what it belongs to. */
+export interface CommandMetadata {
+  readonly now: Date;
+  readonly correlationId?: string | null | undefined;
+}

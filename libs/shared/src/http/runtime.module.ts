@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { Response } from 'express';
 import { EventStore } from '../event-store/event-store.js';
 import { ServiceRuntime } from '../runtime/service-runtime.js';
+import { CLOCK, systemClock } from '../runtime/clock.js';
 import { ProblemDetailsFilter } from './problem-details.js';
 
 /** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
@@ -62,11 +63,12 @@ export class RuntimeModule {
       providers: [
         { provide: ServiceRuntime, useValue: runtime },
         { provide: EventStore, useValue: runtime.eventStore },
+        { provide: CLOCK, useValue: systemClock },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_GUARD, useClass: ReadinessGuard },
         RuntimeShutdown,
       ],
-      exports: [ServiceRuntime, EventStore],
+      exports: [ServiceRuntime, EventStore, CLOCK],
     };
   }
 }

@@ -1,7 +1,6 @@
+import type { CommandMetadata } from '#shared/contracts';
 /** What every license command carries besides its data: the instant it is decided at, from the handler's clock. */
-export interface LicenseCommandMetadata {
-  readonly now: Date;
-}
+export type LicenseCommandMetadata = CommandMetadata;
 
 /** A product as the pairing service knows it, looked up by the handler before granting. */
 export interface LicensedProduct {

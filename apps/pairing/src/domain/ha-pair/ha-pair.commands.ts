@@ -1,9 +1,8 @@
+import type { CommandMetadata } from '#shared/contracts';
 import type { RegisteredProduct } from '../product/product.state.js';
 
 /** What every pair command carries besides its data: the clock reading the handler took. */
-export interface HaPairCommandMetadata {
-  readonly now: Date;
-}
+export type HaPairCommandMetadata = CommandMetadata;
 
 /**
  * Facts from other aggregates that the handler reads before deciding; the decider cannot load them itself.

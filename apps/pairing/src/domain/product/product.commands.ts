@@ -1,7 +1,6 @@
+import type { CommandMetadata } from '#shared/contracts';
 /** What every product command carries besides its data: the clock reading the handler took. */
-export interface ProductCommandMetadata {
-  readonly now: Date;
-}
+export type ProductCommandMetadata = CommandMetadata;
 
 /** Register a product to an account. */
 export type RegisterProduct = {

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, Serial, handleCommand, valid, type Clock } from '#shared';
+import { licenseDecider } from '../../domain/license/license.decide.js';
+import { licenseStreamId } from '../../domain/license/license.events.js';
+import { ProductDirectory } from '../product-directory.js';
+import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+
+/** An instant with an offset, normalised to UTC so stored instants compare as instants. */
+export const Instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset' }).transform((s) => new Date(s).toISOString());
+
+/** POST /products/:serial/licenses */
+export const GrantLicenseBody = z.strictObject({
+  sku: z.string().min(1).max(64),
+  expiresAt: Instant.nullable().optional(),
+  trial: z.boolean().optional(),
+});
+
+@Controller('products/:serial/licenses')
+export class GrantLicenseController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ProductDirectory) private readonly products: ProductDirectory,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async grant(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Body(valid(GrantLicenseBody)) body: z.infer<typeof GrantLicenseBody>,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<LicenseView> {
+    // Asked before the transaction: a network round trip must not hold a database connection.
+    const product = await this.products.find(serial);
+    const licenseId = randomUUID();
+    const now = this.clock.now();
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: licenseDecider,
+      streamId: licenseStreamId(licenseId),
+      command: {
+        type: 'GrantLicense',
+        data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
+        context: { product },
+        metadata: { now, correlationId },
+      },
+      afterAppend: (tx, events) => projectLicense(tx, events),
+    });
+    return licenseView(licenseOf(state), now);
+  }
+}

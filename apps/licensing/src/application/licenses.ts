@@ -1,0 +1,58 @@
+import type { LicenseStateV1, StoredEvent, Tx } from '#shared';
+import type { LicenseEvent } from '../domain/license/license.events.js';
+import type { LicenseState } from '../domain/license/license.state.js';
+import { licenseStatusAt, type LicenseStatus } from '../domain/license/license.status.js';
+
+/** A license as the HTTP API returns it; `status` is computed against the clock at read time. */
+export interface LicenseView extends Omit<LicenseStateV1, 'status'> {
+  status: LicenseStatus;
+}
+
+export function licenseView(license: LicenseStateV1, now: Date): LicenseView {
+  return { ...license, status: licenseStatusAt(license, now) };
+}
+
+export function licenseOf(state: LicenseState): LicenseStateV1 {
+  if (state.status === 'none') throw new Error('the license has no state');
+  return state.license;
+}
+
+/** Keeps licenses_view in step with the license's events, in the same transaction as the append. */
+export async function projectLicense(tx: Tx, events: readonly StoredEvent<LicenseEvent>[]): Promise<void> {
+  for (const event of events) {
+    const l = event.data.license;
+    await tx.query(
+      `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (license_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, status = EXCLUDED.status,
+         revoked_at = EXCLUDED.revoked_at, version = EXCLUDED.version
+       WHERE licenses_view.version < EXCLUDED.version`,
+      [l.licenseId, l.serial, l.sku, l.trial, l.expiresAt, l.status, l.grantedAt, l.revokedAt, event.streamVersion],
+    );
+  }
+}
+
+interface LicenseRow {
+  license_id: string;
+  serial: string;
+  sku: string;
+  trial: boolean;
+  expires_at: Date | null;
+  status: 'active' | 'revoked';
+  granted_at: Date;
+  revoked_at: Date | null;
+}
+
+export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
+  const rows: LicenseRow[] = await tx.query('SELECT * FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id', [serial]);
+  return rows.map((r) => ({
+    licenseId: r.license_id,
+    serial: r.serial,
+    sku: r.sku,
+    trial: r.trial,
+    expiresAt: r.expires_at?.toISOString() ?? null,
+    status: r.status,
+    grantedAt: r.granted_at.toISOString(),
+    revokedAt: r.revoked_at?.toISOString() ?? null,
+  }));
+}

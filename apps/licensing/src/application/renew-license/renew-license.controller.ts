@@ -1,0 +1,36 @@
+import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { licenseDecider } from '../../domain/license/license.decide.js';
+import { licenseStreamId } from '../../domain/license/license.events.js';
+import { Instant } from '../grant-license/grant-license.controller.js';
+import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+
+/** POST /licenses/:licenseId/renewals: extends the license to a later expiry. */
+export const RenewLicenseBody = z.strictObject({ expiresAt: Instant });
+
+@Controller('licenses/:licenseId/renewals')
+export class RenewLicenseController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async renew(
+    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @Body(valid(RenewLicenseBody)) body: z.infer<typeof RenewLicenseBody>,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<LicenseView> {
+    const now = this.clock.now();
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: licenseDecider,
+      streamId: licenseStreamId(licenseId),
+      command: { type: 'RenewLicense', data: { licenseId, expiresAt: body.expiresAt }, metadata: { now, correlationId } },
+      afterAppend: (tx, events) => projectLicense(tx, events),
+    });
+    return licenseView(licenseOf(state), now);
+  }
+}

@@ -1,0 +1,31 @@
+import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { licenseDecider } from '../../domain/license/license.decide.js';
+import { licenseStreamId } from '../../domain/license/license.events.js';
+import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+
+/** DELETE /licenses/:licenseId: revokes the license (on the product and on any Secondary sharing it). */
+@Controller('licenses')
+export class RevokeLicenseController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Delete(':licenseId')
+  async revoke(
+    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<LicenseView> {
+    const now = this.clock.now();
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: licenseDecider,
+      streamId: licenseStreamId(licenseId),
+      command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId } },
+      afterAppend: (tx, events) => projectLicense(tx, events),
+    });
+    return licenseView(licenseOf(state), now);
+  }
+}

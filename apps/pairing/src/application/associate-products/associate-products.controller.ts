@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, Serial, handleCommand, valid, type Clock } from '#shared';
+import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
+import type { AssociateProducts } from '../../domain/ha-pair/ha-pair.commands.js';
+import { activePairOf, loadProduct, pairStreamId, recordMemberships } from '../pairing-store.js';
+import { pairView, type PairView } from '../views.js';
+
+/** POST /pairs: make two registered products an HA pair. */
+export const AssociateProductsBody = z.strictObject({ primarySerial: Serial, secondarySerial: Serial });
+
+@Controller('pairs')
+export class AssociateProductsController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async associate(
+    @Body(valid(AssociateProductsBody)) body: z.infer<typeof AssociateProductsBody>,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<PairView> {
+    const pairId = randomUUID();
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: haPairDecider,
+      streamId: pairStreamId(pairId),
+      // The facts about both products are read inside the transaction that appends, and the membership
+      // rows written in it make a concurrent association of either product fail and retry.
+      command: async (tx): Promise<AssociateProducts> => ({
+        type: 'AssociateProducts',
+        data: { pairId, ...body },
+        context: {
+          primary: await loadProduct(this.store, body.primarySerial, tx),
+          secondary: await loadProduct(this.store, body.secondarySerial, tx),
+          pairOfPrimary: await activePairOf(tx, body.primarySerial),
+          pairOfSecondary: await activePairOf(tx, body.secondarySerial),
+        },
+        metadata: { now: this.clock.now(), correlationId },
+      }),
+      afterAppend: (tx) => recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial),
+    });
+    if (state.status === 'none') throw new Error('association produced no pair');
+    return pairView(state);
+  }
+}

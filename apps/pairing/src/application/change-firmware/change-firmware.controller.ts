@@ -1,0 +1,39 @@
+import { Body, Controller, Headers, Inject, Param, Patch } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, FIRMWARE_VERSION_PATTERN, Serial, handleCommand, valid, type Clock } from '#shared';
+import { productDecider } from '../../domain/product/product.decide.js';
+import { activePairOf, productStreamId } from '../pairing-store.js';
+import { productView, type ProductView } from '../views.js';
+
+/** PATCH /products/:serial: a firmware upgrade or downgrade (it decides stateful sync eligibility). */
+export const ChangeFirmwareBody = z.strictObject({
+  firmwareVersion: z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1'),
+});
+
+@Controller('products')
+export class ChangeFirmwareController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Patch(':serial')
+  async change(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Body(valid(ChangeFirmwareBody)) body: z.infer<typeof ChangeFirmwareBody>,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<ProductView> {
+    let pairId: string | null = null;
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: productDecider,
+      streamId: productStreamId(serial),
+      command: { type: 'ChangeFirmware', data: { serial, ...body }, metadata: { now: this.clock.now(), correlationId } },
+      afterAppend: async (tx) => {
+        pairId = await activePairOf(tx, serial);
+      },
+    });
+    if (state.status !== 'registered') throw new Error('firmware change on an unregistered product');
+    return productView(state, pairId);
+  }
+}

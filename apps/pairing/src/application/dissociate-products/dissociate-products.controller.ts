@@ -1,0 +1,31 @@
+import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
+import { z } from 'zod';
+import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
+import { pairStreamId, releaseMemberships } from '../pairing-store.js';
+import { pairView, type PairView } from '../views.js';
+
+/** DELETE /pairs/:pairId: the two products stop sharing licenses; both may be paired again. */
+@Controller('pairs')
+export class DissociateProductsController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Delete(':pairId')
+  async dissociate(
+    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<PairView> {
+    const { state } = await handleCommand({
+      store: this.store,
+      decider: haPairDecider,
+      streamId: pairStreamId(pairId),
+      command: { type: 'DissociateProducts', data: { pairId }, metadata: { now: this.clock.now(), correlationId } },
+      afterAppend: (tx) => releaseMemberships(tx, pairId),
+    });
+    if (state.status === 'none') throw new Error('dissociation of a missing pair');
+    return pairView(state);
+  }
+}

@@ -1,0 +1,51 @@
+import { findModel } from '#shared';
+import type { RegisteredProduct } from '../domain/product/product.state.js';
+import type { HaPairState } from '../domain/ha-pair/ha-pair.state.js';
+
+/** The product as the HTTP API and the product lookup return it. */
+export interface ProductView {
+  serial: string;
+  model: string;
+  firmwareVersion: string;
+  accountId: string;
+  registeredAt: string;
+  statefulSyncCapable: boolean;
+  pairId: string | null;
+}
+
+export function productView(product: RegisteredProduct, pairId: string | null): ProductView {
+  return {
+    serial: product.serial,
+    model: product.model,
+    firmwareVersion: product.firmwareVersion,
+    accountId: product.accountId,
+    registeredAt: product.registeredAt,
+    statefulSyncCapable: findModel(product.model)?.statefulSync ?? false,
+    pairId,
+  };
+}
+
+/** The pair as the HTTP API returns it. */
+export interface PairView {
+  pairId: string;
+  primarySerial: string;
+  secondarySerial: string;
+  model: string;
+  accountId: string;
+  status: 'associated' | 'dissociated';
+  associatedAt: string;
+  dissociatedAt: string | null;
+}
+
+export function pairView(pair: Exclude<HaPairState, { status: 'none' }>): PairView {
+  return {
+    pairId: pair.pairId,
+    primarySerial: pair.primarySerial,
+    secondarySerial: pair.secondarySerial,
+    model: pair.model,
+    accountId: pair.accountId,
+    status: pair.status,
+    associatedAt: pair.associatedAt,
+    dissociatedAt: pair.status === 'dissociated' ? pair.dissociatedAt : null,
+  };
+}
