@@ -29,15 +29,16 @@ export interface RunningService {
 export async function runService(
   appModule: (runtime: ServiceRuntime) => Type<unknown> | DynamicModule,
   options: ServiceRuntimeOptions,
-  configure?: (runtime: ServiceRuntime) => void,
+  /** Wires what needs the Nest container (consumers, request handlers) before the runtime starts. */
+  configure?: (runtime: ServiceRuntime, app: INestApplication) => void,
 ): Promise<RunningService> {
   const runtime = new ServiceRuntime(options);
-  configure?.(runtime);
   const logger = new ConsoleLogger(options.config.service, { json: options.config.logFormat === 'json', timestamp: true });
   const app = await NestFactory.create(
     { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime), appModule(runtime)] },
     { logger, abortOnError: false },
   );
+  configure?.(runtime, app);
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   const { host, port } = options.config.http;
   await app.listen(port, host);

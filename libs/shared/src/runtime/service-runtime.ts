@@ -26,8 +26,6 @@ export interface ServiceRuntimeOptions {
   readonly migrations: readonly MigrationClass[];
   /** The source whose events this service writes to its event store and relays to JetStream. */
   readonly publishes: EventSource;
-  /** Runs once PostgreSQL and NATS are connected, e.g. to answer requests from other services. */
-  readonly onConnected?: (runtime: ServiceRuntime) => Promise<void> | void;
 }
 
 export interface HealthReport {
@@ -51,6 +49,7 @@ export class ServiceRuntime {
   private relay: OutboxRelay | undefined;
   private consumer: BatchingConsumer | undefined;
   private consumption: ConsumptionPlan | undefined;
+  private readonly connectedHooks: (() => Promise<void> | void)[] = [];
   private started = false;
   private starting: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -84,6 +83,11 @@ export class ServiceRuntime {
   /** Registers what the service consumes; call before start(). */
   consume(plan: ConsumptionPlan): void {
     this.consumption = plan;
+  }
+
+  /** Runs `hook` once PostgreSQL and NATS are connected, e.g. to answer requests from other services. */
+  whenConnected(hook: () => Promise<void> | void): void {
+    this.connectedHooks.push(hook);
   }
 
   /** Starts connecting in the background; resolves when the service is ready. */
@@ -137,7 +141,7 @@ export class ServiceRuntime {
       });
       await this.consumer.start();
     }
-    await this.options.onConnected?.(this);
+    for (const hook of this.connectedHooks) await hook();
     this.started = true;
     this.metrics.ready.set(1);
     this.log('ready');

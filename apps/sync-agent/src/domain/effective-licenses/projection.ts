@@ -111,7 +111,8 @@ export function affectedSerials(state: ProjectionState, envelope: EventEnvelope)
   return [...affected].sort();
 }
 
-function namedSerials(envelope: EventEnvelope): string[] {
+/** The serials an event names directly (before following pairs). */
+export function namedSerials(envelope: EventEnvelope): string[] {
   switch (envelope.type) {
     case 'ProductRegistered':
     case 'ProductFirmwareChanged':

@@ -1,0 +1,114 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigurationError, loadServiceConfig, type ServiceConfigDefaults } from './service-config.js';
+
+const pairing: ServiceConfigDefaults = { service: 'pairing', portVariable: 'PAIRING_PORT', defaultPort: 3001, defaultDatabase: 'ha_pairing' };
+
+function configurationError(env: NodeJS.ProcessEnv): ConfigurationError {
+  try {
+    loadServiceConfig(pairing, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return error as ConfigurationError;
+  }
+  throw new Error(`expected a ConfigurationError for ${JSON.stringify(env)}`);
+}
+
+describe('loadServiceConfig', () => {
+  describe('when no variable is set', () => {
+    it('uses the localhost defaults and the service-specific port and database', () => {
+      expect(loadServiceConfig(pairing, {})).toEqual({
+        service: 'pairing',
+        http: { host: '127.0.0.1', port: 3001 },
+        postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', password: undefined, database: 'ha_pairing', schema: 'public' },
+        nats: { servers: ['nats://127.0.0.1:4222'] },
+        busNamespace: '',
+        logFormat: 'text',
+      });
+    });
+
+    it('treats blank variables as unset', () => {
+      expect(loadServiceConfig(pairing, { PAIRING_PORT: '', PGHOST: '', DB_SCHEMA: '', NATS_URL: '' })).toEqual(loadServiceConfig(pairing, {}));
+    });
+  });
+
+  describe('when variables are set', () => {
+    it('reads the port from the service port variable, not HTTP_PORT', () => {
+      expect(loadServiceConfig(pairing, { PAIRING_PORT: '8080', HTTP_PORT: '9999' }).http.port).toBe(8080);
+    });
+
+    it('reads the PG* variables, the schema, several NATS servers, the namespace and the log format', () => {
+      const config = loadServiceConfig(pairing, {
+        PGHOST: 'db.local',
+        PGPORT: '6543',
+        PGUSER: 'svc',
+        PGPASSWORD: 'secret',
+        PGDATABASE: 'pairing_db',
+        DB_SCHEMA: 'pairing',
+        NATS_URL: 'nats://a:4222, nats://b:4223',
+        BUS_NAMESPACE: 'run-1',
+        LOG_FORMAT: 'json',
+      });
+      expect(config.postgres).toEqual({ host: 'db.local', port: 6543, user: 'svc', password: 'secret', database: 'pairing_db', schema: 'pairing' });
+      expect(config.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
+      expect(config.busNamespace).toBe('run-1');
+      expect(config.logFormat).toBe('json');
+    });
+
+    it('lets DATABASE_URL override every PG* variable it names, decoding user, password and database', () => {
+      const config = loadServiceConfig(pairing, {
+        DATABASE_URL: 'postgresql://app%40corp:p%2Fss%3Aword@db.example.com:7000/pairing%5Fprod',
+        PGHOST: 'ignored-host',
+        PGPORT: '1111',
+        PGUSER: 'ignored-user',
+        PGPASSWORD: 'ignored-password',
+        PGDATABASE: 'ignored_db',
+        DB_SCHEMA: 'pairing',
+      });
+      expect(config.postgres).toEqual({
+        host: 'db.example.com',
+        port: 7000,
+        user: 'app@corp',
+        password: 'p/ss:word',
+        database: 'pairing_prod',
+        schema: 'pairing',
+      });
+    });
+
+    it('falls back to PG* for what DATABASE_URL leaves out (as libpq does)', () => {
+      const config = loadServiceConfig(pairing, { DATABASE_URL: 'postgres://db.example.com', PGPORT: '6000', PGUSER: 'svc' });
+      expect(config.postgres).toMatchObject({ host: 'db.example.com', port: 6000, user: 'svc', database: 'ha_pairing' });
+    });
+  });
+
+  describe('when a variable is malformed', () => {
+    it.each([['abc'], ['0'], ['65536'], ['80.5'], ['-1']])('names PAIRING_PORT for PAIRING_PORT=%s', (value) => {
+      const error = configurationError({ PAIRING_PORT: value });
+      expect(error.message).toContain('PAIRING_PORT');
+      expect(error.message).not.toContain('HTTP_PORT');
+      expect(error.problems).toEqual([expect.stringContaining(`PAIRING_PORT: `)]);
+      expect(error.problems[0]).toContain(JSON.stringify(value));
+    });
+
+    it.each([['http://127.0.0.1:4222'], ['127.0.0.1:4222'], ['nats://a:4222,localhost']])('names NATS_URL for NATS_URL=%s', (value) => {
+      const error = configurationError({ NATS_URL: value });
+      expect(error.message).toContain('NATS_URL');
+      expect(error.problems).toEqual([expect.stringMatching(/^NATS_URL: must be nats:\/\/host:port/)]);
+    });
+
+    it.each([['Pairing'], ['pair-ing'], ['1pairing'], ['a'.repeat(64)]])('names DB_SCHEMA for DB_SCHEMA=%s', (value) => {
+      const error = configurationError({ DB_SCHEMA: value });
+      expect(error.problems).toEqual([expect.stringMatching(/^DB_SCHEMA: must be a lower-case SQL identifier/)]);
+    });
+
+    it('names a DATABASE_URL that is not a postgres URL', () => {
+      expect(configurationError({ DATABASE_URL: 'mysql://db/x' }).problems).toEqual([expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ URL/)]);
+    });
+
+    it('lists every bad variable at once', () => {
+      const error = configurationError({ PAIRING_PORT: 'x', NATS_URL: 'http://x', DB_SCHEMA: 'X', BUS_NAMESPACE: 'A.B', LOG_FORMAT: 'xml' });
+      expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['BUS_NAMESPACE', 'DB_SCHEMA', 'LOG_FORMAT', 'NATS_URL', 'PAIRING_PORT']);
+      expect(error.name).toBe('ConfigurationError');
+      expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
+    });
+  });
+});

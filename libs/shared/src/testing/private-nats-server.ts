@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A nats-server with JetStream that belongs to one test file, so the test can take it down and bring it back. */
+export interface PrivateNatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** The JetStream store directory; it survives stop() and start(), so streams and messages do too. */
+  readonly storeDir: string;
+  /** Stops the server (SIGTERM, SIGKILL if it lingers) and waits for it to exit. Does nothing if stopped. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and store directory; resolves once it accepts clients. */
+  start(): Promise<void>;
+  /** Stops it and deletes its store directory. */
+  dispose(): Promise<void>;
+}
+
+export interface PrivateNatsServerOptions {
+  readonly binary?: string;
+  readonly readyTimeoutMs?: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `nats-server -js` on a free localhost port with a fresh store directory. Never touch the shared
+ * server for an outage test: stop() and start() this one instead, and dispose() it in afterAll.
+ */
+export async function startPrivateNatsServer(options: PrivateNatsServerOptions = {}): Promise<PrivateNatsServer> {
+  const binary = options.binary ?? '/usr/sbin/nats-server';
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  const storeDir = await mkdtemp(join(tmpdir(), 'nats-js-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  // A test that crashes before afterAll must not leave the server running.
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  async function start(): Promise<void> {
+    if (child) return;
+    const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child = proc;
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`nats-server on port ${port} not ready after ${readyTimeoutMs} ms:\n${log}`)), readyTimeoutMs);
+      function fail(error: Error) {
+        clearTimeout(timer);
+        proc.kill('SIGKILL');
+        reject(error);
+      }
+      proc.stderr!.on('data', (chunk: Buffer) => {
+        if (log.length < 20_000) log += chunk.toString();
+        if (log.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('error', fail);
+      proc.once('exit', (code, signal) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`)));
+    }).catch((error: Error) => {
+      child = undefined;
+      throw error;
+    });
+    proc.once('exit', () => {
+      if (child === proc) child = undefined;
+    });
+  }
+
+  async function stop(): Promise<void> {
+    const proc = child;
+    if (!proc) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      child = undefined;
+      return;
+    }
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGTERM');
+    const lingering = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(lingering);
+    child = undefined;
+  }
+
+  try {
+    await start();
+  } catch (error) {
+    process.removeListener('exit', killOnExit);
+    await rm(storeDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      process.removeListener('exit', killOnExit);
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}
