@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { EVENT_CATALOG, type EventType } from './event-catalog.js';
 import { InvalidEventError, parseEnvelope } from './envelope.js';
 import { busNames } from './subjects.js';
-import { sampleEvent, testEnvelope } from '../testing/index.js';
+import { sampleEvent, testEnvelope } from '../testing/sample-events.js';
 
 const EVENT_TYPES = Object.keys(EVENT_CATALOG) as EventType[];
 

@@ -16,6 +16,31 @@ export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
   }
 }
 
+/**
+ * SIGINT (Ctrl-C) and SIGTERM: stop accepting requests, drain the consumers and the relay, close the
+ * connections, exit 0. A second signal exits at once.
+ */
+function exitCleanlyOnSignals(app: INestApplication, logger: ConsoleLogger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logger.log(`${signal} received, shutting down`);
+    app.close().then(
+      () => {
+        logger.log('stopped cleanly');
+        process.exit(0);
+      },
+      (error: Error) => {
+        logger.error(`shutdown failed: ${error.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
 export interface RunningService {
   readonly app: INestApplication;
   readonly runtime: ServiceRuntime;
@@ -39,7 +64,7 @@ export async function runService(
     { logger, abortOnError: false },
   );
   configure?.(runtime, app);
-  app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
+  exitCleanlyOnSignals(app, logger);
   const { host, port } = options.config.http;
   await app.listen(port, host);
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;

@@ -5,6 +5,9 @@ export interface EventuallyOptions {
   readonly description?: string;
 }
 
+/** What `eventually` returns: the check's value once it is truthy. */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
+
 /**
  * Polls `check` until it returns a truthy value without throwing, and returns that value. Past the deadline
  * it throws an error naming `description` and carrying the last failure, so an eventually consistent result
@@ -13,13 +16,13 @@ export interface EventuallyOptions {
 export async function eventually<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 10_000, intervalMs = 50, description = 'condition' }: EventuallyOptions = {},
-): Promise<T> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastFailure: unknown;
   for (let attempt = 1; ; attempt++) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as Truthy<T>;
       lastFailure = new Error(`returned ${String(value)}`);
     } catch (error) {
       lastFailure = error;

@@ -1,0 +1,23 @@
+# One image for the three services; docker-compose.yml picks the service with `command`.
+# Build stage: full dependencies, compile TypeScript, then drop the dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY libs ./libs
+COPY apps ./apps
+COPY scripts ./scripts
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: compiled output and production dependencies only, as the unprivileged `node` user.
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HTTP_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build --chown=node:node /app/package.json ./package.json
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+USER node
+EXPOSE 3001 3002 3003
+CMD ["node", "dist/apps/pairing/src/main.js"]

@@ -1,0 +1,287 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  RuleViolation,
+  type Decider,
+  type EventMetadata,
+  type ProductFirmwareChangedV1,
+  type ProductRegisteredV1,
+} from '../contracts/index.js';
+import { createTestEventStore, type TestEventStore } from '../testing/index.js';
+import { handleCommand, type CommandEnvelope } from './command-handler.js';
+import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
+
+// A tiny product decider over the real pairing event types: register once, then change firmware.
+type ProductEvent =
+  | { type: 'ProductRegistered'; data: ProductRegisteredV1 }
+  | { type: 'ProductFirmwareChanged'; data: ProductFirmwareChangedV1 };
+type ProductCommand =
+  | ({ type: 'RegisterProduct'; data: { serial: string; firmwareVersion: string } } & CommandEnvelope)
+  | ({ type: 'ChangeFirmware'; data: { serial: string; firmwareVersion: string } } & CommandEnvelope);
+type ProductState = { status: 'unknown' } | { status: 'registered'; serial: string; firmwareVersion: string };
+
+const productDecider: Decider<ProductCommand, ProductEvent, ProductState> = {
+  initialState: { status: 'unknown' },
+  decide(command, state) {
+    const at = command.metadata.now.toISOString();
+    switch (command.type) {
+      case 'RegisterProduct':
+        if (state.status === 'registered') throw new RuleViolation('PRODUCT_ALREADY_REGISTERED', 'conflict', 'already registered');
+        return [
+          {
+            type: 'ProductRegistered',
+            data: { serial: command.data.serial, model: 'FW-500', firmwareVersion: command.data.firmwareVersion, accountId: 'acct-1', registeredAt: at },
+          },
+        ];
+      case 'ChangeFirmware':
+        if (state.status !== 'registered') throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', 'not registered');
+        return [
+          {
+            type: 'ProductFirmwareChanged',
+            data: {
+              serial: state.serial,
+              model: 'FW-500',
+              accountId: 'acct-1',
+              previousFirmwareVersion: state.firmwareVersion,
+              firmwareVersion: command.data.firmwareVersion,
+              changedAt: at,
+            },
+          },
+        ];
+    }
+  },
+  evolve(state, event) {
+    switch (event.type) {
+      case 'ProductRegistered':
+        return { status: 'registered', serial: event.data.serial, firmwareVersion: event.data.firmwareVersion };
+      case 'ProductFirmwareChanged':
+        return state.status === 'registered' ? { ...state, firmwareVersion: event.data.firmwareVersion } : state;
+    }
+  },
+};
+
+const NOW = new Date('2025-03-01T12:00:00.000Z');
+const metadata: EventMetadata = { correlationId: 'corr-1', causationId: 'cause-1' };
+let serialCounter = 0x100000000000;
+function nextSerial(): string {
+  return (serialCounter++).toString(16).toUpperCase().padStart(12, '0');
+}
+
+function registered(serial: string, firmwareVersion = '4.0'): ProductEvent {
+  return {
+    type: 'ProductRegistered',
+    data: { serial, model: 'FW-500', firmwareVersion, accountId: 'acct-1', registeredAt: NOW.toISOString() },
+  };
+}
+function firmwareChanged(serial: string, from: string, to: string): ProductEvent {
+  return {
+    type: 'ProductFirmwareChanged',
+    data: { serial, model: 'FW-500', accountId: 'acct-1', previousFirmwareVersion: from, firmwareVersion: to, changedAt: NOW.toISOString() },
+  };
+}
+
+/** Lets `parties` callers proceed only once all of them arrived. */
+function barrier(parties: number): () => Promise<void> {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return () => {
+    if (++arrived === parties) open();
+    return opened;
+  };
+}
+
+describe('EventStore (PostgreSQL)', () => {
+  let fixture: TestEventStore;
+  let store: EventStore;
+
+  beforeAll(async () => {
+    fixture = await createTestEventStore('event_store');
+    store = fixture.store;
+  });
+
+  afterAll(async () => {
+    await fixture?.dispose();
+  });
+
+  describe('when a stream is appended to and read back', () => {
+    it('returns the events with their types, data, versions, positions and metadata', async () => {
+      const serial = nextSerial();
+      const streamId = `product-${serial}`;
+      const first = await store.transaction((tx) =>
+        store.append(tx, streamId, 0, [registered(serial), firmwareChanged(serial, '4.0', '4.1')], { occurredAt: NOW, metadata }),
+      );
+      const second = await store.transaction((tx) =>
+        store.append(tx, streamId, 2, [firmwareChanged(serial, '4.1', '4.2')], {
+          occurredAt: new Date('2025-03-02T00:00:00.000Z'),
+          metadata: { correlationId: null, causationId: null },
+        }),
+      );
+
+      const read = await store.readStream(streamId);
+
+      expect(read).toEqual([...first, ...second]);
+      expect(read.map((e) => [e.type, e.streamVersion, e.schemaVersion])).toEqual([
+        ['ProductRegistered', 1, 1],
+        ['ProductFirmwareChanged', 2, 1],
+        ['ProductFirmwareChanged', 3, 1],
+      ]);
+      expect(read.map((e) => e.data)).toEqual([
+        registered(serial).data,
+        firmwareChanged(serial, '4.0', '4.1').data,
+        firmwareChanged(serial, '4.1', '4.2').data,
+      ]);
+      expect(read.map((e) => e.streamId)).toEqual([streamId, streamId, streamId]);
+      expect(read.map((e) => e.occurredAt)).toEqual([NOW.toISOString(), NOW.toISOString(), '2025-03-02T00:00:00.000Z']);
+      expect(read.map((e) => e.metadata)).toEqual([metadata, metadata, { correlationId: null, causationId: null }]);
+      for (const event of read) expect(event.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(new Set(read.map((e) => e.eventId)).size).toBe(3);
+      const positions = read.map((e) => BigInt(e.globalPosition));
+      expect(positions[0]! < positions[1]! && positions[1]! < positions[2]!).toBe(true);
+    });
+
+    it('reads an unknown stream as empty and appends nothing for no events', async () => {
+      expect(await store.readStream('product-nothing-here')).toEqual([]);
+      expect(await store.transaction((tx) => store.append(tx, 'product-nothing-here', 0, [], { occurredAt: NOW, metadata }))).toEqual([]);
+      expect(await store.readStream('product-nothing-here')).toEqual([]);
+    });
+
+    it('refuses an event type the catalog does not know', async () => {
+      const unknown = { type: 'ProductExploded', data: {} } as unknown as ProductEvent;
+      await expect(store.transaction((tx) => store.append(tx, 'product-x', 0, [unknown], { occurredAt: NOW, metadata }))).rejects.toThrow(
+        'cannot append unknown event type ProductExploded',
+      );
+    });
+
+    it('appends nothing when the transaction rolls back', async () => {
+      const serial = nextSerial();
+      await expect(
+        store.transaction(async (tx) => {
+          await store.append(tx, `product-${serial}`, 0, [registered(serial)], { occurredAt: NOW, metadata });
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await store.readStream(`product-${serial}`)).toEqual([]);
+    });
+  });
+
+  describe('when writers race for the same stream version', () => {
+    it('lets exactly one of 20 concurrent appends win; the others get VersionConflictError', async () => {
+      const serial = nextSerial();
+      const streamId = `product-${serial}`;
+      await store.transaction((tx) => store.append(tx, streamId, 0, [registered(serial)], { occurredAt: NOW, metadata }));
+
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          store.transaction((tx) => store.append(tx, streamId, 1, [firmwareChanged(serial, '4.0', `5.${i}`)], { occurredAt: NOW, metadata })),
+        ),
+      );
+
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(19);
+      for (const { reason } of lost) {
+        expect(reason).toBeInstanceOf(VersionConflictError);
+        expect(reason).toMatchObject({ streamId, expectedVersion: 1 });
+      }
+      const stream = await store.readStream(streamId);
+      expect(stream.map((e) => e.streamVersion)).toEqual([1, 2]);
+      expect(stream[1]).toEqual((won[0] as PromiseFulfilledResult<StoredEvent[]>).value[0]);
+    });
+  });
+
+  describe('handleCommand', () => {
+    function command(type: ProductCommand['type'], serial: string, firmwareVersion: string): ProductCommand {
+      return { type, data: { serial, firmwareVersion }, metadata: { now: NOW, correlationId: `corr-${firmwareVersion}` } };
+    }
+
+    it('retries a version conflict, so two concurrent commands are both applied, one after the other', async () => {
+      const serial = nextSerial();
+      const streamId = `product-${serial}`;
+      await handleCommand({ store, decider: productDecider, streamId, command: command('RegisterProduct', serial, '4.0') });
+
+      // Both commands read version 1 before either appends: one append must lose and be retried.
+      const bothRead = barrier(2);
+      const attempts: string[] = [];
+      const change = (firmwareVersion: string) =>
+        handleCommand({
+          store,
+          decider: productDecider,
+          streamId,
+          command: async () => {
+            attempts.push(firmwareVersion);
+            if (attempts.filter((a) => a === firmwareVersion).length === 1) await bothRead();
+            return command('ChangeFirmware', serial, firmwareVersion);
+          },
+        });
+
+      const [a, b] = await Promise.all([change('5.0'), change('6.0')]);
+
+      expect(attempts).toHaveLength(3);
+      const stream = await store.readStream<ProductEvent>(streamId);
+      expect(stream.map((e) => [e.type, e.streamVersion])).toEqual([
+        ['ProductRegistered', 1],
+        ['ProductFirmwareChanged', 2],
+        ['ProductFirmwareChanged', 3],
+      ]);
+      const [, first, second] = stream as [unknown, { data: ProductFirmwareChangedV1 }, { data: ProductFirmwareChangedV1 }];
+      expect(first.data.previousFirmwareVersion).toBe('4.0');
+      expect(second.data.previousFirmwareVersion).toBe(first.data.firmwareVersion);
+      expect(new Set([first.data.firmwareVersion, second.data.firmwareVersion])).toEqual(new Set(['5.0', '6.0']));
+      expect([...a.events, ...b.events].sort((x, y) => x.streamVersion - y.streamVersion)).toEqual(stream.slice(1));
+      expect(stream[2]!.metadata).toEqual({ correlationId: `corr-${second.data.firmwareVersion}`, causationId: null });
+      const last = a.events[0]!.streamVersion === 3 ? a : b;
+      expect(last.state).toEqual({ status: 'registered', serial, firmwareVersion: second.data.firmwareVersion });
+    });
+
+    it('passes the rule violation of the retried decision to the caller and appends nothing more', async () => {
+      const serial = nextSerial();
+      const streamId = `product-${serial}`;
+      const bothRead = barrier(2);
+      let calls = 0;
+      const register = () =>
+        handleCommand({
+          store,
+          decider: productDecider,
+          streamId,
+          command: async () => {
+            if (++calls <= 2) await bothRead();
+            return command('RegisterProduct', serial, '4.0');
+          },
+        });
+
+      const results = await Promise.allSettled([register(), register()]);
+
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+      expect(rejected.reason).toBeInstanceOf(RuleViolation);
+      expect(rejected.reason).toMatchObject({ code: 'PRODUCT_ALREADY_REGISTERED' });
+      expect(calls).toBe(3);
+      expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['ProductRegistered']);
+    });
+
+    it('gives up after maxAttempts conflicts and rethrows the VersionConflictError', async () => {
+      const serial = nextSerial();
+      const streamId = `product-${serial}`;
+      await handleCommand({ store, decider: productDecider, streamId, command: command('RegisterProduct', serial, '4.0') });
+      let attempts = 0;
+      // Another writer appends after every read, so every attempt conflicts.
+      const result = handleCommand({
+        store,
+        decider: productDecider,
+        streamId,
+        maxAttempts: 3,
+        command: async () => {
+          attempts++;
+          const version = (await store.readStream(streamId)).length;
+          await store.transaction((tx) =>
+            store.append(tx, streamId, version, [firmwareChanged(serial, 'x', `9.${attempts}`)], { occurredAt: NOW, metadata }),
+          );
+          return command('ChangeFirmware', serial, '7.0');
+        },
+      });
+      await expect(result).rejects.toBeInstanceOf(VersionConflictError);
+      expect(attempts).toBe(3);
+    });
+  });
+});

@@ -1,0 +1,361 @@
+/**
+ * End-to-end harness: the three services as separate child processes (the compiled `dist/` output, as in
+ * production), each on a free port, its own PostgreSQL schema in the test database and one bus namespace
+ * shared by the three, so a test file's system sees nothing of another's. Run `npm run build` first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { busNames, type EventSource } from '#shared/contracts';
+import { TEST_DATABASE, eventually } from '#shared/testing';
+
+export { eventually };
+
+/** The repository root (this file is test/support/system.ts). */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export const NATS_URL = 'nats://127.0.0.1:4222';
+
+export type ServiceName = EventSource;
+
+/** What each service is called on disk and which variable sets its port. */
+export const SERVICES: readonly { readonly name: ServiceName; readonly portVariable: string }[] = [
+  { name: 'pairing', portVariable: 'PAIRING_PORT' },
+  { name: 'licensing', portVariable: 'LICENSING_PORT' },
+  { name: 'sync-agent', portVariable: 'SYNC_AGENT_PORT' },
+];
+
+/** The compiled entry point of a service. */
+export function entryPointOf(service: ServiceName): string {
+  const path = join(REPO_ROOT, 'dist', 'apps', service, 'src', 'main.js');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` before the end-to-end tests`);
+  return path;
+}
+
+/** A free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A label as a lower-case identifier fragment (a-z, 0-9, _), kept short. */
+function labelPart(label: string, max = 16): string {
+  return (
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, max) || 'x'
+  );
+}
+
+/** A unique bus namespace `e2e_<label>_<random8>` (a-z, 0-9, _). */
+export function uniqueNamespace(label: string): string {
+  return `e2e_${labelPart(label)}_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The schema of one service of a namespace. Short on purpose: the event store's NOTIFY channel is
+ * `<schema>_events`, and PostgreSQL rejects channel names of 64 bytes or more.
+ */
+export function schemaOf(namespace: string, service: ServiceName): string {
+  return `${namespace}_${service.replace('-', '_')}`;
+}
+
+/**
+ * One running service process with its captured output. The environment is the parent's minus anything
+ * that configures these services or jest's VM flags, plus `env`.
+ */
+export class ServiceProcess {
+  private output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(
+    readonly service: ServiceName,
+    readonly child: ChildProcess,
+  ) {
+    const capture = (chunk: Buffer) => {
+      this.output += chunk.toString();
+      if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+    };
+    child.stdout!.on('data', capture);
+    child.stderr!.on('data', capture);
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    ServiceProcess.running.add(this);
+    void this.exited.then(() => ServiceProcess.running.delete(this));
+  }
+
+  /** Every process still running, so that a crashed test run does not leave services behind. */
+  private static readonly running = new Set<ServiceProcess>();
+  static {
+    process.once('exit', () => {
+      for (const p of ServiceProcess.running) p.child.kill('SIGKILL');
+    });
+  }
+
+  static spawn(service: ServiceName, env: Record<string, string>): ServiceProcess {
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) =>
+          ![
+            'NODE_OPTIONS',
+            'HTTP_HOST',
+            'HTTP_PORT',
+            'DATABASE_URL',
+            'PGHOST',
+            'PGPORT',
+            'PGUSER',
+            'PGPASSWORD',
+            'PGDATABASE',
+            'DB_SCHEMA',
+            'NATS_URL',
+            'BUS_NAMESPACE',
+            'LOG_FORMAT',
+            ...SERVICES.map((s) => s.portVariable),
+          ].includes(name),
+      ),
+    ) as Record<string, string>;
+    const child = spawn(process.execPath, ['--enable-source-maps', entryPointOf(service)], {
+      cwd: REPO_ROOT,
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServiceProcess(service, child);
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  get hasExited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with how it exited. */
+  async terminate(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.hasExited) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      try {
+        return await this.exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.exited;
+  }
+}
+
+/** The body of a response: parsed JSON when the response says it is JSON, else the text. */
+export interface ApiResponse<T = any> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+export interface Api {
+  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  get<T = any>(path: string): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  patch<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  delete<T = any>(path: string): Promise<ApiResponse<T>>;
+}
+
+/** JSON over HTTP to one service; never throws on an error status (tests assert it). */
+export function api(baseUrl: string): Api {
+  async function request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const isJson = /json/i.test(response.headers.get('content-type') ?? '');
+    let parsed: unknown = text;
+    if (isJson && text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T };
+  }
+  return {
+    request,
+    get: (path) => request('GET', path),
+    post: (path, body) => request('POST', path, body ?? {}),
+    patch: (path, body) => request('PATCH', path, body ?? {}),
+    delete: (path) => request('DELETE', path),
+  };
+}
+
+/** GET /health status, or 0 while the port does not answer. */
+async function healthStatus(baseUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+export interface RunningSystem {
+  readonly pairing: string;
+  readonly licensing: string;
+  readonly syncAgent: string;
+  readonly namespace: string;
+  readonly schemas: Readonly<Record<ServiceName, string>>;
+  readonly processes: Readonly<Record<ServiceName, ServiceProcess>>;
+  /** Captured output of the three processes, for failure messages. */
+  logs(): string;
+  /** Stops the services (SIGTERM, SIGKILL after 10 s), drops their schemas and deletes the namespace's streams. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly readyTimeoutMs?: number;
+  /** Extra variables for every service. */
+  readonly env?: Record<string, string>;
+}
+
+/** Starts pairing, licensing and sync-agent for one test file and waits until all three /health are 200. */
+export async function startSystem(label: string, options: StartOptions = {}): Promise<RunningSystem> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const namespace = uniqueNamespace(label);
+  const schemas = {} as Record<ServiceName, string>;
+  const urls = {} as Record<ServiceName, string>;
+  const processes = {} as Record<ServiceName, ServiceProcess>;
+  for (const { name, portVariable } of SERVICES) {
+    const port = await freePort();
+    schemas[name] = schemaOf(namespace, name);
+    urls[name] = `http://127.0.0.1:${port}`;
+    processes[name] = ServiceProcess.spawn(name, {
+      HTTP_HOST: '127.0.0.1',
+      [portVariable]: String(port),
+      PGHOST: '127.0.0.1',
+      PGPORT: '5432',
+      PGUSER: 'postgres',
+      PGDATABASE: TEST_DATABASE,
+      DB_SCHEMA: schemas[name],
+      NATS_URL,
+      BUS_NAMESPACE: namespace,
+      LOG_FORMAT: 'text',
+      ...options.env,
+    });
+  }
+
+  const logs = () =>
+    SERVICES.map(({ name }) => `----- ${name} (${processes[name].hasExited ? `exited ${processes[name].child.exitCode ?? processes[name].child.signalCode}` : 'running'}) -----\n${processes[name].log}`).join('\n');
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    const problems: string[] = [];
+    await Promise.all(SERVICES.map(({ name }) => processes[name].terminate(10_000)));
+    await dropSchemas(Object.values(schemas)).catch((e: Error) => problems.push(`dropping schemas: ${e.message}`));
+    await deleteNamespaceStreams(namespace).catch((e: Error) => problems.push(`deleting streams: ${e.message}`));
+    if (problems.length > 0) throw new Error(`stopping system ${namespace}: ${problems.join('; ')}`);
+  };
+
+  try {
+    await waitUntilHealthy(urls, processes, readyTimeoutMs, logs);
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+
+  return {
+    pairing: urls.pairing,
+    licensing: urls.licensing,
+    syncAgent: urls['sync-agent'],
+    namespace,
+    schemas,
+    processes,
+    logs,
+    stop,
+  };
+}
+
+/**
+ * Polls every /health until all answer 200. Fails at once if a process exits (it will not become healthy),
+ * or at the deadline; either way with the processes' output.
+ */
+async function waitUntilHealthy(
+  urls: Record<ServiceName, string>,
+  processes: Record<ServiceName, ServiceProcess>,
+  timeoutMs: number,
+  logs: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let statuses: number[] = [];
+  for (;;) {
+    const crashed = SERVICES.filter(({ name }) => processes[name].hasExited).map((s) => s.name);
+    if (crashed.length > 0) throw new Error(`${crashed.join(', ')} exited during start-up:\n${logs()}`);
+    statuses = await Promise.all(SERVICES.map(({ name }) => healthStatus(urls[name])));
+    if (statuses.every((s) => s === 200)) return;
+    if (Date.now() >= deadline) {
+      const report = SERVICES.map(({ name }, i) => `${name}=${statuses[i] || 'no answer'}`).join(', ');
+      throw new Error(`services not healthy within ${timeoutMs} ms (${report}):\n${logs()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** DROP SCHEMA ... CASCADE for each schema in the test database. */
+export async function dropSchemas(schemas: readonly string[]): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: TEST_DATABASE });
+  await client.connect();
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Deletes the JetStream streams of the namespace's three sources (with their consumers). */
+export async function deleteNamespaceStreams(namespace: string): Promise<void> {
+  if (!namespace) throw new Error('refusing to delete the streams of the empty (production) namespace');
+  const names = busNames(namespace);
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const { name } of SERVICES) {
+      const stream = names.stream(name);
+      try {
+        await jsm.streams.delete(stream);
+      } catch (error) {
+        if (!/stream not found/i.test((error as Error).message)) throw error;
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A random serial (12 characters 0-9A-F). */
+export function randomSerial(): string {
+  return randomBytes(6).toString('hex').toUpperCase();
+}
+
+/** An ISO instant `ms` milliseconds from now. */
+export function fromNow(ms: number): string {
+  return new Date(Date.now() + ms).toISOString();
+}
+
+export const DAY_MS = 86_400_000;
