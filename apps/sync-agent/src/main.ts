@@ -10,8 +10,8 @@ await runService(() => SyncAgentModule, { config, migrations: SYNC_AGENT_MIGRATI
   runtime.consume({
     sources: ['pairing', 'licensing'],
     consumers: (names) => [
-      { stream: names.stream('pairing'), durable: 'sync-agent', filterSubjects: [names.allSubjects('pairing')] },
-      { stream: names.stream('licensing'), durable: 'sync-agent', filterSubjects: [names.allSubjects('licensing')] },
+      { stream: names.stream('pairing'), durable: 'sync-agent', filterSubject: names.allSubjects('pairing') },
+      { stream: names.stream('licensing'), durable: 'sync-agent', filterSubject: names.allSubjects('licensing') },
     ],
     handler: projector.handle,
   });

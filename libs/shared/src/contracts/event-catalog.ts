@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 import {
   ProductFirmwareChangedV1,
   ProductRegisteredV1,
@@ -81,5 +81,5 @@ export function isEventType(type: string): type is EventType {
 }
 
 export function contractOf<T extends EventType>(type: T): EventContract<T> {
-  return EVENT_CATALOG[type] as EventContract<T>;
+  return EVENT_CATALOG[type];
 }

@@ -82,3 +82,17 @@ export function violatedConstraint(error: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = '23505';
+
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when an error says nothing about the data: the database is down or restarting, the connection
+ * broke, or a concurrent transaction must be retried. Such work should be retried as is.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state) || TRANSIENT_NODE_CODES.has(state))) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+}

@@ -43,7 +43,7 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
         const newEvents = decider.decide(command, state);
         const metadata: EventMetadata = { correlationId: command.metadata.correlationId ?? null, causationId: null };
         const stored = await store.append(tx, streamId, history.length, newEvents, { occurredAt: command.metadata.now, metadata });
-        const after = newEvents.reduce(decider.evolve, state);
+        const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
         if (options.afterAppend) await options.afterAppend(tx, stored, after);
         return { events: stored, state: after };
       });

@@ -6,7 +6,7 @@ import {
   type ProductFirmwareChangedV1,
   type ProductRegisteredV1,
 } from '../contracts/index.js';
-import { createTestEventStore, type TestEventStore } from '../testing/index.js';
+import { createTestEventStore, testPostgresSettings, type TestEventStore } from '../testing/index.js';
 import { handleCommand, type CommandEnvelope } from './command-handler.js';
 import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
 
@@ -161,6 +161,23 @@ describe('EventStore (PostgreSQL)', () => {
         }),
       ).rejects.toThrow('abort');
       expect(await store.readStream(`product-${serial}`)).toEqual([]);
+    });
+  });
+
+  describe('when the schema has the longest name DB_SCHEMA accepts (63 characters)', () => {
+    it('still appends events', async () => {
+      const base = testPostgresSettings('long');
+      const settings = { ...base, schema: base.schema.padEnd(63, 'x') };
+      const longSchema = await createTestEventStore(settings);
+      try {
+        const serial = nextSerial();
+        const appended = await longSchema.store.transaction((tx) =>
+          longSchema.store.append(tx, `product-${serial}`, 0, [registered(serial)], { occurredAt: NOW, metadata }),
+        );
+        expect(appended.map((e) => e.streamVersion)).toEqual([1]);
+      } finally {
+        await longSchema.dispose();
+      }
     });
   });
 

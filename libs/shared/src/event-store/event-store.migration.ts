@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** The NOTIFY channel the events trigger of a schema signals: `events_` + md5(schema), as in the trigger. */
+export function notifyChannelOf(schema: string): string {
+  return `events_${createHash('md5').update(schema).digest('hex')}`;
+}
 
 /**
  * The append-only event store, which is also the outbox. `transaction_id` lets the relay read only
@@ -31,12 +37,13 @@ export class CreateEventStore1764000000000 implements MigrationInterface {
         global_position bigint      NOT NULL,
         updated_at      timestamptz NOT NULL DEFAULT now()
       )`);
-    // Wakes the relay when events commit (NOTIFY is delivered at commit); the channel is per schema so
-    // services sharing a database never wake each other.
+    // Wakes the relay when events commit (NOTIFY is delivered at commit). The channel is per schema, so
+    // services sharing a database never wake each other, and hashed, so it fits the 63-byte limit whatever
+    // the schema's name (see notifyChannelOf).
     await q.query(`
       CREATE FUNCTION notify_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        PERFORM pg_notify(TG_TABLE_SCHEMA || '_events', '');
+        PERFORM pg_notify('events_' || md5(TG_TABLE_SCHEMA), '');
         RETURN NULL;
       END $$`);
     await q.query(`

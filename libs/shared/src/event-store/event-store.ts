@@ -30,7 +30,8 @@ export interface AppendContext {
   readonly metadata: EventMetadata;
 }
 
-interface EventRow {
+/** A row of the events table as the driver returns it. */
+export interface EventRow {
   event_id: string;
   event_type: string;
   schema_version: number;
@@ -53,7 +54,7 @@ export function toStoredEvent(row: EventRow): StoredEvent {
     globalPosition: String(row.global_position),
     occurredAt: row.occurred_at.toISOString(),
     metadata: row.metadata,
-  } as StoredEvent;
+  };
 }
 
 export const EVENT_COLUMNS =
@@ -93,7 +94,7 @@ export class EventStore {
     if (events.length === 0) return [];
     const values: unknown[] = [];
     const tuples = events.map((event, i) => {
-      if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${event.type}`);
+      if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${String(event.type)}`);
       values.push(
         randomUUID(),
         streamId,

@@ -7,7 +7,6 @@ import type { PostgresSettings } from '../config/service-config.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { ensureEventStream } from '../messaging/streams.js';
 import {
-  TEST_DATABASE,
   createTestEventStore,
   deleteStreams,
   eventually,
@@ -64,7 +63,9 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     nc = await connectNats(['nats://127.0.0.1:4222'], 'outbox-relay-int');
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
-    admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: TEST_DATABASE });
+    // Watches the relays' sessions (pg_locks, pg_stat_activity are cluster-wide) from the maintenance database.
+    admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+    await admin.connect();
   });
 
   afterAll(async () => {
@@ -81,7 +82,6 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
   async function setup(label: string, bus: { nc: NatsConnection; jsm: JetStreamManager } = { nc, jsm }) {
     const fixture = await createTestEventStore(`relay_${label}`);
     fixtures.push(fixture);
-    if (fixtures.length === 1) await admin.connect();
     const names = busNames(testBusNamespace(`relay-${label}`));
     buses.push({ nc: bus.nc, names });
     await ensureEventStream(bus.jsm, names, 'pairing');
@@ -120,9 +120,9 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
            SELECT a.state, a.query_start > $2::timestamptz AS started_after, a.query
              FROM k, pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = $3)
               AND l.classid::bigint = ((k.key >> 32) & 4294967295) AND l.objid::bigint = (k.key & 4294967295)`,
-          [`${settings.schema}.outbox-relay.jetstream`, since],
+          [`${settings.schema}.outbox-relay.jetstream`, since, settings.database],
         );
         const row = rows[0];
         if (!row) throw new Error('no relay holds the lock');

@@ -3,7 +3,8 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { BusNames, EventEnvelope } from '../contracts/index.js';
 import { pgClientConfig } from '../database/postgres.js';
 import type { PostgresSettings } from '../config/service-config.js';
-import { EVENT_COLUMNS, toStoredEvent, type StoredEvent } from './event-store.js';
+import { notifyChannelOf } from './event-store.migration.js';
+import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
 /** What the relay reports to metrics and health. */
 export interface RelayObserver {
@@ -126,7 +127,7 @@ export class OutboxRelay {
       [this.relayName],
     );
     const from = checkpoint.rows[0] ?? { transaction_id: '0', global_position: '0' };
-    const { rows } = await client.query(
+    const { rows } = await client.query<EventRow & { transaction_id: string }>(
       `SELECT ${EVENT_COLUMNS}, transaction_id::text AS transaction_id
          FROM events
         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
@@ -170,7 +171,7 @@ export class OutboxRelay {
     await client.connect();
     this.client = client;
     const schema = this.options.postgres.schema;
-    await client.query(`LISTEN ${pg.escapeIdentifier(`${schema}_events`)}`);
+    await client.query(`LISTEN ${pg.escapeIdentifier(notifyChannelOf(schema))}`);
     client.on('notification', () => this.wake?.());
     const lock = await client.query<{ locked: boolean }>(
       `SELECT pg_try_advisory_lock(hashtext($1)) AS locked`,

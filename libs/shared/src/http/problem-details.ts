@@ -57,7 +57,7 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const body = error.getResponse() as { code?: string; message?: unknown } | string;
-    if (typeof body === 'object' && body.code) return problem(status, body.code, String(body.message ?? error.message));
+    if (typeof body === 'object' && body.code) return problem(status, body.code, typeof body.message === 'string' ? body.message : error.message);
     if (status === 404) return problem(404, 'ROUTE_NOT_FOUND', error.message);
     // Nest reports a malformed JSON body as a plain 400.
     if (status === 400) return problem(400, 'VALIDATION_FAILED', `The request body is not valid: ${error.message}`, [{ field: '(body)', message: error.message }]);

@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { parseEnvelope, InvalidEventError, type EventEnvelope } from '../contracts/index.js';
+import { isTransientDatabaseError } from '../database/postgres.js';
 
 /** Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. */
 export type BatchHandler = (events: readonly EventEnvelope[]) => Promise<void>;
@@ -16,24 +17,33 @@ export interface DurableConsumerSpec {
   /** The stream to read and the durable consumer's name on it. */
   readonly stream: string;
   readonly durable: string;
-  /** Only these subjects (default: the whole stream). */
-  readonly filterSubjects?: string[];
+  /** Only this subject filter (default: the whole stream). One filter: nats-server 2.9 has no filter_subjects. */
+  readonly filterSubject?: string;
 }
 
 /**
  * The consumer settings, chosen deliberately:
  * - explicit ack, sent only after the batch's transaction committed (at-least-once; the handler's inbox
  *   makes a redelivery change nothing);
- * - `max_deliver` 10 with a growing backoff, so a message that keeps failing stops being retried hot;
+ * - `ack_wait` 30 s: longer than any batch takes, so a message is not redelivered while it is being applied
+ *   (no server-side `backoff` list: the server would replace `ack_wait` with its first step);
+ * - `max_deliver` bounded; a message that fails on its own is negatively acknowledged with a growing delay
+ *   (1 s, 2 s, 4 s … capped at 60 s), about 15 minutes of retries in all;
  * - `max_ack_pending` bounds how many messages are in flight, and so this process's memory.
+ * A database outage does not burn deliveries: the batch is kept and retried in-process (see below).
  */
 export const CONSUMER_DEFAULTS = {
   ackWaitMs: 30_000,
-  maxDeliver: 10,
-  backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000],
+  maxDeliver: 20,
+  maxRetryDelayMs: 60_000,
   maxAckPending: 2_000,
   batchSize: 500,
 } as const;
+
+/** The delay before redelivering a message that failed on its `deliveryCount`-th delivery. */
+export function redeliveryDelayMs(deliveryCount: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, deliveryCount - 1), CONSUMER_DEFAULTS.maxRetryDelayMs);
+}
 
 /** Creates the durable pull consumer if missing, or updates its settings. */
 export async function ensureDurableConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<void> {
@@ -43,10 +53,8 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(CONSUMER_DEFAULTS.ackWaitMs),
     max_deliver: CONSUMER_DEFAULTS.maxDeliver,
-    backoff: CONSUMER_DEFAULTS.backoffMs.map(nanos),
     max_ack_pending: CONSUMER_DEFAULTS.maxAckPending,
-    ...(spec.filterSubjects?.length === 1 ? { filter_subject: spec.filterSubjects[0] } : {}),
-    ...(spec.filterSubjects && spec.filterSubjects.length > 1 ? { filter_subjects: spec.filterSubjects } : {}),
+    ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
   };
   try {
     await jsm.consumers.info(spec.stream, spec.durable);
@@ -63,9 +71,12 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
  * batch is in its transaction, the next messages queue up, so load produces big batches and an idle system
  * applies a single message at once (no waiting for a batch to fill).
  *
- * Messages that are not valid events (bad JSON, unknown type or version, failing schema) are terminated:
- * redelivering them cannot help, and they must not block the stream. A failed transaction naks its batch
- * for a later redelivery (with the consumer's backoff).
+ * - Not a valid event (bad JSON, unknown type or version, failing schema): terminated at once, since
+ *   redelivery cannot help, and it must not block the stream.
+ * - The database is unavailable: the batch is kept and retried here with backoff, its messages' ack
+ *   deadlines extended, until it commits or the consumer stops (then they are redelivered).
+ * - Any other failure: the batch is split and each event applied in its own transaction, so one bad event
+ *   cannot hold back the others; the one that fails is negatively acknowledged for a delayed redelivery.
  */
 export class BatchingConsumer {
   private readonly queue: JsMsg[] = [];
@@ -113,28 +124,65 @@ export class BatchingConsumer {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, this.batchSize);
-      const valid: { msg: JsMsg; event: EventEnvelope }[] = [];
-      for (const msg of batch) {
-        try {
-          valid.push({ msg, event: parseEnvelope(msg.data) });
-        } catch (error) {
-          const reason = error instanceof InvalidEventError ? error.message : String(error);
-          this.observer?.rejected(reason, msg.subject);
-          console.warn(`[consumer] terminated ${msg.subject} #${msg.seq}: ${reason}`);
-          msg.term(reason);
-        }
-      }
-      if (valid.length === 0) continue;
+      const valid = this.validate(this.queue.splice(0, this.batchSize));
+      if (valid.length > 0) await this.apply(valid);
+    }
+  }
+
+  private validate(batch: JsMsg[]): Delivery[] {
+    const valid: Delivery[] = [];
+    for (const msg of batch) {
       try {
-        await this.handle(valid.map((v) => v.event));
-        for (const { msg } of valid) msg.ack();
-        this.observer?.applied(valid.length);
+        valid.push({ msg, event: parseEnvelope(msg.data) });
+      } catch (error) {
+        const reason = error instanceof InvalidEventError ? error.message : String(error);
+        this.observer?.rejected(reason, msg.subject);
+        console.warn(`[consumer] terminated ${msg.subject} (stream seq ${msg.seq}): ${reason}`);
+        // nats-server 2.9 ignores a +TERM that carries a reason, so the reason goes to the log only.
+        msg.term();
+      }
+    }
+    return valid;
+  }
+
+  private async apply(deliveries: Delivery[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handle(deliveries.map((d) => d.event));
+        for (const { msg } of deliveries) msg.ack();
+        this.observer?.applied(deliveries.length);
+        return;
       } catch (error) {
         this.observer?.failed(error as Error);
-        console.warn(`[consumer] batch of ${valid.length} failed, will be redelivered: ${(error as Error).message}`);
-        for (const { msg } of valid) msg.nak(CONSUMER_DEFAULTS.backoffMs[0]);
+        if (isTransientDatabaseError(error) && !this.stopped) {
+          if (attempt === 1 || attempt % 10 === 0) {
+            console.warn(`[consumer] database unavailable, retrying a batch of ${deliveries.length}: ${(error as Error).message}`);
+          }
+          for (const { msg } of deliveries) msg.working();
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
+          continue;
+        }
+        if (this.stopped) {
+          for (const { msg } of deliveries) msg.nak();
+          return;
+        }
+        if (deliveries.length > 1) {
+          for (const delivery of deliveries) await this.apply([delivery]);
+          return;
+        }
+        const { msg, event } = deliveries[0]!;
+        const delay = redeliveryDelayMs(msg.info.deliveryCount);
+        console.warn(
+          `[consumer] ${event.type} ${event.eventId} failed (delivery ${msg.info.deliveryCount} of ${CONSUMER_DEFAULTS.maxDeliver}), redelivery in ${delay} ms: ${(error as Error).message}`,
+        );
+        msg.nak(delay);
+        return;
       }
     }
   }
+}
+
+interface Delivery {
+  readonly msg: JsMsg;
+  readonly event: EventEnvelope;
 }

@@ -65,14 +65,15 @@ export interface TestEventStore {
 }
 
 /**
- * Creates a unique schema, runs the event store's migration (and `extraMigrations`, e.g. an app's
- * read-model tables) and returns the store over it.
+ * Creates a unique schema (or the one `settings` name), runs the event store's migration (and
+ * `extraMigrations`, e.g. an app's read-model tables) and returns the store over it.
  */
 export async function createTestEventStore(
-  label: string,
+  labelOrSettings: string | PostgresSettings,
   extraMigrations: readonly (new () => MigrationInterface)[] = [],
 ): Promise<TestEventStore> {
-  const settings = await createTestSchema(label);
+  const settings = typeof labelOrSettings === 'string' ? testPostgresSettings(labelOrSettings) : labelOrSettings;
+  await ensureDatabaseAndSchema(settings);
   const dataSource = createDataSource(settings, [CreateEventStore1764000000000, ...extraMigrations]);
   try {
     await dataSource.initialize();

@@ -59,20 +59,28 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
     let log = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`nats-server on port ${port} not ready after ${readyTimeoutMs} ms:\n${log}`)), readyTimeoutMs);
-      function fail(error: Error) {
+      const exitedEarly = (code: number | null, signal: string | null) =>
+        fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`));
+      function settle() {
         clearTimeout(timer);
+        proc.removeListener('error', fail);
+        proc.removeListener('exit', exitedEarly);
+      }
+      function fail(error: Error) {
+        settle();
         proc.kill('SIGKILL');
         reject(error);
       }
+      // Always drained, so the server never blocks on a full pipe; the start of the log explains a failure.
       proc.stderr!.on('data', (chunk: Buffer) => {
         if (log.length < 20_000) log += chunk.toString();
         if (log.includes('Server is ready')) {
-          clearTimeout(timer);
+          settle();
           resolve();
         }
       });
       proc.once('error', fail);
-      proc.once('exit', (code, signal) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`)));
+      proc.once('exit', exitedEarly);
     }).catch((error: Error) => {
       child = undefined;
       throw error;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { EntitlementChangedV1, fold, type LicenseStateV1 } from '#shared/contracts';
-import { specFor } from '#shared/testing';
+import { specFor } from '#shared/testing/decider';
 import type { GrantLicense, LicensedProduct, RenewLicense, RevokeLicense } from './license.commands.js';
 import { licenseDecider } from './license.decide.js';
 import type { LicenseChange, LicenseEvent } from './license.events.js';

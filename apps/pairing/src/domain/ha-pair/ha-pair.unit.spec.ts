@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RuleViolation, fold } from '#shared/contracts';
-import { specFor } from '#shared/testing';
+import { specFor } from '#shared/testing/decider';
 import type { RegisteredProduct } from '../product/product.state.js';
 import type { AssociateProducts, AssociationContext, DissociateProducts } from './ha-pair.commands.js';
 import { haPairDecider } from './ha-pair.decide.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RuleViolation, fold } from '#shared/contracts';
-import { specFor } from '#shared/testing';
+import { specFor } from '#shared/testing/decider';
 import type { ChangeFirmware, RegisterProduct } from './product.commands.js';
 import { productDecider } from './product.decide.js';
 import type { ProductEvent, ProductFirmwareChanged, ProductRegistered } from './product.events.js';

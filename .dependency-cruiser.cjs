@@ -1,0 +1,54 @@
+/**
+ * The architecture's dependency rules, checked by `npm run check:deps` (part of `npm run check`).
+ * Each rule was proven once against a planted violation (see docs/decisions.md).
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      comment: 'Domain code is pure decide/evolve: no framework, driver or client, and only the pure part of libs/shared.',
+      severity: 'error',
+      from: { path: '^apps/[^/]+/src/domain/' },
+      to: {
+        pathNot: ['^apps/[^/]+/src/domain/', '^libs/shared/src/(contracts|catalog|domain)/', '^libs/shared/src/testing/decider-spec[.]ts$', 'node_modules/'],
+      },
+    },
+    {
+      name: 'domain-imports-no-packages-but-contracts',
+      comment: 'Only zod (contract schemas) and fast-check/jest (tests) may be loaded from npm by domain code.',
+      severity: 'error',
+      from: { path: '^apps/[^/]+/src/domain/' },
+      to: { path: 'node_modules/', pathNot: 'node_modules/(zod|fast-check|@jest/globals)/' },
+    },
+    {
+      name: 'apps-do-not-import-each-other',
+      comment: 'Contracts in libs/shared are the only thing apps share.',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/' },
+      to: { path: '^apps/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'libs-do-not-import-apps',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true, dependencyTypesNot: ['type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^dist/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['types', 'import', 'default'],
+      extensions: ['.ts', '.js'],
+    },
+  },
+};

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import {
+  ServiceProcess,
+  api,
+  dropSchemas,
+  eventually,
+  freePort,
+  randomSerial,
+  startSystem,
+  uniqueNamespace,
+  type RunningSystem,
+  type ServiceName,
+} from './support/system.js';
+
+jest.setTimeout(60_000);
+
+/** How long a service may take to exit after SIGTERM or a bad configuration. */
+const EXIT_WITHIN_MS = 5_000;
+
+/** Waits for the process to exit by itself; kills it and fails if it does not within `ms`. */
+async function exitOf(proc: ServiceProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      proc.child.kill('SIGKILL');
+      reject(new Error(`${proc.service} did not exit within ${ms} ms:\n${proc.log}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([proc.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('a service with a bad configuration', () => {
+  it.each<[ServiceName, Record<string, string>, string]>([
+    ['pairing', { PAIRING_PORT: 'abc' }, 'PAIRING_PORT'],
+    ['licensing', { LICENSING_PORT: '70000' }, 'LICENSING_PORT'],
+    ['sync-agent', { DB_SCHEMA: 'Not-An-Identifier' }, 'DB_SCHEMA'],
+    ['pairing', { NATS_URL: 'http://127.0.0.1:4222' }, 'NATS_URL'],
+    ['licensing', { BUS_NAMESPACE: 'Upper Case' }, 'BUS_NAMESPACE'],
+  ])('%s with %j exits non-zero with a message naming the variable', async (service, env, variable) => {
+    const proc = ServiceProcess.spawn(service, { PGDATABASE: 'ha_test', DB_SCHEMA: 'e2e_never_created', ...env });
+
+    const { code } = await exitOf(proc, 15_000);
+
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(proc.log).toContain(variable);
+    expect(proc.log).toMatch(/invalid configuration/i);
+  });
+});
+
+describe('a service whose dependencies are not reachable', () => {
+  it('answers /health 503 and business endpoints 503 problem+json, and still stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const deadNatsPort = await freePort();
+    const schema = `${uniqueNamespace('ops_unready')}_pairing`;
+    const proc = ServiceProcess.spawn('pairing', {
+      HTTP_HOST: '127.0.0.1',
+      PAIRING_PORT: String(port),
+      PGDATABASE: 'ha_test',
+      DB_SCHEMA: schema,
+      NATS_URL: `nats://127.0.0.1:${deadNatsPort}`,
+    });
+    const pairing = api(`http://127.0.0.1:${port}`);
+    try {
+      const health = await eventually(
+        async () => {
+          const response = await pairing.get('/health');
+          expect(response.status).toBe(503);
+          expect(response.body.checks).toEqual(expect.objectContaining({ postgres: 'up', nats: 'down', started: false }));
+          return response;
+        },
+        { timeoutMs: 20_000, intervalMs: 100, description: 'pairing to answer /health 503 with NATS down' },
+      );
+      expect(health.body).toEqual(expect.objectContaining({ service: 'pairing', status: 'unavailable' }));
+
+      const refused = await pairing.post('/products', { serial: randomSerial(), model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'a' });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toEqual(expect.objectContaining({ status: 503, code: 'SERVICE_UNAVAILABLE' }));
+
+      proc.child.kill('SIGTERM');
+      expect(await exitOf(proc, EXIT_WITHIN_MS)).toEqual({ code: 0, signal: null });
+    } finally {
+      await proc.terminate(1_000);
+      await dropSchemas([schema]);
+    }
+  });
+});
+
+describe('a running system', () => {
+  let system: RunningSystem;
+
+  beforeAll(async () => {
+    system = await startSystem('ops');
+  }, 60_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 60_000);
+
+  it('answers /health 200 on every service', async () => {
+    for (const url of [system.pairing, system.licensing, system.syncAgent]) {
+      const response = await api(url).get('/health');
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual(expect.objectContaining({ status: 'ok', checks: { postgres: 'up', nats: 'up', started: true } }));
+    }
+  });
+
+  it('answers /metrics in the Prometheus text format, counting what the services did', async () => {
+    const pairing = api(system.pairing);
+    const licensing = api(system.licensing);
+    const syncAgent = api(system.syncAgent);
+    const serial = randomSerial();
+    expect((await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status).toBe(201);
+    expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    await eventually(
+      async () => {
+        const response = await syncAgent.get(`/products/${serial}/effective-licenses`);
+        expect(response.body.licenses?.map((l: { sku: string }) => l.sku)).toEqual(['IPS']);
+        return true;
+      },
+      { timeoutMs: 15_000, description: 'the license to reach the sync agent' },
+    );
+
+    const scrape = async (url: string) => {
+      const response = await api(url).get('/metrics');
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(typeof response.body).toBe('string');
+      return response.body as string;
+    };
+    const value = (text: string, metric: string, labels: Record<string, string>): number => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`${metric}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+      if (line === undefined) throw new Error(`no ${metric} ${JSON.stringify(labels)} in:\n${text}`);
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+
+    for (const [service, url] of [
+      ['pairing', system.pairing],
+      ['licensing', system.licensing],
+      ['sync-agent', system.syncAgent],
+    ] as const) {
+      const text = await scrape(url);
+      expect(text).toMatch(/^# HELP service_ready /m);
+      expect(text).toMatch(/^# TYPE service_ready gauge$/m);
+      expect(value(text, 'service_ready', { service })).toBe(1);
+      expect(text).toMatch(/^process_cpu_user_seconds_total\{[^}]*\} \d/m);
+    }
+    await eventually(
+      async () => {
+        expect(value(await scrape(system.pairing), 'outbox_events_published_total', { service: 'pairing' })).toBeGreaterThanOrEqual(1);
+        expect(value(await scrape(system.licensing), 'outbox_events_published_total', { service: 'licensing' })).toBeGreaterThanOrEqual(1);
+        expect(value(await scrape(system.syncAgent), 'consumer_events_total', { service: 'sync-agent', outcome: 'applied' })).toBeGreaterThanOrEqual(2);
+        return true;
+      },
+      { timeoutMs: 10_000, description: 'the counters to show the published and consumed events' },
+    );
+  });
+
+  it('stops every service on SIGTERM with exit code 0 within a few seconds', async () => {
+    const exits = await Promise.all(
+      Object.values(system.processes).map(async (proc) => {
+        const started = Date.now();
+        proc.child.kill('SIGTERM');
+        const exit = await exitOf(proc, EXIT_WITHIN_MS);
+        return { service: proc.service, ...exit, fast: Date.now() - started < EXIT_WITHIN_MS, log: exit.code === 0 ? '' : proc.log };
+      }),
+    );
+
+    expect(exits).toEqual(
+      Object.values(system.processes).map((proc) => ({ service: proc.service, code: 0, signal: null, fast: true, log: '' })),
+    );
+  });
+});
