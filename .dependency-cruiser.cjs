@@ -10,7 +10,12 @@ module.exports = {
       severity: 'error',
       from: { path: '^apps/[^/]+/src/domain/' },
       to: {
-        pathNot: ['^apps/[^/]+/src/domain/', '^libs/shared/src/(contracts|catalog|domain)/', '^libs/shared/src/testing/decider-spec[.]ts$', 'node_modules/'],
+        pathNot: [
+          '^apps/[^/]+/src/domain/',
+          '^libs/shared/src/(contracts|catalog|domain)/',
+          '^libs/shared/src/testing/decider-spec[.]ts$',
+          'node_modules/',
+        ],
       },
     },
     {

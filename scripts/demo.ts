@@ -12,7 +12,13 @@ const syncAgentUrl = process.env.SYNC_AGENT_URL ?? 'http://127.0.0.1:3003';
 interface EffectiveSet {
   role: string;
   peerSerial: string | null;
-  licenses: { sku: string; category: string; trial: boolean; expiresAt: string | null; sources: { from: string; serial: string }[] }[];
+  licenses: {
+    sku: string;
+    category: string;
+    trial: boolean;
+    expiresAt: string | null;
+    sources: { from: string; serial: string }[];
+  }[];
   statefulSync: { enabled: boolean; reason: string | null };
 }
 
@@ -46,7 +52,9 @@ function step(text: string): void {
 
 function show(serial: string, set: EffectiveSet): void {
   const peer = set.peerSerial ? ` (peer ${set.peerSerial})` : '';
-  console.log(`  ${serial}: ${set.role}${peer}; stateful sync ${set.statefulSync.enabled ? 'ON' : `off (${set.statefulSync.reason})`}`);
+  console.log(
+    `  ${serial}: ${set.role}${peer}; stateful sync ${set.statefulSync.enabled ? 'ON' : `off (${set.statefulSync.reason})`}`,
+  );
   if (set.licenses.length === 0) console.log('    (no licenses)');
   for (const l of set.licenses) {
     const from = l.sources.map((s) => (s.from === 'own' ? 'own' : `from Primary ${s.serial}`)).join(', ');
@@ -62,7 +70,12 @@ const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOS
 
 step(`Register two NSA 2700 appliances on account demo-account: Primary ${primary}, Secondary ${secondary}`);
 for (const s of [primary, secondary]) {
-  await call('POST', `${pairingUrl}/products`, { serial: s, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'demo-account' });
+  await call('POST', `${pairingUrl}/products`, {
+    serial: s,
+    model: 'NSA 2700',
+    firmwareVersion: '7.0.1',
+    accountId: 'demo-account',
+  });
 }
 console.log('  registered both');
 
@@ -81,7 +94,10 @@ for (const grant of grants) {
 }
 
 step('Associate them as an HA pair');
-const pair = await call<{ pairId: string }>('POST', `${pairingUrl}/pairs`, { primarySerial: primary, secondarySerial: secondary });
+const pair = await call<{ pairId: string }>('POST', `${pairingUrl}/pairs`, {
+  primarySerial: primary,
+  secondarySerial: secondary,
+});
 console.log(`  pair ${pair.pairId}`);
 
 step("The Secondary's effective licenses (shared from the Primary; consulting and STATEFUL_SYNC stay on the Primary)");

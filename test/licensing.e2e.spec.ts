@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { DAY_MS, api, eventually, fromNow, randomSerial, startSystem, type Api, type ApiResponse, type RunningSystem } from './support/system.js';
+import {
+  DAY_MS,
+  api,
+  eventually,
+  fromNow,
+  randomSerial,
+  startSystem,
+  type Api,
+  type ApiResponse,
+  type RunningSystem,
+} from './support/system.js';
 
 jest.setTimeout(60_000);
 
@@ -37,13 +47,13 @@ async function registerProduct(model = 'NSA 2700'): Promise<string> {
 }
 
 async function grant(serial: string, body: Record<string, unknown>): Promise<{ licenseId: string; expiresAt: string | null }> {
-  const response = await licensing.post(`/products/${serial}/licenses`, body);
+  const response = await licensing.post<{ licenseId: string; expiresAt: string | null }>(`/products/${serial}/licenses`, body);
   expect(response.status).toBe(201);
   return response.body;
 }
 
 async function licensesOf(serial: string): Promise<unknown[]> {
-  const response = await licensing.get(`/products/${serial}/licenses`);
+  const response = await licensing.get<{ licenses: unknown[] }>(`/products/${serial}/licenses`);
   expect(response.status).toBe(200);
   return response.body.licenses;
 }
@@ -62,7 +72,10 @@ describe('the catalog', () => {
 
     expect(response.status).toBe(200);
     const bySku = Object.fromEntries(
-      (response.body as { sku: string; category: string; shareable: boolean }[]).map((s) => [s.sku, { category: s.category, shareable: s.shareable }]),
+      (response.body as { sku: string; category: string; shareable: boolean }[]).map((s) => [
+        s.sku,
+        { category: s.category, shareable: s.shareable },
+      ]),
     );
     expect(bySku).toEqual({
       SONICOS_ENHANCED: { category: 'os', shareable: true },
@@ -123,7 +136,11 @@ describe('granting a license', () => {
     const withOffset = new Date(expiry.getTime() + 2 * 3_600_000).toISOString().replace('.000Z', '+02:00');
 
     const dated = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: withOffset });
-    const trial = await licensing.post(`/products/${serial}/licenses`, { sku: 'CAPTURE_ATP', expiresAt: fromNow(14 * DAY_MS), trial: true });
+    const trial = await licensing.post(`/products/${serial}/licenses`, {
+      sku: 'CAPTURE_ATP',
+      expiresAt: fromNow(14 * DAY_MS),
+      trial: true,
+    });
 
     expect(dated.expiresAt).toBe(expiry.toISOString());
     expect(trial.status).toBe(201);
@@ -150,7 +167,11 @@ describe('granting a license', () => {
   it('rejects a trial without an expiry with 400 TRIAL_REQUIRES_EXPIRY and grants nothing', async () => {
     const serial = await registerProduct();
 
-    expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'CAPTURE_ATP', trial: true }), 400, 'TRIAL_REQUIRES_EXPIRY');
+    expectProblem(
+      await licensing.post(`/products/${serial}/licenses`, { sku: 'CAPTURE_ATP', trial: true }),
+      400,
+      'TRIAL_REQUIRES_EXPIRY',
+    );
     expectProblem(
       await licensing.post(`/products/${serial}/licenses`, { sku: 'CAPTURE_ATP', trial: true, expiresAt: null }),
       400,
@@ -162,7 +183,11 @@ describe('granting a license', () => {
   it('rejects an expiry in the past with 400 EXPIRY_IN_PAST and grants nothing', async () => {
     const serial = await registerProduct();
 
-    expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS', expiresAt: fromNow(-DAY_MS) }), 400, 'EXPIRY_IN_PAST');
+    expectProblem(
+      await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS', expiresAt: fromNow(-DAY_MS) }),
+      400,
+      'EXPIRY_IN_PAST',
+    );
     expect(await licensesOf(serial)).toEqual([]);
   });
 
@@ -177,7 +202,11 @@ describe('granting a license', () => {
     for (const model of ['TZ 370', 'TZ 570']) {
       const serial = await registerProduct(model);
 
-      expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'STATEFUL_SYNC' }), 409, 'STATEFUL_SYNC_UNSUPPORTED');
+      expectProblem(
+        await licensing.post(`/products/${serial}/licenses`, { sku: 'STATEFUL_SYNC' }),
+        409,
+        'STATEFUL_SYNC_UNSUPPORTED',
+      );
       expect(await licensesOf(serial)).toEqual([]);
     }
   });
@@ -246,7 +275,9 @@ describe('renewing a license', () => {
     const renewed = await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: later });
 
     expect(renewed.status).toBe(201);
-    expect(renewed.body).toEqual(expect.objectContaining({ licenseId, serial, sku: 'SUPPORT_24X7', expiresAt: later, status: 'active' }));
+    expect(renewed.body).toEqual(
+      expect.objectContaining({ licenseId, serial, sku: 'SUPPORT_24X7', expiresAt: later, status: 'active' }),
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body.expiresAt).toBe(later);
     expect((await licensesOf(serial))[0]).toEqual(expect.objectContaining({ licenseId, expiresAt: later }));
   });
@@ -257,7 +288,11 @@ describe('renewing a license', () => {
     const { licenseId } = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: current });
 
     expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: current }), 409, 'RENEWAL_NOT_LATER');
-    expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(10 * DAY_MS) }), 409, 'RENEWAL_NOT_LATER');
+    expectProblem(
+      await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(10 * DAY_MS) }),
+      409,
+      'RENEWAL_NOT_LATER',
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body.expiresAt).toBe(current);
   });
 
@@ -266,7 +301,11 @@ describe('renewing a license', () => {
     const current = fromNow(30 * DAY_MS);
     const { licenseId } = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: current });
 
-    expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(-DAY_MS) }), 400, 'EXPIRY_IN_PAST');
+    expectProblem(
+      await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(-DAY_MS) }),
+      400,
+      'EXPIRY_IN_PAST',
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body.expiresAt).toBe(current);
   });
 
@@ -274,12 +313,20 @@ describe('renewing a license', () => {
     const serial = await registerProduct();
     const { licenseId } = await grant(serial, { sku: 'SONICOS_ENHANCED' });
 
-    expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(DAY_MS) }), 409, 'LICENSE_PERPETUAL');
+    expectProblem(
+      await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(DAY_MS) }),
+      409,
+      'LICENSE_PERPETUAL',
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body.expiresAt).toBeNull();
   });
 
   it('answers 404 LICENSE_NOT_FOUND for an unknown license id', async () => {
-    expectProblem(await licensing.post(`/licenses/${UNKNOWN_LICENSE}/renewals`, { expiresAt: fromNow(DAY_MS) }), 404, 'LICENSE_NOT_FOUND');
+    expectProblem(
+      await licensing.post(`/licenses/${UNKNOWN_LICENSE}/renewals`, { expiresAt: fromNow(DAY_MS) }),
+      404,
+      'LICENSE_NOT_FOUND',
+    );
   });
 });
 
@@ -291,7 +338,9 @@ describe('revoking a license', () => {
     const revoked = await licensing.delete(`/licenses/${licenseId}`);
 
     expect(revoked.status).toBe(200);
-    expect(revoked.body).toEqual(expect.objectContaining({ licenseId, status: 'revoked', revokedAt: expect.stringMatching(ISO_INSTANT) }));
+    expect(revoked.body).toEqual(
+      expect.objectContaining({ licenseId, status: 'revoked', revokedAt: expect.stringMatching(ISO_INSTANT) }),
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body).toEqual(revoked.body);
     expect(await licensesOf(serial)).toEqual([revoked.body]);
   });
@@ -302,7 +351,11 @@ describe('revoking a license', () => {
     const revoked = (await licensing.delete(`/licenses/${licenseId}`)).body;
 
     expectProblem(await licensing.delete(`/licenses/${licenseId}`), 409, 'LICENSE_REVOKED');
-    expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(60 * DAY_MS) }), 409, 'LICENSE_REVOKED');
+    expectProblem(
+      await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(60 * DAY_MS) }),
+      409,
+      'LICENSE_REVOKED',
+    );
     expect((await licensing.get(`/licenses/${licenseId}`)).body).toEqual(revoked);
   });
 

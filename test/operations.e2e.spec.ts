@@ -77,7 +77,12 @@ describe('a service whose dependencies are not reachable', () => {
       );
       expect(health.body).toEqual(expect.objectContaining({ service: 'pairing', status: 'unavailable' }));
 
-      const refused = await pairing.post('/products', { serial: randomSerial(), model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'a' });
+      const refused = await pairing.post('/products', {
+        serial: randomSerial(),
+        model: 'NSA 2700',
+        firmwareVersion: '7.0.1',
+        accountId: 'a',
+      });
       expect(refused.status).toBe(503);
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(refused.body).toEqual(expect.objectContaining({ status: 503, code: 'SERVICE_UNAVAILABLE' }));
@@ -106,7 +111,9 @@ describe('a running system', () => {
     for (const url of [system.pairing, system.licensing, system.syncAgent]) {
       const response = await api(url).get('/health');
       expect(response.status).toBe(200);
-      expect(response.body).toEqual(expect.objectContaining({ status: 'ok', checks: { postgres: 'up', nats: 'up', started: true } }));
+      expect(response.body).toEqual(
+        expect.objectContaining({ status: 'ok', checks: { postgres: 'up', nats: 'up', started: true } }),
+      );
     }
   });
 
@@ -115,12 +122,14 @@ describe('a running system', () => {
     const licensing = api(system.licensing);
     const syncAgent = api(system.syncAgent);
     const serial = randomSerial();
-    expect((await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status).toBe(201);
+    expect(
+      (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
+    ).toBe(201);
     expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
     await eventually(
       async () => {
-        const response = await syncAgent.get(`/products/${serial}/effective-licenses`);
-        expect(response.body.licenses?.map((l: { sku: string }) => l.sku)).toEqual(['IPS']);
+        const response = await syncAgent.get<{ licenses?: { sku: string }[] }>(`/products/${serial}/effective-licenses`);
+        expect(response.body.licenses?.map((l) => l.sku)).toEqual(['IPS']);
         return true;
       },
       { timeoutMs: 15_000, description: 'the license to reach the sync agent' },
@@ -154,13 +163,54 @@ describe('a running system', () => {
     }
     await eventually(
       async () => {
-        expect(value(await scrape(system.pairing), 'outbox_events_published_total', { service: 'pairing' })).toBeGreaterThanOrEqual(1);
-        expect(value(await scrape(system.licensing), 'outbox_events_published_total', { service: 'licensing' })).toBeGreaterThanOrEqual(1);
-        expect(value(await scrape(system.syncAgent), 'consumer_events_total', { service: 'sync-agent', outcome: 'applied' })).toBeGreaterThanOrEqual(2);
+        expect(
+          value(await scrape(system.pairing), 'outbox_events_published_total', { service: 'pairing' }),
+        ).toBeGreaterThanOrEqual(1);
+        expect(
+          value(await scrape(system.licensing), 'outbox_events_published_total', { service: 'licensing' }),
+        ).toBeGreaterThanOrEqual(1);
+        expect(
+          value(await scrape(system.syncAgent), 'consumer_events_total', { service: 'sync-agent', outcome: 'applied' }),
+        ).toBeGreaterThanOrEqual(2);
         return true;
       },
       { timeoutMs: 10_000, description: 'the counters to show the published and consumed events' },
     );
+  });
+
+  it('keeps the sync agent’s state across a restart and applies what happened while it was down', async () => {
+    const pairing = api(system.pairing);
+    const licensing = api(system.licensing);
+    const syncAgent = api(system.syncAgent);
+    const [primary, secondary] = [randomSerial(), randomSerial()];
+    for (const serial of [primary, secondary]) {
+      expect(
+        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
+      ).toBe(201);
+    }
+    expect((await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary })).status).toBe(201);
+    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
+    const skusOfSecondary = async () => {
+      const response = await syncAgent.get(`/products/${secondary}/effective-licenses`);
+      expect(response.status).toBe(200);
+      return (response.body.licenses as { sku: string }[]).map((l) => l.sku);
+    };
+    await eventually(async () => (expect(await skusOfSecondary()).toEqual(['GATEWAY_AV']), true), {
+      timeoutMs: 15_000,
+      description: 'the shared license before the restart',
+    });
+
+    const stopped = system.processes['sync-agent'];
+    const restarting = system.restart('sync-agent');
+    await stopped.exited;
+    // Granted while the sync agent is down (or starting): it must be applied once it is back.
+    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    await restarting;
+
+    await eventually(async () => (expect(await skusOfSecondary()).toEqual(['GATEWAY_AV', 'IPS']), true), {
+      timeoutMs: 15_000,
+      description: 'the license granted during the restart to reach the Secondary',
+    });
   });
 
   it('stops every service on SIGTERM with exit code 0 within a few seconds', async () => {
@@ -169,7 +219,12 @@ describe('a running system', () => {
         const started = Date.now();
         proc.child.kill('SIGTERM');
         const exit = await exitOf(proc, EXIT_WITHIN_MS);
-        return { service: proc.service, ...exit, fast: Date.now() - started < EXIT_WITHIN_MS, log: exit.code === 0 ? '' : proc.log };
+        return {
+          service: proc.service,
+          ...exit,
+          fast: Date.now() - started < EXIT_WITHIN_MS,
+          log: exit.code === 0 ? '' : proc.log,
+        };
       }),
     );
 

@@ -46,7 +46,7 @@ async function register(overrides: Partial<ProductInput> = {}): Promise<ProductI
 }
 
 async function associate(primarySerial: string, secondarySerial: string): Promise<{ pairId: string }> {
-  const response = await pairing.post('/pairs', { primarySerial, secondarySerial });
+  const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial, secondarySerial });
   expect(response.status).toBe(201);
   return response.body;
 }
@@ -70,7 +70,12 @@ describe('registering a product', () => {
     const created = await pairing.post('/products', input);
 
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ ...input, registeredAt: expect.stringMatching(ISO_INSTANT), statefulSyncCapable: false, pairId: null });
+    expect(created.body).toEqual({
+      ...input,
+      registeredAt: expect.stringMatching(ISO_INSTANT),
+      statefulSyncCapable: false,
+      pairId: null,
+    });
     const read = await pairing.get(`/products/${input.serial}`);
     expect(read.status).toBe(200);
     expect(read.body).toEqual(created.body);
@@ -85,7 +90,12 @@ describe('registering a product', () => {
     const first = await register({ model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-first' });
     const before = (await pairing.get(`/products/${first.serial}`)).body;
 
-    const again = await pairing.post('/products', { ...first, model: 'NSA 4700', firmwareVersion: '7.1.0', accountId: 'acct-other' });
+    const again = await pairing.post('/products', {
+      ...first,
+      model: 'NSA 4700',
+      firmwareVersion: '7.1.0',
+      accountId: 'acct-other',
+    });
 
     expectProblem(again, 409, 'PRODUCT_ALREADY_REGISTERED');
     expect((await pairing.get(`/products/${first.serial}`)).body).toEqual(before);
@@ -215,7 +225,11 @@ describe('associating two products', () => {
   it('rejects pairing a product with itself with 409 SAME_PRODUCT', async () => {
     const unit = await register();
 
-    expectProblem(await pairing.post('/pairs', { primarySerial: unit.serial, secondarySerial: unit.serial }), 409, 'SAME_PRODUCT');
+    expectProblem(
+      await pairing.post('/pairs', { primarySerial: unit.serial, secondarySerial: unit.serial }),
+      409,
+      'SAME_PRODUCT',
+    );
     expect((await pairing.get(`/products/${unit.serial}`)).body.pairId).toBeNull();
   });
 

@@ -50,14 +50,21 @@ async function register(model = 'NSA 2700', firmwareVersion = '7.0.1', accountId
   return serial;
 }
 
-async function grant(serial: string, sku: string, extra: { expiresAt?: string; trial?: boolean } = {}): Promise<{ licenseId: string; expiresAt: string | null }> {
-  const response = await licensing.post(`/products/${serial}/licenses`, { sku, ...extra });
+async function grant(
+  serial: string,
+  sku: string,
+  extra: { expiresAt?: string; trial?: boolean } = {},
+): Promise<{ licenseId: string; expiresAt: string | null }> {
+  const response = await licensing.post<{ licenseId: string; expiresAt: string | null }>(`/products/${serial}/licenses`, {
+    sku,
+    ...extra,
+  });
   expect({ status: response.status, body: response.body }).toEqual({ status: 201, body: expect.objectContaining({ sku }) });
   return response.body;
 }
 
 async function associate(primarySerial: string, secondarySerial: string): Promise<string> {
-  const response = await pairing.post('/pairs', { primarySerial, secondarySerial });
+  const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial, secondarySerial });
   expect(response.status).toBe(201);
   return response.body.pairId;
 }
@@ -88,7 +95,10 @@ const skus = (set: EffectiveLicenseSetV1) => set.licenses.map((l) => l.sku);
 const licenseOf = (set: EffectiveLicenseSetV1, sku: string) => set.licenses.find((l) => l.sku === sku);
 
 /** Two registered units of one model, paired, with the Secondary already seen as such by the sync agent. */
-async function pairedUnits(model = 'NSA 2700', firmwareVersion = '7.0.1'): Promise<{ primary: string; secondary: string; pairId: string }> {
+async function pairedUnits(
+  model = 'NSA 2700',
+  firmwareVersion = '7.0.1',
+): Promise<{ primary: string; secondary: string; pairId: string }> {
   const primary = await register(model, firmwareVersion);
   const secondary = await register(model, firmwareVersion);
   const pairId = await associate(primary, secondary);
@@ -176,7 +186,9 @@ describe('a standalone product', () => {
 
     expect(set).toEqual(expect.objectContaining({ serial, role: 'standalone', peerSerial: null, pairId: null }));
     expect(set.statefulSync).toEqual({ enabled: false, reason: 'NOT_PAIRED' });
-    expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([{ from: 'own', serial, licenseId: own.licenseId, expiresAt: null }]);
+    expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([
+      { from: 'own', serial, licenseId: own.licenseId, expiresAt: null },
+    ]);
   });
 });
 
@@ -242,20 +254,30 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
 
     const av = await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(90 * DAY_MS) });
 
-    const set = await effectiveSetOnceItHolds(secondary, 'the new grant to reach the Secondary', (s) => expect(skus(s)).toEqual(['GATEWAY_AV']));
-    expect(licenseOf(set, 'GATEWAY_AV')!.sources).toEqual([{ from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt }]);
+    const set = await effectiveSetOnceItHolds(secondary, 'the new grant to reach the Secondary', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV']),
+    );
+    expect(licenseOf(set, 'GATEWAY_AV')!.sources).toEqual([
+      { from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt },
+    ]);
   });
 
   it('removes a revoked license from the Secondary', async () => {
     const { primary, secondary } = await pairedUnits();
     const av = await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(90 * DAY_MS) });
     await grant(primary, 'SONICOS_ENHANCED');
-    await effectiveSetOnceItHolds(secondary, 'both grants to reach the Secondary', (s) => expect(skus(s)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']));
+    await effectiveSetOnceItHolds(secondary, 'both grants to reach the Secondary', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']),
+    );
 
     expect((await licensing.delete(`/licenses/${av.licenseId}`)).status).toBe(200);
 
-    await effectiveSetOnceItHolds(secondary, 'the revoked license to leave the Secondary', (s) => expect(skus(s)).toEqual(['SONICOS_ENHANCED']));
-    await effectiveSetOnceItHolds(primary, 'the revoked license to leave the Primary', (s) => expect(skus(s)).toEqual(['SONICOS_ENHANCED']));
+    await effectiveSetOnceItHolds(secondary, 'the revoked license to leave the Secondary', (s) =>
+      expect(skus(s)).toEqual(['SONICOS_ENHANCED']),
+    );
+    await effectiveSetOnceItHolds(primary, 'the revoked license to leave the Primary', (s) =>
+      expect(skus(s)).toEqual(['SONICOS_ENHANCED']),
+    );
   });
 
   it('moves the Secondary’s expiry when the Primary’s license is renewed', async () => {
@@ -271,7 +293,9 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
     const set = await effectiveSetOnceItHolds(secondary, 'the renewed expiry to reach the Secondary', (s) =>
       expect(licenseOf(s, 'SUPPORT_24X7')?.expiresAt).toBe(later),
     );
-    expect(licenseOf(set, 'SUPPORT_24X7')!.sources).toEqual([{ from: 'primary', serial: primary, licenseId: support.licenseId, expiresAt: later }]);
+    expect(licenseOf(set, 'SUPPORT_24X7')!.sources).toEqual([
+      { from: 'primary', serial: primary, licenseId: support.licenseId, expiresAt: later },
+    ]);
   });
 
   it('takes the shared licenses away on dissociation; the Secondary keeps its own, the Primary keeps all of its', async () => {
@@ -283,11 +307,15 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       expect(skus(s)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED', 'SUPPORT_8X5']),
     );
     // Sharing goes one way: the Secondary's own license does not reach the Primary.
-    await effectiveSetOnceItHolds(primary, 'the Primary’s own licenses', (s) => expect(skus(s)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']));
+    await effectiveSetOnceItHolds(primary, 'the Primary’s own licenses', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']),
+    );
 
     expect((await pairing.delete(`/pairs/${pairId}`)).status).toBe(200);
 
-    const set = await effectiveSetOnceItHolds(secondary, 'the Secondary to be standalone again', (s) => expect(s.role).toBe('standalone'));
+    const set = await effectiveSetOnceItHolds(secondary, 'the Secondary to be standalone again', (s) =>
+      expect(s.role).toBe('standalone'),
+    );
     expect(set).toEqual({
       serial: secondary,
       role: 'standalone',
@@ -304,7 +332,9 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       ],
       statefulSync: { enabled: false, reason: 'NOT_PAIRED' },
     });
-    const primarySet = await effectiveSetOnceItHolds(primary, 'the Primary to be standalone again', (s) => expect(s.role).toBe('standalone'));
+    const primarySet = await effectiveSetOnceItHolds(primary, 'the Primary to be standalone again', (s) =>
+      expect(s.role).toBe('standalone'),
+    );
     expect(skus(primarySet)).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']);
   });
 
@@ -313,7 +343,9 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
     const own = await grant(secondary, 'GATEWAY_AV', { expiresAt: fromNow(10 * DAY_MS) });
     const shared = await grant(primary, 'GATEWAY_AV');
 
-    const set = await effectiveSetOnceItHolds(secondary, 'both sources of GATEWAY_AV', (s) => expect(licenseOf(s, 'GATEWAY_AV')?.sources).toHaveLength(2));
+    const set = await effectiveSetOnceItHolds(secondary, 'both sources of GATEWAY_AV', (s) =>
+      expect(licenseOf(s, 'GATEWAY_AV')?.sources).toHaveLength(2),
+    );
 
     expect(licenseOf(set, 'GATEWAY_AV')).toEqual({
       sku: 'GATEWAY_AV',
@@ -331,7 +363,9 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
     const { primary: first, secondary: second, pairId } = await pairedUnits();
     await grant(first, 'GATEWAY_AV');
     await grant(second, 'IPS');
-    await effectiveSetOnceItHolds(second, 'the first Primary’s license on the Secondary', (s) => expect(skus(s)).toEqual(['GATEWAY_AV', 'IPS']));
+    await effectiveSetOnceItHolds(second, 'the first Primary’s license on the Secondary', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV', 'IPS']),
+    );
     expect((await pairing.delete(`/pairs/${pairId}`)).status).toBe(200);
 
     const swapped = await associate(second, first);
@@ -366,7 +400,17 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
 
   it('applies a burst of grants made in parallel: every shareable SKU reaches the Secondary', async () => {
     const { primary, secondary } = await pairedUnits();
-    const shareable = ['ANTI_SPYWARE', 'APP_CONTROL', 'CAPTURE_ATP', 'CONTENT_FILTERING', 'GATEWAY_AV', 'IPS', 'SONICOS_ENHANCED', 'SUPPORT_24X7', 'SUPPORT_8X5'];
+    const shareable = [
+      'ANTI_SPYWARE',
+      'APP_CONTROL',
+      'CAPTURE_ATP',
+      'CONTENT_FILTERING',
+      'GATEWAY_AV',
+      'IPS',
+      'SONICOS_ENHANCED',
+      'SUPPORT_24X7',
+      'SUPPORT_8X5',
+    ];
 
     await Promise.all([...shareable, 'GMS_PREVENTIVE_MAINTENANCE', 'STATEFUL_SYNC'].map((sku) => grant(primary, sku)));
 
@@ -380,22 +424,31 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
     const { primary, secondary } = await pairedUnits();
     const expiresAt = fromNow(2_000);
     const av = await grant(primary, 'GATEWAY_AV', { expiresAt });
-    await effectiveSetOnceItHolds(secondary, 'the license before it expires', (s) => expect(skus(s)).toEqual(['GATEWAY_AV']), Math.max(0, Date.parse(expiresAt) - Date.now() - 100));
+    await effectiveSetOnceItHolds(
+      secondary,
+      'the license before it expires',
+      (s) => expect(skus(s)).toEqual(['GATEWAY_AV']),
+      Math.max(0, Date.parse(expiresAt) - Date.now() - 100),
+    );
     await effectiveSetOnceItHolds(secondary, 'the license to expire', (s) => expect(skus(s)).toEqual([]), 10_000);
     const later = fromNow(30 * DAY_MS);
 
     expect((await licensing.post(`/licenses/${av.licenseId}/renewals`, { expiresAt: later })).status).toBe(201);
 
-    const set = await effectiveSetOnceItHolds(secondary, 'the renewed license to be back', (s) => expect(skus(s)).toEqual(['GATEWAY_AV']));
+    const set = await effectiveSetOnceItHolds(secondary, 'the renewed license to be back', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV']),
+    );
     expect(licenseOf(set, 'GATEWAY_AV')!.expiresAt).toBe(later);
   });
 
   it('drops a shared TRIAL from the Secondary when it expires, with no further event', async () => {
     const { primary, secondary } = await pairedUnits();
     await grant(primary, 'SONICOS_ENHANCED');
-    await effectiveSetOnceItHolds(secondary, 'the perpetual license to reach the Secondary', (s) => expect(skus(s)).toEqual(['SONICOS_ENHANCED']));
+    await effectiveSetOnceItHolds(secondary, 'the perpetual license to reach the Secondary', (s) =>
+      expect(skus(s)).toEqual(['SONICOS_ENHANCED']),
+    );
 
-    const expiresAt = fromNow(3_000);
+    const expiresAt = fromNow(5_000);
     const trial = await grant(primary, 'CAPTURE_ATP', { expiresAt, trial: true });
 
     const present = await effectiveSetOnceItHolds(
@@ -412,7 +465,12 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       sources: [{ from: 'primary', serial: primary, licenseId: trial.licenseId, expiresAt }],
     });
 
-    const after = await effectiveSetOnceItHolds(secondary, 'the expired trial to leave the Secondary', (s) => expect(skus(s)).toEqual(['SONICOS_ENHANCED']), 10_000);
+    const after = await effectiveSetOnceItHolds(
+      secondary,
+      'the expired trial to leave the Secondary',
+      (s) => expect(skus(s)).toEqual(['SONICOS_ENHANCED']),
+      10_000,
+    );
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
     expect(after.role).toBe('secondary');
     expect(skus((await effective(primary)).body)).toEqual(['SONICOS_ENHANCED']);
@@ -426,8 +484,12 @@ describe('stateful synchronization', () => {
 
     await grant(primary, 'STATEFUL_SYNC');
 
-    await effectiveSetOnceItHolds(secondary, 'stateful sync on the Secondary', (s) => expect(s.statefulSync).toEqual({ enabled: true, reason: null }));
-    await effectiveSetOnceItHolds(primary, 'stateful sync on the Primary', (s) => expect(s.statefulSync).toEqual({ enabled: true, reason: null }));
+    await effectiveSetOnceItHolds(secondary, 'stateful sync on the Secondary', (s) =>
+      expect(s.statefulSync).toEqual({ enabled: true, reason: null }),
+    );
+    await effectiveSetOnceItHolds(primary, 'stateful sync on the Primary', (s) =>
+      expect(s.statefulSync).toEqual({ enabled: true, reason: null }),
+    );
     // The upgrade enables the pair; it is not copied to the Secondary as a license.
     expect(skus((await effective(secondary)).body)).toEqual([]);
   });
@@ -445,8 +507,12 @@ describe('stateful synchronization', () => {
 
     expect((await pairing.patch(`/products/${secondary}`, { firmwareVersion: '4.0' })).status).toBe(200);
 
-    await effectiveSetOnceItHolds(secondary, 'stateful sync back on the Secondary', (s) => expect(s.statefulSync).toEqual({ enabled: true, reason: null }));
-    await effectiveSetOnceItHolds(primary, 'stateful sync back on the Primary', (s) => expect(s.statefulSync).toEqual({ enabled: true, reason: null }));
+    await effectiveSetOnceItHolds(secondary, 'stateful sync back on the Secondary', (s) =>
+      expect(s.statefulSync).toEqual({ enabled: true, reason: null }),
+    );
+    await effectiveSetOnceItHolds(primary, 'stateful sync back on the Primary', (s) =>
+      expect(s.statefulSync).toEqual({ enabled: true, reason: null }),
+    );
   });
 
   it('stays off with NOT_LICENSED when only the Secondary holds STATEFUL_SYNC', async () => {
@@ -454,8 +520,12 @@ describe('stateful synchronization', () => {
 
     const own = await grant(secondary, 'STATEFUL_SYNC');
 
-    const set = await effectiveSetOnceItHolds(secondary, 'the Secondary’s own STATEFUL_SYNC to be applied', (s) => expect(skus(s)).toEqual(['STATEFUL_SYNC']));
-    expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([{ from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: null }]);
+    const set = await effectiveSetOnceItHolds(secondary, 'the Secondary’s own STATEFUL_SYNC to be applied', (s) =>
+      expect(skus(s)).toEqual(['STATEFUL_SYNC']),
+    );
+    expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([
+      { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: null },
+    ]);
     expect(set.statefulSync).toEqual({ enabled: false, reason: 'NOT_LICENSED' });
     expect((await effective(primary)).body.statefulSync).toEqual({ enabled: false, reason: 'NOT_LICENSED' });
   });
@@ -466,7 +536,9 @@ describe('stateful synchronization', () => {
     expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 409, code: 'STATEFUL_SYNC_UNSUPPORTED' });
     await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(30 * DAY_MS) });
 
-    const set = await effectiveSetOnceItHolds(secondary, 'the shared license on the TZ Secondary', (s) => expect(skus(s)).toEqual(['GATEWAY_AV']));
+    const set = await effectiveSetOnceItHolds(secondary, 'the shared license on the TZ Secondary', (s) =>
+      expect(skus(s)).toEqual(['GATEWAY_AV']),
+    );
 
     expect(set.statefulSync).toEqual({ enabled: false, reason: 'MODEL_UNSUPPORTED' });
     expect((await effective(primary)).body.statefulSync).toEqual({ enabled: false, reason: 'MODEL_UNSUPPORTED' });
@@ -487,11 +559,19 @@ describe('EffectiveLicensesChanged events', () => {
 
       const pairId = await associate(primary, secondary);
 
-      const associated = await listener.next('an event for the association', (e) => expect(e.data.cause.type).toBe('ProductsAssociated'));
+      const associated = await listener.next('an event for the association', (e) =>
+        expect(e.data.cause.type).toBe('ProductsAssociated'),
+      );
       expect(associated.data.added).toEqual(['GATEWAY_AV', 'SONICOS_ENHANCED']);
       expect(associated.data.removed).toEqual([]);
       expect(associated.data.set).toEqual(
-        expect.objectContaining({ serial: secondary, role: 'secondary', peerSerial: primary, pairId, statefulSync: { enabled: true, reason: null } }),
+        expect.objectContaining({
+          serial: secondary,
+          role: 'secondary',
+          peerSerial: primary,
+          pairId,
+          statefulSync: { enabled: true, reason: null },
+        }),
       );
       expect(associated.streamId).toBe(`effective-licenses-${secondary}`);
       expect(associated.metadata.causationId).toBe(associated.data.cause.eventId);
@@ -499,16 +579,22 @@ describe('EffectiveLicensesChanged events', () => {
       const later = fromNow(400 * DAY_MS);
       expect((await licensing.post(`/licenses/${av.licenseId}/renewals`, { expiresAt: later })).status).toBe(201);
       const renewed = await listener.next('an event for the renewal', (e) => expect(e.data.changed).toEqual(['GATEWAY_AV']));
-      expect(renewed.data).toEqual(expect.objectContaining({ added: [], removed: [], cause: expect.objectContaining({ type: 'EntitlementChanged' }) }));
+      expect(renewed.data).toEqual(
+        expect.objectContaining({ added: [], removed: [], cause: expect.objectContaining({ type: 'EntitlementChanged' }) }),
+      );
 
       expect((await licensing.delete(`/licenses/${av.licenseId}`)).status).toBe(200);
       const revoked = await listener.next('an event for the revocation', (e) => expect(e.data.removed).toEqual(['GATEWAY_AV']));
       expect(revoked.data.cause.type).toBe('EntitlementChanged');
 
       expect((await pairing.delete(`/pairs/${pairId}`)).status).toBe(200);
-      const dissociated = await listener.next('an event for the dissociation', (e) => expect(e.data.cause.type).toBe('ProductsDissociated'));
+      const dissociated = await listener.next('an event for the dissociation', (e) =>
+        expect(e.data.cause.type).toBe('ProductsDissociated'),
+      );
       expect(dissociated.data.removed).toEqual(['SONICOS_ENHANCED']);
-      expect(dissociated.data.set).toEqual(expect.objectContaining({ role: 'standalone', licenses: [], statefulSync: { enabled: false, reason: 'NOT_PAIRED' } }));
+      expect(dissociated.data.set).toEqual(
+        expect.objectContaining({ role: 'standalone', licenses: [], statefulSync: { enabled: false, reason: 'NOT_PAIRED' } }),
+      );
 
       // Every event for the Secondary was published on its own subject, in stream order.
       const versions = listener.events.map((e) => e.streamVersion);

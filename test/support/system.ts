@@ -159,24 +159,36 @@ export class ServiceProcess {
   }
 }
 
+/**
+ * A response body as the tests see it: whatever JSON the service sent, asserted on with expect(). Typed
+ * `any` on purpose, as checking it is the test's job.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 /** The body of a response: parsed JSON when the response says it is JSON, else the text. */
-export interface ApiResponse<T = any> {
+export interface ApiResponse<T = Json> {
   readonly status: number;
   readonly headers: Headers;
   readonly body: T;
 }
 
 export interface Api {
-  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
-  get<T = any>(path: string): Promise<ApiResponse<T>>;
-  post<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
-  patch<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
-  delete<T = any>(path: string): Promise<ApiResponse<T>>;
+  request<T = Json>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  get<T = Json>(path: string): Promise<ApiResponse<T>>;
+  post<T = Json>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  patch<T = Json>(path: string, body?: unknown): Promise<ApiResponse<T>>;
+  delete<T = Json>(path: string): Promise<ApiResponse<T>>;
 }
 
 /** JSON over HTTP to one service; never throws on an error status (tests assert it). */
 export function api(baseUrl: string): Api {
-  async function request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+  async function request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -223,6 +235,8 @@ export interface RunningSystem {
   readonly processes: Readonly<Record<ServiceName, ServiceProcess>>;
   /** Captured output of the three processes, for failure messages. */
   logs(): string;
+  /** Stops one service (SIGTERM) and starts it again with the same port, schema and namespace; waits for /health 200. */
+  restart(service: ServiceName): Promise<void>;
   /** Stops the services (SIGTERM, SIGKILL after 10 s), drops their schemas and deletes the namespace's streams. */
   stop(): Promise<void>;
 }
@@ -240,11 +254,12 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
   const schemas = {} as Record<ServiceName, string>;
   const urls = {} as Record<ServiceName, string>;
   const processes = {} as Record<ServiceName, ServiceProcess>;
+  const envs = {} as Record<ServiceName, Record<string, string>>;
   for (const { name, portVariable } of SERVICES) {
     const port = await freePort();
     schemas[name] = schemaOf(namespace, name);
     urls[name] = `http://127.0.0.1:${port}`;
-    processes[name] = ServiceProcess.spawn(name, {
+    envs[name] = {
       HTTP_HOST: '127.0.0.1',
       [portVariable]: String(port),
       PGHOST: '127.0.0.1',
@@ -256,11 +271,15 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       ...options.env,
-    });
+    };
+    processes[name] = ServiceProcess.spawn(name, envs[name]);
   }
 
   const logs = () =>
-    SERVICES.map(({ name }) => `----- ${name} (${processes[name].hasExited ? `exited ${processes[name].child.exitCode ?? processes[name].child.signalCode}` : 'running'}) -----\n${processes[name].log}`).join('\n');
+    SERVICES.map(
+      ({ name }) =>
+        `----- ${name} (${processes[name].hasExited ? `exited ${processes[name].child.exitCode ?? processes[name].child.signalCode}` : 'running'}) -----\n${processes[name].log}`,
+    ).join('\n');
 
   let stopped = false;
   const stop = async () => {
@@ -289,6 +308,11 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
     processes,
     logs,
     stop,
+    async restart(service) {
+      await processes[service].terminate(10_000);
+      processes[service] = ServiceProcess.spawn(service, envs[service]);
+      await waitUntilHealthy(urls, processes, readyTimeoutMs, logs);
+    },
   };
 }
 

@@ -8,7 +8,13 @@ import { ViewCatalogController } from './application/view-catalog/view-catalog.c
 
 /** The licensing service: licenses per product. */
 @Module({
-  controllers: [GrantLicenseController, RenewLicenseController, RevokeLicenseController, ViewLicensesController, ViewCatalogController],
+  controllers: [
+    GrantLicenseController,
+    RenewLicenseController,
+    RevokeLicenseController,
+    ViewLicensesController,
+    ViewCatalogController,
+  ],
   providers: [ProductDirectory],
 })
 export class LicensingModule {}

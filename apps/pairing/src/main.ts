@@ -3,8 +3,15 @@ import { ProductLookupResponder } from './application/view-products/product-look
 import { PAIRING_MIGRATIONS } from './infrastructure/migrations.js';
 import { PairingModule } from './pairing.module.js';
 
-const config = configOrExit({ service: 'pairing', portVariable: 'PAIRING_PORT', defaultPort: 3001, defaultDatabase: 'ha_pairing' });
+const config = configOrExit({
+  service: 'pairing',
+  portVariable: 'PAIRING_PORT',
+  defaultPort: 3001,
+  defaultDatabase: 'ha_pairing',
+});
 
-await runService(() => PairingModule, { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing' }, (runtime, app) =>
-  runtime.whenConnected(() => app.get(ProductLookupResponder).listen()),
+await runService(
+  () => PairingModule,
+  { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing' },
+  (runtime, app) => runtime.whenConnected(() => app.get(ProductLookupResponder).listen()),
 );

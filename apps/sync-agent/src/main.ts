@@ -3,16 +3,25 @@ import { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
 import { SyncAgentModule } from './sync-agent.module.js';
 
-const config = configOrExit({ service: 'sync-agent', portVariable: 'SYNC_AGENT_PORT', defaultPort: 3003, defaultDatabase: 'ha_sync_agent' });
-
-await runService(() => SyncAgentModule, { config, migrations: SYNC_AGENT_MIGRATIONS, publishes: 'sync-agent' }, (runtime, app) => {
-  const projector = app.get(EffectiveLicensesProjector);
-  runtime.consume({
-    sources: ['pairing', 'licensing'],
-    consumers: (names) => [
-      { stream: names.stream('pairing'), durable: 'sync-agent', filterSubject: names.allSubjects('pairing') },
-      { stream: names.stream('licensing'), durable: 'sync-agent', filterSubject: names.allSubjects('licensing') },
-    ],
-    handler: projector.handle,
-  });
+const config = configOrExit({
+  service: 'sync-agent',
+  portVariable: 'SYNC_AGENT_PORT',
+  defaultPort: 3003,
+  defaultDatabase: 'ha_sync_agent',
 });
+
+await runService(
+  () => SyncAgentModule,
+  { config, migrations: SYNC_AGENT_MIGRATIONS, publishes: 'sync-agent' },
+  (runtime, app) => {
+    const projector = app.get(EffectiveLicensesProjector);
+    runtime.consume({
+      sources: ['pairing', 'licensing'],
+      consumers: (names) => [
+        { stream: names.stream('pairing'), durable: 'sync-agent', filterSubject: names.allSubjects('pairing') },
+        { stream: names.stream('licensing'), durable: 'sync-agent', filterSubject: names.allSubjects('licensing') },
+      ],
+      handler: projector.handle,
+    });
+  },
+);

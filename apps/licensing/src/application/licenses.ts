@@ -44,7 +44,9 @@ interface LicenseRow {
 }
 
 export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
-  const rows: LicenseRow[] = await tx.query('SELECT * FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id', [serial]);
+  const rows: LicenseRow[] = await tx.query('SELECT * FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id', [
+    serial,
+  ]);
   return rows.map((r) => ({
     licenseId: r.license_id,
     serial: r.serial,

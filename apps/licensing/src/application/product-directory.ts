@@ -7,6 +7,12 @@ export class ProductDirectory {
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
   find(serial: string): Promise<ProductLookupReplyV1> {
-    return requestReply(this.runtime.nats, this.runtime.names.productLookup, { serial }, ProductLookupReplyV1, 'the pairing service');
+    return requestReply(
+      this.runtime.nats,
+      this.runtime.names.productLookup,
+      { serial },
+      ProductLookupReplyV1,
+      'the pairing service',
+    );
   }
 }

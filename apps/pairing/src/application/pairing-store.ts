@@ -10,7 +10,12 @@ export const pairStreamId = (pairId: string): string => `pair-${pairId}`;
 
 /** A product as its event stream says it is now (strongly consistent: no projection lag). */
 export async function loadProduct(store: EventStore, serial: string, tx?: Tx): Promise<RegisteredProduct | null> {
-  const { state } = await loadState<Parameters<typeof productDecider.evolve>[1], ProductState>(store, productDecider, productStreamId(serial), tx);
+  const { state } = await loadState<Parameters<typeof productDecider.evolve>[1], ProductState>(
+    store,
+    productDecider,
+    productStreamId(serial),
+    tx,
+  );
   return state.status === 'registered' ? state : null;
 }
 

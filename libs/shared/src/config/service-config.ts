@@ -60,7 +60,10 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .default('nats://127.0.0.1:4222')
       .transform((s) => s.split(',').map((u) => u.trim()))
       .pipe(z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, 'must be nats://host:port (comma-separated for several)'))),
-    BUS_NAMESPACE: z.string().regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -').default(''),
+    BUS_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
+      .default(''),
     LOG_FORMAT: z.enum(['text', 'json']).default('text'),
   });
   // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported

@@ -1,7 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigurationError, loadServiceConfig, type ServiceConfigDefaults } from './service-config.js';
 
-const pairing: ServiceConfigDefaults = { service: 'pairing', portVariable: 'PAIRING_PORT', defaultPort: 3001, defaultDatabase: 'ha_pairing' };
+const pairing: ServiceConfigDefaults = {
+  service: 'pairing',
+  portVariable: 'PAIRING_PORT',
+  defaultPort: 3001,
+  defaultDatabase: 'ha_pairing',
+};
 
 function configurationError(env: NodeJS.ProcessEnv): ConfigurationError {
   try {
@@ -19,7 +24,14 @@ describe('loadServiceConfig', () => {
       expect(loadServiceConfig(pairing, {})).toEqual({
         service: 'pairing',
         http: { host: '127.0.0.1', port: 3001 },
-        postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', password: undefined, database: 'ha_pairing', schema: 'public' },
+        postgres: {
+          host: '127.0.0.1',
+          port: 5432,
+          user: 'postgres',
+          password: undefined,
+          database: 'ha_pairing',
+          schema: 'public',
+        },
         nats: { servers: ['nats://127.0.0.1:4222'] },
         busNamespace: '',
         logFormat: 'text',
@@ -27,7 +39,9 @@ describe('loadServiceConfig', () => {
     });
 
     it('treats blank variables as unset', () => {
-      expect(loadServiceConfig(pairing, { PAIRING_PORT: '', PGHOST: '', DB_SCHEMA: '', NATS_URL: '' })).toEqual(loadServiceConfig(pairing, {}));
+      expect(loadServiceConfig(pairing, { PAIRING_PORT: '', PGHOST: '', DB_SCHEMA: '', NATS_URL: '' })).toEqual(
+        loadServiceConfig(pairing, {}),
+      );
     });
   });
 
@@ -48,7 +62,14 @@ describe('loadServiceConfig', () => {
         BUS_NAMESPACE: 'run-1',
         LOG_FORMAT: 'json',
       });
-      expect(config.postgres).toEqual({ host: 'db.local', port: 6543, user: 'svc', password: 'secret', database: 'pairing_db', schema: 'pairing' });
+      expect(config.postgres).toEqual({
+        host: 'db.local',
+        port: 6543,
+        user: 'svc',
+        password: 'secret',
+        database: 'pairing_db',
+        schema: 'pairing',
+      });
       expect(config.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
       expect(config.busNamespace).toBe('run-1');
       expect(config.logFormat).toBe('json');
@@ -89,11 +110,14 @@ describe('loadServiceConfig', () => {
       expect(error.problems[0]).toContain(JSON.stringify(value));
     });
 
-    it.each([['http://127.0.0.1:4222'], ['127.0.0.1:4222'], ['nats://a:4222,localhost']])('names NATS_URL for NATS_URL=%s', (value) => {
-      const error = configurationError({ NATS_URL: value });
-      expect(error.message).toContain('NATS_URL');
-      expect(error.problems).toEqual([expect.stringMatching(/^NATS_URL: must be nats:\/\/host:port/)]);
-    });
+    it.each([['http://127.0.0.1:4222'], ['127.0.0.1:4222'], ['nats://a:4222,localhost']])(
+      'names NATS_URL for NATS_URL=%s',
+      (value) => {
+        const error = configurationError({ NATS_URL: value });
+        expect(error.message).toContain('NATS_URL');
+        expect(error.problems).toEqual([expect.stringMatching(/^NATS_URL: must be nats:\/\/host:port/)]);
+      },
+    );
 
     it.each([['Pairing'], ['pair-ing'], ['1pairing'], ['a'.repeat(64)]])('names DB_SCHEMA for DB_SCHEMA=%s', (value) => {
       const error = configurationError({ DB_SCHEMA: value });
@@ -101,12 +125,26 @@ describe('loadServiceConfig', () => {
     });
 
     it('names a DATABASE_URL that is not a postgres URL', () => {
-      expect(configurationError({ DATABASE_URL: 'mysql://db/x' }).problems).toEqual([expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ URL/)]);
+      expect(configurationError({ DATABASE_URL: 'mysql://db/x' }).problems).toEqual([
+        expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ URL/),
+      ]);
     });
 
     it('lists every bad variable at once', () => {
-      const error = configurationError({ PAIRING_PORT: 'x', NATS_URL: 'http://x', DB_SCHEMA: 'X', BUS_NAMESPACE: 'A.B', LOG_FORMAT: 'xml' });
-      expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['BUS_NAMESPACE', 'DB_SCHEMA', 'LOG_FORMAT', 'NATS_URL', 'PAIRING_PORT']);
+      const error = configurationError({
+        PAIRING_PORT: 'x',
+        NATS_URL: 'http://x',
+        DB_SCHEMA: 'X',
+        BUS_NAMESPACE: 'A.B',
+        LOG_FORMAT: 'xml',
+      });
+      expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+        'BUS_NAMESPACE',
+        'DB_SCHEMA',
+        'LOG_FORMAT',
+        'NATS_URL',
+        'PAIRING_PORT',
+      ]);
       expect(error.name).toBe('ConfigurationError');
       expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
     });

@@ -29,7 +29,9 @@ describe('parseEnvelope', () => {
     });
 
     it('keeps the correlation and causation ids', () => {
-      const envelope = testEnvelope(sampleEvent('ProductRegistered'), { metadata: { correlationId: 'req-1', causationId: 'evt-0' } });
+      const envelope = testEnvelope(sampleEvent('ProductRegistered'), {
+        metadata: { correlationId: 'req-1', causationId: 'evt-0' },
+      });
       expect(parseEnvelope(JSON.stringify(envelope)).metadata).toEqual({ correlationId: 'req-1', causationId: 'evt-0' });
     });
   });
@@ -45,7 +47,9 @@ describe('parseEnvelope', () => {
       const { eventId: _eventId, ...withoutId } = testEnvelope(sampleEvent('ProductRegistered'));
       const error = rejection(JSON.stringify({ ...withoutId, streamVersion: 0 }));
       expect(error.message).toMatch(/^message is not an event envelope: /);
-      expect(error.issues).toEqual(expect.arrayContaining([expect.stringMatching(/^eventId: /), expect.stringMatching(/^streamVersion: /)]));
+      expect(error.issues).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^eventId: /), expect.stringMatching(/^streamVersion: /)]),
+      );
     });
 
     it.each([['ProductExploded'], ['constructor'], ['toString'], ['__proto__']])('rejects the unknown event type %s', (type) => {
@@ -53,15 +57,17 @@ describe('parseEnvelope', () => {
     });
 
     it('rejects a schema version the catalog does not list', () => {
-      expect(rejection(withEnvelope({ schemaVersion: 2 })).message).toBe('unsupported schema version 2 of ProductRegistered (supported: 1)');
+      expect(rejection(withEnvelope({ schemaVersion: 2 })).message).toBe(
+        'unsupported schema version 2 of ProductRegistered (supported: 1)',
+      );
     });
 
     it('rejects data that fails its event schema, naming the field and the rule', () => {
       const error = rejection(JSON.stringify(testEnvelope(sampleEvent('ProductRegistered', { serial: '0123456789ab' }))));
       expect(error.message).toBe('ProductRegistered fails its schema: serial: a serial is 12 characters 0-9A-F');
-      expect(rejection(JSON.stringify(testEnvelope(sampleEvent('EntitlementChanged', { change: 'stolen' as never })))).message).toMatch(
-        /^EntitlementChanged fails its schema: change: /,
-      );
+      expect(
+        rejection(JSON.stringify(testEnvelope(sampleEvent('EntitlementChanged', { change: 'stolen' as never })))).message,
+      ).toMatch(/^EntitlementChanged fails its schema: change: /);
     });
   });
 });
@@ -79,7 +85,9 @@ describe('busNames', () => {
       expect(names.subjectOf(sampleEvent('ProductsDissociated', { secondarySerial: 'BBBBBBBBBBBB' }))).toBe(
         'pairing.v1.products-dissociated.BBBBBBBBBBBB',
       );
-      expect(names.subjectOf(sampleEvent('ProductRegistered', { serial: 'DDDDDDDDDDDD' }))).toBe('pairing.v1.product-registered.DDDDDDDDDDDD');
+      expect(names.subjectOf(sampleEvent('ProductRegistered', { serial: 'DDDDDDDDDDDD' }))).toBe(
+        'pairing.v1.product-registered.DDDDDDDDDDDD',
+      );
       expect(names.subjectOf(sampleEvent('ProductFirmwareChanged', { serial: 'DDDDDDDDDDDD' }))).toBe(
         'pairing.v1.product-firmware-changed.DDDDDDDDDDDD',
       );

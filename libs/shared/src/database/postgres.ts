@@ -94,5 +94,7 @@ export function isTransientDatabaseError(error: unknown): boolean {
   const state = sqlState(error);
   if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state) || TRANSIENT_NODE_CODES.has(state))) return true;
   const message = error instanceof Error ? error.message : String(error);
-  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+    message,
+  );
 }

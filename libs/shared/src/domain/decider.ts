@@ -15,7 +15,10 @@ export interface DomainEvent<Type extends string = string, Data = unknown> {
 }
 
 /** Folds events over a decider's initial state. */
-export function fold<Event, State>(decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>, events: readonly Event[]): State {
+export function fold<Event, State>(
+  decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
+  events: readonly Event[],
+): State {
   return events.reduce(decider.evolve, decider.initialState);
 }
 

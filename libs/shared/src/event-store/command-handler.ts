@@ -38,11 +38,17 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
     try {
       return await store.transaction(async (tx) => {
         const history = await store.readStream<Event>(streamId, tx);
-        const state = fold(decider, history.map((e) => ({ type: e.type, data: e.data }) as Event));
+        const state = fold(
+          decider,
+          history.map((e) => ({ type: e.type, data: e.data }) as Event),
+        );
         const command = typeof options.command === 'function' ? await options.command(tx) : options.command;
         const newEvents = decider.decide(command, state);
         const metadata: EventMetadata = { correlationId: command.metadata.correlationId ?? null, causationId: null };
-        const stored = await store.append(tx, streamId, history.length, newEvents, { occurredAt: command.metadata.now, metadata });
+        const stored = await store.append(tx, streamId, history.length, newEvents, {
+          occurredAt: command.metadata.now,
+          metadata,
+        });
         const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
         if (options.afterAppend) await options.afterAppend(tx, stored, after);
         return { events: stored, state: after };
@@ -62,5 +68,11 @@ export async function loadState<Event extends PublishedEvent, State>(
   tx?: Tx,
 ): Promise<{ state: State; version: number }> {
   const history = await store.readStream<Event>(streamId, tx);
-  return { state: fold(decider, history.map((e) => ({ type: e.type, data: e.data }) as Event)), version: history.length };
+  return {
+    state: fold(
+      decider,
+      history.map((e) => ({ type: e.type, data: e.data }) as Event),
+    ),
+    version: history.length,
+  };
 }

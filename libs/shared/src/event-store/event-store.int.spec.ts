@@ -12,8 +12,7 @@ import { VersionConflictError, type EventStore, type StoredEvent } from './event
 
 // A tiny product decider over the real pairing event types: register once, then change firmware.
 type ProductEvent =
-  | { type: 'ProductRegistered'; data: ProductRegisteredV1 }
-  | { type: 'ProductFirmwareChanged'; data: ProductFirmwareChangedV1 };
+  { type: 'ProductRegistered'; data: ProductRegisteredV1 } | { type: 'ProductFirmwareChanged'; data: ProductFirmwareChangedV1 };
 type ProductCommand =
   | ({ type: 'RegisterProduct'; data: { serial: string; firmwareVersion: string } } & CommandEnvelope)
   | ({ type: 'ChangeFirmware'; data: { serial: string; firmwareVersion: string } } & CommandEnvelope);
@@ -25,11 +24,18 @@ const productDecider: Decider<ProductCommand, ProductEvent, ProductState> = {
     const at = command.metadata.now.toISOString();
     switch (command.type) {
       case 'RegisterProduct':
-        if (state.status === 'registered') throw new RuleViolation('PRODUCT_ALREADY_REGISTERED', 'conflict', 'already registered');
+        if (state.status === 'registered')
+          throw new RuleViolation('PRODUCT_ALREADY_REGISTERED', 'conflict', 'already registered');
         return [
           {
             type: 'ProductRegistered',
-            data: { serial: command.data.serial, model: 'FW-500', firmwareVersion: command.data.firmwareVersion, accountId: 'acct-1', registeredAt: at },
+            data: {
+              serial: command.data.serial,
+              model: 'FW-500',
+              firmwareVersion: command.data.firmwareVersion,
+              accountId: 'acct-1',
+              registeredAt: at,
+            },
           },
         ];
       case 'ChangeFirmware':
@@ -75,7 +81,14 @@ function registered(serial: string, firmwareVersion = '4.0'): ProductEvent {
 function firmwareChanged(serial: string, from: string, to: string): ProductEvent {
   return {
     type: 'ProductFirmwareChanged',
-    data: { serial, model: 'FW-500', accountId: 'acct-1', previousFirmwareVersion: from, firmwareVersion: to, changedAt: NOW.toISOString() },
+    data: {
+      serial,
+      model: 'FW-500',
+      accountId: 'acct-1',
+      previousFirmwareVersion: from,
+      firmwareVersion: to,
+      changedAt: NOW.toISOString(),
+    },
   };
 }
 
@@ -133,7 +146,8 @@ describe('EventStore (PostgreSQL)', () => {
       expect(read.map((e) => e.streamId)).toEqual([streamId, streamId, streamId]);
       expect(read.map((e) => e.occurredAt)).toEqual([NOW.toISOString(), NOW.toISOString(), '2025-03-02T00:00:00.000Z']);
       expect(read.map((e) => e.metadata)).toEqual([metadata, metadata, { correlationId: null, causationId: null }]);
-      for (const event of read) expect(event.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      for (const event of read)
+        expect(event.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(new Set(read.map((e) => e.eventId)).size).toBe(3);
       const positions = read.map((e) => BigInt(e.globalPosition));
       expect(positions[0]! < positions[1]! && positions[1]! < positions[2]!).toBe(true);
@@ -141,15 +155,17 @@ describe('EventStore (PostgreSQL)', () => {
 
     it('reads an unknown stream as empty and appends nothing for no events', async () => {
       expect(await store.readStream('product-nothing-here')).toEqual([]);
-      expect(await store.transaction((tx) => store.append(tx, 'product-nothing-here', 0, [], { occurredAt: NOW, metadata }))).toEqual([]);
+      expect(
+        await store.transaction((tx) => store.append(tx, 'product-nothing-here', 0, [], { occurredAt: NOW, metadata })),
+      ).toEqual([]);
       expect(await store.readStream('product-nothing-here')).toEqual([]);
     });
 
     it('refuses an event type the catalog does not know', async () => {
       const unknown = { type: 'ProductExploded', data: {} } as unknown as ProductEvent;
-      await expect(store.transaction((tx) => store.append(tx, 'product-x', 0, [unknown], { occurredAt: NOW, metadata }))).rejects.toThrow(
-        'cannot append unknown event type ProductExploded',
-      );
+      await expect(
+        store.transaction((tx) => store.append(tx, 'product-x', 0, [unknown], { occurredAt: NOW, metadata })),
+      ).rejects.toThrow('cannot append unknown event type ProductExploded');
     });
 
     it('appends nothing when the transaction rolls back', async () => {
@@ -189,7 +205,9 @@ describe('EventStore (PostgreSQL)', () => {
 
       const results = await Promise.allSettled(
         Array.from({ length: 20 }, (_, i) =>
-          store.transaction((tx) => store.append(tx, streamId, 1, [firmwareChanged(serial, '4.0', `5.${i}`)], { occurredAt: NOW, metadata })),
+          store.transaction((tx) =>
+            store.append(tx, streamId, 1, [firmwareChanged(serial, '4.0', `5.${i}`)], { occurredAt: NOW, metadata }),
+          ),
         ),
       );
 

@@ -18,7 +18,10 @@ export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
 
 /** Someone else appended to the stream since it was read; reload, decide again, retry. */
 export class VersionConflictError extends Error {
-  constructor(readonly streamId: string, readonly expectedVersion: number) {
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number,
+  ) {
     super(`stream ${streamId} is no longer at version ${expectedVersion}`);
     this.name = 'VersionConflictError';
   }
@@ -72,11 +75,13 @@ export class EventStore {
     return this.dataSource.transaction((manager) => work(manager));
   }
 
-  async readStream<E extends PublishedEvent = PublishedEvent>(streamId: string, tx: Tx = this.dataSource): Promise<StoredEvent<E>[]> {
-    const rows: EventRow[] = await tx.query(
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`,
-      [streamId],
-    );
+  async readStream<E extends PublishedEvent = PublishedEvent>(
+    streamId: string,
+    tx: Tx = this.dataSource,
+  ): Promise<StoredEvent<E>[]> {
+    const rows: EventRow[] = await tx.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`, [
+      streamId,
+    ]);
     return rows.map(toStoredEvent) as StoredEvent<E>[];
   }
 

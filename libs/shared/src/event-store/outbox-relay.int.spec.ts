@@ -20,7 +20,10 @@ import {
 import type { StoredEvent } from './event-store.js';
 import { OutboxRelay, type RelayObserver } from './outbox-relay.js';
 
-const context = { occurredAt: new Date('2025-03-01T12:00:00.000Z'), metadata: { correlationId: 'corr-relay', causationId: null } satisfies EventMetadata };
+const context = {
+  occurredAt: new Date('2025-03-01T12:00:00.000Z'),
+  metadata: { correlationId: 'corr-relay', causationId: null } satisfies EventMetadata,
+};
 
 let serialCounter = 0x200000000000;
 function nextSerial(): string {
@@ -36,7 +39,9 @@ function firmwareChanged(serial: string, to: string): PublishedEvent {
 /** Appends to a stream at its current version in one committed transaction. */
 async function commit(fixture: TestEventStore, streamId: string, events: PublishedEvent[]): Promise<StoredEvent[]> {
   const { store } = fixture;
-  return store.transaction(async (tx) => store.append(tx, streamId, (await store.readStream(streamId, tx)).length, events, context));
+  return store.transaction(async (tx) =>
+    store.append(tx, streamId, (await store.readStream(streamId, tx)).length, events, context),
+  );
 }
 
 function recorder() {
@@ -88,14 +93,22 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     return { fixture, names, stream: names.stream('pairing') };
   }
 
-  function startRelay(settings: PostgresSettings, names: BusNames, observer: RelayObserver, relayJs: JetStreamClient = js): OutboxRelay {
+  function startRelay(
+    settings: PostgresSettings,
+    names: BusNames,
+    observer: RelayObserver,
+    relayJs: JetStreamClient = js,
+  ): OutboxRelay {
     const relay = new OutboxRelay({ postgres: settings, js: relayJs, names, observer, pollIntervalMs: 100 });
     relays.push(relay);
     relay.start();
     return relay;
   }
 
-  async function published(stream: string, manager: JetStreamManager = jsm): Promise<{ eventId: string; msgId: string | undefined; subject: string }[]> {
+  async function published(
+    stream: string,
+    manager: JetStreamManager = jsm,
+  ): Promise<{ eventId: string; msgId: string | undefined; subject: string }[]> {
     return (await streamMessages(manager, stream)).map((m) => ({
       eventId: parseEnvelope(m.data).eventId,
       msgId: m.header?.get('Nats-Msg-Id'),
@@ -128,7 +141,9 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
         if (!row) throw new Error('no relay holds the lock');
         const readOutbox = /pg_snapshot_xmin|INSERT INTO relay_checkpoints/.test(row.query);
         if (row.state !== 'idle' || !row.started_after || !readOutbox) {
-          throw new Error(`relay is ${row.state}, last statement started after: ${row.started_after}: ${row.query.trim().slice(0, 50)}`);
+          throw new Error(
+            `relay is ${row.state}, last statement started after: ${row.started_after}: ${row.query.trim().slice(0, 50)}`,
+          );
         }
         return true;
       },
@@ -140,16 +155,22 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     it('publishes them in commit order with Nats-Msg-Id = eventId and a valid envelope, and advances the checkpoint', async () => {
       const { fixture, names, stream } = await setup('order');
       const [a, b] = [nextSerial(), nextSerial()];
-      const before = [...(await commit(fixture, `product-${a}`, [registered(a), firmwareChanged(a, '4.3')])), ...(await commit(fixture, `product-${b}`, [registered(b)]))];
+      const before = [
+        ...(await commit(fixture, `product-${a}`, [registered(a), firmwareChanged(a, '4.3')])),
+        ...(await commit(fixture, `product-${b}`, [registered(b)])),
+      ];
       const { record, observer } = recorder();
       const relay = startRelay(fixture.settings, names, observer);
       const after = await commit(fixture, `product-${a}`, [firmwareChanged(a, '4.4')]);
       const stored = [...before, ...after];
 
-      const messages = await eventually(async () => {
-        const all = await streamMessages(jsm, stream);
-        return all.length >= stored.length && all;
-      }, { description: 'all four events on the stream' });
+      const messages = await eventually(
+        async () => {
+          const all = await streamMessages(jsm, stream);
+          return all.length >= stored.length && all;
+        },
+        { description: 'all four events on the stream' },
+      );
 
       expect(messages).toHaveLength(4);
       messages.forEach((msg, i) => {
@@ -168,14 +189,17 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
         });
       });
       const last = stored[stored.length - 1]!;
-      await eventually(async () => {
-        const rows: { position: string; same_transaction: boolean }[] = await fixture.dataSource.query(
-          `SELECT c.global_position::text AS position, c.transaction_id = e.transaction_id AS same_transaction
+      await eventually(
+        async () => {
+          const rows: { position: string; same_transaction: boolean }[] = await fixture.dataSource.query(
+            `SELECT c.global_position::text AS position, c.transaction_id = e.transaction_id AS same_transaction
              FROM relay_checkpoints c JOIN events e ON e.global_position = c.global_position WHERE c.relay = 'jetstream'`,
-        );
-        expect(rows).toEqual([{ position: last.globalPosition, same_transaction: true }]);
-        return true;
-      }, { description: 'the checkpoint at the last published event' });
+          );
+          expect(rows).toEqual([{ position: last.globalPosition, same_transaction: true }]);
+          return true;
+        },
+        { description: 'the checkpoint at the last published event' },
+      );
       expect(record.published).toBe(4);
       expect(relay.healthy).toBe(true);
       await relay.stop();
@@ -198,14 +222,20 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
 
       await privateNats.stop();
       const [second] = await commit(fixture, `product-${serial}`, [firmwareChanged(serial, '5.0')]);
-      await eventually(() => record.failures.length > 0, { timeoutMs: 15_000, description: 'the relay failing to publish while NATS is down' });
+      await eventually(() => record.failures.length > 0, {
+        timeoutMs: 15_000,
+        description: 'the relay failing to publish while NATS is down',
+      });
       expect(relay.healthy).toBe(false);
       await privateNats.start();
 
-      const messages = await eventually(async () => {
-        const all = await published(stream, pjsm);
-        return all.length >= 2 && all;
-      }, { timeoutMs: 20_000, description: 'the event committed during the outage published' });
+      const messages = await eventually(
+        async () => {
+          const all = await published(stream, pjsm);
+          return all.length >= 2 && all;
+        },
+        { timeoutMs: 20_000, description: 'the event committed during the outage published' },
+      );
       expect(messages.map((m) => m.eventId)).toEqual([first!.eventId, second!.eventId]);
       expect(messages.map((m) => m.msgId)).toEqual([first!.eventId, second!.eventId]);
       await eventually(() => relay.healthy, { description: 'the relay healthy again' });
@@ -232,10 +262,13 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
         expect(await published(stream)).toEqual([]);
 
         await transactionA.commitTransaction();
-        const messages = await eventually(async () => {
-          const all = await published(stream);
-          return all.length >= 2 && all;
-        }, { description: 'both events published' });
+        const messages = await eventually(
+          async () => {
+            const all = await published(stream);
+            return all.length >= 2 && all;
+          },
+          { description: 'both events published' },
+        );
         expect(messages.map((m) => m.eventId)).toEqual([eventA!.eventId, eventB!.eventId]);
       } finally {
         if (transactionA.isTransactionActive) await transactionA.rollbackTransaction();
@@ -257,7 +290,13 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
       await open.startTransaction();
       let rolledBack: StoredEvent | undefined;
       try {
-        [rolledBack] = await fixture.store.append(open.manager, `product-${r}`, 0, [registered(r), firmwareChanged(r, '5.0')], context);
+        [rolledBack] = await fixture.store.append(
+          open.manager,
+          `product-${r}`,
+          0,
+          [registered(r), firmwareChanged(r, '5.0')],
+          context,
+        );
         await relayReadOutboxAfter(fixture.settings, await databaseNow());
         expect(await published(stream)).toEqual([]);
       } finally {
@@ -266,10 +305,13 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
       }
       // A later transaction's event is published only after anything before it would have been.
       const [committed] = await commit(fixture, `product-${s}`, [registered(s)]);
-      const messages = await eventually(async () => {
-        const all = await published(stream);
-        return all.length >= 1 && all;
-      }, { description: 'the committed event published' });
+      const messages = await eventually(
+        async () => {
+          const all = await published(stream);
+          return all.length >= 1 && all;
+        },
+        { description: 'the committed event published' },
+      );
       expect(messages.map((m) => m.eventId)).toEqual([committed!.eventId]);
       expect(messages.map((m) => m.eventId)).not.toContain(rolledBack!.eventId);
       await relay.stop();

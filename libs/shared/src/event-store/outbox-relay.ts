@@ -173,10 +173,9 @@ export class OutboxRelay {
     const schema = this.options.postgres.schema;
     await client.query(`LISTEN ${pg.escapeIdentifier(notifyChannelOf(schema))}`);
     client.on('notification', () => this.wake?.());
-    const lock = await client.query<{ locked: boolean }>(
-      `SELECT pg_try_advisory_lock(hashtext($1)) AS locked`,
-      [`${schema}.outbox-relay.${this.relayName}`],
-    );
+    const lock = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [
+      `${schema}.outbox-relay.${this.relayName}`,
+    ]);
     this.leader = lock.rows[0]?.locked === true;
     if (!this.leader) {
       // Not elected: reconnect after a while and try again (the leader may have died).

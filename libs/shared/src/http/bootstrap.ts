@@ -1,7 +1,12 @@
 import 'reflect-metadata';
 import { ConsoleLogger, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigurationError, loadServiceConfig, type ServiceConfig, type ServiceConfigDefaults } from '../config/service-config.js';
+import {
+  ConfigurationError,
+  loadServiceConfig,
+  type ServiceConfig,
+  type ServiceConfigDefaults,
+} from '../config/service-config.js';
 import { ServiceRuntime, type ServiceRuntimeOptions } from '../runtime/service-runtime.js';
 import { RuntimeModule } from './runtime.module.js';
 

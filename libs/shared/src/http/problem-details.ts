@@ -57,16 +57,22 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const body = error.getResponse() as { code?: string; message?: unknown } | string;
-    if (typeof body === 'object' && body.code) return problem(status, body.code, typeof body.message === 'string' ? body.message : error.message);
+    if (typeof body === 'object' && body.code)
+      return problem(status, body.code, typeof body.message === 'string' ? body.message : error.message);
     if (status === 404) return problem(404, 'ROUTE_NOT_FOUND', error.message);
     // Nest reports a malformed JSON body as a plain 400.
-    if (status === 400) return problem(400, 'VALIDATION_FAILED', `The request body is not valid: ${error.message}`, [{ field: '(body)', message: error.message }]);
+    if (status === 400)
+      return problem(400, 'VALIDATION_FAILED', `The request body is not valid: ${error.message}`, [
+        { field: '(body)', message: error.message },
+      ]);
     return problem(status, HttpStatus[status] ?? 'HTTP_ERROR', error.message);
   }
   // Express's body parser reports malformed JSON and oversize bodies with a `type` and a status.
   const parserError = error as { type?: string; status?: number };
   if (parserError.type === 'entity.parse.failed') {
-    return problem(400, 'VALIDATION_FAILED', 'The request body is not valid JSON.', [{ field: '(body)', message: 'not valid JSON' }]);
+    return problem(400, 'VALIDATION_FAILED', 'The request body is not valid JSON.', [
+      { field: '(body)', message: 'not valid JSON' },
+    ]);
   }
   if (parserError.type === 'entity.too.large') return problem(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
   return problem(500, 'INTERNAL_ERROR', 'An unexpected error occurred; it has been logged.');
@@ -80,7 +86,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const body = toProblem(error);
-    if (body.status >= 500 && body.code === 'INTERNAL_ERROR') this.logger.error(error instanceof Error ? error.stack : String(error));
+    if (body.status >= 500 && body.code === 'INTERNAL_ERROR')
+      this.logger.error(error instanceof Error ? error.stack : String(error));
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
   }
 }

@@ -1,4 +1,18 @@
-import { Controller, Get, Header, HttpCode, Inject, Injectable, Module, Res, ServiceUnavailableException, type CanActivate, type DynamicModule, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Injectable,
+  Module,
+  Res,
+  ServiceUnavailableException,
+  type CanActivate,
+  type DynamicModule,
+  type ExecutionContext,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { Response } from 'express';
 import { EventStore } from '../event-store/event-store.js';
@@ -35,7 +49,10 @@ export class ReadinessGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const path = context.switchToHttp().getRequest<{ path: string }>().path;
     if (ALWAYS_OPEN.has(path) || this.runtime.isReady) return true;
-    throw new ServiceUnavailableException({ code: 'SERVICE_UNAVAILABLE', message: 'The service is starting or a dependency (PostgreSQL, NATS) is unavailable; retry shortly.' });
+    throw new ServiceUnavailableException({
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'The service is starting or a dependency (PostgreSQL, NATS) is unavailable; retry shortly.',
+    });
   }
 }
 

@@ -16,7 +16,13 @@ import {
   testBusNamespace,
   testEnvelope,
 } from '../testing/index.js';
-import { BatchingConsumer, ensureDurableConsumer, type BatchHandler, type ConsumerObserver, type DurableConsumerSpec } from './durable-consumer.js';
+import {
+  BatchingConsumer,
+  ensureDurableConsumer,
+  type BatchHandler,
+  type ConsumerObserver,
+  type DurableConsumerSpec,
+} from './durable-consumer.js';
 import { connectNats } from './nats-connection.js';
 import { ensureEventStream } from './streams.js';
 
@@ -86,7 +92,8 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       async () => {
         const [info, stream] = await Promise.all([jsm.consumers.info(spec.stream, spec.durable), jsm.streams.info(spec.stream)]);
         const state = `pending ${info.num_pending}, ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}, ack floor ${info.ack_floor.stream_seq}/${stream.state.last_seq}`;
-        if (info.num_pending !== 0 || info.num_ack_pending !== 0 || info.ack_floor.stream_seq !== stream.state.last_seq) throw new Error(state);
+        if (info.num_pending !== 0 || info.num_ack_pending !== 0 || info.ack_floor.stream_seq !== stream.state.last_seq)
+          throw new Error(state);
         return info;
       },
       { description: `every message of ${spec.stream} acknowledged`, ...options },
@@ -98,8 +105,14 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
     try {
       await client.query('BEGIN');
       for (const event of events) {
-        const { rowCount } = await client.query('INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [event.eventId]);
-        if (rowCount === 1) await client.query('INSERT INTO effects (event_id, serial) VALUES ($1, $2)', [event.eventId, (event.data as { serial: string }).serial]);
+        const { rowCount } = await client.query('INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [
+          event.eventId,
+        ]);
+        if (rowCount === 1)
+          await client.query('INSERT INTO effects (event_id, serial) VALUES ($1, $2)', [
+            event.eventId,
+            (event.data as { serial: string }).serial,
+          ]);
       }
       if (failAfterApplying) throw new Error('transient failure after applying the batch');
       await client.query('COMMIT');
@@ -119,10 +132,14 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       const received: EventEnvelope[] = [];
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      await start(spec, async (events) => {
-        received.push(...events);
-        await released;
-      }, observer);
+      await start(
+        spec,
+        async (events) => {
+          received.push(...events);
+          await released;
+        },
+        observer,
+      );
       const envelopes = [registeredEnvelope(), registeredEnvelope(), registeredEnvelope()];
       for (const envelope of envelopes) await publishEnvelope(js, names, envelope);
 
@@ -149,10 +166,14 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       const { record, observer } = recordingObserver();
       const deliveries: string[] = [];
       let failures = 1;
-      await start(spec, async (events) => {
-        deliveries.push(...events.map((e) => e.eventId));
-        await inboxTransaction(events, failures-- > 0);
-      }, observer);
+      await start(
+        spec,
+        async (events) => {
+          deliveries.push(...events.map((e) => e.eventId));
+          await inboxTransaction(events, failures-- > 0);
+        },
+        observer,
+      );
       const envelope = registeredEnvelope();
       const countOf = (id: string) => deliveries.filter((d) => d === id).length;
       const effectsOf = async (id: string) => (await pool.query('SELECT serial FROM effects WHERE event_id = $1', [id])).rows;
@@ -169,7 +190,9 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       await eventually(() => countOf(envelope.eventId) === 3, { description: 'the duplicate delivered' });
       await allAcknowledged(spec);
       expect(await effectsOf(envelope.eventId)).toHaveLength(1);
-      expect((await pool.query('SELECT count(*)::int AS n FROM inbox WHERE event_id = $1', [envelope.eventId])).rows).toEqual([{ n: 1 }]);
+      expect((await pool.query('SELECT count(*)::int AS n FROM inbox WHERE event_id = $1', [envelope.eventId])).rows).toEqual([
+        { n: 1 },
+      ]);
     });
   });
 
@@ -178,9 +201,13 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       const { names, spec } = await setup('poison');
       const { record, observer } = recordingObserver();
       const received: EventEnvelope[] = [];
-      await start(spec, async (events) => {
-        received.push(...events);
-      }, observer);
+      await start(
+        spec,
+        async (events) => {
+          received.push(...events);
+        },
+        observer,
+      );
       const template = registeredEnvelope();
       const subject = names.subjectOf(template);
       await js.publish(subject, '{"eventId": "not json');
@@ -217,7 +244,8 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       await start(spec, async (events) => {
         handled.push(...events.map((e) => e.eventId));
         // Simulates a slow batch transaction (a large batch, a busy database): work, not a wait for a result.
-        if (events.some((e) => e.eventId === slow.eventId) && slowBatches++ === 0) await new Promise((resolve) => setTimeout(resolve, 2_500));
+        if (events.some((e) => e.eventId === slow.eventId) && slowBatches++ === 0)
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
       });
 
       await publishEnvelope(js, names, slow);

@@ -1,4 +1,11 @@
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type ConsumerMessages,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { parseEnvelope, InvalidEventError, type EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
@@ -156,7 +163,9 @@ export class BatchingConsumer {
         this.observer?.failed(error as Error);
         if (isTransientDatabaseError(error) && !this.stopped) {
           if (attempt === 1 || attempt % 10 === 0) {
-            console.warn(`[consumer] database unavailable, retrying a batch of ${deliveries.length}: ${(error as Error).message}`);
+            console.warn(
+              `[consumer] database unavailable, retrying a batch of ${deliveries.length}: ${(error as Error).message}`,
+            );
           }
           for (const { msg } of deliveries) msg.working();
           await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));

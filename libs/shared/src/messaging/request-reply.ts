@@ -3,7 +3,10 @@ import type { z } from 'zod';
 
 /** The other service did not answer: it is down, or not subscribed yet. */
 export class DependencyUnavailableError extends Error {
-  constructor(readonly dependency: string, cause: unknown) {
+  constructor(
+    readonly dependency: string,
+    cause: unknown,
+  ) {
     super(`${dependency} did not answer: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'DependencyUnavailableError';
   }

@@ -8,7 +8,12 @@ import { EventStore } from '../event-store/event-store.js';
 import { OutboxRelay } from '../event-store/outbox-relay.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { ensureEventStream } from '../messaging/streams.js';
-import { BatchingConsumer, ensureDurableConsumer, type BatchHandler, type DurableConsumerSpec } from '../messaging/durable-consumer.js';
+import {
+  BatchingConsumer,
+  ensureDurableConsumer,
+  type BatchHandler,
+  type DurableConsumerSpec,
+} from '../messaging/durable-consumer.js';
 import { ServiceMetrics } from '../observability/metrics.js';
 
 type MigrationClass = new () => MigrationInterface;
@@ -165,7 +170,8 @@ export class ServiceRuntime {
         return await work();
       } catch (error) {
         if (this.abort.signal.aborted) throw error;
-        if (attempt === 1 || attempt % 10 === 0) this.log(`waiting for ${what} (attempt ${attempt}): ${(error as Error).message}`);
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log(`waiting for ${what} (attempt ${attempt}): ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
       }
     }

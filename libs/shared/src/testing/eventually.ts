@@ -29,9 +29,12 @@ export async function eventually<T>(
     }
     if (Date.now() >= deadline) {
       const reason = lastFailure instanceof Error ? lastFailure.message : String(lastFailure);
-      throw new Error(`eventually: "${description}" did not hold within ${timeoutMs} ms (${attempt} attempts); last failure: ${reason}`, {
-        cause: lastFailure,
-      });
+      throw new Error(
+        `eventually: "${description}" did not hold within ${timeoutMs} ms (${attempt} attempts); last failure: ${reason}`,
+        {
+          cause: lastFailure,
+        },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }

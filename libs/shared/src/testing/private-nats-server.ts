@@ -58,7 +58,10 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
     child = proc;
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`nats-server on port ${port} not ready after ${readyTimeoutMs} ms:\n${log}`)), readyTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`nats-server on port ${port} not ready after ${readyTimeoutMs} ms:\n${log}`)),
+        readyTimeoutMs,
+      );
       const exitedEarly = (code: number | null, signal: string | null) =>
         fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`));
       function settle() {
@@ -72,7 +75,7 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
         reject(error);
       }
       // Always drained, so the server never blocks on a full pipe; the start of the log explains a failure.
-      proc.stderr!.on('data', (chunk: Buffer) => {
+      proc.stderr.on('data', (chunk: Buffer) => {
         if (log.length < 20_000) log += chunk.toString();
         if (log.includes('Server is ready')) {
           settle();

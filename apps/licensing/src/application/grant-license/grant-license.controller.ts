@@ -8,7 +8,9 @@ import { ProductDirectory } from '../product-directory.js';
 import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
 
 /** An instant with an offset, normalised to UTC so stored instants compare as instants. */
-export const Instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset' }).transform((s) => new Date(s).toISOString());
+export const Instant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset' })
+  .transform((s) => new Date(s).toISOString());
 
 /** POST /products/:serial/licenses */
 export const GrantLicenseBody = z.strictObject({

@@ -17,7 +17,9 @@ export class ViewLicensesController {
 
   /** Every license granted to the product (active, expired and revoked), oldest first. */
   @Get('products/:serial/licenses')
-  async ofProduct(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<{ serial: string; licenses: LicenseView[] }> {
+  async ofProduct(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+  ): Promise<{ serial: string; licenses: LicenseView[] }> {
     const now = this.clock.now();
     const licenses = await this.store.transaction((tx) => licensesOfProduct(tx, serial));
     // No license yet: tell an unknown serial (404) from a product that simply has none.

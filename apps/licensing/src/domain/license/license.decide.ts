@@ -1,11 +1,4 @@
-import {
-  LicenseStateV1,
-  STATEFUL_SYNC_SKU,
-  assertNever,
-  findModel,
-  findSku,
-  type Decider,
-} from '#shared/contracts';
+import { LicenseStateV1, STATEFUL_SYNC_SKU, assertNever, findModel, findSku, type Decider } from '#shared/contracts';
 import type { GrantLicense, LicenseCommand, RenewLicense, RevokeLicense } from './license.commands.js';
 import { licenseErrors } from './license.errors.js';
 import { entitlementChanged, type LicenseEvent } from './license.events.js';

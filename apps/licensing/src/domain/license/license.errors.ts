@@ -29,7 +29,10 @@ function violation(code: LicenseErrorCode, message: string): RuleViolation {
 export const licenseErrors = {
   unknownSku: (sku: string) => violation('UNKNOWN_SKU', `SKU "${sku}" is not in the license catalog`),
   trialRequiresExpiry: (sku: string) =>
-    violation('TRIAL_REQUIRES_EXPIRY', `A trial license of SKU "${sku}" needs an expiry date; only a paid license can be perpetual`),
+    violation(
+      'TRIAL_REQUIRES_EXPIRY',
+      `A trial license of SKU "${sku}" needs an expiry date; only a paid license can be perpetual`,
+    ),
   invalidExpiry: (expiresAt: string) =>
     violation('INVALID_EXPIRY', `Expiry "${expiresAt}" is not an ISO 8601 date-time with a time zone offset`),
   expiryInPast: (expiresAt: string, now: Date) =>

@@ -49,7 +49,11 @@ function changed(change: LicenseChange, after: LicenseStateV1, changedAt: string
 }
 
 const granted = (overrides: Partial<LicenseStateV1> = {}) => changed('granted', license(overrides), GRANTED_AT);
-const revokedEarlier = changed('revoked', license({ status: 'revoked', revokedAt: '2026-02-01T00:00:00.000Z' }), '2026-02-01T00:00:00.000Z');
+const revokedEarlier = changed(
+  'revoked',
+  license({ status: 'revoked', revokedAt: '2026-02-01T00:00:00.000Z' }),
+  '2026-02-01T00:00:00.000Z',
+);
 
 const spec = specFor(licenseDecider);
 
@@ -116,7 +120,10 @@ describe('License decider', () => {
     });
 
     it('checks the grant itself before whether the license exists', () => {
-      spec.given([granted()]).when(grant({ sku: 'FOO' })).thenThrows('UNKNOWN_SKU');
+      spec
+        .given([granted()])
+        .when(grant({ sku: 'FOO' }))
+        .thenThrows('UNKNOWN_SKU');
     });
 
     it('renews to a later expiry', () => {
@@ -152,7 +159,10 @@ describe('License decider', () => {
     });
 
     it('rejects a renewal of a perpetual license', () => {
-      spec.given([granted({ expiresAt: null })]).when(renew(EXPIRES_AT)).thenThrows('LICENSE_PERPETUAL');
+      spec
+        .given([granted({ expiresAt: null })])
+        .when(renew(EXPIRES_AT))
+        .thenThrows('LICENSE_PERPETUAL');
     });
 
     it('revokes the license', () => {
@@ -169,9 +179,7 @@ describe('License decider', () => {
     it('renews the license, which makes it usable again', () => {
       const renewedTo = '2026-04-01T00:00:00.000Z';
       const events = licenseDecider.decide(renew(renewedTo), fold(licenseDecider, [expiredTrial]));
-      expect(events).toEqual([
-        changed('renewed', license({ trial: true, expiresAt: renewedTo }), NOW_ISO),
-      ]);
+      expect(events).toEqual([changed('renewed', license({ trial: true, expiresAt: renewedTo }), NOW_ISO)]);
       expect(licenseStatusAt(events[0]!.data.license, NOW)).toBe('active');
     });
 

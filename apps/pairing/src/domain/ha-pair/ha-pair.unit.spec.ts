@@ -194,7 +194,10 @@ describe('ha-pair', () => {
     });
 
     it('reports an existing pairing of a product before the existing pair id', () => {
-      spec.given([associated]).when(associate({ pairOfPrimary: pairId })).thenThrows('ALREADY_PAIRED');
+      spec
+        .given([associated])
+        .when(associate({ pairOfPrimary: pairId }))
+        .thenThrows('ALREADY_PAIRED');
     });
   });
 

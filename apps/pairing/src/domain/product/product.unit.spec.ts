@@ -103,7 +103,10 @@ describe('product', () => {
 
   describe('when registered', () => {
     it('rejects a second registration of the same serial', () => {
-      spec.given([registered]).when(register({ accountId: 'acct-2' })).thenThrows('PRODUCT_ALREADY_REGISTERED');
+      spec
+        .given([registered])
+        .when(register({ accountId: 'acct-2' }))
+        .thenThrows('PRODUCT_ALREADY_REGISTERED');
       const state = fold(productDecider, [registered]);
       const violation = violationOf(() => productDecider.decide(register(), state));
       expect(violation.kind).toBe('conflict');
@@ -111,7 +114,10 @@ describe('product', () => {
     });
 
     it('records a firmware change with the previous version and the product details', () => {
-      spec.given([registered]).when(changeFirmware('7.1.2')).then([firmwareChanged('7.0.1', '7.1.2')]);
+      spec
+        .given([registered])
+        .when(changeFirmware('7.1.2'))
+        .then([firmwareChanged('7.0.1', '7.1.2')]);
     });
 
     it('emits nothing when the firmware version is unchanged', () => {
@@ -123,7 +129,10 @@ describe('product', () => {
     });
 
     it('rejects a firmware change for a malformed serial', () => {
-      spec.given([registered]).when(changeFirmware('7.1', { serial: 'nope' })).thenThrows('INVALID_SERIAL');
+      spec
+        .given([registered])
+        .when(changeFirmware('7.1', { serial: 'nope' }))
+        .thenThrows('INVALID_SERIAL');
     });
   });
 
@@ -135,7 +144,10 @@ describe('product', () => {
     });
 
     it('reports the current version as previous on the next change', () => {
-      spec.given(history).when(changeFirmware('7.2')).then([firmwareChanged('7.1.2', '7.2')]);
+      spec
+        .given(history)
+        .when(changeFirmware('7.2'))
+        .then([firmwareChanged('7.1.2', '7.2')]);
     });
 
     it('treats a change back to the current version as a no-op', () => {

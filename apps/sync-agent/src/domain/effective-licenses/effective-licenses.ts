@@ -110,7 +110,11 @@ export function diffEffectiveSets(before: EffectiveLicenseSetV1 | null, after: E
       return old !== undefined && !sameGrant(old, license);
     })
     .map(([sku]) => sku);
-  return { added: added.sort(compareCodeUnits), removed: removed.sort(compareCodeUnits), changed: changed.sort(compareCodeUnits) };
+  return {
+    added: added.sort(compareCodeUnits),
+    removed: removed.sort(compareCodeUnits),
+    changed: changed.sort(compareCodeUnits),
+  };
 }
 
 /** Whether two effective sets are identical in every field, so that storing or publishing the second would say nothing new. */

@@ -219,11 +219,27 @@ describe('computeEffectiveSet', () => {
   describe('when a license is judged against now', () => {
     it.each<{ behaviour: string; given: Partial<LicenseFacts>; thenPresent: boolean }>([
       { behaviour: 'keeps a license expiring after now', given: { expiresAt: '2025-06-01T12:00:00.001Z' }, thenPresent: true },
-      { behaviour: 'drops a license expiring exactly at now', given: { expiresAt: '2025-06-01T12:00:00.000Z' }, thenPresent: false },
-      { behaviour: 'drops a license that expired before now', given: { expiresAt: '2025-05-31T12:00:00.000Z' }, thenPresent: false },
-      { behaviour: 'compares instants, not strings, across offsets', given: { expiresAt: '2025-06-01T13:00:00.000+02:00' }, thenPresent: false },
+      {
+        behaviour: 'drops a license expiring exactly at now',
+        given: { expiresAt: '2025-06-01T12:00:00.000Z' },
+        thenPresent: false,
+      },
+      {
+        behaviour: 'drops a license that expired before now',
+        given: { expiresAt: '2025-05-31T12:00:00.000Z' },
+        thenPresent: false,
+      },
+      {
+        behaviour: 'compares instants, not strings, across offsets',
+        given: { expiresAt: '2025-06-01T13:00:00.000+02:00' },
+        thenPresent: false,
+      },
       { behaviour: 'keeps a perpetual license', given: { expiresAt: null }, thenPresent: true },
-      { behaviour: 'drops a revoked license', given: { status: 'revoked', revokedAt: '2025-05-01T00:00:00.000Z' }, thenPresent: false },
+      {
+        behaviour: 'drops a revoked license',
+        given: { status: 'revoked', revokedAt: '2025-05-01T00:00:00.000Z' },
+        thenPresent: false,
+      },
       {
         behaviour: 'drops a revoked perpetual license',
         given: { expiresAt: null, status: 'revoked', revokedAt: '2025-05-01T00:00:00.000Z' },
@@ -239,29 +255,48 @@ describe('computeEffectiveSet', () => {
     it.each<{ behaviour: string; given: Given; then: { expiresAt: string | null; trial: boolean } }>([
       {
         behaviour: 'lasts until the latest expiry among its sources',
-        given: { as: 'secondary', own: [license(1, SECONDARY, 'IPS', { expiresAt: LATER })], peer: [license(2, PRIMARY, 'IPS', { expiresAt: MUCH_LATER })] },
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { expiresAt: LATER })],
+          peer: [license(2, PRIMARY, 'IPS', { expiresAt: MUCH_LATER })],
+        },
         then: { expiresAt: MUCH_LATER, trial: false },
       },
       {
         behaviour: 'is perpetual when any source is perpetual',
-        given: { as: 'secondary', own: [license(1, SECONDARY, 'IPS', { expiresAt: null })], peer: [license(2, PRIMARY, 'IPS', { expiresAt: MUCH_LATER })] },
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { expiresAt: null })],
+          peer: [license(2, PRIMARY, 'IPS', { expiresAt: MUCH_LATER })],
+        },
         then: { expiresAt: null, trial: false },
       },
       {
         behaviour: 'is a trial only when every source is a trial',
-        given: { as: 'secondary', own: [license(1, SECONDARY, 'IPS', { trial: true })], peer: [license(2, PRIMARY, 'IPS', { trial: true })] },
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { trial: true })],
+          peer: [license(2, PRIMARY, 'IPS', { trial: true })],
+        },
         then: { expiresAt: LATER, trial: true },
       },
       {
         behaviour: 'is paid when one source is paid',
-        given: { as: 'secondary', own: [license(1, SECONDARY, 'IPS', { trial: true })], peer: [license(2, PRIMARY, 'IPS', { trial: false })] },
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { trial: true })],
+          peer: [license(2, PRIMARY, 'IPS', { trial: false })],
+        },
         then: { expiresAt: LATER, trial: false },
       },
       {
         behaviour: 'ignores an expired source when computing the expiry',
         given: {
           as: 'standalone',
-          own: [license(1, PRIMARY, 'IPS', { expiresAt: LATER }), license(2, PRIMARY, 'IPS', { expiresAt: '2025-01-01T00:00:00.000Z', trial: true })],
+          own: [
+            license(1, PRIMARY, 'IPS', { expiresAt: LATER }),
+            license(2, PRIMARY, 'IPS', { expiresAt: '2025-01-01T00:00:00.000Z', trial: true }),
+          ],
         },
         then: { expiresAt: LATER, trial: false },
       },
@@ -272,7 +307,12 @@ describe('computeEffectiveSet', () => {
     it('has one entry per SKU, sorted by SKU, with its catalog category', () => {
       const set = effectiveSet({
         as: 'standalone',
-        own: [license(1, PRIMARY, 'SUPPORT_8X5'), license(2, PRIMARY, 'APP_CONTROL'), license(3, PRIMARY, 'APP_CONTROL'), license(4, PRIMARY, 'ZZ_UNKNOWN')],
+        own: [
+          license(1, PRIMARY, 'SUPPORT_8X5'),
+          license(2, PRIMARY, 'APP_CONTROL'),
+          license(3, PRIMARY, 'APP_CONTROL'),
+          license(4, PRIMARY, 'ZZ_UNKNOWN'),
+        ],
       });
       expect(set.licenses.map(({ sku, category }) => ({ sku, category }))).toEqual([
         { sku: 'APP_CONTROL', category: 'security-service' },
@@ -288,17 +328,38 @@ describe('computeEffectiveSet', () => {
     const off = (reason: NonNullable<StatefulSyncStatusV1['reason']>): StatefulSyncStatusV1 => ({ enabled: false, reason });
 
     it.each<{ behaviour: string; given: Given; then: StatefulSyncStatusV1 }>([
-      { behaviour: 'enables it on the Primary when every condition holds', given: { as: 'primary', own: LICENSED_PRIMARY }, then: enabled },
-      { behaviour: 'enables it on the Secondary when every condition holds', given: { as: 'secondary', peer: LICENSED_PRIMARY }, then: enabled },
       {
-        behaviour: 'enables it at exactly firmware 4.0',
-        given: { as: 'secondary', peer: LICENSED_PRIMARY, self: { firmwareVersion: '4.0' }, peerProduct: { firmwareVersion: '4.0.0' } },
+        behaviour: 'enables it on the Primary when every condition holds',
+        given: { as: 'primary', own: LICENSED_PRIMARY },
         then: enabled,
       },
-      { behaviour: 'reports NOT_PAIRED for a licensed standalone unit', given: { as: 'standalone', own: LICENSED_PRIMARY }, then: off('NOT_PAIRED') },
+      {
+        behaviour: 'enables it on the Secondary when every condition holds',
+        given: { as: 'secondary', peer: LICENSED_PRIMARY },
+        then: enabled,
+      },
+      {
+        behaviour: 'enables it at exactly firmware 4.0',
+        given: {
+          as: 'secondary',
+          peer: LICENSED_PRIMARY,
+          self: { firmwareVersion: '4.0' },
+          peerProduct: { firmwareVersion: '4.0.0' },
+        },
+        then: enabled,
+      },
+      {
+        behaviour: 'reports NOT_PAIRED for a licensed standalone unit',
+        given: { as: 'standalone', own: LICENSED_PRIMARY },
+        then: off('NOT_PAIRED'),
+      },
       {
         behaviour: 'reports MODEL_UNSUPPORTED for a model without the feature, before licensing and firmware',
-        given: { as: 'primary', self: { model: 'TZ 270', firmwareVersion: '3.0' }, peerProduct: { model: 'TZ 270', firmwareVersion: '3.0' } },
+        given: {
+          as: 'primary',
+          self: { model: 'TZ 270', firmwareVersion: '3.0' },
+          peerProduct: { model: 'TZ 270', firmwareVersion: '3.0' },
+        },
         then: off('MODEL_UNSUPPORTED'),
       },
       {
@@ -338,7 +399,10 @@ describe('computeEffectiveSet', () => {
       },
       {
         behaviour: "reports NOT_LICENSED when the Primary's STATEFUL_SYNC was revoked",
-        given: { as: 'primary', own: [license(1, PRIMARY, 'STATEFUL_SYNC', { status: 'revoked', revokedAt: '2025-05-01T00:00:00.000Z' })] },
+        given: {
+          as: 'primary',
+          own: [license(1, PRIMARY, 'STATEFUL_SYNC', { status: 'revoked', revokedAt: '2025-05-01T00:00:00.000Z' })],
+        },
         then: off('NOT_LICENSED'),
       },
       {
@@ -369,7 +433,11 @@ describe('diffEffectiveSets', () => {
   const before = effectiveSet({
     as: 'secondary',
     own: [license(1, SECONDARY, 'IPS'), license(2, SECONDARY, 'APP_CONTROL')],
-    peer: [license(3, PRIMARY, 'GATEWAY_AV'), license(4, PRIMARY, 'SUPPORT_24X7'), license(5, PRIMARY, 'ANTI_SPYWARE', { trial: true })],
+    peer: [
+      license(3, PRIMARY, 'GATEWAY_AV'),
+      license(4, PRIMARY, 'SUPPORT_24X7'),
+      license(5, PRIMARY, 'ANTI_SPYWARE', { trial: true }),
+    ],
   });
 
   describe('when there was no set before', () => {
@@ -389,7 +457,11 @@ describe('diffEffectiveSets', () => {
         given: {
           as: 'secondary',
           own: [license(1, SECONDARY, 'IPS'), license(2, SECONDARY, 'APP_CONTROL')],
-          peer: [license(3, PRIMARY, 'GATEWAY_AV'), license(4, PRIMARY, 'SUPPORT_24X7'), license(5, PRIMARY, 'ANTI_SPYWARE', { trial: true })],
+          peer: [
+            license(3, PRIMARY, 'GATEWAY_AV'),
+            license(4, PRIMARY, 'SUPPORT_24X7'),
+            license(5, PRIMARY, 'ANTI_SPYWARE', { trial: true }),
+          ],
         },
         then: { added: [], removed: [], changed: [] },
       },
@@ -415,7 +487,11 @@ describe('diffEffectiveSets', () => {
       },
       {
         behaviour: 'keeps own licenses after dissociation',
-        given: { as: 'standalone', standaloneSerial: SECONDARY, own: [license(1, SECONDARY, 'IPS'), license(2, SECONDARY, 'APP_CONTROL')] },
+        given: {
+          as: 'standalone',
+          standaloneSerial: SECONDARY,
+          own: [license(1, SECONDARY, 'IPS'), license(2, SECONDARY, 'APP_CONTROL')],
+        },
         then: { added: [], removed: ['ANTI_SPYWARE', 'GATEWAY_AV', 'SUPPORT_24X7'], changed: [] },
       },
     ])('$behaviour', ({ given, then }) => {
@@ -430,9 +506,21 @@ describe('isSameEffectiveSet', () => {
   describe('when two sets are compared', () => {
     it.each<{ behaviour: string; given: Given; thenSame: boolean }>([
       { behaviour: 'holds for a recomputation from the same facts', given: base, thenSame: true },
-      { behaviour: 'notices a different role and peer', given: { ...base, as: 'standalone', standaloneSerial: SECONDARY }, thenSame: false },
-      { behaviour: 'notices a different stateful sync status', given: { ...base, peerProduct: { firmwareVersion: '3.0' } }, thenSame: false },
-      { behaviour: 'notices a different license', given: { ...base, own: [license(1, SECONDARY, 'IPS', { trial: true })] }, thenSame: false },
+      {
+        behaviour: 'notices a different role and peer',
+        given: { ...base, as: 'standalone', standaloneSerial: SECONDARY },
+        thenSame: false,
+      },
+      {
+        behaviour: 'notices a different stateful sync status',
+        given: { ...base, peerProduct: { firmwareVersion: '3.0' } },
+        thenSame: false,
+      },
+      {
+        behaviour: 'notices a different license',
+        given: { ...base, own: [license(1, SECONDARY, 'IPS', { trial: true })] },
+        thenSame: false,
+      },
     ])('$behaviour', ({ given, thenSame }) => {
       expect(isSameEffectiveSet(effectiveSet(base), effectiveSet(given))).toBe(thenSame);
     });

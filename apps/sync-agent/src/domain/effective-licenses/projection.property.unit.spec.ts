@@ -76,7 +76,15 @@ function playOut(plan: Plan): History {
     const streamVersion = (versions.get(streamId) ?? 0) + 1;
     versions.set(streamId, streamVersion);
     const metadata = { correlationId: null, causationId: null };
-    events.push({ eventId: uuid(++ids), schemaVersion: 1, streamId, streamVersion, occurredAt: instant(clock), metadata, ...event });
+    events.push({
+      eventId: uuid(++ids),
+      schemaVersion: 1,
+      streamId,
+      streamVersion,
+      occurredAt: instant(clock),
+      metadata,
+      ...event,
+    });
   };
   const tick = (): string => instant((clock += 60_000));
   const serialAt = (index: number): string => serials[index % serials.length] as string;
@@ -100,7 +108,10 @@ function playOut(plan: Plan): History {
   serials.forEach((serial, i) => {
     const firmwareVersion = plan.firmware[i] as string;
     firmware.set(serial, firmwareVersion);
-    emit(`product-${serial}`, { type: 'ProductRegistered', data: { serial, model: plan.model, firmwareVersion, accountId: 'acme', registeredAt: tick() } });
+    emit(`product-${serial}`, {
+      type: 'ProductRegistered',
+      data: { serial, model: plan.model, firmwareVersion, accountId: 'acme', registeredAt: tick() },
+    });
   });
 
   for (const op of plan.ops) {
@@ -110,7 +121,14 @@ function playOut(plan: Plan): History {
         const previousFirmwareVersion = firmware.get(serial) as string;
         if (previousFirmwareVersion === op.firmwareVersion) break;
         firmware.set(serial, op.firmwareVersion);
-        const data = { serial, model: plan.model, accountId: 'acme', previousFirmwareVersion, firmwareVersion: op.firmwareVersion, changedAt: tick() };
+        const data = {
+          serial,
+          model: plan.model,
+          accountId: 'acme',
+          previousFirmwareVersion,
+          firmwareVersion: op.firmwareVersion,
+          changedAt: tick(),
+        };
         emit(`product-${serial}`, { type: 'ProductFirmwareChanged', data });
         break;
       }
@@ -120,7 +138,14 @@ function playOut(plan: Plan): History {
         if (primarySerial === secondarySerial) break;
         dissociate(primarySerial);
         dissociate(secondarySerial);
-        const pair = { pairId: uuid(++ids), primarySerial, secondarySerial, model: plan.model, accountId: 'acme', associatedAt: tick() };
+        const pair = {
+          pairId: uuid(++ids),
+          primarySerial,
+          secondarySerial,
+          model: plan.model,
+          accountId: 'acme',
+          associatedAt: tick(),
+        };
         pairs.set(primarySerial, pair);
         pairs.set(secondarySerial, pair);
         emit(`pair-${pair.pairId}`, { type: 'ProductsAssociated', data: pair });
@@ -142,7 +167,10 @@ function playOut(plan: Plan): History {
           revokedAt: null,
         };
         licenses.push(license);
-        emit(`license-${license.licenseId}`, { type: 'EntitlementChanged', data: { change: 'granted', license, changedAt: grantedAt } });
+        emit(`license-${license.licenseId}`, {
+          type: 'EntitlementChanged',
+          data: { change: 'granted', license, changedAt: grantedAt },
+        });
         break;
       }
       case 'renew':
@@ -162,12 +190,25 @@ function playOut(plan: Plan): History {
 const index = fc.nat({ max: SERIALS.length - 1 });
 const expiry = fc.constantFrom(...EXPIRIES);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('firmware' as const), product: index, firmwareVersion: fc.constantFrom(...FIRMWARE) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('firmware' as const),
+      product: index,
+      firmwareVersion: fc.constantFrom(...FIRMWARE),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('associate' as const), primary: index, secondary: index }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('dissociate' as const), product: index }) },
   {
     weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('grant' as const), product: index, sku: fc.constantFrom(...SKUS), trial: fc.boolean(), expiry }),
+    arbitrary: fc.record({
+      kind: fc.constant('grant' as const),
+      product: index,
+      sku: fc.constantFrom(...SKUS),
+      trial: fc.boolean(),
+      expiry,
+    }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('renew' as const), license: fc.nat(), expiry }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('revoke' as const), license: fc.nat() }) },
@@ -256,7 +297,8 @@ describe('the effective licenses projection', () => {
         fc.property(history, ({ serials, events }) => {
           for (const envelope of events) expect(parseEnvelope(JSON.stringify(envelope))).toEqual(envelope);
           const state = replay(events);
-          for (const serial of serials) expect(() => EffectiveLicenseSetV1.parse(effectiveSetOf(state, serial, NOW))).not.toThrow();
+          for (const serial of serials)
+            expect(() => EffectiveLicenseSetV1.parse(effectiveSetOf(state, serial, NOW))).not.toThrow();
         }),
         { numRuns: 50 },
       );

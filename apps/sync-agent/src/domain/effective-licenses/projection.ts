@@ -130,7 +130,12 @@ export function namedSerials(envelope: EventEnvelope): string[] {
   }
 }
 
-function keepNewest<F>(entities: ReadonlyMap<string, Versioned<F>>, id: string, version: number, facts: F): ReadonlyMap<string, Versioned<F>> {
+function keepNewest<F>(
+  entities: ReadonlyMap<string, Versioned<F>>,
+  id: string,
+  version: number,
+  facts: F,
+): ReadonlyMap<string, Versioned<F>> {
   const stored = entities.get(id);
   if (stored !== undefined && version <= stored.version) return entities;
   return new Map(entities).set(id, { version, facts });

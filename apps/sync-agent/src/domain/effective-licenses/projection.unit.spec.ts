@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EventEnvelope, LicenseStateV1, ProductsAssociatedV1, PublishedEvent } from '#shared/contracts';
-import { activePairOf, affectedSerials, applyEvent, effectiveSetOf, emptyProjection, type ProjectionState } from './projection.js';
+import {
+  activePairOf,
+  affectedSerials,
+  applyEvent,
+  effectiveSetOf,
+  emptyProjection,
+  type ProjectionState,
+} from './projection.js';
 
 const NOW = new Date('2025-06-01T00:00:00.000Z');
 const A = 'C0EAE4000001';
@@ -22,7 +29,14 @@ function registered(serial: string, firmwareVersion = '7.0.1', version = 1): Eve
 }
 
 function firmwareChanged(serial: string, firmwareVersion: string, version: number): EventEnvelope {
-  const data = { serial, model: 'NSA 2700', accountId: 'acme', previousFirmwareVersion: '7.0.1', firmwareVersion, changedAt: '2025-02-01T00:00:00.000Z' };
+  const data = {
+    serial,
+    model: 'NSA 2700',
+    accountId: 'acme',
+    previousFirmwareVersion: '7.0.1',
+    firmwareVersion,
+    changedAt: '2025-02-01T00:00:00.000Z',
+  };
   return envelope(`product-${serial}`, version, { type: 'ProductFirmwareChanged', data });
 }
 
@@ -34,7 +48,10 @@ const AB = pairOf(PAIR_AB, A, B, '2025-02-01T00:00:00.000Z');
 const AC = pairOf(PAIR_AC, A, C, '2025-03-01T00:00:00.000Z');
 const associated = (pair: ProductsAssociatedV1) => envelope(`pair-${pair.pairId}`, 1, { type: 'ProductsAssociated', data: pair });
 const dissociated = (pair: ProductsAssociatedV1) =>
-  envelope(`pair-${pair.pairId}`, 2, { type: 'ProductsDissociated', data: { ...pair, dissociatedAt: '2025-04-01T00:00:00.000Z' } });
+  envelope(`pair-${pair.pairId}`, 2, {
+    type: 'ProductsDissociated',
+    data: { ...pair, dissociatedAt: '2025-04-01T00:00:00.000Z' },
+  });
 
 function entitlement(serial: string, sku: string, version = 1, patch: Partial<LicenseStateV1> = {}): EventEnvelope {
   const license: LicenseStateV1 = {
@@ -48,7 +65,11 @@ function entitlement(serial: string, sku: string, version = 1, patch: Partial<Li
     revokedAt: null,
     ...patch,
   };
-  const data = { change: version === 1 ? ('granted' as const) : ('renewed' as const), license, changedAt: '2025-01-01T00:00:00.000Z' };
+  const data = {
+    change: version === 1 ? ('granted' as const) : ('renewed' as const),
+    license,
+    changedAt: '2025-01-01T00:00:00.000Z',
+  };
   return envelope(`license-${license.licenseId}`, version, { type: 'EntitlementChanged', data });
 }
 
@@ -60,7 +81,10 @@ describe('applyEvent', () => {
   describe('when an event is not newer than what is stored', () => {
     it('keeps the newer product facts when an older version arrives late', () => {
       const state = given(firmwareChanged(A, '4.2', 2), registered(A, '3.9', 1));
-      expect(state.products.get(A)).toEqual({ version: 2, facts: { serial: A, model: 'NSA 2700', firmwareVersion: '4.2', accountId: 'acme' } });
+      expect(state.products.get(A)).toEqual({
+        version: 2,
+        facts: { serial: A, model: 'NSA 2700', firmwareVersion: '4.2', accountId: 'acme' },
+      });
     });
 
     it('returns the very same state for a duplicate', () => {
@@ -87,7 +111,15 @@ describe('applyEvent', () => {
       const state = given(registered(A));
       const set = effectiveSetOf(state, A, NOW);
       if (set === null) throw new Error('A is registered');
-      const data = { serial: A, added: [], removed: [], changed: [], set, cause: { eventId: '00000000-0000-4000-8000-000000000000', type: 'ProductRegistered' }, computedAt: NOW.toISOString() };
+      const data = {
+        serial: A,
+        added: [],
+        removed: [],
+        changed: [],
+        set,
+        cause: { eventId: '00000000-0000-4000-8000-000000000000', type: 'ProductRegistered' },
+        computedAt: NOW.toISOString(),
+      };
       const output = envelope(`effective-${A}`, 1, { type: 'EffectiveLicensesChanged', data });
       expect(applyEvent(state, output)).toBe(state);
       expect(affectedSerials(state, output)).toEqual([]);
@@ -126,8 +158,16 @@ describe('effectiveSetOf', () => {
 describe('affectedSerials', () => {
   describe('when paired', () => {
     it.each<{ behaviour: string; when: EventEnvelope; then: string[] }>([
-      { behaviour: "includes the Secondary for a change of the Primary's licenses", when: entitlement(A, 'IPS', 2), then: [A, B] },
-      { behaviour: "includes the Primary for a change of the Secondary's firmware", when: firmwareChanged(B, '4.0', 2), then: [A, B] },
+      {
+        behaviour: "includes the Secondary for a change of the Primary's licenses",
+        when: entitlement(A, 'IPS', 2),
+        then: [A, B],
+      },
+      {
+        behaviour: "includes the Primary for a change of the Secondary's firmware",
+        when: firmwareChanged(B, '4.0', 2),
+        then: [A, B],
+      },
       { behaviour: 'includes both members of a pair event', when: dissociated(AB), then: [A, B] },
     ])('$behaviour', ({ when, then }) => {
       expect(affectedSerials(given(registered(A), registered(B), associated(AB)), when)).toEqual(then);

@@ -18,7 +18,8 @@ export class EffectiveLicensesController {
   async get(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<EffectiveLicenseSetV1> {
     const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
     const set = effectiveSetOf(state, serial, this.clock.now());
-    if (!set) throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);
+    if (!set)
+      throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);
     return set;
   }
 }

@@ -45,7 +45,8 @@ export class EffectiveLicensesProjector {
           continue;
         }
         counts.applied++;
-        for (const serial of new Set([...affectedSerials(state, event), ...affectedSerials(next, event)])) causeOf.set(serial, event);
+        for (const serial of new Set([...affectedSerials(state, event), ...affectedSerials(next, event)]))
+          causeOf.set(serial, event);
         state = next;
       }
       await saveChangedFacts(tx, before, state);
@@ -60,7 +61,13 @@ export class EffectiveLicensesProjector {
         const version = previous?.version ?? 0;
         const change: SyncAgentEvent = {
           type: 'EffectiveLicensesChanged',
-          data: { serial, ...diffEffectiveSets(previous?.set ?? null, set), set, cause: { eventId: cause.eventId, type: cause.type }, computedAt: now.toISOString() },
+          data: {
+            serial,
+            ...diffEffectiveSets(previous?.set ?? null, set),
+            set,
+            cause: { eventId: cause.eventId, type: cause.type },
+            computedAt: now.toISOString(),
+          },
         };
         await this.store.append(tx, effectiveLicensesStreamId(serial), version, [change], {
           occurredAt: now,

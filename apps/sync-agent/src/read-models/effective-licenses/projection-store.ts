@@ -39,10 +39,10 @@ export async function loadWorkingSet(tx: Tx, serials: readonly string[]): Promis
   for (const p of secondHop) all.add(p.primary_serial).add(p.secondary_serial);
   const list = [...all];
 
-  const products: { serial: string; model: string; firmware_version: string; account_id: string; version: number }[] = await tx.query(
-    'SELECT serial, model, firmware_version, account_id, version FROM products WHERE serial = ANY($1::text[])',
-    [list],
-  );
+  const products: { serial: string; model: string; firmware_version: string; account_id: string; version: number }[] =
+    await tx.query('SELECT serial, model, firmware_version, account_id, version FROM products WHERE serial = ANY($1::text[])', [
+      list,
+    ]);
   const licenses: { license_id: string; facts: LicenseStateV1; version: number }[] = await tx.query(
     'SELECT license_id, facts, version FROM licenses WHERE serial = ANY($1::text[])',
     [list],
@@ -51,7 +51,10 @@ export async function loadWorkingSet(tx: Tx, serials: readonly string[]): Promis
     products: new Map(
       products.map((r) => [
         r.serial,
-        { version: r.version, facts: { serial: r.serial, model: r.model, firmwareVersion: r.firmware_version, accountId: r.account_id } },
+        {
+          version: r.version,
+          facts: { serial: r.serial, model: r.model, firmwareVersion: r.firmware_version, accountId: r.account_id },
+        },
       ]),
     ),
     pairs: new Map(
@@ -142,7 +145,10 @@ export async function recordInInbox(tx: Tx, events: readonly EventEnvelope[]): P
 }
 
 /** The effective sets last published, with their stream versions. */
-export async function loadSnapshots(tx: Tx, serials: readonly string[]): Promise<Map<string, { set: EffectiveLicenseSetV1; version: number }>> {
+export async function loadSnapshots(
+  tx: Tx,
+  serials: readonly string[],
+): Promise<Map<string, { set: EffectiveLicenseSetV1; version: number }>> {
   const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await tx.query(
     'SELECT serial, set, version FROM effective_sets WHERE serial = ANY($1::text[])',
     [serials],
