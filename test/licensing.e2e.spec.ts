@@ -363,3 +363,19 @@ describe('revoking a license', () => {
     expectProblem(await licensing.delete(`/licenses/${UNKNOWN_LICENSE}`), 404, 'LICENSE_NOT_FOUND');
   });
 });
+
+describe('when the pairing service is down', () => {
+  it('refuses a grant with 503 DEPENDENCY_UNAVAILABLE and records nothing, then grants once pairing is back', async () => {
+    const serial = randomSerial();
+    expect(
+      (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-down' })).status,
+    ).toBe(201);
+    await system.processes.pairing.terminate();
+
+    expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' }), 503, 'DEPENDENCY_UNAVAILABLE');
+
+    await system.restart('pairing');
+    expect((await licensing.get(`/products/${serial}/licenses`)).body).toEqual({ serial, licenses: [] });
+    expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
+  });
+});

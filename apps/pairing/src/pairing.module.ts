@@ -1,22 +1,28 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { BusNames } from '#shared';
 import { RegisterProductController } from './application/register-product/register-product.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
-import { ProductLookupResponder } from './application/view-products/product-lookup.responder.js';
+import { productLookupController } from './application/view-products/product-lookup.controller.js';
 import { AssociateProductsController } from './application/associate-products/associate-products.controller.js';
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
 
-/** The pairing service: products and HA pairs. */
-@Module({
-  controllers: [
-    RegisterProductController,
-    ChangeFirmwareController,
-    ViewProductsController,
-    AssociateProductsController,
-    DissociateProductsController,
-    ViewPairsController,
-  ],
-  providers: [ProductLookupResponder],
-})
-export class PairingModule {}
+/** The pairing service: products and HA pairs (HTTP), and the product lookup (NATS request/reply). */
+@Module({})
+export class PairingModule {
+  static forBus(names: BusNames): DynamicModule {
+    return {
+      module: PairingModule,
+      controllers: [
+        RegisterProductController,
+        ChangeFirmwareController,
+        ViewProductsController,
+        AssociateProductsController,
+        DissociateProductsController,
+        ViewPairsController,
+        productLookupController(names.productLookup),
+      ],
+    };
+  }
+}

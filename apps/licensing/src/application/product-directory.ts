@@ -1,18 +1,23 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ProductLookupReplyV1, ServiceRuntime, requestReply } from '#shared';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { ProductLookupReplyV1, RpcClient, ServiceRuntime } from '#shared';
 
-/** Asks the pairing service about a product (core-NATS request/reply); 503 when pairing does not answer. */
+/**
+ * Asks the pairing service about a product (core-NATS request/reply through Nest's NATS transport);
+ * 503 DEPENDENCY_UNAVAILABLE when pairing does not answer.
+ */
 @Injectable()
-export class ProductDirectory {
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
+export class ProductDirectory implements OnApplicationShutdown {
+  private readonly rpc: RpcClient;
+
+  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {
+    this.rpc = new RpcClient(runtime.config, 'the pairing service');
+  }
 
   find(serial: string): Promise<ProductLookupReplyV1> {
-    return requestReply(
-      this.runtime.nats,
-      this.runtime.names.productLookup,
-      { serial },
-      ProductLookupReplyV1,
-      'the pairing service',
-    );
+    return this.rpc.request(this.runtime.names.productLookup, { serial }, ProductLookupReplyV1);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.rpc.close();
   }
 }

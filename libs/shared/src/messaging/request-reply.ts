@@ -1,5 +1,7 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { ClientProxyFactory, Transport, type ClientProxy, type NatsOptions } from '@nestjs/microservices';
+import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
+import type { ServiceConfig } from '../config/service-config.js';
 
 /** The other service did not answer: it is down, or not subscribed yet. */
 export class DependencyUnavailableError extends Error {
@@ -7,58 +9,60 @@ export class DependencyUnavailableError extends Error {
     readonly dependency: string,
     cause: unknown,
   ) {
-    super(`${dependency} did not answer: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`${dependency} did not answer: ${describe(cause)}`);
     this.name = 'DependencyUnavailableError';
   }
 }
 
-type Reply<T> = { ok: true; value: T } | { ok: false; error: string };
-
-/**
- * Answers core-NATS requests on `subject` in a queue group (instances share the load). Requests and
- * replies are JSON checked against their schemas.
- */
-export function serveRequests<Req, Res>(
-  nc: NatsConnection,
-  subject: string,
-  queue: string,
-  requestSchema: z.ZodType<Req>,
-  handler: (request: Req) => Promise<Res>,
-): Subscription {
-  return nc.subscribe(subject, {
-    queue,
-    callback: (error, msg) => {
-      if (error) return;
-      void (async () => {
-        let reply: Reply<Res>;
-        try {
-          const request = requestSchema.parse(msg.json());
-          reply = { ok: true, value: await handler(request) };
-        } catch (e) {
-          reply = { ok: false, error: (e as Error).message };
-        }
-        msg.respond(JSON.stringify(reply));
-      })();
-    },
-  });
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'message' in error) return String((error as { message: unknown }).message);
+  return String(error);
 }
 
-/** Sends a request and returns the checked reply; DependencyUnavailableError if nobody answers in time. */
-export async function requestReply<Req, Res>(
-  nc: NatsConnection,
-  subject: string,
-  request: Req,
-  replySchema: z.ZodType<Res>,
-  dependency: string,
-  timeoutMs = 2000,
-): Promise<Res> {
-  let raw: unknown;
-  try {
-    raw = (await nc.request(subject, JSON.stringify(request), { timeout: timeoutMs })).json();
-  } catch (error) {
-    throw new DependencyUnavailableError(dependency, error);
+/**
+ * Options of Nest's NATS transport (request/reply over core NATS) for a service: same servers as the
+ * service's own connection, reconnecting forever.
+ */
+export function natsTransportOptions(config: ServiceConfig, extra: { queue?: string } = {}): NatsOptions {
+  return {
+    transport: Transport.NATS,
+    options: { servers: config.nats.servers, name: `${config.service}-rpc`, maxReconnectAttempts: -1, reconnectTimeWait: 500, ...extra },
+  };
+}
+
+/**
+ * Asks another service over core-NATS request/reply through Nest's NATS client, and checks the reply
+ * against its contract. No answer in time (service down, NATS away): DependencyUnavailableError.
+ */
+export class RpcClient {
+  private readonly client: ClientProxy;
+
+  constructor(
+    config: ServiceConfig,
+    private readonly dependency: string,
+    private readonly timeoutMs = 2000,
+  ) {
+    this.client = ClientProxyFactory.create(natsTransportOptions(config));
   }
-  const reply = raw as Reply<unknown>;
-  if (!reply.ok) throw new Error(`${dependency} failed the request: ${reply.error}`);
-  return replySchema.parse(reply.value);
+
+  async request<Req, Res>(subject: string, request: Req, replySchema: z.ZodType<Res>): Promise<Res> {
+    let reply: unknown;
+    try {
+      reply = await firstValueFrom(this.client.send<unknown, Req>(subject, request).pipe(timeout(this.timeoutMs)), {
+        defaultValue: null,
+      });
+    } catch (error) {
+      // Nest reports "no responders" as an EmptyResponseException ("There are no subscribers…").
+      if (error instanceof TimeoutError || /no subscribers|no responders|connection|timeout|closed/i.test(describe(error))) {
+        throw new DependencyUnavailableError(this.dependency, error);
+      }
+      throw new Error(`${this.dependency} failed the request: ${describe(error)}`);
+    }
+    return replySchema.parse(reply);
+  }
+
+  close(): Promise<void> {
+    return this.client.close() as Promise<void>;
+  }
 }
