@@ -16,8 +16,13 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         event_type     text        NOT NULL,
         stream_id      text        NOT NULL,
         stream_version integer     NOT NULL,
+        occurred_at    timestamptz NOT NULL,
+        serials        text[]      NOT NULL,
+        envelope       jsonb       NOT NULL,
         received_at    timestamptz NOT NULL DEFAULT now()
       )`);
+    // "As of" queries fold the events that concern a set of serials up to an instant.
+    await q.query('CREATE INDEX inbox_serials ON inbox USING gin (serials)');
     await q.query(`
       CREATE TABLE products (
         serial           text    PRIMARY KEY,

@@ -12,6 +12,8 @@ export interface ServiceConfig {
   /** Prefix of every subject and stream name; empty in production, unique per test run. */
   readonly busNamespace: string;
   readonly logFormat: 'text' | 'json';
+  /** Licenses expiring within this many days are flagged and announced as expiring soon. */
+  readonly expiryWarningDays: number;
 }
 
 /** Where a service keeps its data: its own database, and a schema inside it. */
@@ -65,6 +67,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
       .default(''),
     LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+    EXPIRY_WARNING_DAYS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 or more').max(3650, 'must be at most 3650').default(30),
   });
   // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported
   // under its own name.
@@ -94,5 +97,6 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
     nats: { servers: c.NATS_URL },
     busNamespace: c.BUS_NAMESPACE,
     logFormat: c.LOG_FORMAT,
+    expiryWarningDays: c.EXPIRY_WARNING_DAYS,
   };
 }

@@ -6,8 +6,8 @@ import {
   ProductsDissociatedV1,
   type PairingEvent,
 } from './pairing.events.js';
-import { EntitlementChangedV1, type LicensingEvent } from './licensing.events.js';
-import { EffectiveLicensesChangedV1, type SyncAgentEvent } from './sync-agent.events.js';
+import { EntitlementChangedV1, EntitlementExpiringSoonV1, type LicensingEvent } from './licensing.events.js';
+import { EffectiveLicensesChangedV1, StatefulSyncChangedV1, type SyncAgentEvent } from './sync-agent.events.js';
 
 /** Every event any service publishes, as a domain event. */
 export type PublishedEvent = PairingEvent | LicensingEvent | SyncAgentEvent;
@@ -66,6 +66,20 @@ export const EVENT_CATALOG: { readonly [T in EventType]: EventContract<T> } = {
     schemaVersion: 1,
     schema: EntitlementChangedV1,
     subjectKey: (d) => d.license.serial,
+  },
+  EntitlementExpiringSoon: {
+    source: 'licensing',
+    subjectToken: 'entitlement-expiring-soon',
+    schemaVersion: 1,
+    schema: EntitlementExpiringSoonV1,
+    subjectKey: (d) => d.license.serial,
+  },
+  StatefulSyncChanged: {
+    source: 'sync-agent',
+    subjectToken: 'stateful-sync-changed',
+    schemaVersion: 1,
+    schema: StatefulSyncChangedV1,
+    subjectKey: (d) => d.secondarySerial,
   },
   EffectiveLicensesChanged: {
     source: 'sync-agent',

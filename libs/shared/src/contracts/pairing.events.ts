@@ -27,6 +27,19 @@ export const ProductFirmwareChangedV1 = z.object({
 });
 export type ProductFirmwareChangedV1 = z.infer<typeof ProductFirmwareChangedV1>;
 
+/**
+ * When a pair replaces another because a unit failed (RMA), the pair it replaces, the failed unit and the
+ * unit that takes over the failed unit's licenses (the old Secondary if the Primary failed, else the
+ * replacement unit).
+ */
+export const PairReplacementV1 = z.object({
+  pairId: z.uuid(),
+  failedSerial: Serial,
+  replacementSerial: Serial,
+  successorSerial: Serial,
+});
+export type PairReplacementV1 = z.infer<typeof PairReplacementV1>;
+
 export const ProductsAssociatedV1 = z.object({
   pairId: z.uuid(),
   primarySerial: Serial,
@@ -34,10 +47,16 @@ export const ProductsAssociatedV1 = z.object({
   model: z.string().min(1),
   accountId: z.string().min(1),
   associatedAt: Instant,
+  /** Set when this pair was formed by replacing a failed unit of another pair. */
+  replaces: PairReplacementV1.nullable().optional(),
 });
 export type ProductsAssociatedV1 = z.infer<typeof ProductsAssociatedV1>;
 
-export const ProductsDissociatedV1 = ProductsAssociatedV1.extend({ dissociatedAt: Instant });
+export const ProductsDissociatedV1 = ProductsAssociatedV1.extend({
+  dissociatedAt: Instant,
+  /** Set when the pair ended because a unit was replaced: the pair that replaced it. */
+  replacedBy: z.uuid().nullable().optional(),
+});
 export type ProductsDissociatedV1 = z.infer<typeof ProductsDissociatedV1>;
 
 /** The pairing events as domain events (type + data). */

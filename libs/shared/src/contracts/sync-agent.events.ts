@@ -9,6 +9,8 @@ export const LicenseSourceV1 = z.object({
   serial: Serial,
   licenseId: z.uuid(),
   expiresAt: Instant.nullable(),
+  /** The events that put this source in the set: the license's latest event, and the pair's association. */
+  eventIds: z.array(z.uuid()),
 });
 export type LicenseSourceV1 = z.infer<typeof LicenseSourceV1>;
 
@@ -18,6 +20,8 @@ export const EffectiveLicenseV1 = z.object({
   category: z.string(),
   trial: z.boolean(),
   expiresAt: Instant.nullable(),
+  /** True when `expiresAt` falls within the expiry warning window (default 30 days). */
+  expiringSoon: z.boolean(),
   sources: z.array(LicenseSourceV1).min(1),
 });
 export type EffectiveLicenseV1 = z.infer<typeof EffectiveLicenseV1>;
@@ -56,4 +60,18 @@ export const EffectiveLicensesChangedV1 = z.object({
 });
 export type EffectiveLicensesChangedV1 = z.infer<typeof EffectiveLicensesChangedV1>;
 
-export type SyncAgentEvent = { type: 'EffectiveLicensesChanged'; data: EffectiveLicensesChangedV1 };
+/** Published for a pair when its stateful synchronization turns on or off. */
+export const StatefulSyncChangedV1 = z.object({
+  pairId: z.uuid(),
+  primarySerial: Serial,
+  secondarySerial: Serial,
+  enabled: z.boolean(),
+  reason: z.enum(STATEFUL_SYNC_REASONS).nullable(),
+  cause: z.object({ eventId: z.uuid(), type: z.string() }),
+  changedAt: Instant,
+});
+export type StatefulSyncChangedV1 = z.infer<typeof StatefulSyncChangedV1>;
+
+export type SyncAgentEvent =
+  | { type: 'EffectiveLicensesChanged'; data: EffectiveLicensesChangedV1 }
+  | { type: 'StatefulSyncChanged'; data: StatefulSyncChangedV1 };
