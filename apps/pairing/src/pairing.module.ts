@@ -7,6 +7,7 @@ import { productLookupController } from './application/view-products/product-loo
 import { AssociateProductsController } from './application/associate-products/associate-products.controller.js';
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
+import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
 
 /** The pairing service: products and HA pairs (HTTP), and the product lookup (NATS request/reply). */
 @Module({})
@@ -21,6 +22,7 @@ export class PairingModule {
         AssociateProductsController,
         DissociateProductsController,
         ViewPairsController,
+        ReplaceUnitController,
         productLookupController(names.productLookup),
       ],
     };

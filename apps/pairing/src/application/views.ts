@@ -1,6 +1,6 @@
 import { findModel } from '#shared';
 import type { RegisteredProduct } from '../domain/product/product.state.js';
-import type { HaPairState } from '../domain/ha-pair/ha-pair.state.js';
+import type { HaPairState, PairReplacement } from '../domain/ha-pair/ha-pair.state.js';
 
 /** The product as the HTTP API and the product lookup return it. */
 export interface ProductView {
@@ -25,7 +25,10 @@ export function productView(product: RegisteredProduct, pairId: string | null): 
   };
 }
 
-/** The pair as the HTTP API returns it. */
+/**
+ * The pair as the HTTP API returns it. `replaces` (the pair this one replaced, the failed unit, the
+ * replacement and the successor) and `replacedBy` (the pair that replaced this one) appear only when set.
+ */
 export interface PairView {
   pairId: string;
   primarySerial: string;
@@ -35,6 +38,8 @@ export interface PairView {
   status: 'associated' | 'dissociated';
   associatedAt: string;
   dissociatedAt: string | null;
+  replaces?: PairReplacement;
+  replacedBy?: string;
 }
 
 export function pairView(pair: Exclude<HaPairState, { status: 'none' }>): PairView {
@@ -47,5 +52,7 @@ export function pairView(pair: Exclude<HaPairState, { status: 'none' }>): PairVi
     status: pair.status,
     associatedAt: pair.associatedAt,
     dissociatedAt: pair.status === 'dissociated' ? pair.dissociatedAt : null,
+    ...(pair.replaces ? { replaces: pair.replaces } : {}),
+    ...(pair.status === 'dissociated' && pair.replacedBy ? { replacedBy: pair.replacedBy } : {}),
   };
 }

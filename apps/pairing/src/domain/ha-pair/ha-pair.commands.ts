@@ -36,3 +36,29 @@ export type DissociateProducts = {
 
 /** The commands of one pair stream (`pair-<pairId>`). */
 export type HaPairCommand = AssociateProducts | DissociateProducts;
+
+/**
+ * What the handler reads about the replacement unit before deciding: the product (null when not registered)
+ * and the active pair it is already in (null when none).
+ */
+export interface ReplacementContext {
+  readonly replacement: RegisteredProduct | null;
+  readonly pairOfReplacement: string | null;
+}
+
+/**
+ * Swap a failed unit of an active pair for another product of the same model and account (an RMA). It is
+ * decided on the old pair's state and writes two streams: the new pair `newPairId` is associated and the old
+ * pair is dissociated, in one transaction (see ha-pair.replace.ts), so it is not one of HaPairCommand.
+ */
+export type ReplaceUnit = {
+  readonly type: 'ReplaceUnit';
+  readonly data: {
+    readonly pairId: string;
+    readonly newPairId: string;
+    readonly failedSerial: string;
+    readonly replacementSerial: string;
+  };
+  readonly context: ReplacementContext;
+  readonly metadata: HaPairCommandMetadata;
+};

@@ -10,8 +10,8 @@ import {
   productNotFound,
   sameProduct,
 } from './ha-pair.errors.js';
-import type { HaPairEvent } from './ha-pair.events.js';
-import { evolve, initialState, type HaPairState } from './ha-pair.state.js';
+import type { HaPairEvent, ProductsDissociated } from './ha-pair.events.js';
+import { evolve, initialState, type AssociatedPair, type HaPairState } from './ha-pair.state.js';
 
 /** Turns a pair command into events, or throws the RuleViolation of the rule it breaks. */
 export function decide(command: HaPairCommand, state: HaPairState): HaPairEvent[] {
@@ -47,6 +47,7 @@ function associateProducts({ data, context, metadata }: AssociateProducts, state
         model: primary.model,
         accountId: primary.accountId,
         associatedAt: metadata.now.toISOString(),
+        replaces: null,
       },
     },
   ];
@@ -59,18 +60,27 @@ function dissociateProducts({ data, metadata }: DissociateProducts, state: HaPai
     case 'dissociated':
       throw pairDissociated(data.pairId);
     case 'associated': {
-      const { pairId, primarySerial, secondarySerial, model, accountId, associatedAt } = state;
-      const dissociatedAt = metadata.now.toISOString();
-      return [
-        {
-          type: 'ProductsDissociated',
-          data: { pairId, primarySerial, secondarySerial, model, accountId, associatedAt, dissociatedAt },
-        },
-      ];
+      return [{ type: 'ProductsDissociated', data: dissociationOf(state, metadata.now, null) }];
     }
     default:
       return assertNever(state, 'pair state');
   }
+}
+
+/** The full state of a pair as it ends at `now`; `replacedBy` names the pair that replaced it, if any. */
+export function dissociationOf(pair: AssociatedPair, now: Date, replacedBy: string | null): ProductsDissociated['data'] {
+  const { pairId, primarySerial, secondarySerial, model, accountId, associatedAt, replaces } = pair;
+  return {
+    pairId,
+    primarySerial,
+    secondarySerial,
+    model,
+    accountId,
+    associatedAt,
+    replaces,
+    dissociatedAt: now.toISOString(),
+    replacedBy,
+  };
 }
 
 /** The HA pair aggregate (stream `pair-<pairId>`) as a decider. */

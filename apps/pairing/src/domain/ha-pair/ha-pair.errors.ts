@@ -12,6 +12,7 @@ export const HaPairErrorCode = {
   PAIR_ALREADY_EXISTS: 'PAIR_ALREADY_EXISTS',
   PAIR_NOT_FOUND: 'PAIR_NOT_FOUND',
   PAIR_DISSOCIATED: 'PAIR_DISSOCIATED',
+  UNIT_NOT_IN_PAIR: 'UNIT_NOT_IN_PAIR',
 } as const;
 
 /** One of the pair rule codes. */
@@ -51,3 +52,31 @@ export const pairNotFound = (pairId: string): RuleViolation =>
 /** Dissociation is final; a pair cannot be broken up twice. */
 export const pairDissociated = (pairId: string): RuleViolation =>
   new RuleViolation(HaPairErrorCode.PAIR_DISSOCIATED, 'conflict', `Pair "${pairId}" is already dissociated`);
+
+/** Only a unit of the pair can be replaced in it. */
+export const unitNotInPair = (serial: string, pairId: string): RuleViolation =>
+  new RuleViolation(HaPairErrorCode.UNIT_NOT_IN_PAIR, 'conflict', `Product "${serial}" is not a unit of pair "${pairId}"`);
+
+/** A replacement must be another product than the pair's two units, or a unit would be its own peer. */
+export const replacementInPair = (serial: string, pairId: string): RuleViolation =>
+  new RuleViolation(
+    HaPairErrorCode.SAME_PRODUCT,
+    'conflict',
+    `Product "${serial}" is already a unit of pair "${pairId}" and cannot replace one of its units`,
+  );
+
+/** The replacement takes over a unit of the pair, so it must be the pair's model (identical hardware). */
+export const replacementModelMismatch = (pairModel: string, replacementModel: string): RuleViolation =>
+  new RuleViolation(
+    HaPairErrorCode.MODEL_MISMATCH,
+    'conflict',
+    `The pair is a "${pairModel}" but the replacement is a "${replacementModel}": both must be the same model`,
+  );
+
+/** Licenses move to the replacement's pair only within one account. */
+export const replacementAccountMismatch = (pairAccountId: string, replacementAccountId: string): RuleViolation =>
+  new RuleViolation(
+    HaPairErrorCode.ACCOUNT_MISMATCH,
+    'conflict',
+    `The pair belongs to account "${pairAccountId}" but the replacement to "${replacementAccountId}": both must be in the same account`,
+  );

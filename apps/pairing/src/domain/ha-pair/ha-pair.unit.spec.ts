@@ -54,12 +54,13 @@ const associated: ProductsAssociated = {
     model: 'NSA 2700',
     accountId: 'acct-1',
     associatedAt: associatedAt.toISOString(),
+    replaces: null,
   },
 };
 
 const dissociated: ProductsDissociated = {
   type: 'ProductsDissociated',
-  data: { ...associated.data, dissociatedAt: dissociatedAt.toISOString() },
+  data: { ...associated.data, dissociatedAt: dissociatedAt.toISOString(), replacedBy: null },
 };
 
 const spec = specFor(haPairDecider);

@@ -1,0 +1,74 @@
+import { UNIQUE_VIOLATION, VersionConflictError, loadState, sqlState, type EventMetadata, type EventStore } from '#shared';
+import type { ReplaceUnit } from '../../domain/ha-pair/ha-pair.commands.js';
+import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
+import { replaceUnit } from '../../domain/ha-pair/ha-pair.replace.js';
+import type { AssociatedPair, DissociatedPair } from '../../domain/ha-pair/ha-pair.state.js';
+import { activePairOf, loadProduct, pairStreamId, recordMemberships, releaseMemberships } from '../pairing-store.js';
+
+/** What the HTTP request asks for, plus the new pair's id and the clock reading the controller took. */
+export interface ReplaceUnitRequest {
+  readonly pairId: string;
+  readonly newPairId: string;
+  readonly failedSerial: string;
+  readonly replacementSerial: string;
+  readonly now: Date;
+  readonly correlationId?: string | null | undefined;
+}
+
+/** Both pairs after the replacement. */
+export interface ReplaceUnitResult {
+  readonly newPair: AssociatedPair;
+  readonly oldPair: DissociatedPair;
+}
+
+/**
+ * Replaces a failed unit of a pair, in ONE transaction: read the old pair, the replacement product and
+ * its membership; decide; append the new pair's ProductsAssociated (its stream must not exist yet), then
+ * the old pair's ProductsDissociated (at the version read); move the pair_memberships rows from the old
+ * pair to the new one. The order of the two appends is their order on the bus (the relay publishes in
+ * commit order and, inside one transaction, in global position order), which is what lets the sync agent
+ * hand the failed unit's licenses to the successor before the old pair ends.
+ *
+ * It is handleCommand's loop over two streams: a concurrent dissociation of the old pair (version
+ * conflict) or association of the replacement (unique violation on pair_memberships) rolls the attempt
+ * back and the next attempt decides again on what won, so it then reports PAIR_DISSOCIATED or
+ * ALREADY_PAIRED. A RuleViolation reaches the caller as is, with nothing written.
+ */
+export async function handleReplaceUnit(
+  store: EventStore,
+  request: ReplaceUnitRequest,
+  maxAttempts = 5,
+): Promise<ReplaceUnitResult> {
+  const { pairId, newPairId, failedSerial, replacementSerial, now } = request;
+  const metadata: EventMetadata = { correlationId: request.correlationId ?? null, causationId: null };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.transaction(async (tx) => {
+        const old = await loadState(store, haPairDecider, pairStreamId(pairId), tx);
+        const command: ReplaceUnit = {
+          type: 'ReplaceUnit',
+          data: { pairId, newPairId, failedSerial, replacementSerial },
+          context: {
+            replacement: await loadProduct(store, replacementSerial, tx),
+            pairOfReplacement: await activePairOf(tx, replacementSerial),
+          },
+          metadata: { now, correlationId: request.correlationId },
+        };
+        const events = replaceUnit(command, old.state);
+        await store.append(tx, pairStreamId(newPairId), 0, events.newPair, { occurredAt: now, metadata });
+        await store.append(tx, pairStreamId(pairId), old.version, events.oldPair, { occurredAt: now, metadata });
+        const [associated] = events.newPair;
+        const [dissociated] = events.oldPair;
+        await releaseMemberships(tx, pairId);
+        await recordMemberships(tx, newPairId, associated.data.primarySerial, associated.data.secondarySerial);
+        const newPair = haPairDecider.evolve(haPairDecider.initialState, associated);
+        const oldPair = haPairDecider.evolve(old.state, dissociated);
+        if (newPair.status !== 'associated' || oldPair.status !== 'dissociated') throw new Error('replacement folded wrongly');
+        return { newPair, oldPair };
+      });
+    } catch (error) {
+      const raced = error instanceof VersionConflictError || sqlState(error) === UNIQUE_VIOLATION;
+      if (!raced || attempt >= maxAttempts) throw error;
+    }
+  }
+}
