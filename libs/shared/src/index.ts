@@ -17,3 +17,4 @@ export * from './http/problem-details.js';
 export * from './http/zod-validation.pipe.js';
 export * from './http/runtime.module.js';
 export * from './http/bootstrap.js';
+export * from './license-document/index.js';

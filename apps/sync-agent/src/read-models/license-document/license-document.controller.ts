@@ -1,0 +1,54 @@
+import { Controller, Get, Header, Inject, Param } from '@nestjs/common';
+import {
+  CLOCK,
+  EventStore,
+  RuleViolation,
+  Serial,
+  ServiceRuntime,
+  valid,
+  type Clock,
+  type LicenseSigningKeySetV1,
+  type SignedLicenseDocumentV1,
+} from '#shared';
+import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
+import { loadWorkingSet } from '../effective-licenses/projection-store.js';
+import { LicenseSigningKeyRing } from './license-signing-keys.js';
+
+/**
+ * GET /products/:serial/license-document: the unit's effective set right now (computed at read time from the
+ * projected facts, like GET /products/:serial/effective-licenses), signed so that the appliance can check it
+ * offline. Every request issues a fresh document; nothing is stored.
+ */
+@Controller('products/:serial/license-document')
+export class LicenseDocumentController {
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LicenseSigningKeyRing) private readonly keys: LicenseSigningKeyRing,
+  ) {}
+
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  async get(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<SignedLicenseDocumentV1> {
+    const now = this.clock.now();
+    const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
+    const set = effectiveSetOf(state, serial, now, { warningWindowDays: this.runtime.config.expiryWarningDays });
+    if (!set)
+      throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);
+    return this.keys.issue(set, now);
+  }
+}
+
+/** GET /.well-known/license-signing-keys: the public keys documents are verified with, and the active key id. */
+@Controller('.well-known/license-signing-keys')
+export class LicenseSigningKeysController {
+  constructor(@Inject(LicenseSigningKeyRing) private readonly keys: LicenseSigningKeyRing) {}
+
+  @Get()
+  // Short enough that a rotation (new key published, then used after a restart) reaches verifiers quickly.
+  @Header('Cache-Control', 'public, max-age=300')
+  get(): LicenseSigningKeySetV1 {
+    return this.keys.publishedKeySet();
+  }
+}

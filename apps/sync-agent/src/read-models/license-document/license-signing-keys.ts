@@ -1,0 +1,212 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  ConfigurationError,
+  issueLicenseDocument,
+  publishedSigningKey,
+  type EffectiveLicenseSetV1,
+  type LicenseSigningKeySetV1,
+  type SignedLicenseDocumentV1,
+} from '#shared';
+
+/**
+ * The sync agent's license-signing keys, read once at start from LICENSE_SIGNING_KEYS_DIR: a directory of
+ * `<kid>.pem` files. A PKCS#8 Ed25519 private key can sign and is published; an SPKI public key (a retired key
+ * whose private half was destroyed) is only published, so that the documents it signed keep verifying until they
+ * expire. Rotation: add the new key file, point LICENSE_SIGNING_KEY_ID at it (or name it so it sorts last),
+ * restart; remove the old file once every document it signed has expired (LICENSE_DOCUMENT_TTL_HOURS later).
+ */
+
+/** A key id: the file name without `.pem`. */
+const KID = /^[A-Za-z0-9._-]{1,64}$/;
+const KID_RULE = '1-64 characters A-Z, a-z, 0-9, ".", "_" or "-"';
+
+/** Where development keys go when LICENSE_SIGNING_KEYS_DIR is unset (git-ignored: `.local/`). */
+export const DEVELOPMENT_KEYS_DIR = join('.local', 'license-signing-keys');
+const DEVELOPMENT_KID = 'dev';
+
+/** The validated variables, before any file is read. */
+export interface LicenseSigningSettings {
+  /** Absolute path of the key directory. */
+  readonly keysDir: string;
+  /** False when LICENSE_SIGNING_KEYS_DIR is unset and the development directory is used (a key is made if none). */
+  readonly configured: boolean;
+  /** LICENSE_SIGNING_KEY_ID; undefined means the last private key in sorted kid order. */
+  readonly activeKid: string | undefined;
+  readonly timeToLiveMs: number;
+}
+
+/** Reads and validates the variables; throws ConfigurationError naming each bad one. */
+export function loadLicenseSigningSettings(env: NodeJS.ProcessEnv, cwd: string): LicenseSigningSettings {
+  const schema = z.object({
+    NODE_ENV: z.string().optional(),
+    LICENSE_SIGNING_KEYS_DIR: z.string().optional(),
+    LICENSE_SIGNING_KEY_ID: z.string().regex(KID, `must be a key id: ${KID_RULE}`).optional(),
+    LICENSE_DOCUMENT_TTL_HOURS: z.coerce
+      .number({ error: 'must be a whole number of hours' })
+      .int('must be a whole number of hours')
+      .min(1, 'must be 1 or more')
+      .max(8760, 'must be at most 8760 (a year)')
+      .default(168),
+  });
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(blankAsUnset);
+  if (!parsed.success)
+    throw new ConfigurationError(
+      parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`),
+    );
+  const c = parsed.data;
+  if (c.LICENSE_SIGNING_KEYS_DIR === undefined && c.NODE_ENV === 'production')
+    throw new ConfigurationError([
+      'LICENSE_SIGNING_KEYS_DIR: must be set when NODE_ENV=production, to a directory of <kid>.pem Ed25519 private keys ' +
+        '(PKCS#8 PEM, e.g. `openssl genpkey -algorithm ed25519 -out 2025-01.pem`); without it, license documents would be ' +
+        'signed with a throw-away development key',
+    ]);
+  return {
+    keysDir: resolve(cwd, c.LICENSE_SIGNING_KEYS_DIR ?? DEVELOPMENT_KEYS_DIR),
+    configured: c.LICENSE_SIGNING_KEYS_DIR !== undefined,
+    activeKid: c.LICENSE_SIGNING_KEY_ID,
+    timeToLiveMs: c.LICENSE_DOCUMENT_TTL_HOURS * 3_600_000,
+  };
+}
+
+/** One key of the ring: the public half always, the private half unless the key is retired. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly publicKey: KeyObject;
+  readonly privateKey: KeyObject | null;
+}
+
+/** Signs documents with the active key and publishes every key's public half. */
+export class LicenseSigningKeyRing {
+  private readonly active: SigningKey & { readonly privateKey: KeyObject };
+
+  constructor(
+    readonly keys: readonly SigningKey[],
+    activeKid: string,
+    readonly timeToLiveMs: number,
+  ) {
+    const active = keys.find((k) => k.kid === activeKid);
+    if (!active?.privateKey) throw new Error(`the active signing key "${activeKid}" is not a private key of the ring`);
+    this.active = { ...active, privateKey: active.privateKey };
+  }
+
+  get activeKid(): string {
+    return this.active.kid;
+  }
+
+  /** The signed document of `set`, issued at `now`. */
+  issue(set: EffectiveLicenseSetV1, now: Date): SignedLicenseDocumentV1 {
+    return issueLicenseDocument(set, {
+      kid: this.active.kid,
+      privateKey: this.active.privateKey,
+      issuedAt: now,
+      timeToLiveMs: this.timeToLiveMs,
+    });
+  }
+
+  /** What GET /.well-known/license-signing-keys answers. */
+  publishedKeySet(): LicenseSigningKeySetV1 {
+    return { keys: this.keys.map((k) => publishedSigningKey(k.kid, k.publicKey)), activeKid: this.active.kid };
+  }
+}
+
+export interface LoadedKeyRing {
+  readonly ring: LicenseSigningKeyRing;
+  /** Something an operator should know, e.g. that a development key is in use. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Reads the key ring the variables describe. Outside production with LICENSE_SIGNING_KEYS_DIR unset, makes a
+ * development key in `<cwd>/.local/license-signing-keys/` the first time, so that documents stay verifiable
+ * across restarts. Throws ConfigurationError naming the variable and the file at fault.
+ */
+export function loadLicenseSigningKeyRing(env: NodeJS.ProcessEnv, cwd: string): LoadedKeyRing {
+  const settings = loadLicenseSigningSettings(env, cwd);
+  const { keysDir } = settings;
+  const warnings: string[] = [];
+  if (!settings.configured) {
+    mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+    if (pemFilesIn(keysDir).length === 0) generateDevelopmentKey(keysDir);
+    warnings.push(
+      `LICENSE_SIGNING_KEYS_DIR is not set: license documents are signed with a development key from ${keysDir}. ` +
+        'Set LICENSE_SIGNING_KEYS_DIR to a directory of Ed25519 keys outside development.',
+    );
+  }
+
+  const problem = (message: string) => new ConfigurationError([`LICENSE_SIGNING_KEYS_DIR: ${message}`]);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(keysDir).isDirectory();
+  } catch {
+    throw problem(`${keysDir} does not exist`);
+  }
+  if (!isDirectory) throw problem(`${keysDir} is not a directory`);
+
+  const keys = pemFilesIn(keysDir).map((file) => readKey(keysDir, file, problem));
+  if (keys.length === 0) throw problem(`${keysDir} holds no <kid>.pem key`);
+
+  const signing = keys.filter((k) => k.privateKey !== null);
+  const activeKid = settings.activeKid ?? signing.at(-1)?.kid;
+  if (activeKid === undefined) throw problem(`${keysDir} holds only public keys; the active key must be a private key`);
+  const active = keys.find((k) => k.kid === activeKid);
+  if (active === undefined)
+    throw new ConfigurationError([
+      `LICENSE_SIGNING_KEY_ID: there is no ${activeKid}.pem in ${keysDir} (keys: ${keys.map((k) => k.kid).join(', ')})`,
+    ]);
+  if (active.privateKey === null)
+    throw new ConfigurationError([
+      `LICENSE_SIGNING_KEY_ID: ${activeKid}.pem in ${keysDir} is a public key; the active key must be a private key`,
+    ]);
+  return { ring: new LicenseSigningKeyRing(keys, activeKid, settings.timeToLiveMs), warnings };
+}
+
+/** `*.pem` file names, in kid order (UTF-16 code units, as `sort()` compares). */
+function pemFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.pem'))
+    .sort();
+}
+
+function readKey(dir: string, file: string, problem: (message: string) => ConfigurationError): SigningKey {
+  const kid = file.slice(0, -'.pem'.length);
+  const path = join(dir, file);
+  if (!KID.test(kid)) throw problem(`${path}: the file name must be <kid>.pem, with a kid of ${KID_RULE}`);
+  const pem = readFileSync(path, 'utf8');
+  let privateKey: KeyObject | null = null;
+  let publicKey: KeyObject;
+  try {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      privateKey = createPrivateKey(pem);
+      publicKey = createPublicKey(privateKey);
+    } else {
+      publicKey = createPublicKey(pem);
+    }
+  } catch (error) {
+    throw problem(`${path} is not a PEM key: ${(error as Error).message}`);
+  }
+  if (publicKey.asymmetricKeyType !== 'ed25519')
+    throw problem(`${path} is a ${publicKey.asymmetricKeyType ?? 'symmetric'} key; license documents are signed with Ed25519`);
+  return { kid, publicKey, privateKey };
+}
+
+/**
+ * Writes `dev.pem` without a window in which another process starting at the same time could read half a
+ * file or make a second key: the key goes to a temporary file first, then is hard-linked into place, which
+ * fails if the name is already taken (the other process won, and its key is used).
+ */
+function generateDevelopmentKey(dir: string): void {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const temporary = join(dir, `.${DEVELOPMENT_KID}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  writeFileSync(temporary, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  try {
+    linkSync(temporary, join(dir, `${DEVELOPMENT_KID}.pem`));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temporary);
+  }
+}
