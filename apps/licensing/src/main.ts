@@ -1,3 +1,5 @@
+import { ExpiryScheduler } from './application/expiry-scheduler/expiry-scheduler.js';
+import { LicenseTransfers } from './application/transfer-licenses/license-transfers.js';
 import { LICENSING_MIGRATIONS } from './infrastructure/migrations.js';
 import { LicensingModule } from './licensing.module.js';
 import { configOrExit, runService } from '#shared';
@@ -9,4 +11,21 @@ const config = configOrExit({
   defaultDatabase: 'ha_licensing',
 });
 
-await runService(() => LicensingModule, { config, migrations: LICENSING_MIGRATIONS, publishes: 'licensing' });
+await runService(
+  () => LicensingModule,
+  { config, migrations: LICENSING_MIGRATIONS, publishes: 'licensing' },
+  (runtime, app) => {
+    // Pairing's replacements move the failed unit's licenses to its successor.
+    const transfers = app.get(LicenseTransfers);
+    runtime.consume({
+      sources: ['pairing'],
+      consumers: (names) => [
+        { stream: names.stream('pairing'), durable: 'licensing', filterSubject: names.subjectsOfType('ProductsAssociated') },
+      ],
+      handler: transfers.handle,
+    });
+    // Stopped by Nest's shutdown hook, before the runtime closes the database.
+    const scheduler = app.get(ExpiryScheduler);
+    runtime.whenConnected(() => scheduler.start());
+  },
+);

@@ -17,19 +17,37 @@ export function licenseOf(state: LicenseState): LicenseStateV1 {
   return state.license;
 }
 
-/** Keeps licenses_view in step with the license's events, in the same transaction as the append. */
-export async function projectLicense(tx: Tx, events: readonly StoredEvent<LicenseEvent>[]): Promise<void> {
-  for (const event of events) {
-    const l = event.data.license;
-    await tx.query(
-      `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at, version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (license_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, status = EXCLUDED.status,
-         revoked_at = EXCLUDED.revoked_at, version = EXCLUDED.version
-       WHERE licenses_view.version < EXCLUDED.version`,
-      [l.licenseId, l.serial, l.sku, l.trial, l.expiresAt, l.status, l.grantedAt, l.revokedAt, event.streamVersion],
-    );
-  }
+/**
+ * Keeps licenses_view in step with the license's stream, in the same transaction as the append: the row is the
+ * state after the new events (serial, expiry, status, and which expiry was warned about or recorded), guarded
+ * by the stream version so an older state never overwrites a newer one. Fits handleCommand's `afterAppend`.
+ */
+export async function projectLicense(tx: Tx, events: readonly StoredEvent<LicenseEvent>[], state: LicenseState): Promise<void> {
+  const last = events.at(-1);
+  if (last === undefined || state.status === 'none') return;
+  const l = state.license;
+  await tx.query(
+    `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at,
+                                warned_for, expiry_recorded_for, version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, expires_at = EXCLUDED.expires_at,
+       status = EXCLUDED.status, revoked_at = EXCLUDED.revoked_at, warned_for = EXCLUDED.warned_for,
+       expiry_recorded_for = EXCLUDED.expiry_recorded_for, version = EXCLUDED.version
+     WHERE licenses_view.version < EXCLUDED.version`,
+    [
+      l.licenseId,
+      l.serial,
+      l.sku,
+      l.trial,
+      l.expiresAt,
+      l.status,
+      l.grantedAt,
+      l.revokedAt,
+      state.warnedFor,
+      state.expiryRecordedFor,
+      last.streamVersion,
+    ],
+  );
 }
 
 interface LicenseRow {
@@ -43,10 +61,13 @@ interface LicenseRow {
   revoked_at: Date | null;
 }
 
+/** The licenses on a product, as licenses_view has them (every status), oldest first. */
 export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
-  const rows: LicenseRow[] = await tx.query('SELECT * FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id', [
-    serial,
-  ]);
+  const rows: LicenseRow[] = await tx.query(
+    `SELECT license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at
+     FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id`,
+    [serial],
+  );
   return rows.map((r) => ({
     licenseId: r.license_id,
     serial: r.serial,
@@ -57,4 +78,13 @@ export async function licensesOfProduct(tx: Tx, serial: string): Promise<License
     grantedAt: r.granted_at.toISOString(),
     revokedAt: r.revoked_at?.toISOString() ?? null,
   }));
+}
+
+/** The ids of the licenses recorded as active on a product (whether or not past their expiry). */
+export async function activeLicenseIdsOf(tx: Tx, serial: string): Promise<string[]> {
+  const rows: { license_id: string }[] = await tx.query(
+    `SELECT license_id FROM licenses_view WHERE serial = $1 AND status = 'active' ORDER BY granted_at, license_id`,
+    [serial],
+  );
+  return rows.map((r) => r.license_id);
 }

@@ -1,27 +1,46 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CreateEventStore1764000000000 } from '#shared';
 
-/** The licenses read model, updated inline in the transaction of each EntitlementChanged. */
+/**
+ * The licenses read model, updated inline in the transaction of each license event. `warned_for` and
+ * `expiry_recorded_for` are the expiries the scheduler already acted on; the two partial indexes hold only
+ * the licenses it may still have to act on, so its queries stay small however many licenses expired long ago.
+ * `handled_events` is the inbox of the pairing events licensing acted on (license transfers).
+ */
 export class CreateLicensesView1764000000002 implements MigrationInterface {
   name = 'CreateLicensesView1764000000002';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE TABLE licenses_view (
-        license_id uuid        PRIMARY KEY,
-        serial     text        NOT NULL,
-        sku        text        NOT NULL,
-        trial      boolean     NOT NULL,
-        expires_at timestamptz,
-        status     text        NOT NULL,
-        granted_at timestamptz NOT NULL,
-        revoked_at timestamptz,
-        version    integer     NOT NULL
+        license_id          uuid        PRIMARY KEY,
+        serial              text        NOT NULL,
+        sku                 text        NOT NULL,
+        trial               boolean     NOT NULL,
+        expires_at          timestamptz,
+        status              text        NOT NULL,
+        granted_at          timestamptz NOT NULL,
+        revoked_at          timestamptz,
+        warned_for          timestamptz,
+        expiry_recorded_for timestamptz,
+        version             integer     NOT NULL
       )`);
     await q.query('CREATE INDEX licenses_view_serial ON licenses_view (serial, granted_at)');
+    await q.query(`
+      CREATE INDEX licenses_view_expiry_pending ON licenses_view (expires_at)
+      WHERE status = 'active' AND expiry_recorded_for IS DISTINCT FROM expires_at`);
+    await q.query(`
+      CREATE INDEX licenses_view_warning_pending ON licenses_view (expires_at)
+      WHERE status = 'active' AND warned_for IS DISTINCT FROM expires_at`);
+    await q.query(`
+      CREATE TABLE handled_events (
+        event_id   uuid        PRIMARY KEY,
+        handled_at timestamptz NOT NULL
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE handled_events');
     await q.query('DROP TABLE licenses_view');
   }
 }

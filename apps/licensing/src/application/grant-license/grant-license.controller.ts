@@ -5,6 +5,7 @@ import { CLOCK, EventStore, Serial, handleCommand, valid, type Clock } from '#sh
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { ProductDirectory } from '../product-directory.js';
+import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
 
 /** An instant with an offset, normalised to UTC so stored instants compare as instants. */
@@ -24,6 +25,7 @@ export class GrantLicenseController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ExpiryScheduler) private readonly scheduler: ExpiryScheduler,
     @Inject(ProductDirectory) private readonly products: ProductDirectory,
   ) {}
 
@@ -48,8 +50,10 @@ export class GrantLicenseController {
         context: { product },
         metadata: { now, correlationId },
       },
-      afterAppend: (tx, events) => projectLicense(tx, events),
+      afterAppend: projectLicense,
     });
+    // Its expiry (or its entry into the warning window) may now be due before the scheduler's planned wake-up.
+    this.scheduler.nudge();
     return licenseView(licenseOf(state), now);
   }
 }

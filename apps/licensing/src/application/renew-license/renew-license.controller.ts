@@ -4,6 +4,7 @@ import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { Instant } from '../grant-license/grant-license.controller.js';
+import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
 
 /** POST /licenses/:licenseId/renewals: extends the license to a later expiry. */
@@ -14,6 +15,7 @@ export class RenewLicenseController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ExpiryScheduler) private readonly scheduler: ExpiryScheduler,
   ) {}
 
   @Post()
@@ -29,8 +31,10 @@ export class RenewLicenseController {
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
       command: { type: 'RenewLicense', data: { licenseId, expiresAt: body.expiresAt }, metadata: { now, correlationId } },
-      afterAppend: (tx, events) => projectLicense(tx, events),
+      afterAppend: projectLicense,
     });
+    // Its expiry (or its entry into the warning window) may now be due before the scheduler's planned wake-up.
+    this.scheduler.nudge();
     return licenseView(licenseOf(state), now);
   }
 }

@@ -24,7 +24,7 @@ export class RevokeLicenseController {
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
       command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId } },
-      afterAppend: (tx, events) => projectLicense(tx, events),
+      afterAppend: projectLicense,
     });
     return licenseView(licenseOf(state), now);
   }

@@ -40,5 +40,35 @@ export interface RevokeLicense {
   readonly metadata: LicenseCommandMetadata;
 }
 
+/**
+ * Records that an active license's expiry has passed (sent by the expiry scheduler). Nothing to do before the
+ * expiry, for a perpetual or revoked license, or when this expiry was already recorded.
+ */
+export interface RecordExpiry {
+  readonly type: 'RecordExpiry';
+  readonly data: { readonly licenseId: string };
+  readonly metadata: LicenseCommandMetadata;
+}
+
+/**
+ * Announces that an active license expires within `windowDays` days (sent by the expiry scheduler), once per
+ * expiry: nothing to do outside the window or when this expiry was already announced.
+ */
+export interface WarnExpiringSoon {
+  readonly type: 'WarnExpiringSoon';
+  readonly data: { readonly licenseId: string; readonly windowDays: number };
+  readonly metadata: LicenseCommandMetadata;
+}
+
+/**
+ * Moves a license from the unit it is on (`fromSerial`, e.g. a failed Primary) to another (`toSerial`).
+ * Nothing to do when the license is no longer on `fromSerial` (already moved) or was revoked.
+ */
+export interface TransferLicense {
+  readonly type: 'TransferLicense';
+  readonly data: { readonly licenseId: string; readonly fromSerial: string; readonly toSerial: string };
+  readonly metadata: LicenseCommandMetadata;
+}
+
 /** Every command the License aggregate decides. */
-export type LicenseCommand = GrantLicense | RenewLicense | RevokeLicense;
+export type LicenseCommand = GrantLicense | RenewLicense | RevokeLicense | RecordExpiry | WarnExpiringSoon | TransferLicense;

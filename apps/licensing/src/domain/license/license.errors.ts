@@ -16,6 +16,8 @@ export const LICENSE_RULES = {
   LICENSE_REVOKED: 'conflict',
   LICENSE_PERPETUAL: 'conflict',
   RENEWAL_NOT_LATER: 'conflict',
+  INVALID_WARNING_WINDOW: 'invalid',
+  INVALID_SERIAL: 'invalid',
 } as const satisfies Record<string, RuleViolationKind>;
 
 /** The code of a rule the License aggregate enforces. */
@@ -54,4 +56,7 @@ export const licenseErrors = {
       'RENEWAL_NOT_LATER',
       `New expiry ${expiresAt} of license "${licenseId}" is not later than its current expiry ${currentExpiresAt}`,
     ),
+  invalidWarningWindow: (windowDays: number) =>
+    violation('INVALID_WARNING_WINDOW', `A warning window of ${windowDays} days is not a whole number of days of 1 or more`),
+  invalidSerial: (serial: string) => violation('INVALID_SERIAL', `"${serial}" is not a serial (12 characters 0-9A-F)`),
 };

@@ -12,6 +12,19 @@ export function licenseStreamId(licenseId: string): string {
 }
 
 /** Builds an EntitlementChanged event; `license` is the whole license after the change, so consumers need no history. */
-export function entitlementChanged(change: LicenseChange, license: LicenseStateV1, changedAt: string): LicenseEvent {
-  return { type: 'EntitlementChanged', data: { change, license, changedAt } };
+export function entitlementChanged(
+  change: LicenseChange,
+  license: LicenseStateV1,
+  changedAt: string,
+  transferredFrom?: string,
+): LicenseEvent {
+  return {
+    type: 'EntitlementChanged',
+    data: { change, license, ...(transferredFrom === undefined ? {} : { transferredFrom }), changedAt },
+  };
+}
+
+/** Builds an EntitlementExpiringSoon event: the license entered the warning window of `windowDays` days. */
+export function entitlementExpiringSoon(license: LicenseStateV1, windowDays: number, warnedAt: string): LicenseEvent {
+  return { type: 'EntitlementExpiringSoon', data: { license, windowDays, warnedAt } };
 }

@@ -11,6 +11,23 @@ export function isReachedAt(instant: string, now: Date): boolean {
   return Date.parse(instant) <= now.getTime();
 }
 
+/** Whether two instants (or both "none") are the same, whatever offset or precision they are written with. */
+export function isSameInstant(a: string | null, b: string | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Date.parse(a) === Date.parse(b);
+}
+
+export const DAY_MS = 86_400_000;
+
+/**
+ * Whether an expiry lies in the warning window at `now`: not reached yet, and at most `windowDays` days (of
+ * 24 hours) away. The window is closed at its far end, so an expiry exactly `windowDays` away is in it.
+ */
+export function isInWarningWindowAt(expiresAt: string | null, now: Date, windowDays: number): boolean {
+  if (expiresAt === null || isReachedAt(expiresAt, now)) return false;
+  return Date.parse(expiresAt) <= now.getTime() + windowDays * DAY_MS;
+}
+
 /** A license expires at `expiresAt` itself, so a trial ending exactly now is already expired; null never expires. */
 export function hasExpiredAt(expiresAt: string | null, now: Date): boolean {
   return expiresAt !== null && isReachedAt(expiresAt, now);

@@ -224,6 +224,8 @@ describe('License decider', () => {
       expect(fold(licenseDecider, [granted(), revokedEarlier])).toEqual({
         status: 'revoked',
         license: revokedEarlier.data.license,
+        warnedFor: null,
+        expiryRecordedFor: null,
       });
     });
   });

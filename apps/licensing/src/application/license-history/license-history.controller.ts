@@ -1,0 +1,58 @@
+import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { z } from 'zod';
+import { EventStore, assertNever, valid, type LicenseStateV1 } from '#shared';
+import { licenseStreamId, type LicenseChange, type LicenseEvent } from '../../domain/license/license.events.js';
+import { licenseErrors } from '../../domain/license/license.errors.js';
+
+/** One step of a license's history: an event of its stream. */
+export interface LicenseHistoryEntry {
+  readonly eventId: string;
+  readonly streamVersion: number;
+  readonly type: LicenseEvent['type'];
+  /** The change of an EntitlementChanged; null for an EntitlementExpiringSoon. */
+  readonly change: LicenseChange | null;
+  /** When the event was recorded. */
+  readonly at: string;
+  /** When the change took effect (an expiry's own instant) or the warning was issued. */
+  readonly effectiveAt: string;
+  readonly license: LicenseStateV1;
+  readonly transferredFrom?: string;
+  readonly windowDays?: number;
+}
+
+/** GET /licenses/:licenseId/history: every event of the license, oldest first, read from its stream. */
+@Controller('licenses/:licenseId/history')
+export class LicenseHistoryController {
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+
+  @Get()
+  async history(
+    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+  ): Promise<{ licenseId: string; events: LicenseHistoryEntry[] }> {
+    const stored = await this.store.readStream<LicenseEvent>(licenseStreamId(licenseId));
+    if (stored.length === 0) throw licenseErrors.licenseNotFound(licenseId);
+    const events = stored.map((e): LicenseHistoryEntry => {
+      const common = { eventId: e.eventId, streamVersion: e.streamVersion, type: e.type, at: e.occurredAt };
+      const event = { type: e.type, data: e.data } as LicenseEvent;
+      switch (event.type) {
+        case 'EntitlementChanged': {
+          const { change, license, changedAt, transferredFrom } = event.data;
+          return {
+            ...common,
+            change,
+            effectiveAt: changedAt,
+            license,
+            ...(transferredFrom === undefined ? {} : { transferredFrom }),
+          };
+        }
+        case 'EntitlementExpiringSoon': {
+          const { license, windowDays, warnedAt } = event.data;
+          return { ...common, change: null, effectiveAt: warnedAt, license, windowDays };
+        }
+        default:
+          return assertNever(event, 'license event');
+      }
+    });
+    return { licenseId, events };
+  }
+}
