@@ -31,4 +31,6 @@ export function assertNever(value: never, what = 'value'): never {
 export interface CommandMetadata {
   readonly now: Date;
   readonly correlationId?: string | null | undefined;
+  /** The event that caused this command, when a consumer issues it (recorded as the events' causationId). */
+  readonly causationId?: string | null | undefined;
 }

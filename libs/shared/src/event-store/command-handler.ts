@@ -1,10 +1,10 @@
-import { fold, type Decider, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
+import { fold, type CommandMetadata, type Decider, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { UNIQUE_VIOLATION, sqlState, type Tx } from '../database/postgres.js';
 import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
 
 /** A command as every decider takes it: the time of the request travels with it. */
 export interface CommandEnvelope {
-  readonly metadata: { readonly now: Date; readonly correlationId?: string | null };
+  readonly metadata: CommandMetadata;
 }
 
 export interface HandleCommandOptions<Command extends CommandEnvelope, Event extends PublishedEvent, State> {
@@ -44,7 +44,10 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
         );
         const command = typeof options.command === 'function' ? await options.command(tx) : options.command;
         const newEvents = decider.decide(command, state);
-        const metadata: EventMetadata = { correlationId: command.metadata.correlationId ?? null, causationId: null };
+        const metadata: EventMetadata = {
+          correlationId: command.metadata.correlationId ?? null,
+          causationId: command.metadata.causationId ?? null,
+        };
         const stored = await store.append(tx, streamId, history.length, newEvents, {
           occurredAt: command.metadata.now,
           metadata,

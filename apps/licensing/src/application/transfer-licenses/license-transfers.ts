@@ -52,7 +52,7 @@ export class LicenseTransfers {
           Promise.resolve({
             type: 'TransferLicense' as const,
             data: { licenseId, fromSerial: failedSerial, toSerial: successorSerial },
-            metadata: { now: this.clock.now(), correlationId: event.metadata.correlationId },
+            metadata: { now: this.clock.now(), correlationId: event.metadata.correlationId, causationId: event.eventId },
           }),
         afterAppend: projectLicense,
       });
