@@ -17,6 +17,12 @@ import {
 
 jest.setTimeout(60_000);
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Provenance of an own license: its latest event. */
+const OWN_EVENT_IDS = [expect.stringMatching(UUID)];
+/** Provenance of a Primary's license: its latest event, then the pair's association. */
+const SHARED_EVENT_IDS = [expect.stringMatching(UUID), expect.stringMatching(UUID)];
+
 /** How long the sync agent may take to reflect a change (it consumes from JetStream asynchronously). */
 const SYNC_TIMEOUT_MS = 15_000;
 
@@ -187,7 +193,7 @@ describe('a standalone product', () => {
     expect(set).toEqual(expect.objectContaining({ serial, role: 'standalone', peerSerial: null, pairId: null }));
     expect(set.statefulSync).toEqual({ enabled: false, reason: 'NOT_PAIRED' });
     expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([
-      { from: 'own', serial, licenseId: own.licenseId, expiresAt: null },
+      { from: 'own', serial, licenseId: own.licenseId, expiresAt: null, eventIds: OWN_EVENT_IDS },
     ]);
   });
 });
@@ -218,18 +224,24 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
           category: 'security-service',
           trial: false,
           expiresAt: av.expiresAt,
-          sources: [{ from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt }],
+          expiringSoon: false,
+          sources: [
+            { from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt, eventIds: SHARED_EVENT_IDS },
+          ],
         },
         {
           sku: 'SONICOS_ENHANCED',
           category: 'os',
           trial: false,
           expiresAt: null,
-          sources: [{ from: 'primary', serial: primary, licenseId: os.licenseId, expiresAt: null }],
+          expiringSoon: false,
+          sources: [{ from: 'primary', serial: primary, licenseId: os.licenseId, expiresAt: null, eventIds: SHARED_EVENT_IDS }],
         },
       ],
       statefulSync: { enabled: false, reason: 'NOT_LICENSED' },
     });
+    // Both shared licenses came through the same association.
+    expect(new Set(set.licenses.map((l) => l.sources[0]!.eventIds[1])).size).toBe(1);
     const primarySet = (await effective(primary)).body;
     expect(primarySet).toEqual(expect.objectContaining({ role: 'primary', peerSerial: secondary, pairId }));
     expect(skus(primarySet)).toEqual(['GATEWAY_AV', 'GMS_PREVENTIVE_MAINTENANCE', 'SONICOS_ENHANCED']);
@@ -258,7 +270,7 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       expect(skus(s)).toEqual(['GATEWAY_AV']),
     );
     expect(licenseOf(set, 'GATEWAY_AV')!.sources).toEqual([
-      { from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt },
+      { from: 'primary', serial: primary, licenseId: av.licenseId, expiresAt: av.expiresAt, eventIds: SHARED_EVENT_IDS },
     ]);
   });
 
@@ -294,7 +306,7 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       expect(licenseOf(s, 'SUPPORT_24X7')?.expiresAt).toBe(later),
     );
     expect(licenseOf(set, 'SUPPORT_24X7')!.sources).toEqual([
-      { from: 'primary', serial: primary, licenseId: support.licenseId, expiresAt: later },
+      { from: 'primary', serial: primary, licenseId: support.licenseId, expiresAt: later, eventIds: SHARED_EVENT_IDS },
     ]);
   });
 
@@ -327,7 +339,10 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
           category: 'support',
           trial: false,
           expiresAt: own.expiresAt,
-          sources: [{ from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: own.expiresAt }],
+          expiringSoon: false,
+          sources: [
+            { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: own.expiresAt, eventIds: OWN_EVENT_IDS },
+          ],
         },
       ],
       statefulSync: { enabled: false, reason: 'NOT_PAIRED' },
@@ -352,9 +367,10 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       category: 'security-service',
       trial: false,
       expiresAt: null,
+      expiringSoon: false,
       sources: [
-        { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: own.expiresAt },
-        { from: 'primary', serial: primary, licenseId: shared.licenseId, expiresAt: null },
+        { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: own.expiresAt, eventIds: OWN_EVENT_IDS },
+        { from: 'primary', serial: primary, licenseId: shared.licenseId, expiresAt: null, eventIds: SHARED_EVENT_IDS },
       ],
     });
   });
@@ -462,7 +478,8 @@ describe('sharing the Primary’s licenses with its Secondary', () => {
       category: 'security-service',
       trial: true,
       expiresAt,
-      sources: [{ from: 'primary', serial: primary, licenseId: trial.licenseId, expiresAt }],
+      expiringSoon: true,
+      sources: [{ from: 'primary', serial: primary, licenseId: trial.licenseId, expiresAt, eventIds: SHARED_EVENT_IDS }],
     });
 
     const after = await effectiveSetOnceItHolds(
@@ -524,7 +541,7 @@ describe('stateful synchronization', () => {
       expect(skus(s)).toEqual(['STATEFUL_SYNC']),
     );
     expect(licenseOf(set, 'STATEFUL_SYNC')!.sources).toEqual([
-      { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: null },
+      { from: 'own', serial: secondary, licenseId: own.licenseId, expiresAt: null, eventIds: OWN_EVENT_IDS },
     ]);
     expect(set.statefulSync).toEqual({ enabled: false, reason: 'NOT_LICENSED' });
     expect((await effective(primary)).body.statefulSync).toEqual({ enabled: false, reason: 'NOT_LICENSED' });
@@ -551,7 +568,8 @@ describe('EffectiveLicensesChanged events', () => {
     const secondary = await register();
     const listener = await ChangeListener.on(secondary);
     try {
-      const av = await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(30 * DAY_MS) });
+      // Outside the expiry warning window: an EntitlementExpiringSoon would be one more change of GATEWAY_AV.
+      const av = await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(90 * DAY_MS) });
       await grant(primary, 'SONICOS_ENHANCED');
       await grant(primary, 'GMS_PREVENTIVE_MAINTENANCE', { expiresAt: fromNow(30 * DAY_MS) });
       await grant(primary, 'STATEFUL_SYNC');
@@ -607,7 +625,8 @@ describe('EffectiveLicensesChanged events', () => {
 
   it('are stored in the sync agent’s JetStream stream', async () => {
     const serial = await register();
-    await grant(serial, 'IPS', { expiresAt: fromNow(30 * DAY_MS) });
+    // Outside the expiry warning window, so that no EntitlementExpiringSoon follows the grant.
+    await grant(serial, 'IPS', { expiresAt: fromNow(365 * DAY_MS) });
     await effectiveSetOnceItHolds(serial, 'the license to be applied', (s) => expect(skus(s)).toEqual(['IPS']));
     const names = busNames(system.namespace);
     const subject = names.subjectsOfType('EffectiveLicensesChanged').replace(/\*$/, serial);

@@ -1,6 +1,7 @@
 import { configOrExit, runService } from '#shared';
 import { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
+import { projectionConsumers } from './read-models/failover-readiness/projection-consumers.js';
 import { SyncAgentModule } from './sync-agent.module.js';
 
 const config = configOrExit({
@@ -17,10 +18,7 @@ await runService(
     const projector = app.get(EffectiveLicensesProjector);
     runtime.consume({
       sources: ['pairing', 'licensing'],
-      consumers: (names) => [
-        { stream: names.stream('pairing'), durable: 'sync-agent', filterSubject: names.allSubjects('pairing') },
-        { stream: names.stream('licensing'), durable: 'sync-agent', filterSubject: names.allSubjects('licensing') },
-      ],
+      consumers: projectionConsumers,
       handler: projector.handle,
     });
   },

@@ -2,9 +2,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CreateEventStore1764000000000 } from '#shared';
 
 /**
- * The sync agent's projection: the newest version of every product, pair and license it has consumed,
- * the inbox that makes each event count once, and the last effective set published per product.
- * Its own events table (from the event store migration) is the outbox of EffectiveLicensesChanged.
+ * The sync agent's projection: the newest version of every product, pair and license it has consumed (with
+ * the id of the event that carried it, for provenance), every replacement (RMA) seen, the inbox that makes
+ * each event count once and keeps it for "as of" queries, the last effective set published per product and
+ * the last stateful-sync status published per pair. Its own events table (from the event store migration) is
+ * the outbox of EffectiveLicensesChanged and StatefulSyncChanged.
  */
 export class CreateProjection1764000000003 implements MigrationInterface {
   name = 'CreateProjection1764000000003';
@@ -29,7 +31,8 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         model            text    NOT NULL,
         firmware_version text    NOT NULL,
         account_id       text    NOT NULL,
-        version          integer NOT NULL
+        version          integer NOT NULL,
+        event_id         uuid    NOT NULL
       )`);
     await q.query(`
       CREATE TABLE pairs (
@@ -38,7 +41,8 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         secondary_serial text        NOT NULL,
         status           text        NOT NULL CHECK (status IN ('associated', 'dissociated')),
         associated_at    timestamptz NOT NULL,
-        version          integer     NOT NULL
+        version          integer     NOT NULL,
+        event_id         uuid        NOT NULL
       )`);
     await q.query('CREATE INDEX pairs_primary ON pairs (primary_serial)');
     await q.query('CREATE INDEX pairs_secondary ON pairs (secondary_serial)');
@@ -47,9 +51,23 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         license_id uuid    PRIMARY KEY,
         serial     text    NOT NULL,
         facts      jsonb   NOT NULL,
-        version    integer NOT NULL
+        version    integer NOT NULL,
+        event_id   uuid    NOT NULL
       )`);
     await q.query('CREATE INDEX licenses_serial ON licenses (serial)');
+    // A replacement passes the failed unit's licenses to its successor until licensing transfers them. Grow-only:
+    // one row per pair formed by a replacement, whatever order the events arrive in.
+    await q.query(`
+      CREATE TABLE replacements (
+        failed_serial    text        NOT NULL,
+        successor_serial text        NOT NULL,
+        pair_id          uuid        NOT NULL,
+        replaced_pair_id uuid        NOT NULL,
+        since            timestamptz NOT NULL,
+        event_id         uuid        NOT NULL,
+        PRIMARY KEY (failed_serial, pair_id)
+      )`);
+    await q.query('CREATE INDEX replacements_successor ON replacements (successor_serial)');
     await q.query(`
       CREATE TABLE effective_sets (
         serial     text        PRIMARY KEY,
@@ -57,10 +75,20 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         version    integer     NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
+    await q.query(`
+      CREATE TABLE stateful_sync_published (
+        pair_id          uuid        PRIMARY KEY,
+        primary_serial   text        NOT NULL,
+        secondary_serial text        NOT NULL,
+        enabled          boolean     NOT NULL,
+        reason           text,
+        version          integer     NOT NULL,
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE effective_sets, licenses, pairs, products, inbox');
+    await q.query('DROP TABLE stateful_sync_published, effective_sets, replacements, licenses, pairs, products, inbox');
   }
 }
 

@@ -36,23 +36,42 @@ export interface PairFacts {
 /** The newest known state of one license, exactly as the licensing service publishes it. */
 export type LicenseFacts = LicenseStateV1;
 
+/** Facts together with the id of the event that established them: the provenance an effective set names. */
+export interface Evidenced<F> {
+  readonly facts: F;
+  readonly eventId: string;
+}
+
+/** The expiry warning window when none is configured, in days. */
+export const DEFAULT_WARNING_WINDOW_DAYS = 30;
+const DAY_MS = 86_400_000;
+
 /** Everything the effective set of one product depends on. */
 export interface EffectiveSetInput {
   readonly serial: string;
   /** The product's own facts; null while its registration has not been seen yet. */
   readonly product: ProductFacts | null;
-  /** The ACTIVE pair containing `serial`, or null when the product is standalone. */
-  readonly pair: PairFacts | null;
+  /** The ACTIVE pair containing `serial` and the event that associated it, or null when the product is standalone. */
+  readonly pair: Evidenced<PairFacts> | null;
   /** The other unit of `pair`; null when standalone or not yet seen. */
   readonly peer: ProductFacts | null;
-  /** Licenses held by `serial`; licenses of any other serial are ignored. */
-  readonly ownLicenses: readonly LicenseFacts[];
+  /**
+   * The serials whose licenses this unit holds: its own, unless it was replaced, plus those of the failed units it
+   * succeeded (RMA) whose licenses have not been transferred yet. Defaults to `[serial]`.
+   */
+  readonly heldSerials?: readonly string[];
+  /** Licenses held by this unit; licenses of a serial not in `heldSerials` are ignored. */
+  readonly ownLicenses: readonly Evidenced<LicenseFacts>[];
+  /** The serials whose licenses the peer holds, as `heldSerials`. Defaults to the Primary's serial. */
+  readonly peerHeldSerials?: readonly string[];
   /** Licenses held by the peer; ignored unless the peer is this unit's Primary. */
-  readonly peerLicenses: readonly LicenseFacts[];
+  readonly peerLicenses: readonly Evidenced<LicenseFacts>[];
   readonly now: Date;
+  /** An entry expiring within this many days after `now` is flagged `expiringSoon`; default 30. */
+  readonly warningWindowDays?: number;
 }
 
-/** SKUs that appeared, disappeared, or changed (expiry, trial flag or sources) between two effective sets. */
+/** SKUs that appeared, disappeared, or changed (expiry, expiry warning, trial flag or sources) between two effective sets. */
 export interface EffectiveSetDiff {
   readonly added: string[];
   readonly removed: string[];
@@ -75,27 +94,47 @@ type Role = EffectiveLicenseSetV1['role'];
 /** The effective license set of `input.serial`: own usable licenses, plus the Primary's shareable ones on a Secondary. */
 export function computeEffectiveSet(input: EffectiveSetInput): EffectiveLicenseSetV1 {
   const { serial, now } = input;
-  const pair = input.pair !== null && isActivePairOf(input.pair, serial) ? input.pair : null;
+  const evidencedPair = input.pair !== null && isActivePairOf(input.pair.facts, serial) ? input.pair : null;
+  const pair = evidencedPair?.facts ?? null;
   const role = roleIn(pair, serial);
 
-  const own = usableLicensesOf(input.ownLicenses, serial, now);
-  const contributions: Contribution[] = own.map((license) => ({ from: 'own', license }));
-  let primaryLicenses: readonly LicenseFacts[] = own;
-  if (pair !== null && role === 'secondary') {
-    primaryLicenses = usableLicensesOf(input.peerLicenses, pair.primarySerial, now);
+  const own = usableLicensesOf(input.ownLicenses, input.heldSerials ?? [serial], now);
+  const contributions: Contribution[] = own.map((license) => ({ from: 'own', license, eventIds: [license.eventId] }));
+  let primaryLicenses: readonly Evidenced<LicenseFacts>[] = own;
+  if (evidencedPair !== null && pair !== null && role === 'secondary') {
+    const seen = new Set(own.map((l) => l.facts.licenseId));
+    // One entry per license id: a license the unit itself holds is never counted again as its Primary's.
+    primaryLicenses = usableLicensesOf(input.peerLicenses, input.peerHeldSerials ?? [pair.primarySerial], now);
     for (const license of primaryLicenses) {
-      if (isShareableSku(license.sku)) contributions.push({ from: 'primary', license });
+      if (isShareableSku(license.facts.sku) && !seen.has(license.facts.licenseId))
+        contributions.push({ from: 'primary', license, eventIds: [license.eventId, evidencedPair.eventId] });
     }
   }
+  const warningWindowDays = input.warningWindowDays ?? DEFAULT_WARNING_WINDOW_DAYS;
 
   return {
     serial,
     role,
     peerSerial: pair === null ? null : peerSerialIn(pair, serial),
     pairId: pair?.pairId ?? null,
-    licenses: groupBySku(contributions),
-    statefulSync: statefulSyncStatus(pair, input.product, input.peer, primaryLicenses),
+    licenses: groupBySku(contributions, now, warningWindowDays),
+    statefulSync: statefulSyncStatus(
+      pair,
+      input.product,
+      input.peer,
+      primaryLicenses.map((l) => l.facts),
+    ),
   };
+}
+
+/**
+ * Whether an expiry falls within the warning window: after `now` (an expired license is not in the set at all)
+ * and no later than `now` + `windowDays`. A perpetual license never expires soon.
+ */
+export function isExpiringSoon(expiresAt: string | null, now: Date, windowDays: number): boolean {
+  if (expiresAt === null) return false;
+  const at = Date.parse(expiresAt);
+  return at > now.getTime() && at <= now.getTime() + windowDays * DAY_MS;
 }
 
 /** What changed between two effective sets of the same product; `before` null means the product had no set yet. */
@@ -144,39 +183,52 @@ function peerSerialIn(pair: PairFacts, serial: string): string {
   return pair.primarySerial === serial ? pair.secondarySerial : pair.primarySerial;
 }
 
-function usableLicensesOf(licenses: readonly LicenseFacts[], serial: string, now: Date): LicenseFacts[] {
-  return licenses.filter((l) => l.serial === serial && isLicenseUsable(l, now));
+/** The usable licenses among `licenses` held through `serials`, each license id once (the first wins). */
+function usableLicensesOf(
+  licenses: readonly Evidenced<LicenseFacts>[],
+  serials: readonly string[],
+  now: Date,
+): Evidenced<LicenseFacts>[] {
+  const seen = new Set<string>();
+  return licenses.filter(({ facts }) => {
+    if (!serials.includes(facts.serial) || !isLicenseUsable(facts, now) || seen.has(facts.licenseId)) return false;
+    seen.add(facts.licenseId);
+    return true;
+  });
 }
 
-/** One license that puts its SKU into the set, and whether it is the unit's own or its Primary's. */
+/** One license that puts its SKU into the set, whether it is the unit's own or its Primary's, and why it is there. */
 interface Contribution {
   readonly from: LicenseSourceV1['from'];
-  readonly license: LicenseFacts;
+  readonly license: Evidenced<LicenseFacts>;
+  readonly eventIds: readonly string[];
 }
 
-function groupBySku(contributions: readonly Contribution[]): EffectiveLicenseV1[] {
+function groupBySku(contributions: readonly Contribution[], now: Date, warningWindowDays: number): EffectiveLicenseV1[] {
   const bySku = new Map<string, Contribution[]>();
   for (const contribution of contributions) {
-    const sku = contribution.license.sku;
+    const sku = contribution.license.facts.sku;
     bySku.set(sku, [...(bySku.get(sku) ?? []), contribution]);
   }
   return [...bySku.entries()]
     .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([sku, group]) => {
-      const sources = group.map(({ from, license }) => sourceOf(from, license)).sort(compareSources);
+      const sources = group.map(sourceOf).sort(compareSources);
+      const expiresAt = latestExpiry(sources);
       return {
         sku,
         category: findSku(sku)?.category ?? 'unknown',
         // A paid license of the same SKU makes the feature paid, whichever source is listed first.
-        trial: group.every(({ license }) => license.trial),
-        expiresAt: latestExpiry(sources),
+        trial: group.every(({ license }) => license.facts.trial),
+        expiresAt,
+        expiringSoon: isExpiringSoon(expiresAt, now, warningWindowDays),
         sources,
       };
     });
 }
 
-function sourceOf(from: LicenseSourceV1['from'], license: LicenseFacts): LicenseSourceV1 {
-  return { from, serial: license.serial, licenseId: license.licenseId, expiresAt: license.expiresAt };
+function sourceOf({ from, license: { facts }, eventIds }: Contribution): LicenseSourceV1 {
+  return { from, serial: facts.serial, licenseId: facts.licenseId, expiresAt: facts.expiresAt, eventIds: [...eventIds] };
 }
 
 function compareSources(a: LicenseSourceV1, b: LicenseSourceV1): number {
@@ -221,10 +273,16 @@ function sameGrant(a: EffectiveLicenseV1, b: EffectiveLicenseV1): boolean {
   return (
     a.expiresAt === b.expiresAt &&
     a.trial === b.trial &&
+    a.expiringSoon === b.expiringSoon &&
     sameList(
       a.sources,
       b.sources,
-      (x, y) => x.from === y.from && x.serial === y.serial && x.licenseId === y.licenseId && x.expiresAt === y.expiresAt,
+      (x, y) =>
+        x.from === y.from &&
+        x.serial === y.serial &&
+        x.licenseId === y.licenseId &&
+        x.expiresAt === y.expiresAt &&
+        sameList(x.eventIds, y.eventIds, (i, j) => i === j),
     )
   );
 }

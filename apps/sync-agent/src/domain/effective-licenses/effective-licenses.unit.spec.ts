@@ -3,7 +3,9 @@ import type { EffectiveLicenseSetV1, StatefulSyncStatusV1 } from '#shared/contra
 import {
   computeEffectiveSet,
   diffEffectiveSets,
+  isExpiringSoon,
   isSameEffectiveSet,
+  type Evidenced,
   type LicenseFacts,
   type PairFacts,
   type ProductFacts,
@@ -15,14 +17,22 @@ const MUCH_LATER = '2027-06-01T12:00:00.000Z';
 const PRIMARY = 'C0EAE4000001';
 const SECONDARY = 'C0EAE4000002';
 const PAIR_ID = '7d1c5a0e-0000-4000-8000-000000000001';
+/** The event that associated PAIR. */
+const PAIR_EVENT = '7d1c5a0e-0000-4000-9000-000000000001';
+const DAY = 86_400_000;
 
 /** License ids are explicit hex so that tests about source order can choose it. */
 function id(n: number): string {
   return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 }
 
-function license(n: number, serial: string, sku: string, overrides: Partial<LicenseFacts> = {}): LicenseFacts {
-  return {
+/** The id of license n's latest event. */
+function eventOf(n: number): string {
+  return `00000000-0000-4000-9000-${n.toString(16).padStart(12, '0')}`;
+}
+
+function license(n: number, serial: string, sku: string, overrides: Partial<LicenseFacts> = {}): Evidenced<LicenseFacts> {
+  const facts: LicenseFacts = {
     licenseId: id(n),
     serial,
     sku,
@@ -33,6 +43,7 @@ function license(n: number, serial: string, sku: string, overrides: Partial<Lice
     revokedAt: null,
     ...overrides,
   };
+  return { facts, eventId: eventOf(n) };
 }
 
 function product(serial: string, overrides: Partial<ProductFacts> = {}): ProductFacts {
@@ -55,10 +66,14 @@ const PAIR: PairFacts = {
 interface Given {
   readonly as: 'standalone' | 'primary' | 'secondary';
   readonly standaloneSerial?: string;
-  readonly own?: readonly LicenseFacts[];
-  readonly peer?: readonly LicenseFacts[];
+  readonly own?: readonly Evidenced<LicenseFacts>[];
+  readonly peer?: readonly Evidenced<LicenseFacts>[];
   readonly self?: Partial<ProductFacts> | null;
   readonly peerProduct?: Partial<ProductFacts> | null;
+  /** Serials whose licenses the unit / its peer hold (after a replacement); default their own. */
+  readonly held?: readonly string[];
+  readonly peerHeld?: readonly string[];
+  readonly warningWindowDays?: number;
 }
 
 function serialsOf(given: Given): { serial: string; peerSerial: string } {
@@ -73,11 +88,14 @@ function effectiveSet(given: Given): EffectiveLicenseSetV1 {
   return computeEffectiveSet({
     serial,
     product: given.self === null ? null : product(serial, given.self),
-    pair: paired ? PAIR : null,
+    pair: paired ? { facts: PAIR, eventId: PAIR_EVENT } : null,
     peer: !paired || given.peerProduct === null ? null : product(peerSerial, given.peerProduct),
     ownLicenses: given.own ?? [],
     peerLicenses: given.peer ?? [],
     now: NOW,
+    ...(given.held ? { heldSerials: given.held } : {}),
+    ...(given.peerHeld ? { peerHeldSerials: given.peerHeld } : {}),
+    ...(given.warningWindowDays ? { warningWindowDays: given.warningWindowDays } : {}),
   });
 }
 
@@ -209,10 +227,136 @@ describe('computeEffectiveSet', () => {
         peer: [license(3, PRIMARY, 'IPS'), license(2, PRIMARY, 'IPS')],
       });
       expect(entryOf(set, 'IPS').sources).toEqual([
-        { from: 'own', serial: SECONDARY, licenseId: id(9), expiresAt: LATER },
-        { from: 'primary', serial: PRIMARY, licenseId: id(2), expiresAt: LATER },
-        { from: 'primary', serial: PRIMARY, licenseId: id(3), expiresAt: LATER },
+        { from: 'own', serial: SECONDARY, licenseId: id(9), expiresAt: LATER, eventIds: [eventOf(9)] },
+        { from: 'primary', serial: PRIMARY, licenseId: id(2), expiresAt: LATER, eventIds: [eventOf(2), PAIR_EVENT] },
+        { from: 'primary', serial: PRIMARY, licenseId: id(3), expiresAt: LATER, eventIds: [eventOf(3), PAIR_EVENT] },
       ]);
+    });
+  });
+
+  describe('when naming the provenance of each entry', () => {
+    it.each<{ behaviour: string; given: Given; then: { from: string; eventIds: string[] }[] }>([
+      {
+        behaviour: "names the license's latest event for an own license",
+        given: { as: 'standalone', own: [license(1, PRIMARY, 'IPS')] },
+        then: [{ from: 'own', eventIds: [eventOf(1)] }],
+      },
+      {
+        behaviour: "names the license's latest event for an own license of a Primary",
+        given: { as: 'primary', own: [license(1, PRIMARY, 'IPS')] },
+        then: [{ from: 'own', eventIds: [eventOf(1)] }],
+      },
+      {
+        behaviour: "names the Primary's license event, then the pair's association, for a shared license",
+        given: { as: 'secondary', peer: [license(1, PRIMARY, 'IPS')] },
+        then: [{ from: 'primary', eventIds: [eventOf(1), PAIR_EVENT] }],
+      },
+    ])('$behaviour', ({ given, then }) => {
+      expect(entryOf(effectiveSet(given), 'IPS').sources.map(({ from, eventIds }) => ({ from, eventIds }))).toEqual(then);
+    });
+  });
+
+  describe('when a unit holds the licenses of a failed unit it replaced', () => {
+    const FAILED = 'C0EAE40000FF';
+
+    it.each<SkusCase>([
+      {
+        behaviour: "counts the failed unit's licenses as its own",
+        given: { as: 'standalone', held: [PRIMARY, FAILED], own: [license(1, FAILED, 'IPS'), license(2, PRIMARY, 'GATEWAY_AV')] },
+        thenSkus: ['GATEWAY_AV', 'IPS'],
+      },
+      {
+        behaviour: 'ignores licenses of a serial it does not hold, its own serial included once it was replaced',
+        given: { as: 'standalone', held: [FAILED], own: [license(1, PRIMARY, 'IPS'), license(2, FAILED, 'GATEWAY_AV')] },
+        thenSkus: ['GATEWAY_AV'],
+      },
+      {
+        behaviour: 'receives, as a Secondary, the shareable licenses its Primary holds for a failed unit',
+        given: {
+          as: 'secondary',
+          peerHeld: [PRIMARY, FAILED],
+          peer: [license(1, FAILED, 'IPS'), license(2, FAILED, 'STATEFUL_SYNC')],
+        },
+        thenSkus: ['IPS'],
+      },
+    ])('$behaviour', ({ given, thenSkus }) => {
+      expect(skusOf(effectiveSet(given))).toEqual(thenSkus);
+    });
+
+    it("names the license's actual serial in its source", () => {
+      const set = effectiveSet({ as: 'secondary', peerHeld: [PRIMARY, FAILED], peer: [license(1, FAILED, 'IPS')] });
+      expect(entryOf(set, 'IPS').sources).toEqual([
+        { from: 'primary', serial: FAILED, licenseId: id(1), expiresAt: LATER, eventIds: [eventOf(1), PAIR_EVENT] },
+      ]);
+    });
+
+    it("enables stateful sync through the failed Primary's STATEFUL_SYNC license", () => {
+      const set = effectiveSet({ as: 'secondary', peerHeld: [PRIMARY, FAILED], peer: [license(1, FAILED, 'STATEFUL_SYNC')] });
+      expect(set.statefulSync).toEqual({ enabled: true, reason: null });
+    });
+
+    it('lists a license handed in twice once, as its own', () => {
+      const twice = license(1, FAILED, 'IPS');
+      const set = effectiveSet({
+        as: 'secondary',
+        held: [SECONDARY, FAILED],
+        own: [twice, twice],
+        peerHeld: [PRIMARY, FAILED],
+        peer: [twice],
+      });
+      expect(entryOf(set, 'IPS').sources).toEqual([expect.objectContaining({ from: 'own', licenseId: id(1) })]);
+    });
+  });
+
+  describe('when an entry expires within the warning window', () => {
+    const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+
+    it.each<{ behaviour: string; given: Given; thenExpiringSoon: boolean }>([
+      {
+        behaviour: 'flags an entry expiring in a day',
+        given: { as: 'standalone', own: [license(1, PRIMARY, 'IPS', { expiresAt: at(DAY) })] },
+        thenExpiringSoon: true,
+      },
+      {
+        behaviour: 'flags an entry expiring exactly at the end of the default 30-day window',
+        given: { as: 'standalone', own: [license(1, PRIMARY, 'IPS', { expiresAt: at(30 * DAY) })] },
+        thenExpiringSoon: true,
+      },
+      {
+        behaviour: 'does not flag an entry expiring a millisecond after the window',
+        given: { as: 'standalone', own: [license(1, PRIMARY, 'IPS', { expiresAt: at(30 * DAY + 1) })] },
+        thenExpiringSoon: false,
+      },
+      {
+        behaviour: 'does not flag a perpetual entry',
+        given: { as: 'standalone', own: [license(1, PRIMARY, 'IPS', { expiresAt: null })] },
+        thenExpiringSoon: false,
+      },
+      {
+        behaviour: 'uses a configured window',
+        given: { as: 'standalone', warningWindowDays: 7, own: [license(1, PRIMARY, 'IPS', { expiresAt: at(8 * DAY) })] },
+        thenExpiringSoon: false,
+      },
+      {
+        behaviour: 'judges the entry by its latest source: a later shared source keeps it out of the window',
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { expiresAt: at(DAY) })],
+          peer: [license(2, PRIMARY, 'IPS', { expiresAt: at(90 * DAY) })],
+        },
+        thenExpiringSoon: false,
+      },
+      {
+        behaviour: 'judges the entry by its latest source: a perpetual source keeps it out of the window',
+        given: {
+          as: 'secondary',
+          own: [license(1, SECONDARY, 'IPS', { expiresAt: at(DAY) })],
+          peer: [license(2, PRIMARY, 'IPS', { expiresAt: null })],
+        },
+        thenExpiringSoon: false,
+      },
+    ])('$behaviour', ({ given, thenExpiringSoon }) => {
+      expect(entryOf(effectiveSet(given), 'IPS').expiringSoon).toBe(thenExpiringSoon);
     });
   });
 
@@ -429,6 +573,18 @@ describe('computeEffectiveSet', () => {
   });
 });
 
+describe('isExpiringSoon', () => {
+  it.each<{ behaviour: string; expiresAt: string | null; windowDays: number; then: boolean }>([
+    { behaviour: 'is false for a perpetual license', expiresAt: null, windowDays: 30, then: false },
+    { behaviour: 'is false for an expiry at now (already expired)', expiresAt: NOW.toISOString(), windowDays: 30, then: false },
+    { behaviour: 'is true just after now', expiresAt: '2025-06-01T12:00:00.001Z', windowDays: 1, then: true },
+    { behaviour: 'is true at the end of the window', expiresAt: '2025-06-02T12:00:00.000Z', windowDays: 1, then: true },
+    { behaviour: 'is false after the window', expiresAt: '2025-06-02T12:00:00.001Z', windowDays: 1, then: false },
+  ])('$behaviour', ({ expiresAt, windowDays, then }) => {
+    expect(isExpiringSoon(expiresAt, NOW, windowDays)).toBe(then);
+  });
+});
+
 describe('diffEffectiveSets', () => {
   const before = effectiveSet({
     as: 'secondary',
@@ -523,6 +679,20 @@ describe('isSameEffectiveSet', () => {
       },
     ])('$behaviour', ({ given, thenSame }) => {
       expect(isSameEffectiveSet(effectiveSet(base), effectiveSet(given))).toBe(thenSame);
+    });
+
+    it.each<{ behaviour: string; given: Given }>([
+      {
+        behaviour: 'notices a new event behind the same license (its provenance)',
+        given: { ...base, own: [{ ...license(1, SECONDARY, 'IPS'), eventId: eventOf(99) }] },
+      },
+      {
+        behaviour: 'notices an entry entering the expiry warning window',
+        given: { ...base, warningWindowDays: 400 },
+      },
+    ])('$behaviour, and reports the SKU as changed', ({ given }) => {
+      expect(isSameEffectiveSet(effectiveSet(base), effectiveSet(given))).toBe(false);
+      expect(diffEffectiveSets(effectiveSet(base), effectiveSet(given))).toEqual({ added: [], removed: [], changed: ['IPS'] });
     });
 
     it('notices a change the SKU diff does not report, such as the pair id', () => {

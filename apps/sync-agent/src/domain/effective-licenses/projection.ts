@@ -1,60 +1,111 @@
-import { assertNever, type EffectiveLicenseSetV1, type EventEnvelope } from '#shared/contracts';
-import { computeEffectiveSet, type LicenseFacts, type PairFacts, type ProductFacts } from './effective-licenses.js';
+import {
+  assertNever,
+  type EffectiveLicenseSetV1,
+  type EventEnvelope,
+  type PairReplacementV1,
+  type StatefulSyncStatusV1,
+} from '#shared/contracts';
+import {
+  computeEffectiveSet,
+  type EffectiveSetInput,
+  type Evidenced,
+  type LicenseFacts,
+  type PairFacts,
+  type ProductFacts,
+} from './effective-licenses.js';
 
 /**
  * The sync agent's projection as an in-memory pure model. The SQL implementation in the application layer
  * mirrors it and is tested against it. Events arrive in any order and possibly more than once; because every
  * event carries its aggregate's full state, keeping only the newest version of each entity makes the result
- * independent of arrival order.
+ * independent of arrival order. Replacements (RMA) are a grow-only set, so they commute too.
  *
  * Assumption: all events about one product, pair or license come from a single stream, so their
  * `streamVersion`s are comparable.
  */
 
-/** An entity's newest known facts and the stream version they came from. */
-export interface Versioned<F> {
+/** An entity's newest known facts, the stream version they came from and the id of the event that carried them. */
+export interface Versioned<F> extends Evidenced<F> {
   readonly version: number;
-  readonly facts: F;
 }
 
-/** Newest known products (by serial), pairs (by pairId) and licenses (by licenseId). */
+/**
+ * A replacement (RMA) as the sync agent keeps it: from `since` (the new pair's association), the licenses still
+ * held by `failedSerial` belong to `successorSerial` until licensing transfers them. `eventId` is the new pair's
+ * association, which recorded it.
+ */
+export interface Succession {
+  readonly failedSerial: string;
+  readonly successorSerial: string;
+  /** The pair formed by the replacement. */
+  readonly pairId: string;
+  /** The pair the failed unit was in. */
+  readonly replacedPairId: string;
+  readonly since: string;
+  readonly eventId: string;
+}
+
+/**
+ * Newest known products (by serial), pairs (by pairId) and licenses (by licenseId), and every replacement seen,
+ * by failed serial (oldest first; a unit repaired and failing again has several).
+ */
 export interface ProjectionState {
   readonly products: ReadonlyMap<string, Versioned<ProductFacts>>;
   readonly pairs: ReadonlyMap<string, Versioned<PairFacts>>;
   readonly licenses: ReadonlyMap<string, Versioned<LicenseFacts>>;
+  readonly successors: ReadonlyMap<string, readonly Succession[]>;
+}
+
+/** Options of the effective set: the expiry warning window (default 30 days). */
+export interface EffectiveSetOptions {
+  readonly warningWindowDays?: number;
 }
 
 /** The projection before any event. */
 export function emptyProjection(): ProjectionState {
-  return { products: new Map(), pairs: new Map(), licenses: new Map() };
+  return { products: new Map(), pairs: new Map(), licenses: new Map(), successors: new Map() };
 }
 
 /**
  * Folds one event into the projection, returning a new state (the given one is not modified). An event whose
- * `streamVersion` is not newer than the stored one for its entity is stale or a duplicate, and changes nothing.
+ * `streamVersion` is not newer than the stored one for its entity is stale or a duplicate, and changes nothing,
+ * except that a replacement it records is kept whatever its version (the pair's dissociation may have overtaken
+ * its association, and the successor mapping must survive that).
  */
 export function applyEvent(state: ProjectionState, envelope: EventEnvelope): ProjectionState {
-  const version = envelope.streamVersion;
+  const { streamVersion: version, eventId } = envelope;
   switch (envelope.type) {
     case 'ProductRegistered':
     case 'ProductFirmwareChanged': {
       const { serial, model, firmwareVersion, accountId } = envelope.data;
-      const products = keepNewest(state.products, serial, version, { serial, model, firmwareVersion, accountId });
+      const products = keepNewest(state.products, serial, {
+        version,
+        eventId,
+        facts: { serial, model, firmwareVersion, accountId },
+      });
       return products === state.products ? state : { ...state, products };
     }
     case 'ProductsAssociated':
     case 'ProductsDissociated': {
-      const { pairId, primarySerial, secondarySerial, associatedAt } = envelope.data;
+      const { pairId, primarySerial, secondarySerial, associatedAt, replaces } = envelope.data;
       const status: PairFacts['status'] = envelope.type === 'ProductsAssociated' ? 'associated' : 'dissociated';
-      const pairs = keepNewest(state.pairs, pairId, version, { pairId, primarySerial, secondarySerial, status, associatedAt });
-      return pairs === state.pairs ? state : { ...state, pairs };
+      const facts = { pairId, primarySerial, secondarySerial, status, associatedAt };
+      const pairs = keepNewest(state.pairs, pairId, { version, eventId, facts });
+      const successors =
+        envelope.type === 'ProductsAssociated' && replaces
+          ? withSuccession(state.successors, successionOf(replaces, pairId, associatedAt, eventId))
+          : state.successors;
+      return pairs === state.pairs && successors === state.successors ? state : { ...state, pairs, successors };
     }
-    case 'EntitlementChanged': {
+    case 'EntitlementChanged':
+    case 'EntitlementExpiringSoon': {
+      // The warning is a license event like any other: same stream, full state, newest version wins.
       const license = envelope.data.license;
-      const licenses = keepNewest(state.licenses, license.licenseId, version, license);
+      const licenses = keepNewest(state.licenses, license.licenseId, { version, eventId, facts: license });
       return licenses === state.licenses ? state : { ...state, licenses };
     }
     case 'EffectiveLicensesChanged':
+    case 'StatefulSyncChanged':
       // Our own output: consuming it would feed the projection its own conclusions.
       return state;
     default:
@@ -75,34 +126,74 @@ export function activePairOf(state: ProjectionState, serial: string): PairFacts 
   return active;
 }
 
-/** The effective set of `serial` as of `now`, or null while the product itself is unknown. */
-export function effectiveSetOf(state: ProjectionState, serial: string, now: Date): EffectiveLicenseSetV1 | null {
-  const product = state.products.get(serial)?.facts ?? null;
-  if (product === null) return null;
-  const pair = activePairOf(state, serial);
-  const peerSerial = pair === null ? null : pair.primarySerial === serial ? pair.secondarySerial : pair.primarySerial;
-  return computeEffectiveSet({
-    serial,
-    product,
-    pair,
-    peer: peerSerial === null ? null : (state.products.get(peerSerial)?.facts ?? null),
-    ownLicenses: licensesOf(state, serial),
-    peerLicenses: peerSerial === null ? [] : licensesOf(state, peerSerial),
-    now,
-  });
+/**
+ * The unit that holds the licenses still recorded on `serial`: `serial` itself, or, after it failed and was
+ * replaced, its successor (following further replacements). A replacement stops counting once the failed unit
+ * is seen associated again after it (it was repaired and is back in service).
+ */
+export function holderOf(state: ProjectionState, serial: string): string {
+  const visited = new Set([serial]);
+  let holder = serial;
+  for (;;) {
+    const succession = successionInEffect(state, holder);
+    if (succession === null || visited.has(succession.successorSerial)) return holder;
+    holder = succession.successorSerial;
+    visited.add(holder);
+  }
 }
 
 /**
- * The serials whose effective set may change because of `envelope`, sorted: the serials the event names, plus
- * every serial sharing an associated pair with one of them. That is wider than "the peer in its active pair" on
- * purpose: while a superseded association still looks active, its other member sees the named serial as its
- * peer even though the named serial's own active pair is a newer one. The answer is the same whether `state` is
- * taken before or after applying `envelope`, since the pairs it reads are only those of the named serials.
+ * The serials whose licenses `serial` holds, sorted: its own (unless it was replaced) and those of every failed
+ * unit it succeeded, directly or through a chain of replacements.
+ */
+export function heldSerialsOf(state: ProjectionState, serial: string): string[] {
+  const held = [serial, ...state.successors.keys()].filter((s) => holderOf(state, s) === serial);
+  return [...new Set(held)].sort();
+}
+
+/** The effective set of `serial` as of `now`, or null while the product itself is unknown. */
+export function effectiveSetOf(
+  state: ProjectionState,
+  serial: string,
+  now: Date,
+  options: EffectiveSetOptions = {},
+): EffectiveLicenseSetV1 | null {
+  const input = effectiveSetInputOf(state, serial, now, options);
+  return input.product === null ? null : computeEffectiveSet(input);
+}
+
+/**
+ * The stateful synchronization of a pair as its two units report it. A pair that is no longer the active pair of
+ * both its units (dissociated, or superseded by a later association) is NOT_PAIRED.
+ */
+export function pairStatefulSyncOf(
+  state: ProjectionState,
+  pairId: string,
+  now: Date,
+  options: EffectiveSetOptions = {},
+): StatefulSyncStatusV1 {
+  const pair = state.pairs.get(pairId)?.facts;
+  const isActive =
+    pair !== undefined &&
+    activePairOf(state, pair.primarySerial)?.pairId === pairId &&
+    activePairOf(state, pair.secondarySerial)?.pairId === pairId;
+  if (!isActive) return { enabled: false, reason: 'NOT_PAIRED' };
+  return computeEffectiveSet(effectiveSetInputOf(state, pair.primarySerial, now, options)).statefulSync;
+}
+
+/**
+ * The serials whose effective set may change because of `envelope`, sorted, judged on the state BEFORE the
+ * event is applied (the stored license tells where a moved license was): the serials the event names and the
+ * license's stored serial, every unit they pass their licenses on to through replacements, and every serial
+ * sharing an associated pair with one of those. That is wider than "the peer in its active pair" on purpose:
+ * while a superseded association still looks active, its other member sees the named serial as its peer even
+ * though the named serial's own active pair is a newer one.
  */
 export function affectedSerials(state: ProjectionState, envelope: EventEnvelope): string[] {
-  const named = namedSerials(envelope);
-  const affected = new Set(named);
-  for (const serial of named) {
+  const named = [...namedSerials(envelope), ...storedSerialsOf(state, envelope)];
+  const reached = successorClosure(state, named);
+  const affected = new Set(reached);
+  for (const serial of reached) {
     for (const pair of associatedPairsOf(state, serial)) {
       affected.add(pair.primarySerial);
       affected.add(pair.secondarySerial);
@@ -111,34 +202,135 @@ export function affectedSerials(state: ProjectionState, envelope: EventEnvelope)
   return [...affected].sort();
 }
 
-/** The serials an event names directly (before following pairs). */
+/**
+ * The serials an event names directly (before following pairs), sorted: a product's serial, both members of a
+ * pair and the failed and successor units of a replacement, a license's serial and the serial it was
+ * transferred from.
+ */
 export function namedSerials(envelope: EventEnvelope): string[] {
   switch (envelope.type) {
     case 'ProductRegistered':
     case 'ProductFirmwareChanged':
       return [envelope.data.serial];
     case 'ProductsAssociated':
-    case 'ProductsDissociated':
-      return [envelope.data.primarySerial, envelope.data.secondarySerial];
-    case 'EntitlementChanged':
-      // A license never moves between serials, so its current serial is the only one whose licenses change.
+    case 'ProductsDissociated': {
+      const { primarySerial, secondarySerial, replaces } = envelope.data;
+      const serials = [primarySerial, secondarySerial];
+      if (replaces) serials.push(replaces.failedSerial, replaces.replacementSerial, replaces.successorSerial);
+      return uniqueSorted(serials);
+    }
+    case 'EntitlementChanged': {
+      const { license, transferredFrom } = envelope.data;
+      return uniqueSorted(transferredFrom === undefined ? [license.serial] : [license.serial, transferredFrom]);
+    }
+    case 'EntitlementExpiringSoon':
       return [envelope.data.license.serial];
     case 'EffectiveLicensesChanged':
+    case 'StatefulSyncChanged':
       return [];
     default:
       return assertNever(envelope, 'event');
   }
 }
 
+/**
+ * The serials `state` knows an event's entity by that the event itself does not name: for a license event, the
+ * serial of the stored license (where a transferred license was before, even if intermediate transfers were
+ * never seen).
+ */
+export function storedSerialsOf(state: ProjectionState, envelope: EventEnvelope): string[] {
+  if (envelope.type !== 'EntitlementChanged' && envelope.type !== 'EntitlementExpiringSoon') return [];
+  const stored = state.licenses.get(envelope.data.license.licenseId)?.facts.serial;
+  return stored === undefined || stored === envelope.data.license.serial ? [] : [stored];
+}
+
+/** The license ids an event carries (a stored license must be loaded to judge its version and former serial). */
+export function namedLicenseIds(envelope: EventEnvelope): string[] {
+  return envelope.type === 'EntitlementChanged' || envelope.type === 'EntitlementExpiringSoon'
+    ? [envelope.data.license.licenseId]
+    : [];
+}
+
+function effectiveSetInputOf(state: ProjectionState, serial: string, now: Date, options: EffectiveSetOptions): EffectiveSetInput {
+  const pair = activePairOf(state, serial);
+  const pairEvent = pair === null ? undefined : state.pairs.get(pair.pairId);
+  const peerSerial = pair === null ? null : pair.primarySerial === serial ? pair.secondarySerial : pair.primarySerial;
+  const heldSerials = heldSerialsOf(state, serial);
+  const peerHeldSerials = peerSerial === null ? [] : heldSerialsOf(state, peerSerial);
+  return {
+    serial,
+    product: state.products.get(serial)?.facts ?? null,
+    pair: pair === null || pairEvent === undefined ? null : { facts: pair, eventId: pairEvent.eventId },
+    peer: peerSerial === null ? null : (state.products.get(peerSerial)?.facts ?? null),
+    heldSerials,
+    ownLicenses: licensesOf(state, heldSerials),
+    peerHeldSerials,
+    peerLicenses: licensesOf(state, peerHeldSerials),
+    now,
+    ...(options.warningWindowDays === undefined ? {} : { warningWindowDays: options.warningWindowDays }),
+  };
+}
+
 function keepNewest<F>(
   entities: ReadonlyMap<string, Versioned<F>>,
   id: string,
-  version: number,
-  facts: F,
+  candidate: Versioned<F>,
 ): ReadonlyMap<string, Versioned<F>> {
   const stored = entities.get(id);
-  if (stored !== undefined && version <= stored.version) return entities;
-  return new Map(entities).set(id, { version, facts });
+  if (stored !== undefined && candidate.version <= stored.version) return entities;
+  return new Map(entities).set(id, candidate);
+}
+
+function successionOf(replaces: PairReplacementV1, pairId: string, since: string, eventId: string): Succession {
+  return {
+    failedSerial: replaces.failedSerial,
+    successorSerial: replaces.successorSerial,
+    pairId,
+    replacedPairId: replaces.pairId,
+    since,
+    eventId,
+  };
+}
+
+/** Adds a replacement once (by the pair it formed), keeping each failed unit's list ordered oldest first. */
+function withSuccession(
+  successors: ReadonlyMap<string, readonly Succession[]>,
+  succession: Succession,
+): ReadonlyMap<string, readonly Succession[]> {
+  const known = successors.get(succession.failedSerial) ?? [];
+  if (known.some((s) => s.pairId === succession.pairId)) return successors;
+  const list = [...known, succession].sort((a, b) => (isLaterSuccession(a, b) ? 1 : isLaterSuccession(b, a) ? -1 : 0));
+  return new Map(successors).set(succession.failedSerial, list);
+}
+
+/**
+ * The replacement through which `serial`'s licenses pass on, or null: its latest one, unless `serial` was
+ * associated again after it (then every older one is over too).
+ */
+function successionInEffect(state: ProjectionState, serial: string): Succession | null {
+  const latest = state.successors.get(serial)?.at(-1);
+  if (latest === undefined) return null;
+  const since = Date.parse(latest.since);
+  for (const { facts } of state.pairs.values()) {
+    const member = facts.primarySerial === serial || facts.secondarySerial === serial;
+    if (member && Date.parse(facts.associatedAt) > since) return null;
+  }
+  return latest;
+}
+
+/** `serials` and every unit any recorded replacement passes their licenses to, transitively, in effect or not. */
+function successorClosure(state: ProjectionState, serials: readonly string[]): string[] {
+  const reached = new Set(serials);
+  const pending = [...serials];
+  for (let serial = pending.pop(); serial !== undefined; serial = pending.pop()) {
+    for (const { successorSerial } of state.successors.get(serial) ?? []) {
+      if (!reached.has(successorSerial)) {
+        reached.add(successorSerial);
+        pending.push(successorSerial);
+      }
+    }
+  }
+  return [...reached];
 }
 
 function associatedPairsOf(state: ProjectionState, serial: string): PairFacts[] {
@@ -152,6 +344,15 @@ function isLaterAssociation(a: PairFacts, b: PairFacts): boolean {
   return delta !== 0 ? delta > 0 : a.pairId > b.pairId;
 }
 
-function licensesOf(state: ProjectionState, serial: string): LicenseFacts[] {
-  return [...state.licenses.values()].map((l) => l.facts).filter((l) => l.serial === serial);
+function isLaterSuccession(a: Succession, b: Succession): boolean {
+  const delta = Date.parse(a.since) - Date.parse(b.since);
+  return delta !== 0 ? delta > 0 : a.pairId > b.pairId;
+}
+
+function licensesOf(state: ProjectionState, serials: readonly string[]): Versioned<LicenseFacts>[] {
+  return [...state.licenses.values()].filter((l) => serials.includes(l.facts.serial));
+}
+
+function uniqueSorted(serials: readonly string[]): string[] {
+  return [...new Set(serials)].sort();
 }

@@ -1,25 +1,62 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { CLOCK, EventStore, RuleViolation, Serial, valid, type Clock, type EffectiveLicenseSetV1 } from '#shared';
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { z } from 'zod';
+import {
+  CLOCK,
+  EventStore,
+  RuleViolation,
+  Serial,
+  ServiceRuntime,
+  ValidationFailedError,
+  valid,
+  type Clock,
+  type EffectiveLicenseSetV1,
+} from '#shared';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
+import { effectiveSetAt } from '../effective-licenses-history/effective-licenses-history.query.js';
 import { loadWorkingSet } from './projection-store.js';
 
+/** `?at=`: an ISO-8601 instant with its offset (`Z` or `±hh:mm`). */
+export const AsOfInstant = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO-8601 instant with an offset, e.g. 2025-06-01T12:00:00Z',
+});
+
 /**
- * GET /products/:serial/effective-licenses: what the unit may use right now. Computed at read time from
- * the projected facts, so a license that expired a second ago is already gone.
+ * GET /products/:serial/effective-licenses: what the unit may use right now, computed at read time from the
+ * projected facts (so a license that expired a second ago is already gone).
+ * With `?at=<instant>`: what it could use at that past instant, folded from the consumed events.
  */
 @Controller('products/:serial/effective-licenses')
 export class EffectiveLicensesController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Get()
-  async get(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<EffectiveLicenseSetV1> {
-    const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
-    const set = effectiveSetOf(state, serial, this.clock.now());
-    if (!set)
-      throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);
-    return set;
+  async get(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Query('at', valid(AsOfInstant.optional(), 'at')) at: string | undefined,
+  ): Promise<EffectiveLicenseSetV1> {
+    const now = this.clock.now();
+    const options = { warningWindowDays: this.runtime.config.expiryWarningDays };
+    if (at === undefined) {
+      const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
+      return effectiveSetOf(state, serial, now, options) ?? notFound(serial, 'yet');
+    }
+    const instant = new Date(at);
+    if (instant.getTime() > now.getTime())
+      throw new ValidationFailedError([{ field: 'at', message: 'must not be in the future' }]);
+    const set = await this.store.transaction(async (tx) => {
+      // One snapshot for every round of loading, so that the events read belong to one committed state.
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return effectiveSetAt(tx, serial, instant, options);
+    });
+    return set ?? notFound(serial, `at ${instant.toISOString()}`);
   }
+}
+
+function notFound(serial: string, when: string): never {
+  throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (${when})`);
 }

@@ -3,18 +3,195 @@
  * arrive through durable JetStream consumers, in any order relative to each other, possibly more than once.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, EventStore, ServiceRuntime, type Clock, type EventEnvelope, type SyncAgentEvent } from '#shared';
+import {
+  CLOCK,
+  EventStore,
+  ServiceRuntime,
+  type Clock,
+  type EventEnvelope,
+  type StatefulSyncStatusV1,
+  type SyncAgentEvent,
+  type Tx,
+} from '#shared';
 import { diffEffectiveSets, isSameEffectiveSet } from '../../domain/effective-licenses/effective-licenses.js';
-import { affectedSerials, applyEvent, effectiveSetOf, namedSerials } from '../../domain/effective-licenses/projection.js';
-import { loadSnapshots, loadWorkingSet, recordInInbox, saveChangedFacts, saveSnapshot } from './projection-store.js';
+import {
+  affectedSerials,
+  applyEvent,
+  effectiveSetOf,
+  namedLicenseIds,
+  namedSerials,
+  pairStatefulSyncOf,
+  storedSerialsOf,
+  type EffectiveSetOptions,
+  type ProjectionState,
+} from '../../domain/effective-licenses/projection.js';
+import {
+  loadPublishedStatefulSync,
+  loadSnapshots,
+  loadWorkingSet,
+  recordInInbox,
+  saveChangedFacts,
+  savePublishedStatefulSync,
+  saveSnapshot,
+} from './projection-store.js';
 
 export const effectiveLicensesStreamId = (serial: string): string => `effective-licenses-${serial}`;
+export const statefulSyncStreamId = (pairId: string): string => `stateful-sync-${pairId}`;
+
+/** How a batch's events counted: applied, seen before (inbox), or older than what was stored. */
+export interface BatchOutcome {
+  applied: number;
+  duplicate: number;
+  stale: number;
+}
 
 /**
- * Applies a batch of events in one transaction: each event counts once (inbox), each product, pair and
- * license keeps its newest version, and every product whose effective set changed gets an
- * EffectiveLicensesChanged in the outbox. The consumer acks the batch only after this commits.
+ * Applies a batch of events in one transaction: each event counts once (inbox, which also keeps it for "as of"
+ * queries), each product, pair and license keeps its newest version, replacements are recorded, every product
+ * whose effective set changed gets an EffectiveLicensesChanged in the outbox, and every pair whose stateful
+ * synchronization changed gets a StatefulSyncChanged. The caller acks the batch only after this commits.
  */
+export async function projectBatch(
+  store: EventStore,
+  clock: Clock,
+  batch: readonly EventEnvelope[],
+  options: EffectiveSetOptions = {},
+): Promise<BatchOutcome> {
+  const counts: BatchOutcome = { applied: 0, duplicate: 0, stale: 0 };
+  await store.transaction(async (tx) => {
+    // One projector transaction at a time per schema, so two instances never interleave a
+    // read-compute-write of the same effective set.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.effective-licenses-projector'))`);
+    counts.applied = counts.duplicate = counts.stale = 0;
+    const unique = batch.filter((e, i) => batch.findIndex((o) => o.eventId === e.eventId) === i);
+    const before = await loadWorkingSet(
+      tx,
+      [...new Set(unique.flatMap(namedSerials))],
+      [...new Set(unique.flatMap(namedLicenseIds))],
+    );
+    const fresh = await recordInInbox(tx, unique, (e) =>
+      [...new Set([...namedSerials(e), ...storedSerialsOf(before, e)])].sort(),
+    );
+    const events = unique.filter((e) => fresh.has(e.eventId));
+    counts.duplicate = batch.length - events.length;
+    if (events.length === 0) return;
+
+    let state = before;
+    // The last event of the batch that touched each serial: the cause named in what is published.
+    const causeOf = new Map<string, EventEnvelope>();
+    for (const event of events) {
+      const next = applyEvent(state, event);
+      if (next === state) {
+        counts.stale++;
+        continue;
+      }
+      counts.applied++;
+      // Judged before the event (where a moved license was) and after it (the pairs it formed).
+      for (const serial of new Set([...affectedSerials(state, event), ...affectedSerials(next, event)]))
+        causeOf.set(serial, event);
+      state = next;
+    }
+    await saveChangedFacts(tx, before, state);
+
+    const now = clock.now();
+    await publishEffectiveSets(store, tx, state, causeOf, now, options);
+    await publishStatefulSync(store, tx, state, causeOf, events, now, options);
+  });
+  return counts;
+}
+
+async function publishEffectiveSets(
+  store: EventStore,
+  tx: Tx,
+  state: ProjectionState,
+  causeOf: ReadonlyMap<string, EventEnvelope>,
+  now: Date,
+  options: EffectiveSetOptions,
+): Promise<void> {
+  const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
+  for (const [serial, cause] of causeOf) {
+    const set = effectiveSetOf(state, serial, now, options);
+    if (set === null) continue; // not registered (yet): nothing to publish
+    const previous = snapshots.get(serial);
+    if (previous && isSameEffectiveSet(previous.set, set)) continue;
+    const version = previous?.version ?? 0;
+    const change: SyncAgentEvent = {
+      type: 'EffectiveLicensesChanged',
+      data: {
+        serial,
+        ...diffEffectiveSets(previous?.set ?? null, set),
+        set,
+        cause: { eventId: cause.eventId, type: cause.type },
+        computedAt: now.toISOString(),
+      },
+    };
+    await store.append(tx, effectiveLicensesStreamId(serial), version, [change], {
+      occurredAt: now,
+      metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId },
+    });
+    await saveSnapshot(tx, set, version + 1);
+  }
+}
+
+/**
+ * Publishes the stateful synchronization of every pair of an affected serial whose status differs from the one
+ * last published for it. A pair seen for the first time publishes its status (nothing was published before); a
+ * pair that ended (dissociated, or superseded by a later association) publishes NOT_PAIRED only if it was
+ * enabled, since "off" is what its units already knew.
+ */
+async function publishStatefulSync(
+  store: EventStore,
+  tx: Tx,
+  state: ProjectionState,
+  causeOf: ReadonlyMap<string, EventEnvelope>,
+  events: readonly EventEnvelope[],
+  now: Date,
+  options: EffectiveSetOptions,
+): Promise<void> {
+  const pairs = [...state.pairs.values()]
+    .map((p) => p.facts)
+    .filter((p) => causeOf.has(p.primarySerial) || causeOf.has(p.secondarySerial))
+    .sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
+  const published = await loadPublishedStatefulSync(
+    tx,
+    pairs.map((p) => p.pairId),
+  );
+  const statuses = pairs.map((pair) => ({ pair, status: pairStatefulSyncOf(state, pair.pairId, now, options) }));
+  // Pairs that ended are announced first: off for the old pair before on for the pair that replaced it.
+  statuses.sort((a, b) => Number(b.status.reason === 'NOT_PAIRED') - Number(a.status.reason === 'NOT_PAIRED'));
+  for (const { pair, status } of statuses) {
+    const previous = published.get(pair.pairId);
+    if (!shouldPublish(previous?.status ?? null, status)) continue;
+    // The later of the events that touched either unit.
+    const cause = [causeOf.get(pair.primarySerial), causeOf.get(pair.secondarySerial)]
+      .filter((e): e is EventEnvelope => e !== undefined)
+      .sort((a, b) => events.indexOf(b) - events.indexOf(a))[0] as EventEnvelope;
+    const version = previous?.version ?? 0;
+    const change: SyncAgentEvent = {
+      type: 'StatefulSyncChanged',
+      data: {
+        pairId: pair.pairId,
+        primarySerial: pair.primarySerial,
+        secondarySerial: pair.secondarySerial,
+        ...status,
+        cause: { eventId: cause.eventId, type: cause.type },
+        changedAt: now.toISOString(),
+      },
+    };
+    await store.append(tx, statefulSyncStreamId(pair.pairId), version, [change], {
+      occurredAt: now,
+      metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId },
+    });
+    await savePublishedStatefulSync(tx, pair, status, version + 1);
+  }
+}
+
+function shouldPublish(previous: StatefulSyncStatusV1 | null, status: StatefulSyncStatusV1): boolean {
+  if (status.reason === 'NOT_PAIRED') return previous?.enabled === true;
+  return previous === null || previous.enabled !== status.enabled || previous.reason !== status.reason;
+}
+
+/** The Nest adapter: runs each consumed batch through projectBatch and counts the outcomes. */
 @Injectable()
 export class EffectiveLicensesProjector {
   constructor(
@@ -24,57 +201,8 @@ export class EffectiveLicensesProjector {
   ) {}
 
   readonly handle = async (batch: readonly EventEnvelope[]): Promise<void> => {
-    const counts = { applied: 0, duplicate: 0, stale: 0 };
-    await this.store.transaction(async (tx) => {
-      // One projector transaction at a time per schema, so two instances never interleave a
-      // read-compute-write of the same effective set.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.effective-licenses-projector'))`);
-      counts.applied = counts.duplicate = counts.stale = 0;
-      const fresh = await recordInInbox(tx, batch);
-      const events = batch.filter((e, i) => fresh.has(e.eventId) && batch.findIndex((o) => o.eventId === e.eventId) === i);
-      counts.duplicate = batch.length - events.length;
-      if (events.length === 0) return;
-
-      const before = await loadWorkingSet(tx, [...new Set(events.flatMap(namedSerials))]);
-      let state = before;
-      const causeOf = new Map<string, EventEnvelope>();
-      for (const event of events) {
-        const next = applyEvent(state, event);
-        if (next === state) {
-          counts.stale++;
-          continue;
-        }
-        counts.applied++;
-        for (const serial of new Set([...affectedSerials(state, event), ...affectedSerials(next, event)]))
-          causeOf.set(serial, event);
-        state = next;
-      }
-      await saveChangedFacts(tx, before, state);
-
-      const now = this.clock.now();
-      const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
-      for (const [serial, cause] of causeOf) {
-        const set = effectiveSetOf(state, serial, now);
-        if (set === null) continue; // not registered (yet): nothing to publish
-        const previous = snapshots.get(serial);
-        if (previous && isSameEffectiveSet(previous.set, set)) continue;
-        const version = previous?.version ?? 0;
-        const change: SyncAgentEvent = {
-          type: 'EffectiveLicensesChanged',
-          data: {
-            serial,
-            ...diffEffectiveSets(previous?.set ?? null, set),
-            set,
-            cause: { eventId: cause.eventId, type: cause.type },
-            computedAt: now.toISOString(),
-          },
-        };
-        await this.store.append(tx, effectiveLicensesStreamId(serial), version, [change], {
-          occurredAt: now,
-          metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId },
-        });
-        await saveSnapshot(tx, set, version + 1);
-      }
+    const counts = await projectBatch(this.store, this.clock, batch, {
+      warningWindowDays: this.runtime.config.expiryWarningDays,
     });
     const metrics = this.runtime.metrics.eventsConsumed;
     metrics.inc({ outcome: 'applied' }, counts.applied);

@@ -1,11 +1,16 @@
-import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, Tx } from '#shared';
+import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, StatefulSyncStatusV1, Tx } from '#shared';
 import type { PairFacts, ProductFacts } from '../../domain/effective-licenses/effective-licenses.js';
-import type { ProjectionState, Versioned } from '../../domain/effective-licenses/projection.js';
+import {
+  namedSerials,
+  type ProjectionState,
+  type Succession,
+  type Versioned,
+} from '../../domain/effective-licenses/projection.js';
 
 /**
  * Loads from and saves to PostgreSQL the part of the projection a batch of events can touch. The rules
- * (newest version wins, what is affected, what the effective set is) are the pure functions of
- * domain/effective-licenses; this file only moves their state in and out of tables.
+ * (newest version wins, who holds a replaced unit's licenses, what is affected, what the effective set is) are
+ * the pure functions of domain/effective-licenses; this file only moves their state in and out of tables.
  */
 
 interface PairRow {
@@ -15,53 +20,120 @@ interface PairRow {
   status: PairFacts['status'];
   associated_at: Date;
   version: number;
+  event_id: string;
 }
 
 async function pairsInvolving(tx: Tx, serials: readonly string[]): Promise<PairRow[]> {
   if (serials.length === 0) return [];
   return tx.query(
-    `SELECT pair_id, primary_serial, secondary_serial, status, associated_at, version FROM pairs
+    `SELECT pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id FROM pairs
       WHERE primary_serial = ANY($1::text[]) OR secondary_serial = ANY($1::text[])`,
     [serials],
   );
 }
 
-/**
- * Everything needed to compute the effective sets of `serials` and of every product paired with them:
- * two hops through pairs (a serial's pairs, then its peers' pairs), then products and licenses.
- */
-export async function loadWorkingSet(tx: Tx, serials: readonly string[]): Promise<ProjectionState> {
-  const firstHop = await pairsInvolving(tx, serials);
-  const around = new Set(serials);
-  for (const p of firstHop) around.add(p.primary_serial).add(p.secondary_serial);
-  const secondHop = await pairsInvolving(tx, [...around]);
-  const all = new Set(around);
-  for (const p of secondHop) all.add(p.primary_serial).add(p.secondary_serial);
-  const list = [...all];
+/** `serials` and every unit a recorded replacement passes their licenses to (`forward`) or took them from, transitively. */
+async function replacementClosure(tx: Tx, serials: readonly string[], direction: 'forward' | 'backward'): Promise<string[]> {
+  const [from, to] = direction === 'forward' ? ['failed_serial', 'successor_serial'] : ['successor_serial', 'failed_serial'];
+  const rows: { serial: string }[] = await tx.query(
+    `WITH RECURSIVE reached(serial) AS (
+       SELECT unnest($1::text[])
+       UNION
+       SELECT r.${to} FROM replacements r JOIN reached ON r.${from} = reached.serial
+     )
+     SELECT serial FROM reached`,
+    [serials],
+  );
+  return rows.map((r) => r.serial);
+}
 
-  const products: { serial: string; model: string; firmware_version: string; account_id: string; version: number }[] =
-    await tx.query('SELECT serial, model, firmware_version, account_id, version FROM products WHERE serial = ANY($1::text[])', [
-      list,
-    ]);
-  const licenses: { license_id: string; facts: LicenseStateV1; version: number }[] = await tx.query(
-    'SELECT license_id, facts, version FROM licenses WHERE serial = ANY($1::text[])',
+function withMembers(serials: Iterable<string>, pairs: readonly PairRow[]): Set<string> {
+  const all = new Set(serials);
+  for (const p of pairs) all.add(p.primary_serial).add(p.secondary_serial);
+  return all;
+}
+
+/**
+ * Everything needed to compute the effective sets of `serials` and of every product paired with them, and to
+ * judge events about the licenses `licenseIds`: the serials those licenses are stored on, the units replacements
+ * pass their licenses to, two hops through pairs (a serial's pairs, then its peers' pairs), the failed units
+ * whose licenses any of them holds, every pair of all those (a later association ends a replacement), and their
+ * products, licenses and replacements.
+ */
+export async function loadWorkingSet(
+  tx: Tx,
+  serials: readonly string[],
+  licenseIds: readonly string[] = [],
+): Promise<ProjectionState> {
+  const stored: { serial: string }[] =
+    licenseIds.length === 0
+      ? []
+      : await tx.query('SELECT DISTINCT serial FROM licenses WHERE license_id = ANY($1::uuid[])', [licenseIds]);
+  const named = await replacementClosure(tx, [...new Set([...serials, ...stored.map((r) => r.serial)])], 'forward');
+  const around = withMembers(named, await pairsInvolving(tx, named));
+  const reach = withMembers(around, await pairsInvolving(tx, [...around]));
+  const list = await replacementClosure(tx, [...reach], 'backward');
+  const pairs = await pairsInvolving(tx, list);
+
+  const products: {
+    serial: string;
+    model: string;
+    firmware_version: string;
+    account_id: string;
+    version: number;
+    event_id: string;
+  }[] = await tx.query(
+    'SELECT serial, model, firmware_version, account_id, version, event_id FROM products WHERE serial = ANY($1::text[])',
     [list],
   );
+  const licenses: { license_id: string; facts: LicenseStateV1; version: number; event_id: string }[] = await tx.query(
+    `SELECT license_id, facts, version, event_id FROM licenses
+      WHERE serial = ANY($1::text[]) OR license_id = ANY($2::uuid[])`,
+    [list, licenseIds],
+  );
+  const replacements: {
+    failed_serial: string;
+    successor_serial: string;
+    pair_id: string;
+    replaced_pair_id: string;
+    since: Date;
+    event_id: string;
+  }[] = await tx.query(
+    `SELECT failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id FROM replacements
+      WHERE failed_serial = ANY($1::text[]) ORDER BY failed_serial, since, pair_id`,
+    [list],
+  );
+  const successors = new Map<string, Succession[]>();
+  for (const r of replacements) {
+    successors.set(r.failed_serial, [
+      ...(successors.get(r.failed_serial) ?? []),
+      {
+        failedSerial: r.failed_serial,
+        successorSerial: r.successor_serial,
+        pairId: r.pair_id,
+        replacedPairId: r.replaced_pair_id,
+        since: r.since.toISOString(),
+        eventId: r.event_id,
+      },
+    ]);
+  }
   return {
     products: new Map(
       products.map((r) => [
         r.serial,
         {
           version: r.version,
+          eventId: r.event_id,
           facts: { serial: r.serial, model: r.model, firmwareVersion: r.firmware_version, accountId: r.account_id },
         },
       ]),
     ),
     pairs: new Map(
-      secondHop.map((r) => [
+      pairs.map((r) => [
         r.pair_id,
         {
           version: r.version,
+          eventId: r.event_id,
           facts: {
             pairId: r.pair_id,
             primarySerial: r.primary_serial,
@@ -72,11 +144,12 @@ export async function loadWorkingSet(tx: Tx, serials: readonly string[]): Promis
         },
       ]),
     ),
-    licenses: new Map(licenses.map((r) => [r.license_id, { version: r.version, facts: r.facts }])),
+    licenses: new Map(licenses.map((r) => [r.license_id, { version: r.version, eventId: r.event_id, facts: r.facts }])),
+    successors,
   };
 }
 
-/** Writes the entities whose version changed since `before` (the guard keeps a newer row if one exists). */
+/** Writes the entities whose version changed since `before` (the guard keeps a newer row if one exists), and new replacements. */
 export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: ProjectionState): Promise<void> {
   const changed = <F>(a: ReadonlyMap<string, Versioned<F>>, b: ReadonlyMap<string, Versioned<F>>) =>
     [...b.entries()].filter(([id, v]) => a.get(id)?.version !== v.version).map(([, v]) => v);
@@ -84,10 +157,10 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   const products = changed<ProductFacts>(before.products, after.products);
   if (products.length > 0) {
     await tx.query(
-      `INSERT INTO products (serial, model, firmware_version, account_id, version)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+      `INSERT INTO products (serial, model, firmware_version, account_id, version, event_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[])
        ON CONFLICT (serial) DO UPDATE SET model = EXCLUDED.model, firmware_version = EXCLUDED.firmware_version,
-         account_id = EXCLUDED.account_id, version = EXCLUDED.version
+         account_id = EXCLUDED.account_id, version = EXCLUDED.version, event_id = EXCLUDED.event_id
        WHERE products.version < EXCLUDED.version`,
       [
         products.map((p) => p.facts.serial),
@@ -95,15 +168,16 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
         products.map((p) => p.facts.firmwareVersion),
         products.map((p) => p.facts.accountId),
         products.map((p) => p.version),
+        products.map((p) => p.eventId),
       ],
     );
   }
   const pairs = changed<PairFacts>(before.pairs, after.pairs);
   if (pairs.length > 0) {
     await tx.query(
-      `INSERT INTO pairs (pair_id, primary_serial, secondary_serial, status, associated_at, version)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])
-       ON CONFLICT (pair_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version
+      `INSERT INTO pairs (pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::uuid[])
+       ON CONFLICT (pair_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, event_id = EXCLUDED.event_id
        WHERE pairs.version < EXCLUDED.version`,
       [
         pairs.map((p) => p.facts.pairId),
@@ -112,34 +186,73 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
         pairs.map((p) => p.facts.status),
         pairs.map((p) => p.facts.associatedAt),
         pairs.map((p) => p.version),
+        pairs.map((p) => p.eventId),
       ],
     );
   }
   const licenses = changed<LicenseStateV1>(before.licenses, after.licenses);
   if (licenses.length > 0) {
     await tx.query(
-      `INSERT INTO licenses (license_id, serial, facts, version)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[])
-       ON CONFLICT (license_id) DO UPDATE SET facts = EXCLUDED.facts, version = EXCLUDED.version
+      `INSERT INTO licenses (license_id, serial, facts, version, event_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::uuid[])
+       ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, facts = EXCLUDED.facts,
+         version = EXCLUDED.version, event_id = EXCLUDED.event_id
        WHERE licenses.version < EXCLUDED.version`,
       [
         licenses.map((l) => l.facts.licenseId),
         licenses.map((l) => l.facts.serial),
         licenses.map((l) => JSON.stringify(l.facts)),
         licenses.map((l) => l.version),
+        licenses.map((l) => l.eventId),
+      ],
+    );
+  }
+  const known = new Set([...before.successors.values()].flat().map((s) => `${s.failedSerial}/${s.pairId}`));
+  const successions = [...after.successors.values()].flat().filter((s) => !known.has(`${s.failedSerial}/${s.pairId}`));
+  if (successions.length > 0) {
+    await tx.query(
+      `INSERT INTO replacements (failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[])
+       ON CONFLICT (failed_serial, pair_id) DO NOTHING`,
+      [
+        successions.map((s) => s.failedSerial),
+        successions.map((s) => s.successorSerial),
+        successions.map((s) => s.pairId),
+        successions.map((s) => s.replacedPairId),
+        successions.map((s) => s.since),
+        successions.map((s) => s.eventId),
       ],
     );
   }
 }
 
-/** Records each event id once; returns the ids that were new (the others are redeliveries). */
-export async function recordInInbox(tx: Tx, events: readonly EventEnvelope[]): Promise<Set<string>> {
+/**
+ * Records each event id once, with the event itself, when it occurred and the serials it concerns (by default
+ * the ones it names) for "as of" queries; returns the ids that were new (the others are redeliveries).
+ */
+export async function recordInInbox(
+  tx: Tx,
+  events: readonly EventEnvelope[],
+  serialsOf: (event: EventEnvelope) => readonly string[] = namedSerials,
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
   const rows: { event_id: string }[] = await tx.query(
-    `INSERT INTO inbox (event_id, event_type, stream_id, stream_version)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+    `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope)
+     SELECT event_id, event_type, stream_id, stream_version, occurred_at,
+            ARRAY(SELECT jsonb_array_elements_text(serials)), envelope
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::jsonb[], $7::jsonb[])
+         AS e(event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope)
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
-    [events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.streamId), events.map((e) => e.streamVersion)],
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.type),
+      events.map((e) => e.streamId),
+      events.map((e) => e.streamVersion),
+      events.map((e) => e.occurredAt),
+      events.map((e) => JSON.stringify(serialsOf(e))),
+      events.map((e) => JSON.stringify(e)),
+    ],
   );
   return new Set(rows.map((r) => r.event_id));
 }
@@ -161,5 +274,35 @@ export async function saveSnapshot(tx: Tx, set: EffectiveLicenseSetV1, version: 
     `INSERT INTO effective_sets (serial, set, version, updated_at) VALUES ($1, $2::jsonb, $3, now())
      ON CONFLICT (serial) DO UPDATE SET set = EXCLUDED.set, version = EXCLUDED.version, updated_at = now()`,
     [set.serial, JSON.stringify(set), version],
+  );
+}
+
+/** The stateful-sync status last published for a pair, and the version of its `stateful-sync-<pairId>` stream. */
+export interface PublishedStatefulSync {
+  readonly status: StatefulSyncStatusV1;
+  readonly version: number;
+}
+
+export async function loadPublishedStatefulSync(tx: Tx, pairIds: readonly string[]): Promise<Map<string, PublishedStatefulSync>> {
+  if (pairIds.length === 0) return new Map();
+  const rows: { pair_id: string; enabled: boolean; reason: StatefulSyncStatusV1['reason']; version: number }[] = await tx.query(
+    'SELECT pair_id, enabled, reason, version FROM stateful_sync_published WHERE pair_id = ANY($1::uuid[])',
+    [pairIds],
+  );
+  return new Map(rows.map((r) => [r.pair_id, { status: { enabled: r.enabled, reason: r.reason }, version: r.version }]));
+}
+
+export async function savePublishedStatefulSync(
+  tx: Tx,
+  pair: Pick<PairFacts, 'pairId' | 'primarySerial' | 'secondarySerial'>,
+  status: StatefulSyncStatusV1,
+  version: number,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO stateful_sync_published (pair_id, primary_serial, secondary_serial, enabled, reason, version, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, now())
+     ON CONFLICT (pair_id) DO UPDATE SET enabled = EXCLUDED.enabled, reason = EXCLUDED.reason, version = EXCLUDED.version,
+       updated_at = now()`,
+    [pair.pairId, pair.primarySerial, pair.secondarySerial, status.enabled, status.reason, version],
   );
 }

@@ -1,0 +1,35 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { EventStore, RuleViolation, Serial, valid } from '#shared';
+import { isKnownProduct, readHistoryPage, type EffectiveLicensesHistoryPage } from './effective-licenses-history.query.js';
+
+/** `?limit=1..500` (default 50) and `?after=<version>` (default 0: from the first change). */
+export const HistoryQuery = z.object({
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-500').max(500, 'must be 1-500').default(50),
+  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').default(0),
+});
+
+/**
+ * GET /products/:serial/effective-licenses/history: every change of the product's effective set, oldest
+ * first, with its time, cause and the SKUs added, removed or changed; paginated by stream version.
+ */
+@Controller('products/:serial/effective-licenses/history')
+export class EffectiveLicensesHistoryController {
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+
+  @Get()
+  async get(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Query(valid(HistoryQuery)) query: z.infer<typeof HistoryQuery>,
+  ): Promise<EffectiveLicensesHistoryPage> {
+    return this.store.transaction(async (tx) => {
+      if (!(await isKnownProduct(tx, serial)))
+        throw new RuleViolation(
+          'PRODUCT_NOT_FOUND',
+          'not-found',
+          `The sync agent knows no product with serial "${serial}" (yet)`,
+        );
+      return readHistoryPage(tx, serial, query.after, query.limit);
+    });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Queries over the sync agent's history, read SYNCHRONOUSLY from what the projector has committed: the inbox
+ * (every consumed envelope, with its instant and the serials it concerns) for "as of", and the sync agent's own
+ * events table (the EffectiveLicensesChanged of stream `effective-licenses-<serial>`) for the change history.
+ */
+import type { EffectiveLicenseSetV1, EffectiveLicensesChangedV1, EventEnvelope, Tx } from '#shared';
+import { effectiveLicensesStreamId } from '../effective-licenses/effective-licenses.projector.js';
+import { collectEventsConcerning, effectiveSetAsOf, type ConsumedEvent } from './as-of.js';
+
+/** The consumed events concerning `serials` that occurred at or before `at`, except those in `seen`. */
+export async function loadConsumedEvents(
+  tx: Tx,
+  serials: readonly string[],
+  at: Date,
+  seen: ReadonlySet<string>,
+): Promise<ConsumedEvent[]> {
+  const rows: { serials: string[]; envelope: EventEnvelope }[] = await tx.query(
+    `SELECT serials, envelope FROM inbox
+      WHERE serials && $1::text[] AND occurred_at <= $2 AND NOT (event_id = ANY($3::uuid[]))
+      ORDER BY occurred_at, received_at, event_id`,
+    [serials, at, [...seen]],
+  );
+  return rows.map((r) => ({ serials: r.serials, envelope: r.envelope }));
+}
+
+/** The effective set of `serial` at the past instant `at`, or null when the product was not registered then. */
+export async function effectiveSetAt(
+  tx: Tx,
+  serial: string,
+  at: Date,
+  options: { readonly warningWindowDays?: number } = {},
+): Promise<EffectiveLicenseSetV1 | null> {
+  const events = await collectEventsConcerning(serial, (serials, seen) => loadConsumedEvents(tx, serials, at, seen));
+  return effectiveSetAsOf(events, serial, at, options);
+}
+
+/** One change of a product's effective set. */
+export interface EffectiveLicensesHistoryItem {
+  /** The version of stream `effective-licenses-<serial>` (1 = the first set). */
+  readonly version: number;
+  /** When the sync agent computed the change. */
+  readonly at: string;
+  /** The consumed event that caused it. */
+  readonly cause: { readonly type: string; readonly eventId: string };
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+}
+
+/** A page of a product's history, oldest first; `nextAfter` is the `after` of the next page, null on the last. */
+export interface EffectiveLicensesHistoryPage {
+  readonly serial: string;
+  readonly items: readonly EffectiveLicensesHistoryItem[];
+  readonly nextAfter: number | null;
+}
+
+/** The changes of `serial`'s effective set after version `after`, at most `limit` of them. */
+export async function readHistoryPage(
+  tx: Tx,
+  serial: string,
+  after: number,
+  limit: number,
+): Promise<EffectiveLicensesHistoryPage> {
+  const rows: { stream_version: number; data: EffectiveLicensesChangedV1 }[] = await tx.query(
+    `SELECT stream_version, data FROM events
+      WHERE stream_id = $1 AND event_type = 'EffectiveLicensesChanged' AND stream_version > $2
+      ORDER BY stream_version
+      LIMIT $3`,
+    [effectiveLicensesStreamId(serial), after, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  return {
+    serial,
+    items: page.map(({ stream_version, data }) => ({
+      version: stream_version,
+      at: data.computedAt,
+      cause: { type: data.cause.type, eventId: data.cause.eventId },
+      added: data.added,
+      removed: data.removed,
+      changed: data.changed,
+    })),
+    nextAfter: rows.length > limit ? (page.at(-1)?.stream_version ?? null) : null,
+  };
+}
+
+/** Whether the sync agent has seen the registration of `serial`. */
+export async function isKnownProduct(tx: Tx, serial: string): Promise<boolean> {
+  const rows: unknown[] = await tx.query('SELECT 1 FROM products WHERE serial = $1', [serial]);
+  return rows.length > 0;
+}

@@ -1,0 +1,362 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import {
+  CreateEventStore1764000000000,
+  type Clock,
+  type EffectiveLicenseSetV1,
+  type EventEnvelope,
+  type StatefulSyncChangedV1,
+  type StatefulSyncStatusV1,
+} from '#shared';
+import { createTestEventStore, type TestEventStore } from '#shared/testing';
+import { isShareableSku } from '../../domain/effective-licenses/effective-licenses.js';
+import {
+  applyEvent,
+  effectiveSetOf,
+  emptyProjection,
+  pairStatefulSyncOf,
+  type ProjectionState,
+} from '../../domain/effective-licenses/projection.js';
+import { History, interleave } from '../../domain/effective-licenses/testing/history.js';
+import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
+import { effectiveLicensesStreamId, projectBatch, statefulSyncStreamId } from './effective-licenses.projector.js';
+import { loadWorkingSet } from './projection-store.js';
+
+/**
+ * The projector against a real schema: the SQL working set, version guards, inbox and outbox must give what the
+ * pure projection gives, whatever the batches and their order.
+ */
+
+const NOW = new Date('2025-06-01T00:00:00.000Z');
+const clock: Clock = { now: () => NOW };
+const START = Date.parse('2025-01-01T00:00:00.000Z');
+const IN_A_YEAR = '2026-01-01T00:00:00.000Z';
+const [P, S, R, X, Y] = ['C0EAE4000031', 'C0EAE4000032', 'C0EAE4000033', 'C0EAE4000034', 'C0EAE4000035'] as const;
+const SERIALS = [P, S, R, X, Y];
+
+let db: TestEventStore;
+
+beforeAll(async () => {
+  db = await createTestEventStore(
+    'sync_projector',
+    SYNC_AGENT_MIGRATIONS.filter((m) => m !== CreateEventStore1764000000000),
+  );
+});
+
+afterAll(async () => {
+  await db?.dispose();
+});
+
+async function reset(): Promise<void> {
+  await db.dataSource.query(
+    'TRUNCATE inbox, products, pairs, licenses, replacements, effective_sets, stateful_sync_published, events',
+  );
+}
+
+beforeEach(reset);
+
+const project = (batch: readonly EventEnvelope[]) => projectBatch(db.store, clock, batch);
+
+async function projectAll(batches: readonly (readonly EventEnvelope[])[]): Promise<void> {
+  for (const batch of batches) await project(batch);
+}
+
+/** The sets as the query computes them now, from the stored facts, each loaded on its own as GET loads it. */
+async function storedSets(serials: readonly string[] = SERIALS): Promise<Record<string, EffectiveLicenseSetV1 | null>> {
+  const sets: Record<string, EffectiveLicenseSetV1 | null> = {};
+  for (const serial of serials) {
+    const state = await db.store.transaction((tx) => loadWorkingSet(tx, [serial]));
+    sets[serial] = effectiveSetOf(state, serial, NOW);
+  }
+  return sets;
+}
+
+/** The sets last published (EffectiveLicensesChanged), as appliances were told. */
+async function publishedSets(): Promise<Record<string, EffectiveLicenseSetV1>> {
+  const rows: { serial: string; set: EffectiveLicenseSetV1 }[] = await db.dataSource.query(
+    'SELECT serial, set FROM effective_sets',
+  );
+  return Object.fromEntries(rows.map((r) => [r.serial, r.set]));
+}
+
+async function outbox(): Promise<{ stream_id: string; event_type: string; data: unknown }[]> {
+  return db.dataSource.query('SELECT stream_id, event_type, data FROM events ORDER BY global_position');
+}
+
+function replay(events: readonly EventEnvelope[]): ProjectionState {
+  return events.reduce(applyEvent, emptyProjection());
+}
+
+function expectedSets(events: readonly EventEnvelope[]): Record<string, EffectiveLicenseSetV1 | null> {
+  const state = replay(events);
+  return Object.fromEntries(SERIALS.map((s) => [s, effectiveSetOf(state, s, NOW)]));
+}
+
+/** Splits `events` into consecutive batches of the given sizes (the rest in a last batch). */
+function batchesOf(events: readonly EventEnvelope[], sizes: readonly number[]): EventEnvelope[][] {
+  const batches: EventEnvelope[][] = [];
+  let at = 0;
+  for (const size of sizes) {
+    if (at >= events.length) break;
+    batches.push(events.slice(at, at + size));
+    at += size;
+  }
+  if (at < events.length) batches.push(events.slice(at));
+  return batches;
+}
+
+/** P (Primary) and S (Secondary) paired with licenses on both, then P fails and R replaces it. */
+function replacementHistory() {
+  const h = new History(START, 3);
+  for (const serial of SERIALS) h.register(serial);
+  h.associate(P, S);
+  const failedLicenses = [
+    h.grant(P, 'IPS', IN_A_YEAR),
+    h.grant(P, 'SONICOS_ENHANCED'),
+    h.grant(P, 'STATEFUL_SYNC'),
+    h.grant(P, 'GMS_PREVENTIVE_MAINTENANCE', IN_A_YEAR),
+  ];
+  h.grant(S, 'SUPPORT_8X5', IN_A_YEAR);
+  const before = h.events.length;
+  const { pair } = h.replace(P, R)!;
+  h.transferAll(P, S);
+  return { h, before, failedLicenses, newPairId: pair.pairId };
+}
+
+describe('the effective-licenses projector', () => {
+  describe('when an event is delivered again', () => {
+    it('changes nothing: no fact, no published set, no outbox event', async () => {
+      const { h } = replacementHistory();
+      await projectAll(batchesOf(h.events, [5, 3, 4]));
+      const sets = await storedSets();
+      const published = await publishedSets();
+      const events = await outbox();
+
+      const again = await project([h.events[2]!, h.events.at(-1)!, h.events[7]!]);
+      await projectAll(batchesOf(h.events, [6, 6]));
+
+      expect(again).toEqual({ applied: 0, duplicate: 3, stale: 0 });
+      expect(await storedSets()).toEqual(sets);
+      expect(await publishedSets()).toEqual(published);
+      expect(await outbox()).toEqual(events);
+    });
+
+    it('counts a repeat within one batch once', async () => {
+      const { h } = replacementHistory();
+      const first = h.events[0]!;
+      expect(await project([first, first])).toEqual({ applied: 1, duplicate: 1, stale: 0 });
+    });
+  });
+
+  describe('when batches arrive out of order', () => {
+    it('converges to the in-order sets, and publishes them, for random interleavings and batch sizes', async () => {
+      const { h } = replacementHistory();
+      h.associate(X, R); // R moves on: re-association after the replacement
+      const av = h.grant(X, 'GATEWAY_AV', IN_A_YEAR);
+      h.changeFirmware(S, '3.9');
+      h.transfer(av.licenseId, S); // a transfer for another reason than a replacement
+      h.grant(S, 'IPS', IN_A_YEAR);
+      h.transfer(h.grant(X, 'APP_CONTROL').licenseId, Y); // to a unit no pair links to X
+      const inOrder = expectedSets(h.events);
+      const deliveries = fc.sample(
+        fc.tuple(
+          fc.array(fc.boolean(), { minLength: h.events.length, maxLength: h.events.length * 2 }),
+          fc.array(fc.integer({ min: 1, max: 6 }), { minLength: h.events.length, maxLength: h.events.length }),
+          fc.boolean(),
+        ),
+        { numRuns: 12, seed: 42 },
+      );
+      for (const [picks, sizes, reversed] of deliveries) {
+        await reset();
+        // Either the streams interleaved, or everything in reverse: the worst order there is.
+        const delivered = reversed ? [...h.events].reverse() : interleave(h.events, picks);
+        await projectAll(batchesOf(delivered, sizes));
+        expect(await storedSets()).toEqual(inOrder);
+        expect(await publishedSets()).toEqual(Object.fromEntries(Object.entries(inOrder).filter(([, set]) => set !== null)));
+        await expectPublishedStatefulSyncToMatch(replay(h.events));
+      }
+    }, 120_000);
+  });
+
+  describe('when a replacement batch is split anywhere', () => {
+    it('never leaves the successor without a license of the failed Primary, nor lists one twice', async () => {
+      const { h, before, failedLicenses, newPairId } = replacementHistory();
+      const history = h.events.slice(0, before);
+      const replacement = h.events.slice(before);
+      // Licensing may be faster than pairing: its transfers can come first.
+      const orders = [replacement, [...replacement.slice(2), ...replacement.slice(0, 2)]];
+      for (const order of orders) {
+        for (let i = 0; i <= order.length; i++) {
+          for (let j = i; j <= order.length; j++) {
+            await reset();
+            await project(history);
+            for (const batch of [order.slice(0, i), order.slice(i, j), order.slice(j)]) {
+              if (batch.length === 0) continue;
+              await project(batch);
+              const sets = await storedSets();
+              const published = await publishedSets();
+              for (const set of [sets[S]!, published[S]!]) {
+                for (const license of failedLicenses) {
+                  const listed = set.licenses.flatMap((l) => l.sources).filter((s) => s.licenseId === license.licenseId);
+                  // Before the new pair is seen, S is still P's Secondary: only the shareable ones reach it (or the
+                  // ones already transferred to it).
+                  const held = set.pairId === newPairId || listed.some((s) => s.from === 'own');
+                  expect({ split: [i, j], sku: license.sku, listed: listed.length }).toEqual({
+                    split: [i, j],
+                    sku: license.sku,
+                    listed: held || isShareableSku(license.sku) ? 1 : 0,
+                  });
+                }
+              }
+              const newSecondary = sets[R]!;
+              const ids = newSecondary.licenses.flatMap((l) => l.sources.map((s) => s.licenseId));
+              expect(new Set(ids).size).toBe(ids.length);
+            }
+            expect(await storedSets()).toEqual(expectedSets(h.events));
+          }
+        }
+      }
+    }, 120_000);
+  });
+
+  describe('when the inbox records an event', () => {
+    it('keeps the envelope, its instant and every serial it concerns, the previous holder of a transfer included', async () => {
+      const { h } = replacementHistory();
+      await project(h.events.slice(0, -1));
+      const transfer = h.events.at(-1)!;
+      await project([transfer]);
+
+      const rows: { occurred_at: Date; serials: string[]; envelope: EventEnvelope }[] = await db.dataSource.query(
+        'SELECT occurred_at, serials, envelope FROM inbox WHERE event_id = $1',
+        [transfer.eventId],
+      );
+      expect(rows).toEqual([{ occurred_at: new Date(transfer.occurredAt), serials: [P, S], envelope: transfer }]);
+      const replacement = h.events.find((e) => e.type === 'ProductsAssociated' && e.data.replaces)!;
+      const [association] = await db.dataSource.query('SELECT serials FROM inbox WHERE event_id = $1', [replacement.eventId]);
+      expect(association).toEqual({ serials: [P, S, R] });
+    });
+  });
+
+  describe('when stateful synchronization turns on or off', () => {
+    it('publishes StatefulSyncChanged for the pair, once per change, with its cause', async () => {
+      const h = new History(START, 4);
+      for (const serial of SERIALS) h.register(serial);
+      const pair = h.associate(P, S)!;
+      const sync = h.grant(P, 'STATEFUL_SYNC');
+      const downgrade = h.changeFirmware(S, '3.9')!;
+      h.changeFirmware(S, '4.0');
+      const { pair: replacing } = h.replace(P, R)!;
+      h.transferAll(P, S);
+      h.dissociate(S);
+
+      for (const event of h.events) await project([event]);
+      await project(h.events); // redelivered: nothing new
+
+      const changes = (await outbox())
+        .filter((e) => e.event_type === 'StatefulSyncChanged')
+        .map((e) => {
+          const { pairId, enabled, reason, cause } = e.data as StatefulSyncChangedV1;
+          return { stream: e.stream_id, pairId, enabled, reason, cause: cause.type };
+        });
+      const on = { enabled: true, reason: null };
+      expect(changes).toEqual([
+        {
+          stream: statefulSyncStreamId(pair.pairId),
+          pairId: pair.pairId,
+          enabled: false,
+          reason: 'NOT_LICENSED',
+          cause: 'ProductsAssociated',
+        },
+        { stream: statefulSyncStreamId(pair.pairId), pairId: pair.pairId, ...on, cause: 'EntitlementChanged' },
+        {
+          stream: statefulSyncStreamId(pair.pairId),
+          pairId: pair.pairId,
+          enabled: false,
+          reason: 'FIRMWARE_TOO_OLD',
+          cause: 'ProductFirmwareChanged',
+        },
+        { stream: statefulSyncStreamId(pair.pairId), pairId: pair.pairId, ...on, cause: 'ProductFirmwareChanged' },
+        // The replacement: the old pair ends, the new pair keeps the failed Primary's STATEFUL_SYNC license.
+        {
+          stream: statefulSyncStreamId(pair.pairId),
+          pairId: pair.pairId,
+          enabled: false,
+          reason: 'NOT_PAIRED',
+          cause: 'ProductsAssociated',
+        },
+        { stream: statefulSyncStreamId(replacing.pairId), pairId: replacing.pairId, ...on, cause: 'ProductsAssociated' },
+        {
+          stream: statefulSyncStreamId(replacing.pairId),
+          pairId: replacing.pairId,
+          enabled: false,
+          reason: 'NOT_PAIRED',
+          cause: 'ProductsDissociated',
+        },
+      ]);
+      const causes = (await outbox())
+        .filter((e) => e.event_type === 'StatefulSyncChanged')
+        .map((e) => (e.data as StatefulSyncChangedV1).cause.eventId);
+      expect(causes[1]).toBe(
+        h.events.find((e) => e.type === 'EntitlementChanged' && e.data.license.licenseId === sync.licenseId)!.eventId,
+      );
+      expect(causes[2]).toBe(downgrade.eventId);
+    });
+  });
+
+  describe('when an effective set is published', () => {
+    it('names the events behind each source, and flags entries expiring within the window', async () => {
+      const h = new History(START, 5);
+      for (const serial of [P, S]) h.register(serial);
+      const pair = h.associate(P, S)!;
+      const soon = h.grant(P, 'IPS', '2025-06-10T00:00:00.000Z');
+      await project(h.events);
+
+      const set = (await publishedSets())[S]!;
+      const associationId = h.events.find((e) => e.type === 'ProductsAssociated')!.eventId;
+      const grantId = h.events.at(-1)!.eventId;
+      expect(set).toEqual(
+        expect.objectContaining({
+          pairId: pair.pairId,
+          licenses: [
+            expect.objectContaining({
+              sku: 'IPS',
+              expiringSoon: true,
+              sources: [
+                {
+                  from: 'primary',
+                  serial: P,
+                  licenseId: soon.licenseId,
+                  expiresAt: soon.expiresAt,
+                  eventIds: [grantId, associationId],
+                },
+              ],
+            }),
+          ],
+        }),
+      );
+      const [latest] = await db.dataSource.query(
+        'SELECT data FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1',
+        [effectiveLicensesStreamId(S)],
+      );
+      expect((latest as { data: { set: unknown } }).data.set).toEqual(set);
+    });
+  });
+});
+
+/**
+ * The stateful-sync status last published per pair is the final one, except that a pair which ended while off
+ * is left as it was last announced.
+ */
+async function expectPublishedStatefulSyncToMatch(state: ProjectionState): Promise<void> {
+  const rows: { pair_id: string; enabled: boolean; reason: StatefulSyncStatusV1['reason'] }[] = await db.dataSource.query(
+    'SELECT pair_id, enabled, reason FROM stateful_sync_published',
+  );
+  const published = new Map(rows.map((r) => [r.pair_id, { enabled: r.enabled, reason: r.reason }]));
+  for (const pairId of state.pairs.keys()) {
+    const expected = pairStatefulSyncOf(state, pairId, NOW);
+    const actual = published.get(pairId);
+    if (expected.reason === 'NOT_PAIRED')
+      expect({ pairId, enabled: actual?.enabled ?? false }).toEqual({ pairId, enabled: false });
+    else expect({ pairId, status: actual }).toEqual({ pairId, status: expected });
+  }
+}

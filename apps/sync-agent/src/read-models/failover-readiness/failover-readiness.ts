@@ -1,0 +1,212 @@
+import type { EffectiveLicenseSetV1, StatefulSyncStatusV1 } from '#shared/contracts';
+import { isShareableSku, type PairFacts } from '../../domain/effective-licenses/effective-licenses.js';
+import {
+  activePairOf,
+  effectiveSetOf,
+  pairStatefulSyncOf,
+  type ProjectionState,
+} from '../../domain/effective-licenses/projection.js';
+
+/**
+ * Failover readiness of an HA pair, as pure rules: the pair is ready when the Secondary's effective set covers
+ * every shareable license the Primary may use (at the same or a later expiry) and the sync agent has applied
+ * every pairing and licensing event. Each shortfall is a gap; blocking gaps make the pair not ready, warnings
+ * only inform. Time and the consumers' backlog are parameters.
+ */
+
+export type GapSeverity = 'blocking' | 'warning';
+
+/** Every gap code and whether it blocks a failover. */
+export const GAP_SEVERITY = {
+  /** The pair was dissociated, or a later association of one of its units superseded it. */
+  PAIR_NOT_ACTIVE: 'blocking',
+  /** The sync agent has not seen the Primary's registration. */
+  PRIMARY_UNKNOWN: 'blocking',
+  /** The sync agent has not seen the Secondary's registration. */
+  SECONDARY_UNKNOWN: 'blocking',
+  /** A shareable license the Primary may use is missing from the Secondary's set, or expires earlier there. */
+  MISSING_LICENSE: 'blocking',
+  /** A durable consumer of the sync agent has events it has not applied (or its state could not be read). */
+  PROJECTION_LAG: 'blocking',
+  /** A license the Secondary receives from the Primary expires within the warning window. */
+  EXPIRING_SOON: 'warning',
+} as const satisfies Record<string, GapSeverity>;
+
+export type GapCode = keyof typeof GAP_SEVERITY;
+
+/** One reason why a pair is not (or will soon not be) ready for a failover. */
+export interface ReadinessGap {
+  readonly code: GapCode;
+  readonly severity: GapSeverity;
+  readonly sku?: string;
+  readonly detail: string;
+}
+
+/** How far one durable consumer of the sync agent is behind its stream, or why that could not be read. */
+export type ConsumerLag =
+  | { readonly stream: string; readonly pending: number; readonly ackPending: number }
+  | { readonly stream: string; readonly error: string };
+
+/** What the readiness rules judge. */
+export interface ReadinessFacts {
+  readonly pair: PairFacts;
+  /** The pairId of a later active pair of either unit, when one superseded `pair` (out-of-order delivery). */
+  readonly supersededBy: string | null;
+  /** The Primary's and the Secondary's effective sets now; null while the product is unknown. */
+  readonly primarySet: EffectiveLicenseSetV1 | null;
+  readonly secondarySet: EffectiveLicenseSetV1 | null;
+  readonly lag: readonly ConsumerLag[];
+  readonly warningWindowDays: number;
+}
+
+/** The gaps of a pair, in a stable order: pair, products, licenses (by SKU), projection lag, warnings (by SKU). */
+export function readinessGaps(facts: ReadinessFacts): ReadinessGap[] {
+  const { pair, primarySet, secondarySet } = facts;
+  const gaps: ReadinessGap[] = [];
+  const active = pair.status === 'associated' && facts.supersededBy === null;
+  if (pair.status !== 'associated')
+    gaps.push(
+      gap('PAIR_NOT_ACTIVE', `Pair ${pair.pairId} was dissociated; the Secondary no longer receives the Primary's licenses.`),
+    );
+  else if (facts.supersededBy !== null)
+    gaps.push(gap('PAIR_NOT_ACTIVE', `Pair ${pair.pairId} was superseded by pair ${facts.supersededBy}.`));
+  if (primarySet === null)
+    gaps.push(gap('PRIMARY_UNKNOWN', `The sync agent has not seen the registration of the Primary ${pair.primarySerial}.`));
+  if (secondarySet === null)
+    gaps.push(gap('SECONDARY_UNKNOWN', `The sync agent has not seen the registration of the Secondary ${pair.secondarySerial}.`));
+
+  // Only an active pair with both units known can share licenses; otherwise the gaps above are the cause.
+  const sharing = active && primarySet !== null && secondarySet !== null;
+  if (sharing) gaps.push(...missingLicenses(primarySet, secondarySet));
+  gaps.push(...facts.lag.flatMap(lagGap));
+  if (sharing) gaps.push(...expiringSoon(secondarySet, facts.warningWindowDays));
+  return gaps;
+}
+
+/** Ready when no gap blocks. */
+export function isReady(gaps: readonly ReadinessGap[]): boolean {
+  return gaps.every((g) => g.severity !== 'blocking');
+}
+
+/** The readiness report of one pair. */
+export interface FailoverReadinessReport {
+  readonly pairId: string;
+  readonly primarySerial: string;
+  readonly secondarySerial: string;
+  readonly ready: boolean;
+  readonly checkedAt: string;
+  /** The pair's stateful synchronization as its units report it (NOT_PAIRED once the pair is not active). */
+  readonly statefulSync: StatefulSyncStatusV1;
+  readonly gaps: readonly ReadinessGap[];
+}
+
+/** What a readiness check needs besides the projection: the instant, the consumers' backlog and the window. */
+export interface ReadinessContext {
+  readonly now: Date;
+  readonly lag: readonly ConsumerLag[];
+  readonly warningWindowDays: number;
+}
+
+/** The readiness of pair `pairId` judged on the projected facts, or null when the sync agent knows no such pair. */
+export function assessFailoverReadiness(
+  state: ProjectionState,
+  pairId: string,
+  context: ReadinessContext,
+): FailoverReadinessReport | null {
+  const pair = state.pairs.get(pairId)?.facts;
+  if (pair === undefined) return null;
+  const { now, warningWindowDays } = context;
+  const options = { warningWindowDays };
+  const primarySet = effectiveSetOf(state, pair.primarySerial, now, options);
+  const secondarySet = effectiveSetOf(state, pair.secondarySerial, now, options);
+  const supersededBy =
+    pair.status !== 'associated'
+      ? null
+      : ([activePairOf(state, pair.primarySerial), activePairOf(state, pair.secondarySerial)].find(
+          (p) => p !== null && p.pairId !== pairId,
+        )?.pairId ?? null);
+  const gaps = readinessGaps({ pair, supersededBy, primarySet, secondarySet, lag: context.lag, warningWindowDays });
+  return {
+    pairId,
+    primarySerial: pair.primarySerial,
+    secondarySerial: pair.secondarySerial,
+    ready: isReady(gaps),
+    checkedAt: now.toISOString(),
+    statefulSync: pairStatefulSyncOf(state, pairId, now, options),
+    gaps,
+  };
+}
+
+function gap(code: GapCode, detail: string, sku?: string): ReadinessGap {
+  return { code, severity: GAP_SEVERITY[code], ...(sku === undefined ? {} : { sku }), detail };
+}
+
+/**
+ * Each shareable SKU of the Primary's set must be in the Secondary's set until at least the Primary's latest
+ * expiry of it (perpetual only by perpetual).
+ */
+function missingLicenses(primarySet: EffectiveLicenseSetV1, secondarySet: EffectiveLicenseSetV1): ReadinessGap[] {
+  const gaps: ReadinessGap[] = [];
+  for (const required of primarySet.licenses) {
+    if (!isShareableSku(required.sku)) continue;
+    const own = required.sources.filter((s) => s.from === 'own');
+    if (own.length === 0) continue;
+    const needed = latestExpiry(own.map((s) => s.expiresAt));
+    const until = needed === null ? 'perpetual' : `until ${needed}`;
+    const held = secondarySet.licenses.find((l) => l.sku === required.sku);
+    if (held === undefined) {
+      gaps.push(
+        gap(
+          'MISSING_LICENSE',
+          `${required.sku} of the Primary (${until}) is not in the Secondary's effective set.`,
+          required.sku,
+        ),
+      );
+    } else if (!lastsAsLong(held.expiresAt, needed)) {
+      gaps.push(
+        gap(
+          'MISSING_LICENSE',
+          `${required.sku} of the Primary (${until}) reaches the Secondary only until ${held.expiresAt ?? 'never'}.`,
+          required.sku,
+        ),
+      );
+    }
+  }
+  return gaps;
+}
+
+function lagGap(lag: ConsumerLag): ReadinessGap[] {
+  if ('error' in lag)
+    return [gap('PROJECTION_LAG', `Could not read how far the sync agent is behind ${lag.stream}: ${lag.error}.`)];
+  const behind = lag.pending + lag.ackPending;
+  if (behind === 0) return [];
+  return [
+    gap(
+      'PROJECTION_LAG',
+      `The sync agent has ${behind} event(s) of ${lag.stream} not yet applied (${lag.pending} waiting, ${lag.ackPending} in progress).`,
+    ),
+  ];
+}
+
+/** The SKUs the Secondary receives from its Primary whose expiry is within the warning window. */
+function expiringSoon(secondarySet: EffectiveLicenseSetV1, windowDays: number): ReadinessGap[] {
+  return secondarySet.licenses
+    .filter((l) => l.expiringSoon && l.expiresAt !== null && l.sources.some((s) => s.from === 'primary'))
+    .map((l) => gap('EXPIRING_SOON', `${l.sku} expires at ${l.expiresAt} (within the ${windowDays}-day warning window).`, l.sku));
+}
+
+/** Null (perpetual) if any is null, else the latest. */
+function latestExpiry(expiries: readonly (string | null)[]): string | null {
+  let latest: string | null = null;
+  for (const expiresAt of expiries) {
+    if (expiresAt === null) return null;
+    if (latest === null || Date.parse(expiresAt) > Date.parse(latest)) latest = expiresAt;
+  }
+  return latest;
+}
+
+function lastsAsLong(held: string | null, needed: string | null): boolean {
+  if (held === null) return true;
+  if (needed === null) return false;
+  return Date.parse(held) >= Date.parse(needed);
+}
