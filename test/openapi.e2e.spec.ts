@@ -1,0 +1,706 @@
+/**
+ * docs/openapi.yaml against the running system and the contracts:
+ * - every route the three services map (read from Nest's start-up log) is documented, on the service that maps
+ *   it, and every documented operation is mapped by that service;
+ * - every event of EVENT_CATALOG is under `x-events` with its stream, subject, version, publisher and payload,
+ *   and the payload, envelope, lookup and request-body schemas say what the zod contracts say;
+ * - real responses (successes and problems) conform to their documented schemas and codes.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import {
+  EVENT_CATALOG,
+  EffectiveLicenseSetV1,
+  EventEnvelopeSchema,
+  LicenseStateV1,
+  ProductLookupReplyV1,
+  ProductLookupRequestV1,
+  busNames,
+  type EventType,
+  type PublishedEvent,
+} from '#shared/contracts';
+import { RegisterProductBody } from '../apps/pairing/src/application/register-product/register-product.controller.js';
+import { ChangeFirmwareBody } from '../apps/pairing/src/application/change-firmware/change-firmware.controller.js';
+import { AssociateProductsBody } from '../apps/pairing/src/application/associate-products/associate-products.controller.js';
+import { ReplaceUnitBody } from '../apps/pairing/src/application/replace-unit/replace-unit.controller.js';
+import { GrantLicenseBody } from '../apps/licensing/src/application/grant-license/grant-license.controller.js';
+import { RenewLicenseBody } from '../apps/licensing/src/application/renew-license/renew-license.controller.js';
+import {
+  DAY_MS,
+  REPO_ROOT,
+  SERVICES,
+  api,
+  eventually,
+  fromNow,
+  randomSerial,
+  startSystem,
+  type Api,
+  type ApiResponse,
+  type Json,
+  type RunningSystem,
+  type ServiceName,
+} from './support/system.js';
+
+jest.setTimeout(90_000);
+
+const SYNC_TIMEOUT_MS = 15_000;
+
+// ---- the document -------------------------------------------------------------------------------------
+
+
+interface Schema {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  allOf?: Schema[];
+  pattern?: string;
+  format?: string;
+  minItems?: number;
+  minimum?: number;
+  maximum?: number;
+  description?: string;
+}
+interface Server {
+  url: string;
+  description?: string;
+}
+interface MediaType {
+  schema?: Schema;
+}
+interface ResponseObject {
+  $ref?: string;
+  description?: string;
+  content?: Record<string, MediaType>;
+}
+interface Parameter {
+  $ref?: string;
+  name?: string;
+  in?: string;
+  required?: boolean;
+  schema?: Schema;
+}
+interface Operation {
+  operationId?: string;
+  servers?: Server[];
+  parameters?: Parameter[];
+  requestBody?: { required?: boolean; content?: Record<string, MediaType> };
+  responses?: Record<string, ResponseObject>;
+}
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+type Method = (typeof METHODS)[number];
+type PathItem = { servers?: Server[]; parameters?: Parameter[] } & Partial<Record<Method, Operation>>;
+interface XEvent {
+  stream?: string;
+  subject?: string;
+  schemaVersion?: number;
+  publisher?: string;
+  payload?: Schema;
+}
+interface OpenApiDocument {
+  openapi: string;
+  info: { title?: string; version?: string };
+  servers?: Server[];
+  paths: Record<string, PathItem>;
+  components: {
+    schemas: Record<string, Schema>;
+    responses?: Record<string, ResponseObject>;
+    parameters?: Record<string, Parameter>;
+  };
+  'x-events': Record<string, XEvent>;
+  'x-event-envelope': Schema;
+  'x-request-reply': Record<string, { request: Schema; reply: Schema }>;
+}
+
+const DOCUMENT_PATH = join(REPO_ROOT, 'docs', 'openapi.yaml');
+// The core schema keeps plain YAML 1.2 scalars (no timestamps turned into Dates).
+const doc = parse(readFileSync(DOCUMENT_PATH, 'utf8'), { schema: 'core' }) as OpenApiDocument;
+
+/** The value a local reference (`#/a/b`) points at in the document, or undefined. */
+function pointer(ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let node: unknown = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function deref<T extends { $ref?: string }>(value: T): T {
+  let current = value;
+  for (let hops = 0; current.$ref !== undefined; hops++) {
+    if (hops > 10) throw new Error(`reference loop at ${value.$ref}`);
+    const target = pointer(current.$ref) as T | undefined;
+    if (target === undefined) throw new Error(`unresolved reference ${current.$ref}`);
+    current = target;
+  }
+  return current;
+}
+
+/** The operations of the document as `METHOD /path`, with their path item. */
+function documentedOperations(): { method: Method; path: string; item: PathItem; operation: Operation }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m] !== undefined).map((method) => ({ method, path, item, operation: item[method]! })),
+  );
+}
+
+/** The service an OpenAPI server entry stands for (by its port and its description). */
+const SERVICE_PORTS: Record<ServiceName, string> = { pairing: '3001', licensing: '3002', 'sync-agent': '3003' };
+function serviceOfServer(server: Server): ServiceName | undefined {
+  const port = new URL(server.url).port;
+  const service = SERVICES.map((s) => s.name).find((name) => SERVICE_PORTS[name] === port);
+  return service !== undefined && server.description === service ? service : undefined;
+}
+
+// ---- a small JSON Schema (2020-12 subset) checker for real bodies --------------------------------------
+
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function hasType(value: unknown, type: string): boolean {
+  const actual = typeOf(value);
+  return actual === type || (type === 'number' && actual === 'integer');
+}
+
+/**
+ * Every way `value` fails `schema`: types, required and undocumented properties, enums, consts, patterns,
+ * formats (date-time, uuid, uri), array items and bounds, oneOf/anyOf/allOf and references.
+ */
+function violations(schema: Schema, value: unknown, at = '$'): string[] {
+  const problems: string[] = [];
+  if (schema.$ref !== undefined) {
+    const { $ref, ...rest } = schema;
+    return [...violations(deref({ $ref }), value, at), ...violations(rest, value, at)];
+  }
+  if (schema.allOf) for (const part of schema.allOf) problems.push(...violations(part, value, at));
+  for (const [keyword, branches] of [
+    ['oneOf', schema.oneOf],
+    ['anyOf', schema.anyOf],
+  ] as const) {
+    if (!branches) continue;
+    const results = branches.map((b) => violations(b, value, at));
+    const passing = results.filter((r) => r.length === 0).length;
+    if (keyword === 'oneOf' ? passing !== 1 : passing === 0)
+      problems.push(`${at}: matches ${passing} of the ${keyword} branches (${results.map((r) => r.join(', ')).join(' | ')})`);
+  }
+  if (schema.const !== undefined && value !== schema.const)
+    problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.type !== undefined) {
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+    if (!types.some((t) => hasType(value, t)))
+      return [...problems, `${at}: is ${typeOf(value)}, documented ${types.join(' or ')}`];
+  }
+  if (typeof value === 'string') {
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value))
+      problems.push(`${at}: "${value}" does not match ${schema.pattern}`);
+    if (schema.format === 'date-time' && !(DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))))
+      problems.push(`${at}: "${value}" is not a date-time`);
+    if (schema.format === 'uuid' && !UUID.test(value)) problems.push(`${at}: "${value}" is not a UUID`);
+    if (schema.format === 'uri' && !/^[a-z][a-z0-9+.-]*:/i.test(value)) problems.push(`${at}: "${value}" is not a URI`);
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${at}: ${value} < ${schema.minimum}`);
+    if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at}: ${value} > ${schema.maximum}`);
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      problems.push(`${at}: fewer than ${schema.minItems} items`);
+    if (schema.items) value.forEach((item, i) => problems.push(...violations(schema.items!, item, `${at}[${i}]`)));
+  }
+  if (typeOf(value) === 'object' && (schema.properties || schema.required)) {
+    const object = value as Record<string, unknown>;
+    for (const name of schema.required ?? [])
+      if (!Object.hasOwn(object, name)) problems.push(`${at}: required property "${name}" is missing`);
+    for (const [name, propertyValue] of Object.entries(object)) {
+      const property = schema.properties?.[name];
+      if (property) problems.push(...violations(property, propertyValue, `${at}.${name}`));
+      else if (schema.additionalProperties !== true) problems.push(`${at}: property "${name}" is not documented`);
+    }
+  }
+  return problems;
+}
+
+// ---- comparing a documented schema with a zod contract -------------------------------------------------
+
+/** A JSON Schema node reduced to what both sides must agree on, nullability split out. */
+interface Normal {
+  nullable: boolean;
+  node: Schema;
+}
+
+function normal(schema: Schema, resolve: boolean): Normal {
+  if (resolve && schema.$ref !== undefined) {
+    // Siblings of a $ref in this document only annotate (description), so the target decides.
+    const { $ref, ...annotations } = schema;
+    const target = normal(deref({ $ref }), true);
+    return { nullable: target.nullable, node: { ...target.node, ...annotations } };
+  }
+  const node = schema;
+  const branches = node.anyOf ?? node.oneOf;
+  if (branches) {
+    const others = branches.filter((b) => !(b.type === 'null' && Object.keys(b).length === 1));
+    if (others.length === 1 && others.length < branches.length) {
+      const inner = normal(others[0]!, resolve);
+      return { nullable: true, node: inner.node };
+    }
+  }
+  const types = node.type === undefined ? undefined : Array.isArray(node.type) ? node.type : [node.type];
+  const nullable = types?.includes('null') === true || node.enum?.includes(null) === true;
+  const rest = types?.filter((t) => t !== 'null');
+  return {
+    nullable,
+    node: {
+      ...node,
+      ...(rest === undefined ? {} : { type: rest.length === 1 ? rest[0] : rest }),
+      ...(node.enum ? { enum: node.enum.filter((v) => v !== null) } : {}),
+    },
+  };
+}
+
+/**
+ * Where the documented schema `documented` (resolved against the document) and the zod contract's JSON Schema
+ * `contract` disagree: nullability, type, enum/const, format, pattern (when the contract has no format),
+ * properties, required, strictness (additionalProperties false) and array items. The document may add a
+ * format or pattern the contract does not state; it may not drop one.
+ */
+function disagreements(contract: Schema, documented: Schema, at = '$'): string[] {
+  const c = normal(contract, false);
+  const d = normal(documented, true);
+  const out: string[] = [];
+  if (c.nullable !== d.nullable)
+    out.push(`${at}: nullable ${String(d.nullable)} in the document, ${String(c.nullable)} in the contract`);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const sorted = (values: readonly unknown[] | undefined) => (values ? [...values].map(String).sort() : undefined);
+  if (!same(c.node.type, d.node.type))
+    out.push(`${at}: type ${JSON.stringify(d.node.type)} in the document, ${JSON.stringify(c.node.type)} in the contract`);
+  if (!same(sorted(c.node.enum), sorted(d.node.enum)))
+    out.push(`${at}: enum ${JSON.stringify(d.node.enum)} in the document, ${JSON.stringify(c.node.enum)} in the contract`);
+  if (!same(c.node.const, d.node.const))
+    out.push(`${at}: const ${JSON.stringify(d.node.const)} in the document, ${JSON.stringify(c.node.const)} in the contract`);
+  if (c.node.format !== undefined && c.node.format !== d.node.format)
+    out.push(`${at}: format ${String(d.node.format)} in the document, ${c.node.format} in the contract`);
+  if (c.node.format === undefined && c.node.pattern !== undefined && c.node.pattern !== d.node.pattern)
+    out.push(`${at}: pattern ${String(d.node.pattern)} in the document, ${c.node.pattern} in the contract`);
+  if ((c.node.additionalProperties === false) !== (d.node.additionalProperties === false))
+    out.push(
+      `${at}: additionalProperties ${JSON.stringify(d.node.additionalProperties)} in the document, ${JSON.stringify(c.node.additionalProperties)} in the contract`,
+    );
+  if (c.node.properties || d.node.properties) {
+    const cp = c.node.properties ?? {};
+    const dp = d.node.properties ?? {};
+    if (!same(sorted(Object.keys(cp)), sorted(Object.keys(dp))))
+      out.push(
+        `${at}: properties ${JSON.stringify(sorted(Object.keys(dp)))} in the document, ${JSON.stringify(sorted(Object.keys(cp)))} in the contract`,
+      );
+    if (!same(sorted(c.node.required ?? []), sorted(d.node.required ?? [])))
+      out.push(
+        `${at}: required ${JSON.stringify(sorted(d.node.required))} in the document, ${JSON.stringify(sorted(c.node.required))} in the contract`,
+      );
+    for (const [name, property] of Object.entries(cp))
+      if (dp[name]) out.push(...disagreements(property, dp[name], `${at}.${name}`));
+  }
+  if (c.node.items || d.node.items) {
+    if (!c.node.items || !d.node.items)
+      out.push(`${at}: items documented ${String(Boolean(d.node.items))}, in the contract ${String(Boolean(c.node.items))}`);
+    else out.push(...disagreements(c.node.items, d.node.items, `${at}[]`));
+  }
+  return out;
+}
+
+/** The JSON Schema of a zod contract as a sender must write it (`io: 'input'`: strict objects say so). */
+function contractSchema(schema: z.ZodType): Schema {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Schema;
+}
+
+// ---- the running system -------------------------------------------------------------------------------
+
+let system: RunningSystem;
+let pairing: Api;
+let licensing: Api;
+let syncAgent: Api;
+
+beforeAll(async () => {
+  system = await startSystem('openapi');
+  pairing = api(system.pairing);
+  licensing = api(system.licensing);
+  syncAgent = api(system.syncAgent);
+}, 60_000);
+
+afterAll(async () => {
+  await system?.stop();
+}, 60_000);
+
+const ESC = String.fromCharCode(27);
+const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, 'g');
+const MAPPED = /Mapped \{([^,}]+), ([A-Z]+)\}(?: \(version: [^)]*\))? route/g;
+
+/** Every HTTP route a service mapped at start, as `{method, path}` with `{param}` templates. */
+function mappedRoutes(service: ServiceName): { method: string; path: string }[] {
+  const log = system.processes[service].log.replace(ANSI, '');
+  return [...log.matchAll(MAPPED)].map((m) => ({
+    method: m[2]!.toLowerCase(),
+    path: m[1]!.replace(/:([A-Za-z0-9_]+)/g, '{$1}'),
+  }));
+}
+
+/** The services whose server entries apply to an operation (operation, then path, then document level). */
+function servicesOf(item: PathItem, operation: Operation): (ServiceName | undefined)[] {
+  return (operation.servers ?? item.servers ?? doc.servers ?? []).map(serviceOfServer);
+}
+
+// ---- checking real responses --------------------------------------------------------------------------
+
+/** `METHOD path` of every documented operation whose success response a real one was checked against. */
+const exercised = new Set<string>();
+
+/**
+ * Checks a real response against the documented response for its status (or `default`): the media type, the
+ * body against the schema, and for a problem that its `code` is among those the response's description lists.
+ */
+function expectDocumented(method: Method, path: string, response: ApiResponse): void {
+  const operation = doc.paths[path]?.[method];
+  if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not documented`);
+  const entry = operation.responses?.[String(response.status)] ?? operation.responses?.default;
+  const where = `${method.toUpperCase()} ${path} → ${response.status} ${JSON.stringify(response.body)}`;
+  if (!entry) throw new Error(`${where}: the status is not documented`);
+  const documented = deref(entry);
+  const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  const media = documented.content?.[mediaType];
+  if (!media?.schema) throw new Error(`${where}: media type "${mediaType}" is not documented for this status`);
+  expect({ where, violations: violations(media.schema, response.body) }).toEqual({ where, violations: [] });
+  if (mediaType === 'application/problem+json') {
+    const code = (response.body as { code?: string }).code;
+    expect({ where, codeListed: (documented.description ?? '').includes(`\`${code}\``) }).toEqual({ where, codeListed: true });
+  }
+  if (response.status >= 200 && response.status < 300) exercised.add(`${method.toUpperCase()} ${path}`);
+}
+
+// ---- tests --------------------------------------------------------------------------------------------
+
+describe('docs/openapi.yaml', () => {
+  it('is an OpenAPI 3.1 document whose references resolve and whose operations are well formed', () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc.info).toEqual(expect.objectContaining({ title: expect.any(String), version: expect.any(String) }));
+    expect((doc.servers ?? []).map(serviceOfServer)).toEqual(['pairing', 'licensing', 'sync-agent']);
+
+    const unresolved: string[] = [];
+    (function walk(node: unknown, at: string): void {
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === '$ref' && (typeof value !== 'string' || pointer(value) === undefined))
+          unresolved.push(`${at}: ${String(value)}`);
+        else walk(value, `${at}/${key}`);
+      }
+    })(doc, '#');
+    expect(unresolved).toEqual([]);
+
+    const problems: string[] = [];
+    const operationIds = new Set<string>();
+    for (const { method, path, item, operation } of documentedOperations()) {
+      const name = `${method.toUpperCase()} ${path}`;
+      if (!operation.operationId || operationIds.has(operation.operationId))
+        problems.push(`${name}: missing or duplicate operationId`);
+      else operationIds.add(operation.operationId);
+      if (!item.servers || item.servers.length === 0) problems.push(`${name}: no servers override naming its service`);
+      if (servicesOf(item, operation).includes(undefined)) problems.push(`${name}: a server names no service`);
+      const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => deref(p));
+      for (const [, template] of path.matchAll(/\{([^}]+)\}/g))
+        if (!parameters.some((p) => p.in === 'path' && p.name === template && p.required === true))
+          problems.push(`${name}: path parameter {${template}} is not declared (in: path, required)`);
+      for (const p of parameters)
+        if (p.in === 'path' && !path.includes(`{${p.name}}`))
+          problems.push(`${name}: declares path parameter ${p.name} not in the path`);
+      const body = operation.requestBody?.content?.['application/json']?.schema;
+      if (operation.requestBody && (!body || deref(body).additionalProperties !== false))
+        problems.push(`${name}: request body without an application/json schema with additionalProperties: false`);
+      const responses = Object.entries(operation.responses ?? {});
+      if (!responses.some(([status]) => /^2\d\d$/.test(status))) problems.push(`${name}: no success response`);
+      for (const [status, response] of responses) {
+        const resolved = deref(response);
+        if (!resolved.description) problems.push(`${name} ${status}: no description`);
+        const isError = status === 'default' || Number(status) >= 400;
+        // /health answers its own JSON report with 503, not a problem.
+        if (
+          isError &&
+          path !== '/health' &&
+          resolved.content?.['application/problem+json']?.schema?.$ref !== '#/components/schemas/Problem'
+        )
+          problems.push(`${name} ${status}: not application/problem+json with the Problem schema`);
+        if (isError && status !== 'default' && path !== '/health' && !/`[A-Z][A-Z_]+`/.test(resolved.description ?? ''))
+          problems.push(`${name} ${status}: the description lists no error code`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(deref(doc.components.schemas.Problem!).required).toEqual(['type', 'title', 'status', 'detail', 'code']);
+  });
+
+  it('documents every route the three services map, on the service that maps it, and no route they do not map', () => {
+    const mapped = SERVICES.flatMap(({ name }) => mappedRoutes(name).map((r) => ({ service: name, ...r })));
+    // Sanity: the log format was understood (every service maps /health and /metrics and its own routes).
+    for (const { name } of SERVICES) expect(mappedRoutes(name).length).toBeGreaterThan(2);
+
+    const undocumented = mapped.filter(({ service, method, path }) => {
+      const item = doc.paths[path];
+      const operation = item?.[method as Method];
+      return !item || !operation || !servicesOf(item, operation).includes(service);
+    });
+    expect(undocumented.map(({ service, method, path }) => `${service}: ${method.toUpperCase()} ${path}`)).toEqual([]);
+
+    const stale = documentedOperations().flatMap(({ method, path, item, operation }) =>
+      servicesOf(item, operation)
+        .filter((service) => !mapped.some((r) => r.service === service && r.method === method && r.path === path))
+        .map((service) => `${String(service)}: ${method.toUpperCase()} ${path}`),
+    );
+    expect(stale).toEqual([]);
+  });
+
+  it('documents every event of EVENT_CATALOG under x-events with its stream, subject, version, publisher and payload', () => {
+    const names = busNames('');
+    // Whatever the subject key of an event type reads, it reads one of these placeholders.
+    const probe = {
+      serial: '<serial>',
+      primarySerial: '<primarySerial>',
+      secondarySerial: '<secondarySerial>',
+      license: { serial: '<serial>' },
+    };
+    const types = Object.keys(EVENT_CATALOG) as EventType[];
+    expect(Object.keys(doc['x-events']).sort()).toEqual([...types].sort());
+    for (const type of types) {
+      const contract = EVENT_CATALOG[type];
+      const subject = names.subjectOf({ type, data: probe } as unknown as PublishedEvent);
+      const prefix = `${contract.source}.v${contract.schemaVersion}.${contract.subjectToken}.`;
+      expect(subject.startsWith(prefix)).toBe(true);
+      const documented = doc['x-events'][type]!;
+      expect({ type, ...documented, payload: documented.payload?.$ref }).toEqual({
+        type,
+        stream: names.stream(contract.source),
+        subject,
+        schemaVersion: contract.schemaVersion,
+        publisher: contract.source,
+        description: expect.any(String),
+        payload: `#/components/schemas/${type}V${contract.schemaVersion}`,
+      });
+      expect(pointer(documented.payload!.$ref!)).toBeDefined();
+    }
+    expect(doc['x-event-envelope'].$ref).toBe('#/components/schemas/EventEnvelope');
+  });
+
+  it('describes the event payloads, the envelope, the product lookup and the shared states as their zod contracts do', () => {
+    const pairs: [string, z.ZodType, Schema][] = [
+      ...(Object.keys(EVENT_CATALOG) as EventType[]).map((type): [string, z.ZodType, Schema] => [
+        type,
+        EVENT_CATALOG[type].schema as z.ZodType,
+        doc['x-events'][type]!.payload!,
+      ]),
+      ['EventEnvelope', EventEnvelopeSchema, doc['x-event-envelope']],
+      ['LicenseStateV1', LicenseStateV1, { $ref: '#/components/schemas/LicenseStateV1' }],
+      ['EffectiveLicenseSetV1', EffectiveLicenseSetV1, { $ref: '#/components/schemas/EffectiveLicenseSetV1' }],
+      ['ProductLookupRequestV1', ProductLookupRequestV1, doc['x-request-reply']['rpc.pairing.v1.get-product']!.request],
+      ['ProductLookupReplyV1', ProductLookupReplyV1, doc['x-request-reply']['rpc.pairing.v1.get-product']!.reply],
+    ];
+    const found = pairs.flatMap(([name, contract, documented]) => disagreements(contractSchema(contract), documented, name));
+    expect(found).toEqual([]);
+  });
+
+  it('describes the request bodies as the controllers validate them', () => {
+    const bodies: [Method, string, z.ZodType][] = [
+      ['post', '/products', RegisterProductBody],
+      ['patch', '/products/{serial}', ChangeFirmwareBody],
+      ['post', '/pairs', AssociateProductsBody],
+      ['post', '/pairs/{pairId}/replacements', ReplaceUnitBody],
+      ['post', '/products/{serial}/licenses', GrantLicenseBody],
+      ['post', '/licenses/{licenseId}/renewals', RenewLicenseBody],
+    ];
+    const withBody = documentedOperations()
+      .filter(({ operation }) => operation.requestBody !== undefined)
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(withBody.sort()).toEqual(bodies.map(([method, path]) => `${method} ${path}`).sort());
+    const found = bodies.flatMap(([method, path, contract]) =>
+      disagreements(
+        contractSchema(contract),
+        doc.paths[path]![method]!.requestBody!.content!['application/json']!.schema!,
+        `${method.toUpperCase()} ${path}`,
+      ),
+    );
+    expect(found).toEqual([]);
+  });
+
+  it('describes real responses: the success bodies, and problems with their documented codes', async () => {
+    const account = `acct-openapi-${randomSerial()}`;
+    const register = async (serial = randomSerial()) => {
+      const response = await pairing.post('/products', {
+        serial,
+        model: 'NSA 2700',
+        firmwareVersion: '7.0.1',
+        accountId: account,
+      });
+      expectDocumented('post', '/products', response);
+      expect(response.status).toBe(201);
+      return serial;
+    };
+
+    // pairing
+    const primary = await register();
+    const secondary = await register();
+    const replacement = await register();
+    expectDocumented('get', '/products/{serial}', await pairing.get(`/products/${primary}`));
+    expectDocumented('patch', '/products/{serial}', await pairing.patch(`/products/${secondary}`, { firmwareVersion: '7.1.0' }));
+    const associated = await pairing.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
+    expectDocumented('post', '/pairs', associated);
+    const pairId = associated.body.pairId as string;
+    expectDocumented('get', '/pairs/{pairId}', await pairing.get(`/pairs/${pairId}`));
+
+    // licensing
+    expectDocumented('get', '/catalog', await licensing.get('/catalog'));
+    const granted = await licensing.post<Json>(`/products/${primary}/licenses`, {
+      sku: 'GATEWAY_AV',
+      expiresAt: fromNow(10 * DAY_MS),
+    });
+    expectDocumented('post', '/products/{serial}/licenses', granted);
+    const licenseId = granted.body.licenseId as string;
+    expectDocumented(
+      'post',
+      '/products/{serial}/licenses',
+      await licensing.post(`/products/${primary}/licenses`, { sku: 'STATEFUL_SYNC' }),
+    );
+    const trial = await licensing.post<Json>(`/products/${secondary}/licenses`, {
+      sku: 'IPS',
+      trial: true,
+      expiresAt: fromNow(5 * DAY_MS),
+    });
+    expectDocumented('post', '/products/{serial}/licenses', trial);
+    expectDocumented(
+      'post',
+      '/licenses/{licenseId}/renewals',
+      await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(20 * DAY_MS) }),
+    );
+    expectDocumented('get', '/licenses/{licenseId}', await licensing.get(`/licenses/${licenseId}`));
+    expectDocumented('get', '/products/{serial}/licenses', await licensing.get(`/products/${primary}/licenses`));
+
+    // sync agent, once it has seen the pair and the licenses
+    const set = await eventually(
+      async () => {
+        const response = await syncAgent.get<EffectiveLicenseSetV1>(`/products/${secondary}/effective-licenses`);
+        expect(response.status).toBe(200);
+        expect(response.body.licenses.map((l) => l.sku)).toEqual(expect.arrayContaining(['GATEWAY_AV', 'IPS']));
+        expect(response.body.statefulSync.enabled).toBe(true);
+        return response;
+      },
+      { timeoutMs: SYNC_TIMEOUT_MS, intervalMs: 100, description: "the Secondary's set to include the Primary's licenses" },
+    );
+    expectDocumented('get', '/products/{serial}/effective-licenses', set);
+    expectDocumented(
+      'get',
+      '/products/{serial}/effective-licenses',
+      await syncAgent.get(`/products/${primary}/effective-licenses`),
+    );
+    expectDocumented(
+      'get',
+      '/products/{serial}/effective-licenses',
+      await syncAgent.get(`/products/${secondary}/effective-licenses?at=${encodeURIComponent(new Date().toISOString())}`),
+    );
+    expectDocumented(
+      'get',
+      '/products/{serial}/effective-licenses/history',
+      await syncAgent.get(`/products/${secondary}/effective-licenses/history?limit=2`),
+    );
+    expectDocumented(
+      'get',
+      '/products/{serial}/license-document',
+      await syncAgent.get(`/products/${secondary}/license-document`),
+    );
+    expectDocumented('get', '/.well-known/license-signing-keys', await syncAgent.get('/.well-known/license-signing-keys'));
+    expectDocumented('get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${pairId}/failover-readiness`));
+    expectDocumented('get', '/pairs/readiness', await syncAgent.get(`/pairs/readiness?accountId=${encodeURIComponent(account)}`));
+
+    // replacement, revocation, dissociation (and the replaced pair, with replacedBy)
+    const replaced = await pairing.post<Json>(`/pairs/${pairId}/replacements`, {
+      failedSerial: secondary,
+      replacementSerial: replacement,
+    });
+    expectDocumented('post', '/pairs/{pairId}/replacements', replaced);
+    expectDocumented('get', '/pairs/{pairId}', await pairing.get(`/pairs/${pairId}`));
+    expectDocumented('get', '/pairs/{pairId}', await pairing.get(`/pairs/${replaced.body.pairId as string}`));
+    expectDocumented('delete', '/licenses/{licenseId}', await licensing.delete(`/licenses/${licenseId}`));
+    expectDocumented('get', '/licenses/{licenseId}/history', await licensing.get(`/licenses/${licenseId}/history`));
+    expectDocumented('delete', '/pairs/{pairId}', await pairing.delete(`/pairs/${replaced.body.pairId as string}`));
+
+    // operations
+    for (const service of [pairing, licensing, syncAgent]) {
+      expectDocumented('get', '/health', await service.get('/health'));
+      expectDocumented('get', '/metrics', await service.get('/metrics'));
+    }
+
+    // problems: each must be documented for its status, with its code listed
+    const unknownSerial = randomSerial();
+    const unknownId = '7b0d4c8e-0000-4000-8000-000000000000';
+    const problems: [Method, string, ApiResponse, number][] = [
+      [
+        'post',
+        '/products',
+        await pairing.post('/products', { serial: primary, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: account }),
+        409,
+      ],
+      [
+        'post',
+        '/products',
+        await pairing.post('/products', { serial: randomSerial(), model: 'XYZ 1', firmwareVersion: '7.0.1', accountId: account }),
+        400,
+      ],
+      ['post', '/products', await pairing.post('/products', { serial: 'nope' }), 400],
+      ['get', '/products/{serial}', await pairing.get(`/products/${unknownSerial}`), 404],
+      ['get', '/products/{serial}', await pairing.get('/products/not-a-serial'), 400],
+      ['post', '/pairs', await pairing.post('/pairs', { primarySerial: primary, secondarySerial: primary }), 409],
+      ['delete', '/pairs/{pairId}', await pairing.delete(`/pairs/${pairId}`), 409],
+      ['get', '/pairs/{pairId}', await pairing.get(`/pairs/${unknownId}`), 404],
+      ['post', '/products/{serial}/licenses', await licensing.post(`/products/${primary}/licenses`, { sku: 'NO_SUCH_SKU' }), 400],
+      ['post', '/products/{serial}/licenses', await licensing.post(`/products/${unknownSerial}/licenses`, { sku: 'IPS' }), 404],
+      ['get', '/products/{serial}/licenses', await licensing.get(`/products/${unknownSerial}/licenses`), 404],
+      ['delete', '/licenses/{licenseId}', await licensing.delete(`/licenses/${licenseId}`), 409],
+      ['get', '/licenses/{licenseId}', await licensing.get(`/licenses/${unknownId}`), 404],
+      ['get', '/products/{serial}/effective-licenses', await syncAgent.get(`/products/${unknownSerial}/effective-licenses`), 404],
+      [
+        'get',
+        '/products/{serial}/effective-licenses',
+        await syncAgent.get(`/products/${primary}/effective-licenses?at=yesterday`),
+        400,
+      ],
+      ['get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${unknownId}/failover-readiness`), 404],
+      ['get', '/pairs/readiness', await syncAgent.get('/pairs/readiness'), 400],
+    ];
+    for (const [method, path, response, status] of problems) {
+      expect({ request: `${method.toUpperCase()} ${path}`, status: response.status }).toEqual({
+        request: `${method.toUpperCase()} ${path}`,
+        status,
+      });
+      expectDocumented(method, path, response);
+    }
+  });
+
+  it('had a real success response checked for every documented operation', () => {
+    const unchecked = documentedOperations()
+      .map(({ method, path }) => `${method.toUpperCase()} ${path}`)
+      .filter((name) => !exercised.has(name));
+    expect(unchecked).toEqual([]);
+  });
+});
