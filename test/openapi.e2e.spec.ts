@@ -50,7 +50,6 @@ const SYNC_TIMEOUT_MS = 15_000;
 
 // ---- the document -------------------------------------------------------------------------------------
 
-
 interface Schema {
   $ref?: string;
   type?: string | string[];

@@ -2,7 +2,12 @@ import { configOrExit, natsTransportOptions, runService } from '#shared';
 import { PAIRING_MIGRATIONS } from './infrastructure/migrations.js';
 import { PairingModule } from './pairing.module.js';
 
-const config = configOrExit({ service: 'pairing', portVariable: 'PAIRING_PORT', defaultPort: 3001, defaultDatabase: 'ha_pairing' });
+const config = configOrExit({
+  service: 'pairing',
+  portVariable: 'PAIRING_PORT',
+  defaultPort: 3001,
+  defaultDatabase: 'ha_pairing',
+});
 
 await runService(
   (runtime) => PairingModule.forBus(runtime.names),

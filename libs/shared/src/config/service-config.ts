@@ -67,7 +67,12 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
       .default(''),
     LOG_FORMAT: z.enum(['text', 'json']).default('text'),
-    EXPIRY_WARNING_DAYS: z.coerce.number().int('must be a whole number').min(1, 'must be 1 or more').max(3650, 'must be at most 3650').default(30),
+    EXPIRY_WARNING_DAYS: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be 1 or more')
+      .max(3650, 'must be at most 3650')
+      .default(30),
   });
   // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported
   // under its own name.

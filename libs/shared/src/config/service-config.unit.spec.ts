@@ -35,6 +35,7 @@ describe('loadServiceConfig', () => {
         nats: { servers: ['nats://127.0.0.1:4222'] },
         busNamespace: '',
         logFormat: 'text',
+        expiryWarningDays: 30,
       });
     });
 
@@ -102,6 +103,12 @@ describe('loadServiceConfig', () => {
   });
 
   describe('when a variable is malformed', () => {
+    it.each([['abc'], ['0'], ['3651'], ['1.5']])('names EXPIRY_WARNING_DAYS for EXPIRY_WARNING_DAYS=%s', (value) => {
+      expect(configurationError({ EXPIRY_WARNING_DAYS: value }).problems).toEqual([
+        expect.stringContaining('EXPIRY_WARNING_DAYS: '),
+      ]);
+    });
+
     it.each([['abc'], ['0'], ['65536'], ['80.5'], ['-1']])('names PAIRING_PORT for PAIRING_PORT=%s', (value) => {
       const error = configurationError({ PAIRING_PORT: value });
       expect(error.message).toContain('PAIRING_PORT');

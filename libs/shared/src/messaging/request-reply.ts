@@ -16,7 +16,7 @@ export class DependencyUnavailableError extends Error {
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
-  if (typeof error === 'object' && error !== null && 'message' in error) return String((error as { message: unknown }).message);
+  if (typeof error === 'object' && error !== null && 'message' in error) return String(error.message);
   return String(error);
 }
 
@@ -27,7 +27,13 @@ function describe(error: unknown): string {
 export function natsTransportOptions(config: ServiceConfig, extra: { queue?: string } = {}): NatsOptions {
   return {
     transport: Transport.NATS,
-    options: { servers: config.nats.servers, name: `${config.service}-rpc`, maxReconnectAttempts: -1, reconnectTimeWait: 500, ...extra },
+    options: {
+      servers: config.nats.servers,
+      name: `${config.service}-rpc`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      ...extra,
+    },
   };
 }
 
@@ -57,7 +63,7 @@ export class RpcClient {
       if (error instanceof TimeoutError || /no subscribers|no responders|connection|timeout|closed/i.test(describe(error))) {
         throw new DependencyUnavailableError(this.dependency, error);
       }
-      throw new Error(`${this.dependency} failed the request: ${describe(error)}`);
+      throw new Error(`${this.dependency} failed the request: ${describe(error)}`, { cause: error });
     }
     return replySchema.parse(reply);
   }
