@@ -1,15 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import {
-  DAY_MS,
-  api,
-  eventually,
-  fromNow,
-  randomSerial,
-  startSystem,
-  type Api,
-  type ApiResponse,
-  type RunningSystem,
-} from './support/system.js';
+import { DAY_MS, api, eventually, fromNow, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
 
@@ -30,14 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await system?.stop();
 }, 60_000);
-
-function expectProblem(response: ApiResponse, status: number, code: string): void {
-  expect({ status: response.status, code: response.body?.code }).toEqual({ status, code });
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code }),
-  );
-}
 
 async function registerProduct(model = 'NSA 2700'): Promise<string> {
   const serial = randomSerial();

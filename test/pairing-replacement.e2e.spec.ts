@@ -20,6 +20,7 @@ import {
   type Json,
   type RunningSystem,
 } from './support/system.js';
+import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
 
@@ -53,14 +54,6 @@ afterAll(async () => {
   await nc?.close();
   await system?.stop();
 }, 60_000);
-
-function expectProblem(response: ApiResponse, status: number, code: string): void {
-  expect({ status: response.status, code: response.body?.code }).toEqual({ status, code });
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code }),
-  );
-}
 
 async function register(overrides: { model?: string; accountId?: string } = {}): Promise<string> {
   const serial = randomSerial();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { api, randomSerial, startSystem, type Api, type ApiResponse, type RunningSystem } from './support/system.js';
+import { api, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
 
@@ -19,13 +20,6 @@ afterAll(async () => {
 }, 60_000);
 
 /** Asserts an RFC 9457 problem answer with our stable code. */
-function expectProblem(response: ApiResponse, status: number, code: string): void {
-  expect({ status: response.status, code: response.body?.code }).toEqual({ status, code });
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(response.body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code }),
-  );
-}
 
 interface ProductInput {
   serial: string;
