@@ -63,7 +63,8 @@ export async function projectBatch(
     // read-compute-write of the same effective set.
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.effective-licenses-projector'))`);
     counts.applied = counts.duplicate = counts.stale = 0;
-    const unique = batch.filter((e, i) => batch.findIndex((o) => o.eventId === e.eventId) === i);
+    const seen = new Set<string>();
+    const unique = batch.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
     const before = await loadWorkingSet(
       tx,
       [...new Set(unique.flatMap(namedSerials))],
