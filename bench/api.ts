@@ -1,0 +1,63 @@
+/**
+ * The licensing API's write throughput: `apiConcurrency` clients each POSTing grants back to back (closed
+ * loop) for `apiSeconds`; requests/s and latency. The same runs give propagation "at as many grants/s as
+ * the API sustains". Repeated `propagationRepeats` times; the run with the median throughput is reported.
+ */
+import { GrantRecorder, describeRun, type PropagationResult, type PropagationRun } from './propagation.js';
+import type { BenchContext } from './support/context.js';
+import { resetConnections } from './support/http.js';
+import type { PropagationWatcher, RunningSystem } from './support/system.js';
+import { medianBy, sleep } from './support/stats.js';
+import { PostgresActivitySampler, type StatementProfile } from './support/profile.js';
+
+export interface ApiResult {
+  readonly concurrency: number;
+  readonly writesPerSec: number;
+  readonly median: PropagationRun;
+  readonly runs: PropagationRun[];
+  /** Propagation at the sustained rate (the same runs, median by p99). */
+  readonly propagation: PropagationResult;
+  /** What the services' PostgreSQL backends were doing during the first run (pg_stat_activity samples). */
+  readonly postgresProfile: StatementProfile;
+}
+
+async function closedLoop(ctx: BenchContext, system: RunningSystem, watcher: PropagationWatcher): Promise<PropagationRun> {
+  resetConnections();
+  const recorder = new GrantRecorder(watcher);
+  const meter = system.cpuMeter();
+  await meter.begin();
+  const sampler = setInterval(() => void meter.sample(), 1_000);
+  const started = performance.now();
+  const until = started + ctx.config.apiSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: ctx.config.apiConcurrency }, async () => {
+      while (performance.now() < until) await recorder.grant(system);
+    }),
+  );
+  clearInterval(sampler);
+  const took = (performance.now() - started) / 1000;
+  return recorder.finish('max', took, 0, () => meter.end(Math.max(1, recorder.apiMs.length)));
+}
+
+export async function measureApi(ctx: BenchContext, system: RunningSystem, watcher: PropagationWatcher): Promise<ApiResult> {
+  const runs: PropagationRun[] = [];
+  let postgresProfile: StatementProfile | undefined;
+  for (let i = 0; i < ctx.config.propagationRepeats; i++) {
+    const sampler = i === 0 ? new PostgresActivitySampler('ha-license-sync', 20) : undefined;
+    await sampler?.start();
+    const run = await closedLoop(ctx, system, watcher);
+    postgresProfile ??= await sampler?.stop();
+    runs.push(run);
+    ctx.log(`api (${ctx.config.apiConcurrency} clients) run ${i + 1}: ${describeRun(run)}`);
+    await sleep(1_000);
+  }
+  const median = medianBy(runs, (r) => r.achievedPerSec)!;
+  return {
+    concurrency: ctx.config.apiConcurrency,
+    writesPerSec: median.achievedPerSec,
+    median,
+    runs,
+    propagation: { offeredPerSec: 'max', median: medianBy(runs, (r) => r.latencyMs.p99)!, runs },
+    postgresProfile: postgresProfile!,
+  };
+}

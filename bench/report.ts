@@ -1,0 +1,277 @@
+/**
+ * The benchmark's output: `bench/results.json` (every figure, with the machine and the counts it was
+ * measured on) and a Markdown report on stdout that can be pasted into the README as is.
+ */
+import type { ApiResult } from './api.js';
+import type { SyncAgentRun } from './ours.js';
+import type { PropagationResult } from './propagation.js';
+import type { QueryResult } from './query.js';
+import type { RebuildResult } from './rebuild.js';
+import type { RelayResult } from './relay.js';
+import type { BenchConfig } from './support/config.js';
+import type { ConsumerRunResult } from './support/consumer-run.js';
+import type { LatencySummary } from './support/stats.js';
+import { round } from './support/stats.js';
+
+export interface Meta {
+  readonly scale: BenchConfig['scale'];
+  readonly date: string;
+  readonly nodeVersion: string;
+  readonly cores: number;
+  readonly cpuModel: string;
+  readonly memoryGb: number;
+  readonly loadAverage: { readonly before: number[]; readonly max1m: number; readonly after: number[] };
+  readonly commit: string;
+  readonly durationSeconds: number;
+}
+
+export interface Measurements {
+  backlog?: { events: number; pairing: number; licensing: number; products: number; publishSeconds: number };
+  raw?: ConsumerRunResult;
+  naive?: ConsumerRunResult;
+  ours?: SyncAgentRun;
+  profiled?: SyncAgentRun;
+  relay?: RelayResult;
+  rebuild?: RebuildResult;
+  query?: QueryResult;
+  propagation?: PropagationResult[];
+  api?: ApiResult;
+  consistency?: Record<string, unknown>;
+}
+
+/** A headline figure with what it was measured on. */
+interface Figure {
+  readonly value: number | null;
+  readonly unit: string;
+  readonly eventCount: number | null;
+  readonly cores: number;
+}
+
+interface Target {
+  readonly name: string;
+  readonly target: string;
+  readonly actual: string;
+  readonly met: boolean | null;
+  /** How far off, when missed. */
+  readonly miss: string | null;
+}
+
+const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? round(a / b, 3) : null);
+
+function targets(m: Measurements): Target[] {
+  const list: Target[] = [];
+  const oursOverRaw = ratio(m.ours?.eventsPerSec, m.raw?.eventsPerSec);
+  const oursOverNaive = ratio(m.ours?.eventsPerSec, m.naive?.eventsPerSec);
+  const rebuildOverRaw = ratio(m.rebuild?.eventsPerSec, m.raw?.eventsPerSec);
+  const at1000 = m.propagation?.find((p) => p.offeredPerSec === 1000)?.median;
+  const atLeast = (name: string, actual: number | null | undefined, min: number, show: (v: number) => string) =>
+    list.push({
+      name,
+      target: `≥ ${show(min)}`,
+      actual: actual == null ? 'not measured' : show(actual),
+      met: actual == null ? null : actual >= min,
+      miss: actual != null && actual < min ? `${round((100 * (min - actual)) / min, 1)} % short` : null,
+    });
+  const atMost = (name: string, actual: number | null | undefined, max: number, show: (v: number) => string) =>
+    list.push({
+      name,
+      target: `≤ ${show(max)}`,
+      actual: actual == null ? 'not measured' : show(actual),
+      met: actual == null ? null : actual <= max,
+      miss: actual != null && actual > max ? `${round(actual / max, 1)}× the target` : null,
+    });
+  const pct = (v: number) => `${round(100 * v, 1)} %`;
+  atLeast('projection: ours / raw', oursOverRaw, 0.7, pct);
+  atLeast('projection: ours / naive', oursOverNaive, 5, (v) => `${round(v, 2)}×`);
+  atMost('propagation p50 at 1,000 grants/s', at1000?.latencyMs.p50, 5, (v) => `${v} ms`);
+  atMost('propagation p99 at 1,000 grants/s', at1000?.latencyMs.p99, 25, (v) => `${v} ms`);
+  atLeast('rebuild / raw', rebuildOverRaw, 0.5, pct);
+  const memory = m.rebuild?.memory;
+  atMost(
+    memory
+      ? `memory: RSS after ${memory.to.events.toLocaleString('en-US')} / after ${memory.from.events.toLocaleString('en-US')} events` +
+          (memory.complete ? '' : ' (run capped before the second mark)')
+      : 'memory: RSS after 1 M / after 100 k events',
+    memory?.growth,
+    1.2,
+    (v) => `×${round(v, 3)}`,
+  );
+  return list;
+}
+
+export function buildResults(meta: Meta, m: Measurements, errors: Record<string, string>): Record<string, unknown> {
+  const figure = (value: number | undefined, unit: string, eventCount: number | undefined): Figure => ({
+    value: value ?? null,
+    unit,
+    eventCount: eventCount ?? null,
+    cores: meta.cores,
+  });
+  const at1000 = m.propagation?.find((p) => p.offeredPerSec === 1000)?.median;
+  return {
+    scale: meta.scale,
+    cores: meta.cores,
+    eventCount: m.backlog?.events ?? null,
+    date: meta.date,
+    nodeVersion: meta.nodeVersion,
+    meta,
+    oursEventsPerSec: figure(m.ours?.eventsPerSec, 'events/s', m.ours?.events),
+    rawEventsPerSec: figure(m.raw?.eventsPerSec, 'events/s', m.raw?.events),
+    naiveEventsPerSec: figure(m.naive?.eventsPerSec, 'events/s', m.naive?.events),
+    propagationP99MsAt1000: figure(at1000?.latencyMs.p99, 'ms', at1000?.grants),
+    rebuildEventsPerSec: figure(m.rebuild?.eventsPerSec, 'events/s', m.rebuild?.events),
+    apiWritesPerSec: figure(m.api?.writesPerSec, 'requests/s', m.api?.median.grants),
+    relayEventsPerSec: figure(m.relay?.eventsPerSec, 'events/s', m.relay?.events),
+    ratios: {
+      oursOverRaw: ratio(m.ours?.eventsPerSec, m.raw?.eventsPerSec),
+      oursOverNaive: ratio(m.ours?.eventsPerSec, m.naive?.eventsPerSec),
+      rebuildOverRaw: ratio(m.rebuild?.eventsPerSec, m.raw?.eventsPerSec),
+    },
+    targets: targets(m),
+    details: m,
+    errors,
+  };
+}
+
+const n = (v: number | undefined | null) => (v == null ? 'n/a' : v.toLocaleString('en-US'));
+const ms = (v: number | undefined) => (v == null || Number.isNaN(v) ? 'n/a' : `${v}`);
+
+function consumerRow(label: string, r: ConsumerRunResult | undefined, raw: ConsumerRunResult | undefined): string {
+  if (!r) return `| ${label} | not measured | | | | | |`;
+  const vsRaw = raw ? `${round((100 * r.eventsPerSec) / raw.eventsPerSec, 1)} %` : 'n/a';
+  const events = `${n(r.events)}${r.capped ? ' (time cap)' : ''}`;
+  const cpu = `${r.cpuMsPerEvent} + ${r.postgresCpuMsPerEvent}${r.natsCpuMsPerEvent == null ? '' : ` + ${r.natsCpuMsPerEvent}`}`;
+  return `| ${label} | ${events} | **${n(r.eventsPerSec)}** | ${cpu} | ${r.kernelCpuPercent} % | ${r.peakRssMb} | ${vsRaw} |`;
+}
+
+function latencyCells(l: LatencySummary): string {
+  return `${ms(l.p50)} | ${ms(l.p90)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)}`;
+}
+
+export function markdownReport(meta: Meta, m: Measurements, errors: Record<string, string>): string {
+  const lines: string[] = [];
+  const b = m.backlog;
+  lines.push(
+    `Scale \`${meta.scale}\`, ${meta.cores} cores (${meta.cpuModel}), ${meta.memoryGb} GB, Node ${meta.nodeVersion}, ` +
+      `commit ${meta.commit}, ${meta.date.slice(0, 16).replace('T', ' ')} UTC; load average ${meta.loadAverage.before[0]} before, ` +
+      `up to ${meta.loadAverage.max1m} during, ${meta.durationSeconds} s in all.`,
+    '',
+  );
+  lines.push(
+    `**Projection throughput**: backlog of ${n(b?.events)} events (${n(b?.pairing)} pairing for ${n(b?.products)} products in ` +
+      `${n(b ? b.products / 2 : undefined)} pairs, ${n(b?.licensing)} license grants/renewals/revocations), consumed from JetStream into PostgreSQL.`,
+    '',
+    '| Consumer | Events | Events/s | CPU ms/event (node + postgres + nats) | node CPU in kernel | Peak RSS MB | vs raw |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    consumerRow('raw limit (batched upserts, no framework)', m.raw, m.raw),
+    consumerRow('naive (Nest + TypeORM, one event per transaction)', m.naive, m.raw),
+    consumerRow('**ours** (sync agent)', m.ours, m.raw),
+    consumerRow('rebuild (cold sync agent, whole backlog)', m.rebuild, m.raw),
+  );
+  if (m.relay) {
+    lines.push(
+      `| relay (outbox → JetStream) | ${n(m.relay.events)} | **${n(m.relay.eventsPerSec)}** | ${m.relay.cpuMsPerEvent} + ${m.relay.postgresCpuMsPerEvent} | | ${m.relay.peakRssMb} | |`,
+    );
+  }
+  lines.push('');
+  const r = (a?: number, c?: number) => ratio(a, c) ?? 'n/a';
+  lines.push(
+    `ours/raw **${r(m.ours?.eventsPerSec, m.raw?.eventsPerSec)}**, ours/naive **${r(m.ours?.eventsPerSec, m.naive?.eventsPerSec)}**, ` +
+      `rebuild/raw **${r(m.rebuild?.eventsPerSec, m.raw?.eventsPerSec)}**.` +
+      (m.ours
+        ? ` ours wrote ${n(m.ours.outboxEvents)} EffectiveLicensesChanged; its relay had published them all ${m.ours.outboxDrainedAfterSeconds ?? 'n/a'} s after the last ack.` +
+          ` At ${m.ours.cpuMsPerEvent} ms of its own CPU per event on one thread, the sync agent cannot exceed ~${n(Math.round(1000 / m.ours.cpuMsPerEvent))} events/s` +
+          ` on this machine however idle it is (raw: ~${m.raw ? n(Math.round(1000 / m.raw.cpuMsPerEvent)) : 'n/a'}).`
+        : ''),
+    '',
+  );
+  if (m.propagation || m.api) {
+    lines.push(
+      "**Propagation** (licensing API 201 → the Secondary's EffectiveLicensesChanged showing the license, ms; median of " +
+        `${m.propagation?.[0]?.runs.length ?? m.api?.runs.length ?? 0} runs by p99):`,
+      '',
+      '| Offered grants/s | Achieved/s | Grants | p50 | p90 | p95 | p99 | max | Lost | of which relay p50 / p99 | then projection p50 / p99 |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const p of [...(m.propagation ?? []), ...(m.api ? [m.api.propagation] : [])]) {
+      const run = p.median;
+      const offered = p.offeredPerSec === 'max' ? `max (${m.api?.concurrency} clients)` : n(p.offeredPerSec);
+      lines.push(
+        `| ${offered} | ${n(run.achievedPerSec)} | ${n(run.grants)} | ${latencyCells(run.latencyMs)} | ${run.lost} | ` +
+          `${ms(run.relayHopMs.p50)} / ${ms(run.relayHopMs.p99)} | ${ms(run.projectionHopMs.p50)} / ${ms(run.projectionHopMs.p99)} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (m.api) {
+    const a = m.api.median;
+    lines.push(
+      `**Licensing API writes**: ${n(m.api.writesPerSec)} grants/s with ${m.api.concurrency} concurrent clients ` +
+        `(latency p50 ${a.apiLatencyMs.p50} ms, p90 ${a.apiLatencyMs.p90}, p99 ${a.apiLatencyMs.p99}, max ${a.apiLatencyMs.max}; median of ${m.api.runs.length} runs). ` +
+        `CPU per grant, ms: ${Object.entries(a.cpuMsPerGrant)
+          .map(([label, cpu]) => `${label} ${cpu}`)
+          .join(', ')}. PostgreSQL backends (pg_stat_activity samples): ${m.api.postgresProfile.statements
+          .slice(0, 6)
+          .map((x) => `\`${x.statement}\` ${x.percent} %`)
+          .join(', ')}.`,
+      '',
+    );
+  }
+  if (m.query) {
+    const q = m.query;
+    lines.push(
+      `**Effective-set query** with ${n(q.licenses)} licenses on ${n(q.products)} products: one client p50 ${q.latencyMs.p50} ms, ` +
+        `p90 ${q.latencyMs.p90}, p99 ${q.latencyMs.p99}, max ${q.latencyMs.max} ms; 16 clients ${n(q.concurrentRequestsPerSec)} requests/s ` +
+        `(p99 ${q.concurrentLatencyMs.p99} ms).`,
+      '',
+    );
+  }
+  if (m.rebuild || m.ours) {
+    const mem = m.rebuild?.memory;
+    const oursAt = m.ours?.rssAt[0];
+    lines.push(
+      `**Memory** (sync agent RSS): rebuild ${mem ? `${mem.from.rssMb} MB after ${n(mem.from.events)} events, ${mem.to.rssMb} MB after ${n(mem.to.events)} (×${mem.growth})` : 'not sampled'}` +
+        `${m.rebuild ? `, peak ${m.rebuild.peakRssMb} MB` : ''}` +
+        (m.ours
+          ? `; ours ${oursAt ? `${oursAt.rssMb} MB after ${n(oursAt.events)} events, ` : ''}${m.ours.rssAtEndMb} MB after ${n(m.ours.events)}.`
+          : '.'),
+      '',
+    );
+  }
+  lines.push('**Targets**', '', '| Target | Goal | Measured | |', '| --- | ---: | ---: | --- |');
+  for (const t of targets(m)) {
+    lines.push(`| ${t.name} | ${t.target} | ${t.actual} | ${t.met === null ? '–' : t.met ? 'met' : `**missed** (${t.miss})`} |`);
+  }
+  lines.push('');
+  if (m.profiled?.cpuProfile) {
+    const p = m.profiled.cpuProfile;
+    lines.push(
+      `**Where ours spends its time** (separate profiled run, ${n(m.profiled.eventsPerSec)} ev/s under the profiler; ` +
+        `CPU per event ${m.profiled.cpuMsPerEvent} ms node, ${m.profiled.postgresCpuMsPerEvent} ms postgres):`,
+      '',
+      `- node by area: ${p.byArea
+        .slice(0, 8)
+        .map((a) => `${a.area} ${a.percent} %`)
+        .join(', ')}`,
+      `- node top functions: ${p.topFunctions
+        .slice(0, 8)
+        .map((f) => `\`${f.fn}\` ${f.percent} %`)
+        .join(', ')}`,
+    );
+    if (m.profiled.postgresProfile) {
+      lines.push(
+        `- postgres backends (pg_stat_activity samples): ${m.profiled.postgresProfile.statements
+          .slice(0, 6)
+          .map((s) => `\`${s.statement}\` ${s.percent} %`)
+          .join(', ')}`,
+      );
+    }
+    lines.push('');
+  }
+  const failures = Object.entries(errors);
+  if (failures.length > 0) {
+    lines.push('**Not measured (errors)**', '');
+    for (const [phase, message] of failures) lines.push(`- ${phase}: ${message.split('\n')[0]}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,219 @@
+/**
+ * The three services running together in one namespace of their own, with `pairs` HA pairs registered over
+ * HTTP (the way an operator would), for the end-to-end measurements; and a watcher of the sync agent's
+ * EffectiveLicensesChanged that times when a Secondary's effective set first shows a license.
+ */
+import {
+  LICENSE_CATALOG,
+  STATEFUL_SYNC_SKU,
+  busNames,
+  type BusNames,
+  type EffectiveLicensesChangedV1,
+  type EntitlementChangedV1,
+} from '#shared/contracts';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { PG, namespaceFor } from './config.js';
+import { CpuMeter } from './probe.js';
+import type { BenchContext } from './context.js';
+import { consumerProgress, ensureSourceStreams, streamMessageCount, syncAgentDurables } from './infra.js';
+import { httpRequest, inParallel, postJson } from './http.js';
+import { startService, type RunningService } from './processes.js';
+import { sleep } from './stats.js';
+
+export interface HaPair {
+  readonly primary: string;
+  readonly secondary: string;
+}
+
+export interface RunningSystem {
+  readonly names: BusNames;
+  readonly pairing: RunningService;
+  readonly licensing: RunningService;
+  readonly syncAgent: RunningService;
+  readonly pairs: readonly HaPair[];
+  /** A meter of the CPU the three services, their backends, nats-server and the load generator use. */
+  cpuMeter(): CpuMeter;
+  stop(): Promise<void>;
+}
+
+const serialOf = (n: number) => n.toString(16).toUpperCase().padStart(12, '0');
+
+export async function startSystem(ctx: BenchContext, pairCount: number): Promise<RunningSystem> {
+  const namespace = namespaceFor('e2e');
+  const names = busNames(namespace);
+  await ensureSourceStreams(ctx.jsm, names);
+  const started: RunningService[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((s) => s.process.stop()));
+  };
+  try {
+    for (const name of ['pairing', 'licensing', 'sync-agent'] as const) {
+      started.push(await startService(name, { namespace, schema: `${namespace}_${name.replace('-', '_')}` }));
+    }
+    const [pairing, licensing, syncAgent] = started as [RunningService, RunningService, RunningService];
+    const base = 0x100000 + Math.floor(Math.random() * 0xffffff) * 0x10000;
+    const pairs: HaPair[] = Array.from({ length: pairCount }, (_, i) => ({
+      primary: serialOf(base + 2 * i),
+      secondary: serialOf(base + 2 * i + 1),
+    }));
+    const registering = performance.now();
+    await inParallel(pairs.length, 16, async (i) => {
+      const pair = pairs[i]!;
+      for (const serial of [pair.primary, pair.secondary]) {
+        await postJson(`${pairing.url}/products`, {
+          serial,
+          model: 'NSA 2700',
+          firmwareVersion: '7.0.1',
+          accountId: `acct-${i % 97}`,
+        });
+      }
+      await postJson(`${pairing.url}/pairs`, { primarySerial: pair.primary, secondarySerial: pair.secondary });
+    });
+    ctx.log(`system: ${pairs.length} pairs registered over HTTP in ${((performance.now() - registering) / 1000).toFixed(1)} s`);
+    await waitUntilProjected(ctx, names, 3 * pairs.length);
+    const cpuMeter = () =>
+      new CpuMeter(
+        { pairing: pairing.process.pid, licensing: licensing.process.pid, 'sync-agent': syncAgent.process.pid },
+        ctx.db,
+        PG.database,
+        'ha-license-sync',
+      );
+    return { names, pairing, licensing, syncAgent, pairs, cpuMeter, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Waits until `pairingEvents` are in the PAIRING stream and the sync agent has processed everything. */
+async function waitUntilProjected(ctx: BenchContext, names: BusNames, pairingEvents: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const pairing = await streamMessageCount(ctx.jsm, names.stream('pairing'));
+    const licensing = await streamMessageCount(ctx.jsm, names.stream('licensing'));
+    const total = pairing + licensing;
+    const progress = await consumerProgress(ctx.jsm, syncAgentDurables(names), total);
+    if (pairing >= pairingEvents && progress.processed >= total) return;
+    if (Date.now() > deadline) throw new Error(`the sync agent did not catch up (${progress.processed}/${total})`);
+    await sleep(100);
+  }
+}
+
+const SHAREABLE_SKUS = LICENSE_CATALOG.filter((s) => s.shareable && s.sku !== STATEFUL_SYNC_SKU).map((s) => s.sku);
+
+/** Grants a shareable license to a random Primary; resolves with the license id, the Secondary and the 201's time. */
+export async function grantOnRandomPrimary(
+  system: RunningSystem,
+): Promise<{ ok: true; licenseId: string; secondary: string; at: number; ms: number } | { ok: false; status: number | string }> {
+  const pair = system.pairs[Math.floor(Math.random() * system.pairs.length)]!;
+  const sku = SHAREABLE_SKUS[Math.floor(Math.random() * SHAREABLE_SKUS.length)]!;
+  const result = await httpRequest('POST', `${system.licensing.url}/products/${pair.primary}/licenses`, {
+    sku,
+    expiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+  });
+  if (result.status !== 201) return { ok: false, status: result.status };
+  const { licenseId } = JSON.parse(result.body) as { licenseId: string };
+  return { ok: true, licenseId, secondary: pair.secondary, at: result.receivedAt, ms: result.ms };
+}
+
+/** One grant's propagation: in all, and split at the moment its EntitlementChanged reached the bus. */
+export interface PropagationSample {
+  /** 201 → the Secondary's EffectiveLicensesChanged listing the license. */
+  readonly totalMs: number;
+  /** 201 → the licensing relay's EntitlementChanged (negative when the relay beat the response). */
+  readonly relayMs: number;
+  /** EntitlementChanged → EffectiveLicensesChanged: consumer, projection, sync agent's relay. */
+  readonly projectionMs: number;
+}
+
+/**
+ * Times "the Secondary's effective set shows the license": subscribes (core NATS) to the sync agent's
+ * EffectiveLicensesChanged and, for each license granted on a Primary, takes the receive time of the first
+ * event whose Secondary set lists that license id as a source. Messages about Primaries are skipped by
+ * subject, unparsed. If the event beats the 201 to this process the latency counts as 0. It also notes when
+ * each grant's EntitlementChanged went by, to split the time between the licensing relay and the sync agent.
+ */
+export class PropagationWatcher {
+  private readonly subscriptions: Subscription[] = [];
+  private readonly secondaries: Set<string>;
+  private readonly awaiting = new Map<string, number>();
+  private readonly seenAt = new Map<string, number>();
+  private readonly relayedAt = new Map<string, number>();
+  private samples: PropagationSample[] = [];
+  beforeResponse = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly system: RunningSystem,
+  ) {
+    this.secondaries = new Set(system.pairs.map((p) => p.secondary));
+  }
+
+  start(): void {
+    const { names } = this.system;
+    this.subscriptions.push(
+      this.nc.subscribe(names.subjectsOfType('EntitlementChanged'), {
+        callback: (error, msg) => {
+          if (error) return;
+          const now = performance.now();
+          const envelope = msg.json<{ data: EntitlementChangedV1 }>();
+          this.relayedAt.set(envelope.data.license.licenseId, now);
+        },
+      }),
+      this.nc.subscribe(names.subjectsOfType('EffectiveLicensesChanged'), {
+        callback: (error, msg) => {
+          if (error) return;
+          const now = performance.now();
+          const serial = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+          if (!this.secondaries.has(serial)) return;
+          const envelope = msg.json<{ data: EffectiveLicensesChangedV1 }>();
+          for (const license of envelope.data.set.licenses) {
+            for (const source of license.sources) {
+              if (source.from !== 'primary') continue;
+              const granted = this.awaiting.get(source.licenseId);
+              if (granted !== undefined) {
+                this.record(source.licenseId, granted, now);
+                this.awaiting.delete(source.licenseId);
+              } else if (!this.seenAt.has(source.licenseId)) {
+                this.seenAt.set(source.licenseId, now);
+              }
+            }
+          }
+        },
+      }),
+    );
+  }
+
+  private record(licenseId: string, granted: number, shown: number): void {
+    const relayed = this.relayedAt.get(licenseId) ?? Number.NaN;
+    this.relayedAt.delete(licenseId);
+    this.samples.push({ totalMs: Math.max(0, shown - granted), relayMs: relayed - granted, projectionMs: shown - relayed });
+  }
+
+  /** A license whose 201 arrived at `at`. */
+  expect(licenseId: string, at: number): void {
+    const seen = this.seenAt.get(licenseId);
+    if (seen !== undefined) {
+      this.record(licenseId, at, seen);
+      this.beforeResponse++;
+      return;
+    }
+    this.awaiting.set(licenseId, at);
+  }
+
+  /** Waits (up to `timeoutMs`) for every expected license; returns the samples since the last take and how many never showed. */
+  async take(timeoutMs = 15_000): Promise<{ samples: PropagationSample[]; lost: number }> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.awaiting.size > 0 && Date.now() < deadline) await sleep(20);
+    const lost = this.awaiting.size;
+    this.awaiting.clear();
+    this.relayedAt.clear();
+    const samples = this.samples;
+    this.samples = [];
+    return { samples, lost };
+  }
+
+  stop(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
+}
