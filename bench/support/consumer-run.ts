@@ -98,7 +98,7 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
       break;
     }
     if (now - lastLog >= 2_000) {
-      const rate = ((processed - lastLogged) * 1000) / (now - lastLog);
+      const rate = Math.max(0, ((processed - lastLogged) * 1000) / (now - lastLog));
       log(`${label}: ${processed}/${total} events, ${compact(rate)} ev/s`);
       lastLog = now;
       lastLogged = processed;
