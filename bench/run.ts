@@ -112,7 +112,7 @@ try {
       factsFingerprint(db, {
         raw: measurements.raw && namespaceFor('raw'),
         naive: measurements.naive && !measurements.naive.capped ? namespaceFor('naive') : undefined,
-        ours: measurements.ours && namespaceFor('ours'),
+        ours: measurements.ours && !measurements.ours.capped ? namespaceFor('ours') : undefined,
       }),
     );
   }
