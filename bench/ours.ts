@@ -38,18 +38,25 @@ export interface SyncAgentRunOptions {
   readonly rssMarks?: readonly number[];
   readonly profile?: boolean;
   readonly maxSeconds: number;
+  /** Continue an earlier run in `schemaPart` where it stopped (its durables and schema as they are). */
+  readonly resume?: boolean;
 }
 
-/** Starts a cold sync agent over the whole backlog (its durables deleted first, so it reads from the start). */
+/**
+ * Starts a cold sync agent over the whole backlog (its durables deleted first, so it reads from the start),
+ * or with `resume` a sync agent that carries on where an earlier one in the same schema stopped.
+ */
 export async function runSyncAgentOnBacklog(
   ctx: BenchContext,
   backlog: Backlog,
   options: SyncAgentRunOptions,
 ): Promise<SyncAgentRun> {
   const refs = syncAgentDurables(backlog.names);
-  await deleteConsumers(ctx.jsm, refs);
   const outboxStream = backlog.names.stream('sync-agent');
-  await ctx.jsm.streams.purge(outboxStream);
+  if (!options.resume) {
+    await deleteConsumers(ctx.jsm, refs);
+    await ctx.jsm.streams.purge(outboxStream);
+  }
   const profileDir = join(REPO_ROOT, 'bench', 'profiles', `${RUN_ID}-${options.schemaPart}`);
   if (options.profile) mkdirSync(profileDir, { recursive: true });
   const schema = namespaceFor(options.schemaPart);
@@ -125,12 +132,19 @@ export function measureOurs(ctx: BenchContext, backlog: Backlog): Promise<SyncAg
   });
 }
 
-/** The same run under `node --cpu-prof` and a pg_stat_activity sampler: where ours spends its time. */
-export function profileOurs(ctx: BenchContext, backlog: Backlog): Promise<SyncAgentRun> {
+/**
+ * Where ours spends its time: a sync agent under `node --cpu-prof` and a pg_stat_activity sampler for
+ * `profileMaxSeconds`. If ours stopped at its time cap, the profiled agent carries on from there, so the
+ * profile shows the state that bounded ours (a bigger projection makes each batch dearer); otherwise it
+ * runs cold over the backlog.
+ */
+export function profileOurs(ctx: BenchContext, backlog: Backlog, ours: SyncAgentRun | undefined): Promise<SyncAgentRun> {
+  const resume = ours?.capped === true;
   return runSyncAgentOnBacklog(ctx, backlog, {
-    label: 'ours (profiled)',
-    schemaPart: 'prof',
+    label: resume ? 'ours (profiled, continuing)' : 'ours (profiled)',
+    schemaPart: resume ? 'ours' : 'prof',
     profile: true,
+    resume,
     maxSeconds: ctx.config.profileMaxSeconds,
   });
 }

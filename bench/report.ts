@@ -87,15 +87,25 @@ function targets(m: Measurements): Target[] {
   atMost('propagation p99 at 1,000 grants/s', at1000?.latencyMs.p99, 25, (v) => `${v} ms`);
   atLeast('rebuild / raw', rebuildOverRaw, 0.5, pct);
   const memory = m.rebuild?.memory;
-  atMost(
-    memory
-      ? `memory: RSS after ${memory.to.events.toLocaleString('en-US')} / after ${memory.from.events.toLocaleString('en-US')} events` +
-          (memory.complete ? '' : ' (run capped before the second mark)')
-      : 'memory: RSS after 1 M / after 100 k events',
-    memory?.growth,
-    1.2,
-    (v) => `×${round(v, 3)}`,
-  );
+  if (memory && !memory.complete) {
+    // A rebuild stopped before the second mark says nothing about "flat up to 1 M": shown, not judged.
+    list.push({
+      name: `memory: RSS after ${memory.to.events.toLocaleString('en-US')} / after ${memory.from.events.toLocaleString('en-US')} events`,
+      target: '≤ ×1.2 (up to the second mark)',
+      actual: `×${round(memory.growth, 3)} (rebuild stopped at its time cap before the second mark)`,
+      met: null,
+      miss: null,
+    });
+  } else {
+    atMost(
+      memory
+        ? `memory: RSS after ${memory.to.events.toLocaleString('en-US')} / after ${memory.from.events.toLocaleString('en-US')} events`
+        : 'memory: RSS after 1 M / after 100 k events',
+      memory?.growth,
+      1.2,
+      (v) => `×${round(v, 3)}`,
+    );
+  }
   return list;
 }
 
@@ -239,13 +249,15 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
   }
   lines.push('**Targets**', '', '| Target | Goal | Measured | |', '| --- | ---: | ---: | --- |');
   for (const t of targets(m)) {
-    lines.push(`| ${t.name} | ${t.target} | ${t.actual} | ${t.met === null ? '–' : t.met ? 'met' : `**missed** (${t.miss})`} |`);
+    lines.push(
+      `| ${t.name} | ${t.target} | ${t.actual} | ${t.met === null ? 'not judged' : t.met ? 'met' : `**missed** (${t.miss})`} |`,
+    );
   }
   lines.push('');
   if (m.profiled?.cpuProfile) {
     const p = m.profiled.cpuProfile;
     lines.push(
-      `**Where ours spends its time** (separate profiled run, ${n(m.profiled.eventsPerSec)} ev/s under the profiler; ` +
+      `**Where ours spends its time** (${m.profiled.label}: ${n(m.profiled.events)} events, ${n(m.profiled.eventsPerSec)} ev/s under the profiler; ` +
         `CPU per event ${m.profiled.cpuMsPerEvent} ms node, ${m.profiled.postgresCpuMsPerEvent} ms postgres):`,
       '',
       `- node by area: ${p.byArea

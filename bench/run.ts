@@ -107,7 +107,8 @@ try {
     measurements.raw = await phase('raw', () => measureRaw(ctx, b));
     measurements.naive = await phase('naive', () => measureNaive(ctx, b));
     measurements.ours = await phase('ours', () => measureOurs(ctx, b));
-    if (process.env.BENCH_PROFILE !== '0') measurements.profiled = await phase('profile', () => profileOurs(ctx, b));
+    if (process.env.BENCH_PROFILE !== '0')
+      measurements.profiled = await phase('profile', () => profileOurs(ctx, b, measurements.ours));
     measurements.consistency = await phase('consistency', () =>
       factsFingerprint(db, {
         raw: measurements.raw && namespaceFor('raw'),

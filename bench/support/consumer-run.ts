@@ -25,7 +25,7 @@ export interface ConsumerRunSpec {
   readonly applicationName: string;
   /** Give up waiting at this point and rate what was processed. */
   readonly maxSeconds: number;
-  /** Record the process's RSS when this many events are processed. */
+  /** Record the process's RSS (highest over the last 10 % of events) when this many events are processed. */
   readonly rssMarks?: readonly number[];
   readonly log: (line: string) => void;
 }
@@ -47,7 +47,7 @@ export interface ConsumerRunResult {
   /** Peak RSS (VmHWM) of the process over its life. */
   readonly peakRssMb: number;
   readonly rssAt: { readonly events: number; readonly rssMb: number }[];
-  /** RSS when the run ended, after `events`. */
+  /** RSS when the run ended (highest over its last 10 % of events). */
   readonly rssAtEndMb: number;
   readonly redelivered: number;
   /** True when the run stopped at `maxSeconds` before the backlog was drained. */
@@ -61,12 +61,16 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
   const backends = new PostgresBackendsCpu(spec.db, PG.database, spec.applicationName);
   const nats = natsServerPid();
 
-  // Wait for the first delivery (the process may still be starting, creating its consumers).
+  // Wait for the first delivery (the process may still be starting, creating its consumers). A consumer that
+  // already made progress (a run resumed where another stopped) counts from where it is now.
+  const initial = await consumerProgress(jsm, refs, total);
+  const base = initial.exists ? initial.processed : 0;
+  if (base > 0) log(`${label}: the consumers had processed ${base} events already; counting from there`);
   const startDeadline = Date.now() + 120_000;
   for (;;) {
     if (child.hasExited) throw new Error(`${label} exited before consuming:\n${child.log}`);
     const progress = await consumerProgress(jsm, refs, total);
-    if (progress.exists && progress.delivered > 0) break;
+    if (progress.exists && progress.delivered > initial.delivered) break;
     if (Date.now() > startDeadline) throw new Error(`${label} consumed nothing within 120 s:\n${child.log}`);
     await sleep(20);
   }
@@ -78,7 +82,11 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
 
   let progress: ConsumerProgress;
   let lastLog = started;
-  let lastLogged = 0;
+  let lastLogged = base;
+  // RSS moves with the garbage collector; a mark takes the highest RSS over the last 10 % of events before it.
+  const rssSamples: { events: number; rssMb: number }[] = [];
+  const workingRss = (upTo: number) =>
+    round(Math.max(...rssSamples.filter((x) => x.events >= upTo * 0.9 && x.events <= upTo).map((x) => x.rssMb)), 1);
   let capped = false;
   let cpuEnd = cpuStart;
   for (;;) {
@@ -88,8 +96,11 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
     cpuEnd = cpuMsOf(child.pid) ?? cpuEnd;
     await backends.sample();
     const { processed } = progress;
+    const rss = rssMbOf(child.pid);
+    if (rss !== undefined) rssSamples.push({ events: processed, rssMb: rss });
     while (marks.length > 0 && processed >= marks[0]!) {
-      rssAt.push({ events: marks.shift()!, rssMb: round(rssMbOf(child.pid) ?? Number.NaN, 1) });
+      const mark = marks.shift()!;
+      rssAt.push({ events: mark, rssMb: workingRss(processed) });
     }
     const now = performance.now();
     if (processed >= total) break;
@@ -108,7 +119,7 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
   const natsEnd = nats === undefined ? undefined : cpuMsOf(nats);
   const splitEnd = cpuSplitMsOf(child.pid);
   const kernelMs = splitStart && splitEnd ? splitEnd.system - splitStart.system : Number.NaN;
-  const events = Math.min(progress.processed, total);
+  const events = Math.min(progress.processed, total) - base;
   const result: ConsumerRunResult = {
     label,
     events,
@@ -120,7 +131,7 @@ export async function timeConsumer(spec: ConsumerRunSpec): Promise<ConsumerRunRe
     natsCpuMsPerEvent: natsStart === undefined || natsEnd === undefined ? null : round((natsEnd - natsStart) / events, 4),
     peakRssMb: round(peakRssMbOf(child.pid) ?? Number.NaN, 1),
     rssAt,
-    rssAtEndMb: round(rssMbOf(child.pid) ?? Number.NaN, 1),
+    rssAtEndMb: workingRss(progress.processed),
     redelivered: progress.redelivered,
     capped,
   };
