@@ -33,6 +33,14 @@ export interface AppendContext {
   readonly metadata: EventMetadata;
 }
 
+/** Events to append to one stream, expected at `expectedVersion` (0 = the stream must not exist yet). */
+export interface StreamAppend<E extends PublishedEvent = PublishedEvent> {
+  readonly streamId: string;
+  readonly expectedVersion: number;
+  readonly events: readonly E[];
+  readonly context: AppendContext;
+}
+
 /** A row of the events table as the driver returns it. */
 export interface EventRow {
   event_id: string;
@@ -96,33 +104,48 @@ export class EventStore {
     events: readonly E[],
     context: AppendContext,
   ): Promise<StoredEvent<E>[]> {
-    if (events.length === 0) return [];
-    const values: unknown[] = [];
-    const tuples = events.map((event, i) => {
-      if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${String(event.type)}`);
-      values.push(
-        randomUUID(),
-        streamId,
-        expectedVersion + i + 1,
-        event.type,
-        contractOf(event.type).schemaVersion,
-        JSON.stringify(event.data),
-        JSON.stringify(context.metadata),
-        context.occurredAt,
-      );
-      const p = i * 8;
-      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}::jsonb, $${p + 7}::jsonb, $${p + 8})`;
-    });
+    return this.appendToStreams<E>(tx, [{ streamId, expectedVersion, events, context }]);
+  }
+
+  /**
+   * Appends to many streams in one statement (each at its `expectedVersion`), all or nothing: the projector's
+   * batches write hundreds of small streams at once. Returns the stored events in the order given.
+   * Throws VersionConflictError naming a stream another writer got to first.
+   */
+  async appendToStreams<E extends PublishedEvent>(tx: Tx, appends: readonly StreamAppend<E>[]): Promise<StoredEvent<E>[]> {
+    const rows = appends.flatMap(({ streamId, expectedVersion, events, context }) =>
+      events.map((event, i) => {
+        if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${String(event.type)}`);
+        return {
+          event_id: randomUUID(),
+          stream_id: streamId,
+          stream_version: expectedVersion + i + 1,
+          event_type: event.type,
+          schema_version: contractOf(event.type).schemaVersion,
+          data: event.data,
+          metadata: context.metadata,
+          occurred_at: context.occurredAt,
+        };
+      }),
+    );
+    if (rows.length === 0) return [];
     try {
-      const rows: EventRow[] = await tx.query(
+      // The rows travel as one JSON document: no per-element array escaping, whatever the batch size.
+      const stored: EventRow[] = await tx.query(
         `INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, occurred_at)
-         VALUES ${tuples.join(', ')} RETURNING ${EVENT_COLUMNS}`,
-        values,
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, stream_id text, stream_version int,
+           event_type text, schema_version int, data jsonb, metadata jsonb, occurred_at timestamptz)
+         RETURNING ${EVENT_COLUMNS}`,
+        [JSON.stringify(rows)],
       );
-      return rows.map(toStoredEvent) as StoredEvent<E>[];
+      const order = new Map<string, number>(rows.map((r, i) => [r.event_id, i]));
+      stored.sort((a, b) => order.get(a.event_id)! - order.get(b.event_id)!);
+      return stored.map(toStoredEvent) as StoredEvent<E>[];
     } catch (error) {
       if (sqlState(error) === UNIQUE_VIOLATION && violatedConstraint(error) === 'events_stream_version_unique') {
-        throw new VersionConflictError(streamId, expectedVersion);
+        const conflicting =
+          appends.find((a) => (error as { detail?: string }).detail?.includes(`(${a.streamId},`)) ?? appends[0]!;
+        throw new VersionConflictError(conflicting.streamId, conflicting.expectedVersion);
       }
       throw error;
     }

@@ -2,7 +2,15 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { EffectiveLicenseSetV1, parseEnvelope, type EventEnvelope } from '#shared/contracts';
 import { isSameEffectiveSet } from './effective-licenses.js';
-import { affectedSerials, applyEvent, effectiveSetOf, emptyProjection, type ProjectionState } from './projection.js';
+import {
+  affectedSerials,
+  applyEvent,
+  applyEvents,
+  effectiveSetOf,
+  emptyProjection,
+  projectionOf,
+  type ProjectionState,
+} from './projection.js';
 import { History as HistoryBuilder } from './testing/history.js';
 
 /**
@@ -194,6 +202,34 @@ describe('the effective licenses projection', () => {
       fc.assert(
         fc.property(delivery, ({ history: { events }, delivered }) => {
           expect(replay(delivered)).toEqual(replay(events));
+        }),
+        RUNS,
+      );
+    });
+
+    it('folds a batch to the same state, and the same changes per event, as one event at a time', () => {
+      fc.assert(
+        fc.property(delivery, ({ delivered }) => {
+          const { state, folded } = applyEvents(emptyProjection(), delivered);
+          expect(state).toEqual(replay(delivered));
+          let one = emptyProjection();
+          delivered.forEach((envelope, i) => {
+            const next = applyEvent(one, envelope);
+            const affected =
+              next === one ? [] : [...new Set([...affectedSerials(one, envelope), ...affectedSerials(next, envelope)])].sort();
+            expect(folded[i]).toEqual({ event: envelope, applied: next !== one, affected });
+            one = next;
+          });
+        }),
+        RUNS,
+      );
+    });
+
+    it('keeps its indexes equal to ones rebuilt from the facts', () => {
+      fc.assert(
+        fc.property(delivery, ({ delivered }) => {
+          const state = replay(delivered);
+          expect(state).toEqual(projectionOf(state));
         }),
         RUNS,
       );

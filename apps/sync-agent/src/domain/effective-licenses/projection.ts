@@ -49,11 +49,39 @@ export interface Succession {
  * Newest known products (by serial), pairs (by pairId) and licenses (by licenseId), and every replacement seen,
  * by failed serial (oldest first; a unit repaired and failing again has several).
  */
-export interface ProjectionState {
+export interface ProjectionFacts {
   readonly products: ReadonlyMap<string, Versioned<ProductFacts>>;
   readonly pairs: ReadonlyMap<string, Versioned<PairFacts>>;
   readonly licenses: ReadonlyMap<string, Versioned<LicenseFacts>>;
   readonly successors: ReadonlyMap<string, readonly Succession[]>;
+}
+
+/**
+ * The facts and two indexes derived from them, kept in step by every fold, so that reading one serial's pairs
+ * and licenses costs what that serial has rather than a scan of everything loaded.
+ */
+export interface ProjectionState extends ProjectionFacts {
+  /** The ids of every pair (any status) each serial is a member of. */
+  readonly pairIdsBySerial: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The ids of the licenses stored on each serial. */
+  readonly licenseIdsBySerial: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** One event of a folded batch: whether it changed anything and, if so, the serials it affected (before and after it). */
+export interface FoldedEvent {
+  readonly event: EventEnvelope;
+  readonly applied: boolean;
+  readonly affected: readonly string[];
+}
+
+/** A projection being folded: the same shape with mutable maps, private to the fold that copied it. */
+interface Draft {
+  readonly products: Map<string, Versioned<ProductFacts>>;
+  readonly pairs: Map<string, Versioned<PairFacts>>;
+  readonly licenses: Map<string, Versioned<LicenseFacts>>;
+  readonly successors: Map<string, readonly Succession[]>;
+  readonly pairIdsBySerial: Map<string, Set<string>>;
+  readonly licenseIdsBySerial: Map<string, Set<string>>;
 }
 
 /** Options of the effective set: the expiry warning window (default 30 days). */
@@ -63,54 +91,126 @@ export interface EffectiveSetOptions {
 
 /** The projection before any event. */
 export function emptyProjection(): ProjectionState {
-  return { products: new Map(), pairs: new Map(), licenses: new Map(), successors: new Map() };
+  return projectionOf({ products: new Map(), pairs: new Map(), licenses: new Map(), successors: new Map() });
+}
+
+/** A projection of the given facts, with its indexes built. */
+export function projectionOf(facts: ProjectionFacts): ProjectionState {
+  const pairIdsBySerial = new Map<string, Set<string>>();
+  for (const { facts: pair } of facts.pairs.values()) indexPair(pairIdsBySerial, pair);
+  const licenseIdsBySerial = new Map<string, Set<string>>();
+  for (const { facts: license } of facts.licenses.values()) addToIndex(licenseIdsBySerial, license.serial, license.licenseId);
+  return { ...facts, pairIdsBySerial, licenseIdsBySerial };
 }
 
 /**
  * Folds one event into the projection, returning a new state (the given one is not modified). An event whose
- * `streamVersion` is not newer than the stored one for its entity is stale or a duplicate, and changes nothing,
- * except that a replacement it records is kept whatever its version (the pair's dissociation may have overtaken
- * its association, and the successor mapping must survive that).
+ * `streamVersion` is not newer than the stored one for its entity is stale or a duplicate, and changes nothing
+ * (the given state is returned), except that a replacement it records is kept whatever its version (the pair's
+ * dissociation may have overtaken its association, and the successor mapping must survive that).
  */
 export function applyEvent(state: ProjectionState, envelope: EventEnvelope): ProjectionState {
+  const draft = draftOf(state);
+  return applyInto(draft, envelope) ? draft : state;
+}
+
+/**
+ * Folds a batch of events, in order: the same state as applying them one by one with `applyEvent`, but the
+ * given state is copied once rather than once per event. Says for each event whether it changed anything and
+ * which serials' effective sets it may have changed (`affectedSerials` judged before and after it).
+ */
+export function applyEvents(
+  state: ProjectionState,
+  events: readonly EventEnvelope[],
+): { state: ProjectionState; folded: FoldedEvent[] } {
+  const draft = draftOf(state);
+  const folded = events.map((event): FoldedEvent => {
+    const before = affectedSerials(draft, event);
+    if (!applyInto(draft, event)) return { event, applied: false, affected: [] };
+    return { event, applied: true, affected: uniqueSorted([...before, ...affectedSerials(draft, event)]) };
+  });
+  return { state: draft, folded };
+}
+
+/** Applies one event to a draft in place; false when it changed nothing. */
+function applyInto(draft: Draft, envelope: EventEnvelope): boolean {
   const { streamVersion: version, eventId } = envelope;
   switch (envelope.type) {
     case 'ProductRegistered':
     case 'ProductFirmwareChanged': {
       const { serial, model, firmwareVersion, accountId } = envelope.data;
-      const products = keepNewest(state.products, serial, {
-        version,
-        eventId,
-        facts: { serial, model, firmwareVersion, accountId },
-      });
-      return products === state.products ? state : { ...state, products };
+      return keepNewest(draft.products, serial, { version, eventId, facts: { serial, model, firmwareVersion, accountId } });
     }
     case 'ProductsAssociated':
     case 'ProductsDissociated': {
       const { pairId, primarySerial, secondarySerial, associatedAt, replaces } = envelope.data;
       const status: PairFacts['status'] = envelope.type === 'ProductsAssociated' ? 'associated' : 'dissociated';
       const facts = { pairId, primarySerial, secondarySerial, status, associatedAt };
-      const pairs = keepNewest(state.pairs, pairId, { version, eventId, facts });
-      const successors =
+      const stored = draft.pairs.get(pairId)?.facts;
+      const pairChanged = keepNewest(draft.pairs, pairId, { version, eventId, facts });
+      if (pairChanged) {
+        if (stored) unindexPair(draft.pairIdsBySerial, stored);
+        indexPair(draft.pairIdsBySerial, facts);
+      }
+      const successionAdded =
         envelope.type === 'ProductsAssociated' && replaces
-          ? withSuccession(state.successors, successionOf(replaces, pairId, associatedAt, eventId))
-          : state.successors;
-      return pairs === state.pairs && successors === state.successors ? state : { ...state, pairs, successors };
+          ? addSuccession(draft.successors, successionOf(replaces, pairId, associatedAt, eventId))
+          : false;
+      return pairChanged || successionAdded;
     }
     case 'EntitlementChanged':
     case 'EntitlementExpiringSoon': {
       // The warning is a license event like any other: same stream, full state, newest version wins.
       const license = envelope.data.license;
-      const licenses = keepNewest(state.licenses, license.licenseId, { version, eventId, facts: license });
-      return licenses === state.licenses ? state : { ...state, licenses };
+      const stored = draft.licenses.get(license.licenseId)?.facts;
+      if (!keepNewest(draft.licenses, license.licenseId, { version, eventId, facts: license })) return false;
+      if (stored) removeFromIndex(draft.licenseIdsBySerial, stored.serial, license.licenseId);
+      addToIndex(draft.licenseIdsBySerial, license.serial, license.licenseId);
+      return true;
     }
     case 'EffectiveLicensesChanged':
     case 'StatefulSyncChanged':
       // Our own output: consuming it would feed the projection its own conclusions.
-      return state;
+      return false;
     default:
       return assertNever(envelope, 'event');
   }
+}
+
+/** A private, mutable copy of a projection (index sets copied too: the given state stays as it was). */
+function draftOf(state: ProjectionState): Draft {
+  const copyIndex = (index: ReadonlyMap<string, ReadonlySet<string>>) =>
+    new Map([...index].map(([serial, ids]) => [serial, new Set(ids)]));
+  return {
+    products: new Map(state.products),
+    pairs: new Map(state.pairs),
+    licenses: new Map(state.licenses),
+    successors: new Map(state.successors),
+    pairIdsBySerial: copyIndex(state.pairIdsBySerial),
+    licenseIdsBySerial: copyIndex(state.licenseIdsBySerial),
+  };
+}
+
+function addToIndex(index: Map<string, Set<string>>, serial: string, id: string): void {
+  const ids = index.get(serial);
+  if (ids) ids.add(id);
+  else index.set(serial, new Set([id]));
+}
+
+/** Removes an id, and the serial once it has none left, so that equal facts always have equal indexes. */
+function removeFromIndex(index: Map<string, Set<string>>, serial: string, id: string): void {
+  const ids = index.get(serial);
+  if (ids?.delete(id) && ids.size === 0) index.delete(serial);
+}
+
+function indexPair(index: Map<string, Set<string>>, pair: PairFacts): void {
+  addToIndex(index, pair.primarySerial, pair.pairId);
+  addToIndex(index, pair.secondarySerial, pair.pairId);
+}
+
+function unindexPair(index: Map<string, Set<string>>, pair: PairFacts): void {
+  removeFromIndex(index, pair.primarySerial, pair.pairId);
+  removeFromIndex(index, pair.secondarySerial, pair.pairId);
 }
 
 /**
@@ -271,14 +371,12 @@ function effectiveSetInputOf(state: ProjectionState, serial: string, now: Date, 
   };
 }
 
-function keepNewest<F>(
-  entities: ReadonlyMap<string, Versioned<F>>,
-  id: string,
-  candidate: Versioned<F>,
-): ReadonlyMap<string, Versioned<F>> {
+/** Stores `candidate` unless the stored version is as new or newer; true when it was stored. */
+function keepNewest<F>(entities: Map<string, Versioned<F>>, id: string, candidate: Versioned<F>): boolean {
   const stored = entities.get(id);
-  if (stored !== undefined && candidate.version <= stored.version) return entities;
-  return new Map(entities).set(id, candidate);
+  if (stored !== undefined && candidate.version <= stored.version) return false;
+  entities.set(id, candidate);
+  return true;
 }
 
 function successionOf(replaces: PairReplacementV1, pairId: string, since: string, eventId: string): Succession {
@@ -292,15 +390,13 @@ function successionOf(replaces: PairReplacementV1, pairId: string, since: string
   };
 }
 
-/** Adds a replacement once (by the pair it formed), keeping each failed unit's list ordered oldest first. */
-function withSuccession(
-  successors: ReadonlyMap<string, readonly Succession[]>,
-  succession: Succession,
-): ReadonlyMap<string, readonly Succession[]> {
+/** Adds a replacement once (by the pair it formed), keeping each failed unit's list ordered oldest first; true when added. */
+function addSuccession(successors: Map<string, readonly Succession[]>, succession: Succession): boolean {
   const known = successors.get(succession.failedSerial) ?? [];
-  if (known.some((s) => s.pairId === succession.pairId)) return successors;
+  if (known.some((s) => s.pairId === succession.pairId)) return false;
   const list = [...known, succession].sort((a, b) => (isLaterSuccession(a, b) ? 1 : isLaterSuccession(b, a) ? -1 : 0));
-  return new Map(successors).set(succession.failedSerial, list);
+  successors.set(succession.failedSerial, list);
+  return true;
 }
 
 /**
@@ -311,9 +407,9 @@ function successionInEffect(state: ProjectionState, serial: string): Succession 
   const latest = state.successors.get(serial)?.at(-1);
   if (latest === undefined) return null;
   const since = Date.parse(latest.since);
-  for (const { facts } of state.pairs.values()) {
-    const member = facts.primarySerial === serial || facts.secondarySerial === serial;
-    if (member && Date.parse(facts.associatedAt) > since) return null;
+  for (const pairId of state.pairIdsBySerial.get(serial) ?? []) {
+    const pair = state.pairs.get(pairId);
+    if (pair !== undefined && Date.parse(pair.facts.associatedAt) > since) return null;
   }
   return latest;
 }
@@ -334,9 +430,12 @@ function successorClosure(state: ProjectionState, serials: readonly string[]): s
 }
 
 function associatedPairsOf(state: ProjectionState, serial: string): PairFacts[] {
-  return [...state.pairs.values()]
-    .map((p) => p.facts)
-    .filter((p) => p.status === 'associated' && (p.primarySerial === serial || p.secondarySerial === serial));
+  const pairs: PairFacts[] = [];
+  for (const pairId of state.pairIdsBySerial.get(serial) ?? []) {
+    const pair = state.pairs.get(pairId)?.facts;
+    if (pair?.status === 'associated') pairs.push(pair);
+  }
+  return pairs;
 }
 
 function isLaterAssociation(a: PairFacts, b: PairFacts): boolean {
@@ -350,7 +449,11 @@ function isLaterSuccession(a: Succession, b: Succession): boolean {
 }
 
 function licensesOf(state: ProjectionState, serials: readonly string[]): Versioned<LicenseFacts>[] {
-  return [...state.licenses.values()].filter((l) => serials.includes(l.facts.serial));
+  const licenses: Versioned<LicenseFacts>[] = [];
+  for (const serial of serials) {
+    for (const licenseId of state.licenseIdsBySerial.get(serial) ?? []) licenses.push(state.licenses.get(licenseId)!);
+  }
+  return licenses;
 }
 
 function uniqueSorted(serials: readonly string[]): string[] {

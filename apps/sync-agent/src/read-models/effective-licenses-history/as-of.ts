@@ -1,5 +1,5 @@
 import type { EffectiveLicenseSetV1, EventEnvelope } from '#shared/contracts';
-import { applyEvent, effectiveSetOf, emptyProjection } from '../../domain/effective-licenses/projection.js';
+import { applyEvents, effectiveSetOf, emptyProjection } from '../../domain/effective-licenses/projection.js';
 
 /**
  * "As of": a product's effective set at a past instant, answered from the events the sync agent consumed
@@ -69,9 +69,8 @@ export function effectiveSetAsOf(
   options: { readonly warningWindowDays?: number } = {},
 ): EffectiveLicenseSetV1 | null {
   const until = at.getTime();
-  const state = events
+  const inOrder = events
     .filter((e) => Date.parse(e.occurredAt) <= until)
-    .sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt))
-    .reduce((projection, event) => applyEvent(projection, event), emptyProjection());
-  return effectiveSetOf(state, serial, at, options);
+    .sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
+  return effectiveSetOf(applyEvents(emptyProjection(), inOrder).state, serial, at, options);
 }

@@ -8,15 +8,16 @@ import {
   EventStore,
   ServiceRuntime,
   type Clock,
+  type EffectiveLicenseSetV1,
   type EventEnvelope,
   type StatefulSyncStatusV1,
+  type StreamAppend,
   type SyncAgentEvent,
   type Tx,
 } from '#shared';
 import { diffEffectiveSets, isSameEffectiveSet } from '../../domain/effective-licenses/effective-licenses.js';
 import {
-  affectedSerials,
-  applyEvent,
+  applyEvents,
   effectiveSetOf,
   namedLicenseIds,
   namedSerials,
@@ -32,7 +33,7 @@ import {
   recordInInbox,
   saveChangedFacts,
   savePublishedStatefulSync,
-  saveSnapshot,
+  saveSnapshots,
 } from './projection-store.js';
 
 export const effectiveLicensesStreamId = (serial: string): string => `effective-licenses-${serial}`;
@@ -77,20 +78,16 @@ export async function projectBatch(
     counts.duplicate = batch.length - events.length;
     if (events.length === 0) return;
 
-    let state = before;
+    const { state, folded } = applyEvents(before, events);
     // The last event of the batch that touched each serial: the cause named in what is published.
     const causeOf = new Map<string, EventEnvelope>();
-    for (const event of events) {
-      const next = applyEvent(state, event);
-      if (next === state) {
+    for (const { event, applied, affected } of folded) {
+      if (!applied) {
         counts.stale++;
         continue;
       }
       counts.applied++;
-      // Judged before the event (where a moved license was) and after it (the pairs it formed).
-      for (const serial of new Set([...affectedSerials(state, event), ...affectedSerials(next, event)]))
-        causeOf.set(serial, event);
-      state = next;
+      for (const serial of affected) causeOf.set(serial, event);
     }
     await saveChangedFacts(tx, before, state);
 
@@ -110,6 +107,8 @@ async function publishEffectiveSets(
   options: EffectiveSetOptions,
 ): Promise<void> {
   const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
+  const appends: StreamAppend<SyncAgentEvent>[] = [];
+  const published: { set: EffectiveLicenseSetV1; version: number }[] = [];
   for (const [serial, cause] of causeOf) {
     const set = effectiveSetOf(state, serial, now, options);
     if (set === null) continue; // not registered (yet): nothing to publish
@@ -126,12 +125,17 @@ async function publishEffectiveSets(
         computedAt: now.toISOString(),
       },
     };
-    await store.append(tx, effectiveLicensesStreamId(serial), version, [change], {
-      occurredAt: now,
-      metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId },
+    appends.push({
+      streamId: effectiveLicensesStreamId(serial),
+      expectedVersion: version,
+      events: [change],
+      context: { occurredAt: now, metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId } },
     });
-    await saveSnapshot(tx, set, version + 1);
+    published.push({ set, version: version + 1 });
   }
+  // One statement each for the whole batch, not two per serial.
+  await store.appendToStreams(tx, appends);
+  await saveSnapshots(tx, published);
 }
 
 /**
@@ -158,6 +162,7 @@ async function publishStatefulSync(
     pairs.map((p) => p.pairId),
   );
   const statuses = pairs.map((pair) => ({ pair, status: pairStatefulSyncOf(state, pair.pairId, now, options) }));
+  const positionOf = new Map(events.map((e, i) => [e, i]));
   // Pairs that ended are announced first: off for the old pair before on for the pair that replaced it.
   statuses.sort((a, b) => Number(b.status.reason === 'NOT_PAIRED') - Number(a.status.reason === 'NOT_PAIRED'));
   for (const { pair, status } of statuses) {
@@ -166,7 +171,7 @@ async function publishStatefulSync(
     // The later of the events that touched either unit.
     const cause = [causeOf.get(pair.primarySerial), causeOf.get(pair.secondarySerial)]
       .filter((e): e is EventEnvelope => e !== undefined)
-      .sort((a, b) => events.indexOf(b) - events.indexOf(a))[0] as EventEnvelope;
+      .sort((a, b) => positionOf.get(b)! - positionOf.get(a)!)[0] as EventEnvelope;
     const version = previous?.version ?? 0;
     const change: SyncAgentEvent = {
       type: 'StatefulSyncChanged',

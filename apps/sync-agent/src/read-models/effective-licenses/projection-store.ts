@@ -2,6 +2,7 @@ import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, StatefulSync
 import type { PairFacts, ProductFacts } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   namedSerials,
+  projectionOf,
   type ProjectionState,
   type Succession,
   type Versioned,
@@ -117,7 +118,7 @@ export async function loadWorkingSet(
       },
     ]);
   }
-  return {
+  return projectionOf({
     products: new Map(
       products.map((r) => [
         r.serial,
@@ -146,7 +147,7 @@ export async function loadWorkingSet(
     ),
     licenses: new Map(licenses.map((r) => [r.license_id, { version: r.version, eventId: r.event_id, facts: r.facts }])),
     successors,
-  };
+  });
 }
 
 /** Writes the entities whose version changed since `before` (the guard keeps a newer row if one exists), and new replacements. */
@@ -194,16 +195,20 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   if (licenses.length > 0) {
     await tx.query(
       `INSERT INTO licenses (license_id, serial, facts, version, event_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::uuid[])
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS l(license_id uuid, serial text, facts jsonb, version int, event_id uuid)
        ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, facts = EXCLUDED.facts,
          version = EXCLUDED.version, event_id = EXCLUDED.event_id
        WHERE licenses.version < EXCLUDED.version`,
       [
-        licenses.map((l) => l.facts.licenseId),
-        licenses.map((l) => l.facts.serial),
-        licenses.map((l) => JSON.stringify(l.facts)),
-        licenses.map((l) => l.version),
-        licenses.map((l) => l.eventId),
+        JSON.stringify(
+          licenses.map((l) => ({
+            license_id: l.facts.licenseId,
+            serial: l.facts.serial,
+            facts: l.facts,
+            version: l.version,
+            event_id: l.eventId,
+          })),
+        ),
       ],
     );
   }
@@ -238,20 +243,22 @@ export async function recordInInbox(
   if (events.length === 0) return new Set();
   const rows: { event_id: string }[] = await tx.query(
     `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope)
-     SELECT event_id, event_type, stream_id, stream_version, occurred_at,
-            ARRAY(SELECT jsonb_array_elements_text(serials)), envelope
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::jsonb[], $7::jsonb[])
-         AS e(event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type text, stream_id text,
+       stream_version int, occurred_at timestamptz, serials text[], envelope jsonb)
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
     [
-      events.map((e) => e.eventId),
-      events.map((e) => e.type),
-      events.map((e) => e.streamId),
-      events.map((e) => e.streamVersion),
-      events.map((e) => e.occurredAt),
-      events.map((e) => JSON.stringify(serialsOf(e))),
-      events.map((e) => JSON.stringify(e)),
+      JSON.stringify(
+        events.map((e) => ({
+          event_id: e.eventId,
+          event_type: e.type,
+          stream_id: e.streamId,
+          stream_version: e.streamVersion,
+          occurred_at: e.occurredAt,
+          serials: serialsOf(e),
+          envelope: e,
+        })),
+      ),
     ],
   );
   return new Set(rows.map((r) => r.event_id));
@@ -269,11 +276,17 @@ export async function loadSnapshots(
   return new Map(rows.map((r) => [r.serial, { set: r.set, version: r.version }]));
 }
 
-export async function saveSnapshot(tx: Tx, set: EffectiveLicenseSetV1, version: number): Promise<void> {
+/** Stores the effective sets just published, with their stream versions, in one statement. */
+export async function saveSnapshots(
+  tx: Tx,
+  snapshots: readonly { readonly set: EffectiveLicenseSetV1; readonly version: number }[],
+): Promise<void> {
+  if (snapshots.length === 0) return;
   await tx.query(
-    `INSERT INTO effective_sets (serial, set, version, updated_at) VALUES ($1, $2::jsonb, $3, now())
+    `INSERT INTO effective_sets (serial, set, version, updated_at)
+     SELECT serial, set, version, now() FROM jsonb_to_recordset($1::jsonb) AS s(serial text, set jsonb, version int)
      ON CONFLICT (serial) DO UPDATE SET set = EXCLUDED.set, version = EXCLUDED.version, updated_at = now()`,
-    [set.serial, JSON.stringify(set), version],
+    [JSON.stringify(snapshots.map((s) => ({ serial: s.set.serial, set: s.set, version: s.version })))],
   );
 }
 
