@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { busNames, parseEnvelope, type BusNames, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import type { PostgresSettings } from '../config/service-config.js';
 import { connectNats } from '../messaging/nats-connection.js';
+import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { ensureEventStream } from '../messaging/streams.js';
 import {
   createTestEventStore,
@@ -55,7 +56,6 @@ function recorder() {
 
 describe('OutboxRelay (PostgreSQL → JetStream)', () => {
   let nc: NatsConnection;
-  let js: JetStreamClient;
   let jsm: JetStreamManager;
   let admin: pg.Client;
   const fixtures: TestEventStore[] = [];
@@ -66,7 +66,6 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
 
   beforeAll(async () => {
     nc = await connectNats(['nats://127.0.0.1:4222'], 'outbox-relay-int');
-    js = jetstream(nc);
     jsm = await jetstreamManager(nc);
     // Watches the relays' sessions (pg_locks, pg_stat_activity are cluster-wide) from the maintenance database.
     admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
@@ -97,9 +96,10 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     settings: PostgresSettings,
     names: BusNames,
     observer: RelayObserver,
-    relayJs: JetStreamClient = js,
+    relayNc: NatsConnection = nc,
   ): OutboxRelay {
-    const relay = new OutboxRelay({ postgres: settings, js: relayJs, names, observer, pollIntervalMs: 100 });
+    const publisher = new PubAckPublisher(relayNc);
+    const relay = new OutboxRelay({ postgres: settings, publisher, names, observer, pollIntervalMs: 100 });
     relays.push(relay);
     relay.start();
     return relay;
@@ -211,11 +211,10 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
       privateNats = await startPrivateNatsServer();
       const pnc = await connectNats([privateNats.url], 'outbox-relay-int-outage');
       connections.push(pnc);
-      const pjs = jetstream(pnc);
       const pjsm = await jetstreamManager(pnc);
       const { fixture, names, stream } = await setup('outage', { nc: pnc, jsm: pjsm });
       const { record, observer } = recorder();
-      const relay = startRelay(fixture.settings, names, observer, pjs);
+      const relay = startRelay(fixture.settings, names, observer, pnc);
       const serial = nextSerial();
       const [first] = await commit(fixture, `product-${serial}`, [registered(serial)]);
       await eventually(async () => (await published(stream, pjsm)).length === 1, { description: 'the first event published' });

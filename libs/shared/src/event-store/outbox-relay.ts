@@ -1,9 +1,9 @@
 import pg from 'pg';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { BusNames, EventEnvelope } from '../contracts/index.js';
 import { pgClientConfig } from '../database/postgres.js';
 import type { PostgresSettings } from '../config/service-config.js';
 import { notifyChannelOf } from './event-store.migration.js';
+import type { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
 /** What the relay reports to metrics and health. */
@@ -14,7 +14,8 @@ export interface RelayObserver {
 
 export interface OutboxRelayOptions {
   readonly postgres: PostgresSettings;
-  readonly js: JetStreamClient;
+  /** Publishes a round's events and awaits their PubAcks. */
+  readonly publisher: Pick<PubAckPublisher, 'publishAll'>;
   readonly names: BusNames;
   readonly observer?: RelayObserver;
   /** Events read and published per round; all of a round's PubAcks are awaited together. */
@@ -137,18 +138,15 @@ export class OutboxRelay {
       [from.transaction_id, from.global_position, this.batchSize],
     );
     if (rows.length === 0) return 0;
-    const { js, names } = this.options;
+    const { publisher, names } = this.options;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
-    await Promise.all(
+    await publisher.publishAll(
       rows.map((row) => {
-        const event = toStoredEvent(row);
-        const envelope = envelopeOf(event);
-        return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), {
-          msgID: event.eventId,
-          timeout: 5000,
-        });
+        const envelope = envelopeOf(toStoredEvent(row));
+        return { subject: names.subjectOf(envelope), data: JSON.stringify(envelope), msgId: envelope.eventId };
       }),
+      5000,
     );
     const last = rows[rows.length - 1] as { transaction_id: string; global_position: string };
     await client.query(

@@ -6,6 +6,7 @@ import type { ServiceConfig } from '../config/service-config.js';
 import { createDataSource, ensureDatabaseAndSchema } from '../database/postgres.js';
 import { EventStore } from '../event-store/event-store.js';
 import { OutboxRelay } from '../event-store/outbox-relay.js';
+import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { ensureEventStream } from '../messaging/streams.js';
 import {
@@ -123,7 +124,7 @@ export class ServiceRuntime {
     });
     this.relay = new OutboxRelay({
       postgres: config.postgres,
-      js: this.jsClient,
+      publisher: new PubAckPublisher(this.nc),
       names: this.names,
       observer: {
         published: (n) => this.metrics.eventsPublished.inc(n),
