@@ -97,9 +97,10 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     names: BusNames,
     observer: RelayObserver,
     relayNc: NatsConnection = nc,
+    pollIntervalMs = 100,
   ): OutboxRelay {
     const publisher = new PubAckPublisher(relayNc);
-    const relay = new OutboxRelay({ postgres: settings, publisher, names, observer, pollIntervalMs: 100 });
+    const relay = new OutboxRelay({ postgres: settings, publisher, names, observer, pollIntervalMs });
     relays.push(relay);
     relay.start();
     return relay;
@@ -272,6 +273,38 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
       } finally {
         if (transactionA.isTransactionActive) await transactionA.rollbackTransaction();
         await transactionA.release();
+      }
+      await relay.stop();
+    });
+  });
+
+  describe('when a transaction elsewhere on the server holds committed events back', () => {
+    it('publishes them soon after it ends, though it writes no event and sends no NOTIFY', async () => {
+      const { fixture, names, stream } = await setup('held-back');
+      const { observer } = recorder();
+      // A ten-minute poll: only the relay's short re-check can publish within the probe's deadline.
+      const relay = startRelay(fixture.settings, names, observer, nc, 600_000);
+      const unrelated = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+      await unrelated.connect();
+      try {
+        await unrelated.query('BEGIN');
+        await unrelated.query('SELECT pg_current_xact_id()'); // holds the cluster-wide xmin
+        const serial = nextSerial();
+        const [event] = await commit(fixture, `product-${serial}`, [registered(serial)]);
+        await relayReadOutboxAfter(fixture.settings, await databaseNow());
+        expect(await published(stream)).toEqual([]);
+
+        await unrelated.query('COMMIT');
+        const messages = await eventually(
+          async () => {
+            const all = await published(stream);
+            return all.length === 1 && all;
+          },
+          { description: 'the held-back event published' },
+        );
+        expect(messages.map((m) => m.eventId)).toEqual([event!.eventId]);
+      } finally {
+        await unrelated.end();
       }
       await relay.stop();
     });

@@ -25,6 +25,9 @@ export interface OutboxRelayOptions {
   readonly relayName?: string;
 }
 
+/** How soon the relay looks again while committed events wait behind an older running transaction. */
+const HELD_BACK_RETRY_MS = 5;
+
 /** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
 export function envelopeOf(event: StoredEvent): EventEnvelope {
   return {
@@ -59,6 +62,8 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private lastError: Error | undefined;
   private leader = false;
+  /** A commit was signalled since the current round read the events: run another round before sleeping. */
+  private notified = false;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly relayName: string;
@@ -93,6 +98,7 @@ export class OutboxRelay {
 
   /** Wakes the relay now, e.g. right after a commit in this process. */
   poke(): void {
+    this.notified = true;
     this.wake?.();
   }
 
@@ -105,14 +111,15 @@ export class OutboxRelay {
           await this.sleep(this.pollIntervalMs);
           continue;
         }
-        const published = await this.round();
+        const { published, heldBack } = await this.round();
         this.lastError = undefined;
         backoffMs = 100;
-        if (published < this.batchSize) await this.sleep(this.pollIntervalMs);
+        if (published < this.batchSize) await this.sleep(heldBack ? HELD_BACK_RETRY_MS : this.pollIntervalMs);
       } catch (error) {
         this.lastError = error as Error;
         this.options.observer?.failed(error as Error);
         await this.dropClientIfBroken();
+        this.notified = false; // back off even while commits keep signalling
         await this.sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5000);
       }
@@ -120,9 +127,15 @@ export class OutboxRelay {
     await this.closeClient();
   }
 
-  /** Publishes one batch; returns how many events it published. */
-  private async round(): Promise<number> {
+  /**
+   * Publishes one batch; says how many events it published and whether committed events are held back
+   * behind an older transaction still running (on any database of the server: `pg_snapshot_xmin` is
+   * cluster-wide). Such a transaction may end without a NOTIFY, so the relay then looks again shortly
+   * rather than at its slow poll.
+   */
+  private async round(): Promise<{ published: number; heldBack: boolean }> {
     const client = this.client!;
+    this.notified = false;
     const checkpoint = await client.query<{ transaction_id: string; global_position: string }>(
       'SELECT transaction_id::text, global_position FROM relay_checkpoints WHERE relay = $1',
       [this.relayName],
@@ -137,7 +150,7 @@ export class OutboxRelay {
         LIMIT $3`,
       [from.transaction_id, from.global_position, this.batchSize],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return { published: 0, heldBack: await this.heldBack(client, from) };
     const { publisher, names } = this.options;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
@@ -157,7 +170,18 @@ export class OutboxRelay {
       [this.relayName, last.transaction_id, last.global_position],
     );
     this.options.observer?.published(rows.length);
-    return rows.length;
+    return { published: rows.length, heldBack: rows.length < this.batchSize && (await this.heldBack(client, last)) };
+  }
+
+  /** Whether committed events after `from` wait for an older transaction to end. */
+  private async heldBack(client: pg.Client, from: { transaction_id: string; global_position: string }): Promise<boolean> {
+    const { rows } = await client.query<{ held: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM events
+                       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                         AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held`,
+      [from.transaction_id, from.global_position],
+    );
+    return rows[0]?.held === true;
   }
 
   private async ensureClient(): Promise<void> {
@@ -170,7 +194,7 @@ export class OutboxRelay {
     this.client = client;
     const schema = this.options.postgres.schema;
     await client.query(`LISTEN ${pg.escapeIdentifier(notifyChannelOf(schema))}`);
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => this.poke());
     const lock = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [
       `${schema}.outbox-relay.${this.relayName}`,
     ]);
@@ -198,7 +222,7 @@ export class OutboxRelay {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (!this.running) return Promise.resolve();
+    if (!this.running || this.notified) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
