@@ -25,8 +25,11 @@ export interface OutboxRelayOptions {
   readonly relayName?: string;
 }
 
-/** How soon the relay looks again while committed events wait behind an older running transaction. */
-const HELD_BACK_RETRY_MS = 5;
+/**
+ * How soon the relay looks again while committed events wait behind an older running transaction: 5 ms,
+ * doubling while the wait goes on (a long transaction elsewhere) up to 200 ms, back to 5 ms after a publish.
+ */
+const HELD_BACK_RETRY_MS = { first: 5, max: 200 } as const;
 
 /** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
 export function envelopeOf(event: StoredEvent): EventEnvelope {
@@ -104,6 +107,7 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let backoffMs = 100;
+    let heldBackMs: number = HELD_BACK_RETRY_MS.first;
     while (this.running) {
       try {
         await this.ensureClient();
@@ -114,7 +118,11 @@ export class OutboxRelay {
         const { published, heldBack } = await this.round();
         this.lastError = undefined;
         backoffMs = 100;
-        if (published < this.batchSize) await this.sleep(heldBack ? HELD_BACK_RETRY_MS : this.pollIntervalMs);
+        if (published > 0 || !heldBack) heldBackMs = HELD_BACK_RETRY_MS.first;
+        if (published < this.batchSize) {
+          await this.sleep(heldBack ? heldBackMs : this.pollIntervalMs);
+          if (heldBack) heldBackMs = Math.min(heldBackMs * 2, HELD_BACK_RETRY_MS.max);
+        }
       } catch (error) {
         this.lastError = error as Error;
         this.options.observer?.failed(error as Error);
