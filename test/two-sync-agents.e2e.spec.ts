@@ -1,6 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
-import { DAY_MS, api, eventually, fromNow, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { busNames, parseEnvelope } from '#shared/contracts';
+import {
+  DAY_MS,
+  NATS_URL,
+  api,
+  eventually,
+  fromNow,
+  randomSerial,
+  startSystem,
+  type Api,
+  type RunningSystem,
+} from './support/system.js';
 
 /**
  * Two sync-agent processes on one schema and namespace share the durable consumers: each event is applied by
@@ -195,5 +208,58 @@ describe('two sync-agent instances', () => {
     for (const counts of consumed) expect(counts['applied']).toBeGreaterThan(0);
     const once = consumed.reduce((sum, c) => sum + (c['applied'] ?? 0) + (c['stale'] ?? 0), 0);
     expect(once).toBe(events);
+  });
+
+  it('count a redelivered event as a duplicate and an older version as stale, and change nothing for them', async () => {
+    const serial = randomSerial();
+    expect(
+      (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-two' })).status,
+    ).toBe(201);
+    expect((await pairing.patch(`/products/${serial}`, { firmwareVersion: '7.1.0' })).status).toBe(200);
+    expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    const names = busNames(system.namespace);
+    const set = await eventually(
+      async () => {
+        const response = await api(system.syncAgent).get<{ licenses: unknown[] }>(`/products/${serial}/effective-licenses`);
+        return response.status === 200 && response.body.licenses.length === 1 && response.body;
+      },
+      { timeoutMs: 20_000, description: 'the product and its license to be projected' },
+    );
+    const total = async () => {
+      const all = await Promise.all(system.syncAgents.map(({ url }) => scrapeConsumed(url)));
+      return {
+        duplicate: all.reduce((n, c) => n + (c['duplicate'] ?? 0), 0),
+        stale: all.reduce((n, c) => n + (c['stale'] ?? 0), 0),
+      };
+    };
+    const before = await total();
+
+    const nc = await connect({ servers: NATS_URL, name: 'two-agents-e2e' });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      const subject = names.subjectsOfType('ProductRegistered').replace('*', serial);
+      const stored = await jsm.streams.getMessage(names.stream('pairing'), { last_by_subj: subject });
+      const registered = parseEnvelope(stored!.data);
+      // The same event again, past JetStream's de-duplication (another message id): the inbox absorbs it.
+      await js.publish(subject, stored!.data, { msgID: randomUUID() });
+      // The registration (version 1) as a new event after the firmware change (version 2): stale.
+      await js.publish(subject, JSON.stringify({ ...registered, eventId: randomUUID() }), { msgID: randomUUID() });
+    } finally {
+      await nc.close();
+    }
+
+    await eventually(
+      async () => {
+        const now = await total();
+        expect({ duplicate: now.duplicate - before.duplicate, stale: now.stale - before.stale }).toEqual({
+          duplicate: 1,
+          stale: 1,
+        });
+        return true;
+      },
+      { timeoutMs: 20_000, description: 'one duplicate and one stale version to be counted' },
+    );
+    expect((await api(system.syncAgent).get(`/products/${serial}/effective-licenses`)).body).toEqual(set);
   });
 });
