@@ -39,6 +39,7 @@ import { holdProjectorLock, projectorLockKey } from './rebuild-tables.js';
 
 jest.setTimeout(120_000);
 
+const LICENSES_OF_SERIAL = 'SELECT count(*) AS n FROM licenses WHERE serial = $1';
 const NOW = new Date('2025-06-01T00:00:00.000Z');
 const clock: Clock = { now: () => NOW };
 
@@ -190,7 +191,7 @@ describe('npm run rebuild', () => {
         try {
           const { rows } = await prepared.query<{ n: string }>({
             name: 'licenses-of-serial',
-            text: 'SELECT count(*) AS n FROM licenses WHERE serial = $1',
+            text: LICENSES_OF_SERIAL,
             values: [s],
           });
           if (Number(rows[0]!.n) !== ownLicenses[s]) reads.failures.push(`prepared ${s}: ${rows[0]!.n} licenses`);
@@ -231,6 +232,12 @@ describe('npm run rebuild', () => {
     await eventually(() => reads.after >= 20, { description: 'reads after the switch-over' });
     reading = false;
     await Promise.all([reader, preparedReader]);
+    // The prepared statement's cached plan was made for the old table: emptied, it would now count nothing.
+    await db.dataSource.query(`TRUNCATE ${pg.escapeIdentifier(result.schemas.archive)}.licenses`);
+    for (const s of stable) {
+      const { rows } = await prepared.query<{ n: string }>({ name: 'licenses-of-serial', text: LICENSES_OF_SERIAL, values: [s] });
+      expect({ s, n: Number(rows[0]!.n) }).toEqual({ s, n: ownLicenses[s] });
+    }
     await prepared.end();
 
     // The rebuild switched, found nothing the catch-up does not explain, and said what it did.
