@@ -28,10 +28,11 @@ let pairing: Api;
 let licensing: Api;
 
 beforeAll(async () => {
-  system = await startSystem('two_agents', { syncAgentInstances: 2 });
+  // Four processes start at once: give them longer than the default on a busy 2-core machine.
+  system = await startSystem('two_agents', { syncAgentInstances: 2, readyTimeoutMs: 90_000 });
   pairing = api(system.pairing);
   licensing = api(system.licensing);
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   await system?.stop();
