@@ -233,6 +233,10 @@ export interface RunningSystem {
   readonly namespace: string;
   readonly schemas: Readonly<Record<ServiceName, string>>;
   readonly processes: Readonly<Record<ServiceName, ServiceProcess>>;
+  /** Every sync-agent instance (the first is `syncAgent`), with `syncAgentInstances` > 1: same schema and namespace. */
+  readonly syncAgents: readonly { readonly url: string; readonly process: ServiceProcess }[];
+  /** The environment the sync agent runs with (e.g. for a CLI of the sync agent against the same data). */
+  readonly syncAgentEnv: Readonly<Record<string, string>>;
   /** Captured output of the three processes, for failure messages. */
   logs(): string;
   /** Stops one service (SIGTERM) and starts it again with the same port, schema and namespace; waits for /health 200. */
@@ -245,6 +249,8 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
   /** Extra variables for every service. */
   readonly env?: Record<string, string>;
+  /** How many sync-agent processes share the schema, namespace and durable consumers (default 1). */
+  readonly syncAgentInstances?: number;
 }
 
 /** Starts pairing, licensing and sync-agent for one test file and waits until all three /health are 200. */
@@ -274,19 +280,32 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
     };
     processes[name] = ServiceProcess.spawn(name, envs[name]);
   }
+  const extraSyncAgents: { url: string; process: ServiceProcess }[] = [];
+  for (let i = 1; i < (options.syncAgentInstances ?? 1); i++) {
+    const port = await freePort();
+    extraSyncAgents.push({
+      url: `http://127.0.0.1:${port}`,
+      process: ServiceProcess.spawn('sync-agent', { ...envs['sync-agent'], SYNC_AGENT_PORT: String(port) }),
+    });
+  }
 
+  const logOf = (name: string, p: ServiceProcess) =>
+    `----- ${name} (${p.hasExited ? `exited ${p.child.exitCode ?? p.child.signalCode}` : 'running'}) -----\n${p.log}`;
   const logs = () =>
-    SERVICES.map(
-      ({ name }) =>
-        `----- ${name} (${processes[name].hasExited ? `exited ${processes[name].child.exitCode ?? processes[name].child.signalCode}` : 'running'}) -----\n${processes[name].log}`,
-    ).join('\n');
+    [
+      ...SERVICES.map(({ name }) => logOf(name, processes[name])),
+      ...extraSyncAgents.map((a, i) => logOf(`sync-agent #${i + 2}`, a.process)),
+    ].join('\n');
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     const problems: string[] = [];
-    await Promise.all(SERVICES.map(({ name }) => processes[name].terminate(10_000)));
+    await Promise.all([
+      ...SERVICES.map(({ name }) => processes[name].terminate(10_000)),
+      ...extraSyncAgents.map((a) => a.process.terminate(10_000)),
+    ]);
     await dropSchemas(Object.values(schemas)).catch((e: Error) => problems.push(`dropping schemas: ${e.message}`));
     await deleteNamespaceStreams(namespace).catch((e: Error) => problems.push(`deleting streams: ${e.message}`));
     if (problems.length > 0) throw new Error(`stopping system ${namespace}: ${problems.join('; ')}`);
@@ -294,6 +313,15 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
 
   try {
     await waitUntilHealthy(urls, processes, readyTimeoutMs, logs);
+    for (const extra of extraSyncAgents) {
+      await eventually(
+        async () => {
+          if (extra.process.hasExited) throw new Error(`an extra sync-agent exited during start-up:\n${logs()}`);
+          return (await healthStatus(extra.url)) === 200;
+        },
+        { timeoutMs: readyTimeoutMs, intervalMs: 100, description: `sync-agent at ${extra.url} to be healthy` },
+      );
+    }
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -306,6 +334,10 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
     namespace,
     schemas,
     processes,
+    get syncAgents() {
+      return [{ url: urls['sync-agent'], process: processes['sync-agent'] }, ...extraSyncAgents];
+    },
+    syncAgentEnv: envs['sync-agent'],
     logs,
     stop,
     async restart(service) {

@@ -47,6 +47,14 @@ export interface BatchOutcome {
 }
 
 /**
+ * Options of projectBatch besides the effective-set ones. `publish: false` (the rebuild, issue 4) writes only
+ * the facts and the inbox: no EffectiveLicensesChanged / StatefulSyncChanged and no published-set snapshots.
+ */
+export interface ProjectBatchOptions extends EffectiveSetOptions {
+  readonly publish?: boolean;
+}
+
+/**
  * Applies a batch of events in one transaction: each event counts once (inbox, which also keeps it for "as of"
  * queries), each product, pair and license keeps its newest version, replacements are recorded, every product
  * whose effective set changed gets an EffectiveLicensesChanged in the outbox, and every pair whose stateful
@@ -56,7 +64,7 @@ export async function projectBatch(
   store: EventStore,
   clock: Clock,
   batch: readonly EventEnvelope[],
-  options: EffectiveSetOptions = {},
+  options: ProjectBatchOptions = {},
 ): Promise<BatchOutcome> {
   const counts: BatchOutcome = { applied: 0, duplicate: 0, stale: 0 };
   await store.transaction(async (tx) => {
@@ -90,6 +98,7 @@ export async function projectBatch(
       for (const serial of affected) causeOf.set(serial, event);
     }
     await saveChangedFacts(tx, before, state);
+    if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
 
     const now = clock.now();
     await publishEffectiveSets(store, tx, state, causeOf, now, options);
