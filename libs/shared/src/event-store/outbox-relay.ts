@@ -24,6 +24,18 @@ export interface OutboxRelayOptions {
   readonly relayName?: string;
 }
 
+/** How long the relay waits for a PubAck before it counts the round as failed. */
+export const RELAY_PUBLISH_TIMEOUT_MS = 5000;
+/** The longest pause between two attempts of a failed round (the backoff doubles from 100 ms up to this). */
+export const RELAY_MAX_BACKOFF_MS = 5000;
+const RELAY_POLL_INTERVAL_MS = 1000;
+/**
+ * The relay's retry horizon: while PostgreSQL and NATS answer, an event whose PubAck did not arrive is
+ * published again within one PubAck timeout, one backoff and one poll interval. JetStream's duplicate window
+ * must be longer (see streams.ts) so that `Nats-Msg-Id` drops every such copy.
+ */
+export const RELAY_RETRY_HORIZON_MS = RELAY_PUBLISH_TIMEOUT_MS + RELAY_MAX_BACKOFF_MS + RELAY_POLL_INTERVAL_MS;
+
 /** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
 export function envelopeOf(event: StoredEvent): EventEnvelope {
   return {
@@ -64,7 +76,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 1000;
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.pollIntervalMs = options.pollIntervalMs ?? RELAY_POLL_INTERVAL_MS;
     this.relayName = options.relayName ?? 'jetstream';
   }
 
@@ -113,7 +125,7 @@ export class OutboxRelay {
         this.options.observer?.failed(error as Error);
         await this.dropClientIfBroken();
         await this.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5000);
+        backoffMs = Math.min(backoffMs * 2, RELAY_MAX_BACKOFF_MS);
       }
     }
     await this.closeClient();
@@ -146,7 +158,7 @@ export class OutboxRelay {
         const envelope = envelopeOf(event);
         return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), {
           msgID: event.eventId,
-          timeout: 5000,
+          timeout: RELAY_PUBLISH_TIMEOUT_MS,
         });
       }),
     );
