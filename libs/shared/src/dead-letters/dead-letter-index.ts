@@ -109,7 +109,7 @@ export class DeadLetterIndex {
     const values: unknown[] = [];
     const tuples = letters.map((l, i) => {
       values.push(
-        deadLetterKey(l.stream, l.streamSequence),
+        deadLetterKey(l.stream, l.streamSequence, l.consumer),
         l.consumer,
         l.reason,
         l.detail,

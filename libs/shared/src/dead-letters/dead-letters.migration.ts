@@ -4,7 +4,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * The dead-letter index of a consuming service: one row per message its consumers dead-lettered, fed
  * asynchronously from the dead-letter stream, numbered in the order they were indexed (not by the dead-letter
  * stream's sequence, which restarts if that stream is ever re-created); `original` (the original's
- * `<stream>:<seq>`) is unique, so a message dead-lettered twice is listed once. `replayed_at` marks
+ * `<stream>:<seq>:<consumer>`) is unique, so a message a consumer dead-lettered twice is listed once. `replayed_at` marks
  * a letter replayed, so it leaves the listing and cannot be replayed again.
  */
 export class CreateDeadLetters1764100000000 implements MigrationInterface {

@@ -36,9 +36,13 @@ const H = {
   at: 'Dead-Letter-At',
 } as const;
 
-/** The de-duplication id of a dead letter: one per original message, whoever dead-letters it and how often. */
-export function deadLetterKey(stream: string, streamSequence: number): string {
-  return `${stream}:${streamSequence}`;
+/**
+ * The de-duplication id of a dead letter, `<stream>:<seq>:<consumer>`: one per original message and consumer,
+ * however often that consumer dead-letters it. (Two consumers of one stream each keep their own letter: without
+ * the consumer, JetStream would drop the second consumer's copy as a duplicate of the first's.)
+ */
+export function deadLetterKey(stream: string, streamSequence: number, consumer: string): string {
+  return `${stream}:${streamSequence}:${consumer}`;
 }
 
 /** Header values are one line; a detail can be long and multi-line (schema issues). */
@@ -113,8 +117,8 @@ export const decodeDeadLetter: MessageDecoder<DeadLetter> = (message) => {
 
 /**
  * Copies a message a consumer gives up on into the namespace's dead-letter stream and awaits the PubAck, so the
- * caller may then terminate the original knowing nothing is lost. `Nats-Msg-Id` is `<stream>:<seq>` of the
- * original: if the process dies between the PubAck and the termination, the redelivery dead-letters it again
+ * caller may then terminate the original knowing nothing is lost. `Nats-Msg-Id` is deadLetterKey (the
+ * original's `<stream>:<seq>` and the consumer): if the process dies between the PubAck and the termination, the redelivery dead-letters it again
  * and JetStream drops the copy (the dead-letter index also keeps one row per original, beyond the window).
  */
 export class DeadLetterSink {
@@ -138,7 +142,7 @@ export class DeadLetterSink {
       deadLetteredAt: this.clock().toISOString(),
     };
     await this.js.publish(this.names.deadLetterSubject(letter.consumer), letter.body, {
-      msgID: deadLetterKey(letter.stream, letter.streamSequence),
+      msgID: deadLetterKey(letter.stream, letter.streamSequence, letter.consumer),
       headers: deadLetterHeaders(letter),
       timeout: 5000,
     });

@@ -35,8 +35,8 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
 
 /**
  * The namespace's dead-letter stream (`dead-letter.<consumer>`): the same durable settings as an event stream,
- * so a dead letter survives restarts and stays for a year; `Nats-Msg-Id` = `<stream>:<seq>` of the original
- * makes dead-lettering the same message twice store it once.
+ * so a dead letter survives restarts and stays for a year; `Nats-Msg-Id` = `<stream>:<seq>:<consumer>` of the
+ * original makes a consumer's dead-lettering the same message twice store it once.
  */
 export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> & { name: string } {
   return {
