@@ -6,6 +6,7 @@ export * from './event-store/event-store.js';
 export * from './event-store/event-store.migration.js';
 export * from './event-store/command-handler.js';
 export * from './event-store/outbox-relay.js';
+export * from './event-store/republish.js';
 export * from './messaging/nats-connection.js';
 export * from './messaging/streams.js';
 export * from './messaging/durable-consumer.js';
