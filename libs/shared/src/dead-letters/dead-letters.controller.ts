@@ -66,6 +66,10 @@ export class DeadLettersController {
           code: 'DEAD_LETTER_REPLAY_FAILED',
           message: `Applying dead letter ${id} failed (${outcome.error.message}); it stays listed.`,
         });
+      default: {
+        const unexpected: never = outcome;
+        throw new Error(`unexpected replay outcome ${JSON.stringify(unexpected)}`);
+      }
     }
   }
 }
