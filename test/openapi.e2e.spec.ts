@@ -7,6 +7,8 @@
  * - real responses (successes and problems) conform to their documented schemas and codes.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,14 +24,17 @@ import {
   type EventType,
   type PublishedEvent,
 } from '#shared/contracts';
+import { deadLetterHeaders, deadLetterKey } from '#shared';
 import { RegisterProductBody } from '../apps/pairing/src/application/register-product/register-product.controller.js';
 import { ChangeFirmwareBody } from '../apps/pairing/src/application/change-firmware/change-firmware.controller.js';
 import { AssociateProductsBody } from '../apps/pairing/src/application/associate-products/associate-products.controller.js';
 import { ReplaceUnitBody } from '../apps/pairing/src/application/replace-unit/replace-unit.controller.js';
 import { GrantLicenseBody } from '../apps/licensing/src/application/grant-license/grant-license.controller.js';
 import { RenewLicenseBody } from '../apps/licensing/src/application/renew-license/renew-license.controller.js';
+import { sampleEvent, testEnvelope } from '#shared/testing';
 import {
   DAY_MS,
+  NATS_URL,
   REPO_ROOT,
   SERVICES,
   api,
@@ -650,6 +655,49 @@ describe('docs/openapi.yaml', () => {
       expectDocumented('get', '/metrics', await service.get('/metrics'));
     }
 
+    // dead letters: a poison message (still poison on replay) and a letter an older deployment left (replayable)
+    const names = busNames(system.namespace);
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const js = jetstream(nc);
+      await js.publish(`${names.subjectsOfType('ProductsAssociated').slice(0, -1)}${randomSerial()}`, 'not json');
+      const fixedSerial = randomSerial();
+      const fixed = testEnvelope(sampleEvent('ProductRegistered', { serial: fixedSerial }), {
+        streamId: `product-${fixedSerial}`,
+      });
+      await js.publish(names.deadLetterSubject('sync-agent'), JSON.stringify(fixed), {
+        msgID: deadLetterKey(names.stream('pairing'), 999_999, 'sync-agent'),
+        headers: deadLetterHeaders({
+          reason: 'UNSUPPORTED_SCHEMA_VERSION',
+          detail: 'unsupported schema version 1 of ProductRegistered',
+          consumer: 'sync-agent',
+          stream: names.stream('pairing'),
+          streamSequence: 999_999,
+          subject: names.subjectOf(fixed),
+          deliveries: 1,
+          headers: {},
+          deadLetteredAt: new Date().toISOString(),
+        }),
+      });
+    } finally {
+      await nc.close();
+    }
+    const letters = await eventually(
+      async () => {
+        const response = await syncAgent.get<Json>('/dead-letters');
+        return response.body.items?.length === 2 && response;
+      },
+      { timeoutMs: SYNC_TIMEOUT_MS, description: 'both dead letters listed by the sync agent' },
+    );
+    expectDocumented('get', '/dead-letters', letters);
+    expectDocumented('get', '/dead-letters', await licensing.get('/dead-letters?reason=MALFORMED_JSON&limit=10'));
+    const byReason = (reason: string) => (letters.body.items as Json[]).find((l) => l.reason === reason).id as number;
+    expectDocumented(
+      'post',
+      '/dead-letters/{id}/replay',
+      await syncAgent.post(`/dead-letters/${byReason('UNSUPPORTED_SCHEMA_VERSION')}/replay`),
+    );
+
     // problems: each must be documented for its status, with its code listed
     const unknownSerial = randomSerial();
     const unknownId = '7b0d4c8e-0000-4000-8000-000000000000';
@@ -686,6 +734,15 @@ describe('docs/openapi.yaml', () => {
       ],
       ['get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${unknownId}/failover-readiness`), 404],
       ['get', '/pairs/readiness', await syncAgent.get('/pairs/readiness'), 400],
+      ['get', '/dead-letters', await syncAgent.get('/dead-letters?limit=0'), 400],
+      ['post', '/dead-letters/{id}/replay', await syncAgent.post(`/dead-letters/${byReason('MALFORMED_JSON')}/replay`), 422],
+      [
+        'post',
+        '/dead-letters/{id}/replay',
+        await syncAgent.post(`/dead-letters/${byReason('UNSUPPORTED_SCHEMA_VERSION')}/replay`),
+        409,
+      ],
+      ['post', '/dead-letters/{id}/replay', await syncAgent.post('/dead-letters/987654321/replay'), 404],
     ];
     for (const [method, path, response, status] of problems) {
       expect({ request: `${method.toUpperCase()} ${path}`, status: response.status }).toEqual({

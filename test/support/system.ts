@@ -384,15 +384,14 @@ export async function dropSchemas(schemas: readonly string[]): Promise<void> {
   }
 }
 
-/** Deletes the JetStream streams of the namespace's three sources (with their consumers). */
+/** Deletes the JetStream streams of the namespace's three sources and its dead letters (with their consumers). */
 export async function deleteNamespaceStreams(namespace: string): Promise<void> {
   if (!namespace) throw new Error('refusing to delete the streams of the empty (production) namespace');
   const names = busNames(namespace);
   const nc = await connect({ servers: NATS_URL });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const { name } of SERVICES) {
-      const stream = names.stream(name);
+    for (const stream of [...SERVICES.map(({ name }) => names.stream(name)), names.deadLetterStream]) {
       try {
         await jsm.streams.delete(stream);
       } catch (error) {

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CreateEventStore1764000000000 } from '#shared';
+import { CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
 
 /**
  * The licenses read model, updated inline in the transaction of each license event. `warned_for` and
@@ -46,4 +46,8 @@ export class CreateLicensesView1764000000002 implements MigrationInterface {
 }
 
 /** Every migration of the licensing database, in order. */
-export const LICENSING_MIGRATIONS = [CreateEventStore1764000000000, CreateLicensesView1764000000002];
+export const LICENSING_MIGRATIONS = [
+  CreateEventStore1764000000000,
+  CreateLicensesView1764000000002,
+  CreateDeadLetters1764100000000,
+];

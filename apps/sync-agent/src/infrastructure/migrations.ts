@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CreateEventStore1764000000000 } from '#shared';
+import { CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
 
 /**
  * The sync agent's projection: the newest version of every product, pair and license it has consumed (with
@@ -93,4 +93,8 @@ export class CreateProjection1764000000003 implements MigrationInterface {
 }
 
 /** Every migration of the sync agent's database, in order. */
-export const SYNC_AGENT_MIGRATIONS = [CreateEventStore1764000000000, CreateProjection1764000000003];
+export const SYNC_AGENT_MIGRATIONS = [
+  CreateEventStore1764000000000,
+  CreateProjection1764000000003,
+  CreateDeadLetters1764100000000,
+];

@@ -30,9 +30,14 @@ export type EventEnvelope<E extends PublishedEvent = PublishedEvent> = Omit<
 > &
   E;
 
-/** Why a message could not be accepted as an event; the consumer terminates such messages. */
+/** Why a message body is not an acceptable event, as a stable code (dead-letter reasons, metrics labels). */
+export type InvalidEventReason =
+  'MALFORMED_JSON' | 'NOT_AN_ENVELOPE' | 'UNKNOWN_EVENT_TYPE' | 'UNSUPPORTED_SCHEMA_VERSION' | 'SCHEMA_VIOLATION';
+
+/** Why a message could not be accepted as an event; the consumer dead-letters (or terminates) such messages. */
 export class InvalidEventError extends Error {
   constructor(
+    readonly reason: InvalidEventReason,
     message: string,
     readonly issues: readonly string[] = [],
   ) {
@@ -54,17 +59,21 @@ export function parseEnvelope(body: Uint8Array | string): EventEnvelope {
   try {
     json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
   } catch {
-    throw new InvalidEventError('message body is not valid JSON');
+    throw new InvalidEventError('MALFORMED_JSON', 'message body is not valid JSON');
   }
   const envelope = EventEnvelopeSchema.safeParse(json);
-  if (!envelope.success) throw new InvalidEventError('message is not an event envelope', describeIssues(envelope.error));
+  if (!envelope.success)
+    throw new InvalidEventError('NOT_AN_ENVELOPE', 'message is not an event envelope', describeIssues(envelope.error));
   const { type, schemaVersion } = envelope.data;
-  if (!isEventType(type)) throw new InvalidEventError(`unknown event type ${type}`);
+  if (!isEventType(type)) throw new InvalidEventError('UNKNOWN_EVENT_TYPE', `unknown event type ${type}`);
   const contract = contractOf(type);
   if (schemaVersion !== contract.schemaVersion) {
-    throw new InvalidEventError(`unsupported schema version ${schemaVersion} of ${type} (supported: ${contract.schemaVersion})`);
+    throw new InvalidEventError(
+      'UNSUPPORTED_SCHEMA_VERSION',
+      `unsupported schema version ${schemaVersion} of ${type} (supported: ${contract.schemaVersion})`,
+    );
   }
   const data = contract.schema.safeParse(envelope.data.data);
-  if (!data.success) throw new InvalidEventError(`${type} fails its schema`, describeIssues(data.error));
+  if (!data.success) throw new InvalidEventError('SCHEMA_VIOLATION', `${type} fails its schema`, describeIssues(data.error));
   return { ...envelope.data, type, data: data.data } as EventEnvelope;
 }

@@ -37,6 +37,16 @@ describe('parseEnvelope', () => {
   });
 
   describe('given a message that is not an event', () => {
+    it.each([
+      ['{"eventId": ', 'MALFORMED_JSON'],
+      ['42', 'NOT_AN_ENVELOPE'],
+      [withEnvelope({ type: 'ProductExploded' }), 'UNKNOWN_EVENT_TYPE'],
+      [withEnvelope({ schemaVersion: 2 }), 'UNSUPPORTED_SCHEMA_VERSION'],
+      [JSON.stringify(testEnvelope(sampleEvent('ProductRegistered', { serial: 'x' }))), 'SCHEMA_VIOLATION'],
+    ])('names the reason of %s as %s', (body, reason) => {
+      expect(rejection(body).reason).toBe(reason);
+    });
+
     it('rejects a body that is not JSON', () => {
       expect(rejection('{"eventId": ').message).toBe('message body is not valid JSON');
       expect(rejection(new Uint8Array([0xff, 0xfe])).message).toBe('message body is not valid JSON');

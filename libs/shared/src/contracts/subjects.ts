@@ -16,7 +16,15 @@ export interface BusNames {
   subjectsOfType(type: EventType): string;
   /** Core-NATS request/reply subject for asking pairing about a product. */
   readonly productLookup: string;
+  /** The JetStream stream that keeps the messages every consumer of this namespace dead-lettered. */
+  readonly deadLetterStream: string;
+  /** The subject a consumer's dead letters go to: `dead-letter.<consumer>` (the durable consumer's name). */
+  deadLetterSubject(consumer: string): string;
+  /** Every dead-letter subject of the namespace (the dead-letter stream's subject filter). */
+  readonly allDeadLetterSubjects: string;
 }
+
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 const NAMESPACE_PATTERN = /^[a-z0-9_-]*$/;
 
@@ -40,5 +48,11 @@ export function busNames(namespace = ''): BusNames {
       return `${subjectPrefix}${contract.source}.v${contract.schemaVersion}.${contract.subjectToken}.*`;
     },
     productLookup: `${subjectPrefix}rpc.pairing.v1.get-product`,
+    deadLetterStream: `${streamPrefix}DEAD_LETTER`,
+    deadLetterSubject(consumer) {
+      if (!SUBJECT_TOKEN.test(consumer)) throw new Error(`consumer name "${consumer}" is not a subject token`);
+      return `${subjectPrefix}dead-letter.${consumer}`;
+    },
+    allDeadLetterSubjects: `${subjectPrefix}dead-letter.>`,
   };
 }

@@ -30,6 +30,17 @@ export interface OutboxRelayOptions {
  * doubling while the wait goes on (a long transaction elsewhere) up to 200 ms, back to 5 ms after a publish.
  */
 const HELD_BACK_RETRY_MS = { first: 5, max: 200 } as const;
+/** How long the relay waits for a PubAck before it counts the round as failed. */
+export const RELAY_PUBLISH_TIMEOUT_MS = 5000;
+/** The longest pause between two attempts of a failed round (the backoff doubles from 100 ms up to this). */
+export const RELAY_MAX_BACKOFF_MS = 5000;
+const RELAY_POLL_INTERVAL_MS = 1000;
+/**
+ * The relay's retry horizon: while PostgreSQL and NATS answer, an event whose PubAck did not arrive is
+ * published again within one PubAck timeout, one backoff and one poll interval. JetStream's duplicate window
+ * must be longer (see streams.ts) so that `Nats-Msg-Id` drops every such copy.
+ */
+export const RELAY_RETRY_HORIZON_MS = RELAY_PUBLISH_TIMEOUT_MS + RELAY_MAX_BACKOFF_MS + RELAY_POLL_INTERVAL_MS;
 
 /** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
 export function envelopeOf(event: StoredEvent): EventEnvelope {
@@ -73,7 +84,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 1000;
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.pollIntervalMs = options.pollIntervalMs ?? RELAY_POLL_INTERVAL_MS;
     this.relayName = options.relayName ?? 'jetstream';
   }
 
@@ -129,7 +140,7 @@ export class OutboxRelay {
         await this.dropClientIfBroken();
         this.notified = false; // back off even while commits keep signalling
         await this.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5000);
+        backoffMs = Math.min(backoffMs * 2, RELAY_MAX_BACKOFF_MS);
       }
     }
     await this.closeClient();
@@ -167,7 +178,7 @@ export class OutboxRelay {
         const envelope = envelopeOf(toStoredEvent(row));
         return { subject: names.subjectOf(envelope), data: JSON.stringify(envelope), msgId: envelope.eventId };
       }),
-      5000,
+      RELAY_PUBLISH_TIMEOUT_MS,
     );
     const last = rows[rows.length - 1] as { transaction_id: string; global_position: string };
     await client.query(

@@ -7,17 +7,30 @@ import {
   type ConsumerMessages,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { parseEnvelope, InvalidEventError, type EventEnvelope } from '../contracts/index.js';
+import type { EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
+import { decodeEvent, type DeadLetterReason, type MessageDecoder } from './decode-event.js';
+import type { DeadLetterSink } from './dead-letters.js';
 
 /** Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. */
-export type BatchHandler = (events: readonly EventEnvelope[]) => Promise<void>;
+export type BatchHandler<T = EventEnvelope> = (events: readonly T[]) => Promise<void>;
 
 /** What a consumer reports to metrics. */
 export interface ConsumerObserver {
   applied(count: number): void;
   rejected(reason: string, subject: string): void;
   failed(error: Error): void;
+  /** A message was copied to the dead-letter stream (and then terminated). */
+  deadLettered?(consumer: string, reason: DeadLetterReason): void;
+}
+
+/** How a BatchingConsumer turns messages into values and where it puts the ones it gives up on. */
+export interface BatchingConsumerOptions<T> {
+  /** The single poison check; events by default. */
+  readonly decode?: MessageDecoder<T>;
+  /** Where poison and messages out of deliveries go; without one they are only terminated and logged. */
+  readonly deadLetters?: DeadLetterSink;
+  readonly batchSize?: number;
 }
 
 export interface DurableConsumerSpec {
@@ -26,6 +39,8 @@ export interface DurableConsumerSpec {
   readonly durable: string;
   /** Only this subject filter (default: the whole stream). One filter: nats-server 2.9 has no filter_subjects. */
   readonly filterSubject?: string;
+  /** Deliveries before a failing message is dead-lettered (default CONSUMER_DEFAULTS.maxDeliver; -1: no limit). */
+  readonly maxDeliver?: number;
 }
 
 /**
@@ -59,7 +74,7 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(CONSUMER_DEFAULTS.ackWaitMs),
-    max_deliver: CONSUMER_DEFAULTS.maxDeliver,
+    max_deliver: spec.maxDeliver ?? CONSUMER_DEFAULTS.maxDeliver,
     max_ack_pending: CONSUMER_DEFAULTS.maxAckPending,
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
   };
@@ -78,26 +93,40 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
  * batch is in its transaction, the next messages queue up, so load produces big batches and an idle system
  * applies a single message at once (no waiting for a batch to fill).
  *
- * - Not a valid event (bad JSON, unknown type or version, failing schema): terminated at once, since
+ * - Not a valid event (bad JSON, unknown type or version, failing schema: one `decode` step says so):
+ *   copied to the dead-letter stream with its reason (PubAck awaited), then terminated at once, since
  *   redelivery cannot help, and it must not block the stream.
  * - The database is unavailable: the batch is kept and retried here with backoff, its messages' ack
  *   deadlines extended, until it commits or the consumer stops (then they are redelivered).
  * - Any other failure: the batch is split and each event applied in its own transaction, so one bad event
- *   cannot hold back the others; the one that fails is negatively acknowledged for a delayed redelivery.
+ *   cannot hold back the others; the one that fails is negatively acknowledged for a delayed redelivery, and
+ *   on its last allowed delivery dead-lettered (MAX_DELIVERIES, with the last error) and terminated.
+ * - The dead-letter stream is unavailable: the message is kept and dead-lettering retried here, like a
+ *   database outage, so no delivery is burnt and nothing is terminated before it is safely copied.
  */
-export class BatchingConsumer {
+export class BatchingConsumer<T = EventEnvelope> {
   private readonly queue: JsMsg[] = [];
   private readonly subscriptions: ConsumerMessages[] = [];
   private working: Promise<void> | undefined;
   private stopped = false;
+  private readonly decode: MessageDecoder<T>;
+  private readonly deadLetters: DeadLetterSink | undefined;
+  private readonly batchSize: number;
+  private readonly maxDeliverOf = new Map<string, number>();
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly specs: readonly DurableConsumerSpec[],
-    private readonly handle: BatchHandler,
+    private readonly handle: BatchHandler<T>,
     private readonly observer?: ConsumerObserver,
-    private readonly batchSize: number = CONSUMER_DEFAULTS.batchSize,
-  ) {}
+    options: BatchingConsumerOptions<T> = {},
+  ) {
+    this.decode = options.decode ?? (decodeEvent as unknown as MessageDecoder<T>);
+    this.deadLetters = options.deadLetters;
+    this.batchSize = options.batchSize ?? CONSUMER_DEFAULTS.batchSize;
+    for (const spec of specs)
+      this.maxDeliverOf.set(`${spec.stream}/${spec.durable}`, spec.maxDeliver ?? CONSUMER_DEFAULTS.maxDeliver);
+  }
 
   async start(): Promise<void> {
     for (const spec of this.specs) {
@@ -131,28 +160,71 @@ export class BatchingConsumer {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
-      const valid = this.validate(this.queue.splice(0, this.batchSize));
+      const valid = await this.validate(this.queue.splice(0, this.batchSize));
       if (valid.length > 0) await this.apply(valid);
     }
   }
 
-  private validate(batch: JsMsg[]): Delivery[] {
-    const valid: Delivery[] = [];
+  private async validate(batch: JsMsg[]): Promise<Delivery<T>[]> {
+    const valid: Delivery<T>[] = [];
     for (const msg of batch) {
+      let decoded;
       try {
-        valid.push({ msg, event: parseEnvelope(msg.data) });
+        decoded = this.decode(msg);
       } catch (error) {
-        const reason = error instanceof InvalidEventError ? error.message : String(error);
-        this.observer?.rejected(reason, msg.subject);
-        console.warn(`[consumer] terminated ${msg.subject} (stream seq ${msg.seq}): ${reason}`);
-        // nats-server 2.9 ignores a +TERM that carries a reason, so the reason goes to the log only.
-        msg.term();
+        decoded = {
+          ok: false as const,
+          reason: 'NOT_AN_ENVELOPE' as const,
+          detail: `decoder failed: ${(error as Error).message}`,
+        };
       }
+      if (decoded.ok) {
+        valid.push({ msg, event: decoded.value });
+        continue;
+      }
+      this.observer?.rejected(decoded.detail, msg.subject);
+      await this.giveUp(msg, decoded.reason, decoded.detail);
     }
     return valid;
   }
 
-  private async apply(deliveries: Delivery[]): Promise<void> {
+  /**
+   * Dead-letters a message (retrying until the PubAck arrives, keeping the message's ack deadline alive), then
+   * terminates it. Stopping meanwhile naks it instead: it comes back and is dead-lettered then.
+   */
+  private async giveUp(msg: JsMsg, reason: DeadLetterReason, detail: string): Promise<void> {
+    const where = `${msg.subject} (stream ${msg.info.stream} seq ${msg.seq}, delivery ${msg.info.deliveryCount})`;
+    if (this.deadLetters) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.deadLetters.deadLetter(msg, reason, detail);
+          break;
+        } catch (error) {
+          if (this.stopped) {
+            msg.nak();
+            return;
+          }
+          if (attempt === 1 || attempt % 10 === 0)
+            console.warn(`[consumer] cannot dead-letter ${where} yet, retrying: ${(error as Error).message}`);
+          msg.working();
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
+        }
+      }
+      console.warn(`[consumer] dead-lettered ${where}: ${reason}: ${detail}`);
+    } else {
+      console.warn(`[consumer] terminated ${where}: ${reason}: ${detail}`);
+    }
+    this.observer?.deadLettered?.(msg.info.consumer, reason);
+    // nats-server 2.9 ignores a +TERM that carries a reason: the reason travels in the dead letter instead.
+    msg.term();
+  }
+
+  private isLastDelivery(msg: JsMsg): boolean {
+    const max = this.maxDeliverOf.get(`${msg.info.stream}/${msg.info.consumer}`) ?? CONSUMER_DEFAULTS.maxDeliver;
+    return max > 0 && msg.info.deliveryCount >= max;
+  }
+
+  private async apply(deliveries: Delivery<T>[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.handle(deliveries.map((d) => d.event));
@@ -179,10 +251,14 @@ export class BatchingConsumer {
           for (const delivery of deliveries) await this.apply([delivery]);
           return;
         }
-        const { msg, event } = deliveries[0]!;
+        const { msg } = deliveries[0]!;
+        if (this.isLastDelivery(msg) && this.deadLetters) {
+          await this.giveUp(msg, 'MAX_DELIVERIES', (error as Error).message);
+          return;
+        }
         const delay = redeliveryDelayMs(msg.info.deliveryCount);
         console.warn(
-          `[consumer] ${event.type} ${event.eventId} failed (delivery ${msg.info.deliveryCount} of ${CONSUMER_DEFAULTS.maxDeliver}), redelivery in ${delay} ms: ${(error as Error).message}`,
+          `[consumer] ${msg.subject} (stream seq ${msg.seq}) failed (delivery ${msg.info.deliveryCount}), redelivery in ${delay} ms: ${(error as Error).message}`,
         );
         msg.nak(delay);
         return;
@@ -191,7 +267,7 @@ export class BatchingConsumer {
   }
 }
 
-interface Delivery {
+interface Delivery<T> {
   readonly msg: JsMsg;
-  readonly event: EventEnvelope;
+  readonly event: T;
 }

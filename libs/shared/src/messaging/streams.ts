@@ -3,10 +3,20 @@ import { nanos } from '@nats-io/transport-node';
 import type { BusNames, EventSource } from '../contracts/index.js';
 
 /**
+ * JetStream's `Nats-Msg-Id` de-duplication window. It must exceed the relay's retry horizon
+ * (RELAY_RETRY_HORIZON_MS, about 11 s) so every copy a live relay makes is dropped; copies made after a longer
+ * outage, or by `npm run republish`, are absorbed by the consumers' inboxes instead. Two minutes keeps the
+ * server's id table small (it holds every id published within the window).
+ */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** How long streams keep messages; the event store in PostgreSQL remains the source of truth. */
+export const STREAM_MAX_AGE_MS = 365 * 24 * 3600_000;
+
+/**
  * The JetStream settings every event stream gets, chosen deliberately:
  * - file storage and limits retention: events stay for late and rebuilding consumers, not just until acked;
  * - a 2-minute duplicate window: the relay republishes unacknowledged events within seconds of a retry,
- *   so `Nats-Msg-Id` de-duplication absorbs every republish it makes;
+ *   so `Nats-Msg-Id` de-duplication absorbs every republish it makes (DUPLICATE_WINDOW_MS);
  * - a bounded age (default one year) so the disk cannot fill without end; the event store in PostgreSQL
  *   remains the source of truth and can republish from any position.
  */
@@ -17,15 +27,41 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    duplicate_window: nanos(2 * 60_000),
-    max_age: nanos(365 * 24 * 3600_000),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    max_age: nanos(STREAM_MAX_AGE_MS),
+    num_replicas: 1,
+  };
+}
+
+/**
+ * The namespace's dead-letter stream (`dead-letter.<consumer>`): the same durable settings as an event stream,
+ * so a dead letter survives restarts and stays for a year; `Nats-Msg-Id` = `<stream>:<seq>:<consumer>` of the
+ * original makes a consumer's dead-lettering the same message twice store it once.
+ */
+export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.deadLetterStream,
+    subjects: [names.allDeadLetterSubjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    max_age: nanos(STREAM_MAX_AGE_MS),
     num_replicas: 1,
   };
 }
 
 /** Creates a source's stream if it is missing, or brings its settings up to date. */
 export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
-  const config = eventStreamConfig(names, source);
+  await ensureStream(jsm, eventStreamConfig(names, source));
+}
+
+/** Creates the namespace's dead-letter stream if it is missing, or brings its settings up to date. */
+export async function ensureDeadLetterStream(jsm: JetStreamManager, names: BusNames): Promise<void> {
+  await ensureStream(jsm, deadLetterStreamConfig(names));
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.info(config.name);
     await jsm.streams.update(config.name, config);

@@ -24,6 +24,12 @@ export class ServiceMetrics {
     help: 'Consumer batches whose transaction failed and were negatively acknowledged',
     registers: [this.registry],
   });
+  readonly deadLettered = new Counter({
+    name: 'dead_lettered_total',
+    help: 'Messages a consumer copied to the dead-letter stream and terminated, by consumer and reason',
+    labelNames: ['consumer', 'reason'],
+    registers: [this.registry],
+  });
   readonly ready = new Gauge({
     name: 'service_ready',
     help: '1 when the service is connected to PostgreSQL and NATS and serving',

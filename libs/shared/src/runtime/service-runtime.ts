@@ -1,14 +1,17 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { busNames, type BusNames, type EventSource } from '../contracts/index.js';
+import { busNames, type BusNames, type EventEnvelope, type EventSource } from '../contracts/index.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { createDataSource, ensureDatabaseAndSchema } from '../database/postgres.js';
 import { EventStore } from '../event-store/event-store.js';
 import { OutboxRelay } from '../event-store/outbox-relay.js';
 import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { connectNats } from '../messaging/nats-connection.js';
-import { ensureEventStream } from '../messaging/streams.js';
+import { ensureDeadLetterStream, ensureEventStream } from '../messaging/streams.js';
+import { decodeEvent, type MessageDecoder } from '../messaging/decode-event.js';
+import { DeadLetterSink, decodeDeadLetter, type DeadLetter } from '../messaging/dead-letters.js';
+import { DeadLetterIndex, deadLetterIndexConsumers, type ReplayOutcome } from '../dead-letters/dead-letter-index.js';
 import {
   BatchingConsumer,
   ensureDurableConsumer,
@@ -25,6 +28,8 @@ export interface ConsumptionPlan {
   readonly sources: readonly EventSource[];
   readonly consumers: (names: BusNames) => DurableConsumerSpec[];
   readonly handler: BatchHandler;
+  /** The poison check (default decodeEvent); a replayed dead letter goes through it again. */
+  readonly decode?: MessageDecoder<EventEnvelope>;
 }
 
 export interface ServiceRuntimeOptions {
@@ -49,6 +54,9 @@ export class ServiceRuntime {
   readonly dataSource: DataSource;
   readonly eventStore: EventStore;
   readonly metrics: ServiceMetrics;
+  /** The dead letters of this service's consumers (empty for a service that consumes nothing). */
+  readonly deadLetters: DeadLetterIndex;
+  private deadLetterIndexer: BatchingConsumer<DeadLetter> | undefined;
   private nc: NatsConnection | undefined;
   private natsDisconnected = false;
   private jsClient: JetStreamClient | undefined;
@@ -65,6 +73,7 @@ export class ServiceRuntime {
     this.dataSource = createDataSource(options.config.postgres, options.migrations);
     this.eventStore = new EventStore(this.dataSource);
     this.metrics = new ServiceMetrics(options.config.service);
+    this.deadLetters = new DeadLetterIndex(this.dataSource);
   }
 
   get config(): ServiceConfig {
@@ -84,6 +93,17 @@ export class ServiceRuntime {
 
   get isReady(): boolean {
     return this.started && this.dataSource.isInitialized && !!this.nc && !this.nc.isClosed() && !this.natsDisconnected;
+  }
+
+  /** True when the service consumes events (and so has dead letters). */
+  get consumes(): boolean {
+    return !!this.consumption;
+  }
+
+  /** Applies a dead letter with the consumer's own decoder and handler (see DeadLetterIndex.replay). */
+  replayDeadLetter(id: number): Promise<ReplayOutcome> {
+    if (!this.consumption) return Promise.resolve({ ok: false, kind: 'not-found' });
+    return this.deadLetters.replay(id, this.consumption.decode ?? decodeEvent, this.consumption.handler);
   }
 
   /** Registers what the service consumes; call before start(). */
@@ -137,15 +157,36 @@ export class ServiceRuntime {
     this.relay.start();
     if (this.consumption) {
       const specs = this.consumption.consumers(this.names);
+      const indexSpecs = deadLetterIndexConsumers(this.names, specs);
       await this.retry('JetStream consumers', async () => {
-        for (const spec of specs) await ensureDurableConsumer(jsm, spec);
+        await ensureDeadLetterStream(jsm, this.names);
+        for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
-      this.consumer = new BatchingConsumer(this.jsClient, specs, this.consumption.handler, {
-        applied: () => undefined,
-        rejected: () => this.metrics.eventsConsumed.inc({ outcome: 'rejected' }),
-        failed: () => this.metrics.consumerBatchFailures.inc(),
-      });
+      this.consumer = new BatchingConsumer(
+        this.jsClient,
+        specs,
+        this.consumption.handler,
+        {
+          applied: () => undefined,
+          rejected: () => this.metrics.eventsConsumed.inc({ outcome: 'rejected' }),
+          failed: () => this.metrics.consumerBatchFailures.inc(),
+          deadLettered: (consumer, reason) => this.metrics.deadLettered.inc({ consumer, reason }),
+        },
+        { decode: this.consumption.decode ?? decodeEvent, deadLetters: new DeadLetterSink(this.jsClient, this.names) },
+      );
+      this.deadLetterIndexer = new BatchingConsumer(
+        this.jsClient,
+        indexSpecs,
+        this.deadLetters.record,
+        {
+          applied: () => undefined,
+          rejected: (reason, subject) => this.log(`ignored a malformed dead letter on ${subject}: ${reason}`),
+          failed: () => this.metrics.consumerBatchFailures.inc(),
+        },
+        { decode: decodeDeadLetter },
+      );
       await this.consumer.start();
+      await this.deadLetterIndexer.start();
     }
     for (const hook of this.connectedHooks) await hook();
     this.started = true;
@@ -200,6 +241,7 @@ export class ServiceRuntime {
     this.started = false;
     this.metrics.ready.set(0);
     await this.consumer?.stop();
+    await this.deadLetterIndexer?.stop();
     await this.relay?.stop();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
