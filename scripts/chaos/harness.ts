@@ -108,6 +108,12 @@ export interface ChaosReport {
   readonly nonProblemErrors: number;
   readonly non503ServerErrors: number;
   readonly quietMs: number;
+  /** Lines the services logged at ERROR level (the first 50), to explain a failed check. */
+  readonly serviceErrors: readonly string[];
+  /** Distinct server errors other than 503 problem+json: `service op → status code` with how many. */
+  readonly non503Examples: readonly string[];
+  /** Output of processes that did not exit cleanly on SIGTERM. */
+  readonly uncleanExitLogs: readonly string[];
   /** Every check that failed, in words; empty when the run passed. */
   readonly failures: readonly string[];
 }
@@ -288,6 +294,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sets,
       quietMs,
       redeliveries: await redeliveries(backends),
+      serviceErrors: system
+        .logs()
+        .split('\n')
+        .filter((line) => /\bERROR\b/.test(line))
+        .slice(0, 50),
     });
     return report;
   } finally {
@@ -368,6 +379,7 @@ interface ReportInput {
   readonly sets: { missing: string[]; extra: string[]; checked: number };
   readonly quietMs: number;
   readonly redeliveries: number | null;
+  readonly serviceErrors: readonly string[];
 }
 
 function buildReport(input: ReportInput): ChaosReport {
@@ -377,6 +389,7 @@ function buildReport(input: ReportInput): ChaosReport {
   let hung = 0;
   let nonProblemErrors = 0;
   let non503ServerErrors = 0;
+  const non503 = new Map<string, number>();
   const failures: string[] = [];
   for (const { service, op, reply } of recorder.observations) {
     const counts = (requests[op] ??= emptyCounts());
@@ -385,7 +398,11 @@ function buildReport(input: ReportInput): ChaosReport {
     // No answer within the deadline while the service itself was running: it hung.
     if (reply.timedOut && !windows.some((w) => w.target === service && overlaps(w, reply))) hung++;
     if (reply.outcome === 'failed' && !reply.problem) nonProblemErrors++;
-    if (reply.outcome === 'failed' && reply.status >= 500 && !(reply.status === 503 && reply.problem)) non503ServerErrors++;
+    if (reply.outcome === 'failed' && reply.status >= 500 && !(reply.status === 503 && reply.problem)) {
+      non503ServerErrors++;
+      const key = `${service} ${op} → ${reply.status} ${reply.code ?? '(no code)'}`;
+      non503.set(key, (non503.get(key) ?? 0) + 1);
+    }
   }
   const faults: FaultSummary[] = records.map((record) => {
     const window = windows.find((w) => w.from >= record.at && (w.target === 'nats' || w.target === 'postgres'));
@@ -432,6 +449,9 @@ function buildReport(input: ReportInput): ChaosReport {
     nonProblemErrors,
     non503ServerErrors,
     quietMs: input.quietMs,
+    serviceErrors: input.serviceErrors,
+    non503Examples: [...non503].map(([key, n]) => `${key} ×${n}`),
+    uncleanExitLogs: records.filter((r) => r.logTail).map((r) => `${r.label}:\n${r.logTail}`),
   };
   if (report.missing.length > 0) failures.push(`${report.missing.length} missing in effective sets`);
   if (report.extra.length > 0) failures.push(`${report.extra.length} extra in effective sets`);
@@ -506,6 +526,9 @@ export function formatReport(report: ChaosReport): string {
     ['extra', report.extra],
     ['store mismatches', report.storeMismatches],
     ['not on stream', report.notOnStream],
+    ['non-503 5xx', report.non503Examples],
+    ['service ERROR log lines', report.serviceErrors],
+    ['output of processes that did not exit cleanly on SIGTERM', report.uncleanExitLogs],
   ] as const) {
     if (items.length > 0) lines.push('', `${title} (first 20):`, ...items.slice(0, 20).map((i) => `  ${i}`));
   }

@@ -115,8 +115,8 @@ export class Load {
     const r = this.random;
     const products = this.world.usableProducts();
     const choices: [number, () => Promise<Reply | null>][] = [];
-    if (this.world.products.size < this.settings.maxProducts)
-      choices.push([products.length < 8 ? 60 : 14, () => this.register()]);
+    // Registrations answered 5xx stay in the World until read back; only registered products count.
+    if (products.length < this.settings.maxProducts) choices.push([products.length < 8 ? 60 : 14, () => this.register()]);
     if (products.length > 0) {
       choices.push([28, () => this.grant(r.pick(products))]);
       choices.push([5, () => this.changeFirmware(r.pick(products))]);

@@ -54,6 +54,8 @@ export interface FaultRecord {
   /** For SIGTERM: how the process exited (a clean exit is code 0 without a signal). */
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   error?: string;
+  /** The end of the stopped process's output when it did not exit cleanly. */
+  logTail?: string;
 }
 
 export interface NemesisDeps {
@@ -83,12 +85,12 @@ export function faultPlan(
   const kinds: (() => Fault)[] = [
     () => ({ kind: 'service', service: 'sync-agent', signal: 'SIGKILL' }),
     () => ({ kind: 'nats', how: 'down', downMs: down(natsDownMs) }),
-    () => ({ kind: 'service', service: 'licensing', signal: 'SIGKILL' }),
+    () => ({ kind: 'service', service: 'licensing', signal: 'SIGTERM' }),
     () => ({ kind: 'postgres', mode: 'immediate', downMs: down(postgresDownMs) }),
     () => ({ kind: 'service', service: 'pairing', signal: 'SIGKILL' }),
     () => ({ kind: 'service', service: 'sync-agent', signal: 'SIGTERM' }),
     () => ({ kind: 'nats', how: 'kill', downMs: 0 }),
-    () => ({ kind: 'service', service: 'licensing', signal: 'SIGTERM' }),
+    () => ({ kind: 'service', service: 'licensing', signal: 'SIGKILL' }),
     () => ({ kind: 'postgres', mode: 'fast', downMs: 0 }),
     () => ({ kind: 'service', service: 'pairing', signal: 'SIGTERM' }),
     () => ({ kind: 'nats', how: 'restart', downMs: 0 }),
@@ -147,8 +149,10 @@ export class Nemesis {
           window = { target: fault.service, from: Date.now(), to: Number.POSITIVE_INFINITY };
           this.windows.push(window);
           record.exit = await system.kill(fault.service, fault.signal, 20_000);
-          if (fault.signal === 'SIGTERM' && (record.exit.code !== 0 || record.exit.signal !== null))
+          if (fault.signal === 'SIGTERM' && (record.exit.code !== 0 || record.exit.signal !== null)) {
             record.error = `did not exit cleanly on SIGTERM (${record.exit.code ?? record.exit.signal})`;
+            record.logTail = system.processes[fault.service].log.slice(-4000);
+          }
           await sleep(random.int(0, 1000));
           system.spawn(fault.service);
           record.restoredAt = Date.now();
