@@ -35,6 +35,8 @@ export interface ChaosOptions {
   readonly gapMs: readonly [number, number];
   readonly convergeTimeoutMs: number;
   readonly quietTimeoutMs: number;
+  /** Faults inflicted even if the time is up: the first five of the plan cover every kind. */
+  readonly minFaults: number;
   /** Injections per round, and how often a round runs. */
   readonly injectEveryMs: number;
   readonly apiKey: string;
@@ -57,6 +59,7 @@ export function chaosOptions(seconds: number, overrides: Partial<ChaosOptions> =
     gapMs: long ? [5_000, 20_000] : [500, 2_000],
     convergeTimeoutMs: 180_000,
     quietTimeoutMs: 300_000,
+    minFaults: 5,
     injectEveryMs: long ? 3_000 : 1_500,
     apiKey: `chaos-operator-${randomBytes(16).toString('hex')}`,
     log: (line) => console.log(line),
@@ -219,8 +222,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const startedAt = Date.now();
     const until = startedAt + options.seconds * 1000;
     load.start();
+    let over = false; // set when the time is up and the nemesis has inflicted at least minFaults
     const injecting = (async () => {
-      while (Date.now() < until && !options.signal?.aborted) {
+      while (!over && !options.signal?.aborted) {
         await sleep(options.injectEveryMs);
         await injector.round(2, 1, 1);
       }
@@ -236,9 +240,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }, 10_000);
     const plan = faultPlan(random, 1000, options.natsDownMs, options.postgresDownMs);
     try {
-      await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal);
+      await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal, options.minFaults);
       while (Date.now() < until && !options.signal?.aborted) await sleep(200);
     } finally {
+      over = true;
       clearInterval(progress);
       await load.stop();
       await injecting;

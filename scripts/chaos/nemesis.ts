@@ -115,11 +115,20 @@ export class Nemesis {
 
   constructor(private readonly deps: NemesisDeps) {}
 
-  /** Inflicts faults from `plan` with pauses of `gapMs` [min, max] between them, until `until` or `signal` aborts. */
-  async run(plan: readonly Fault[], until: number, gapMs: readonly [number, number], signal: AbortSignal): Promise<void> {
+  /**
+   * Inflicts faults from `plan` with pauses of `gapMs` [min, max] between them, until `until` or `signal` aborts,
+   * but at least `minFaults` of them (so a short run on a slow machine still sees every kind).
+   */
+  async run(
+    plan: readonly Fault[],
+    until: number,
+    gapMs: readonly [number, number],
+    signal: AbortSignal,
+    minFaults = 0,
+  ): Promise<void> {
     for (const fault of plan) {
       await sleep(this.deps.random.int(gapMs[0], gapMs[1]));
-      if (Date.now() >= until || signal.aborted) return;
+      if ((Date.now() >= until && this.records.length >= minFaults) || signal.aborted) return;
       await this.inflict(fault);
     }
   }
