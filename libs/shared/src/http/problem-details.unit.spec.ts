@@ -10,6 +10,12 @@ describe('toProblem', () => {
         'an administrator shutdown (57P01), wrapped by TypeORM',
         Object.assign(new Error('terminating connection'), { driverError: { code: '57P01' } }),
       ],
+      [
+        'a query runner TypeORM released when its connection broke',
+        new Error(
+          'Database connection provided by a query runner was already released, cannot continue to use its querying methods anymore.',
+        ),
+      ],
       ['a server starting up (57P03)', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
     ])('answers 503 SERVICE_UNAVAILABLE for %s, so the client retries', (_, error) => {
       expect(toProblem(error)).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
