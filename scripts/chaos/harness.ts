@@ -15,7 +15,7 @@ import { request, type HttpOptions, type Reply } from './http.js';
 import { Injector } from './injector.js';
 import { Load, Random, Recorder } from './load.js';
 import { MetricsWatcher } from './metrics.js';
-import { Nemesis, faultPlan, type DownWindow, type FaultRecord } from './nemesis.js';
+import { Nemesis, faultPlan, type DownWindow, type Fault, type FaultRecord } from './nemesis.js';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
 import { checkEffectiveSets, checkStores, checkStreams, resolveUnknowns, waitForQuiet, type Backends } from './reconcile.js';
 import { SERVICES, freePort, startSystem, type RunningSystem, type ServiceName } from './services.js';
@@ -37,6 +37,8 @@ export interface ChaosOptions {
   readonly quietTimeoutMs: number;
   /** Faults inflicted even if the time is up: the first five of the plan cover every kind. */
   readonly minFaults: number;
+  /** Only these kinds of fault (default all): to chase one failure. */
+  readonly faultKinds?: readonly Fault['kind'][];
   /** Injections per round, and how often a round runs. */
   readonly injectEveryMs: number;
   readonly apiKey: string;
@@ -238,7 +240,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           `${nemesis.records.length} faults; injected ${injector!.counts.duplicates} duplicates, ${injector!.counts.staleCopies} stale, ${injector!.counts.poison} poison`,
       );
     }, 10_000);
-    const plan = faultPlan(random, 1000, options.natsDownMs, options.postgresDownMs);
+    const plan = faultPlan(random, 1000, options.natsDownMs, options.postgresDownMs).filter(
+      (f) => !options.faultKinds || options.faultKinds.includes(f.kind),
+    );
     try {
       await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal, options.minFaults);
       while (Date.now() < until && !options.signal?.aborted) await sleep(200);
@@ -303,6 +307,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .logs()
         .split('\n')
         .filter((line) => /\bERROR\b/.test(line))
+        // The HTTP layer's own errors (the cause of a 500) first, then the rest.
+        .sort((a, b) => Number(b.includes('[HTTP]')) - Number(a.includes('[HTTP]')))
         .slice(0, 50),
     });
     return report;
