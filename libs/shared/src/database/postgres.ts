@@ -95,8 +95,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state) || TRANSIENT_NODE_CODES.has(state))) return true;
   const message = error instanceof Error ? error.message : String(error);
   // TypeORM releases a query runner whose connection broke; its next query throws QueryRunnerProviderAlreadyReleasedError
-  // (seen by the chaos harness when PostgreSQL restarts in the middle of a transaction).
-  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|query runner was already released/i.test(
+  // or QueryRunnerAlreadyReleasedError (seen by the chaos harness when PostgreSQL restarts mid-transaction).
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|query runner (was )?already released/i.test(
     message,
   );
 }

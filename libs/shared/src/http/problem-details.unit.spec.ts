@@ -16,6 +16,7 @@ describe('toProblem', () => {
           'Database connection provided by a query runner was already released, cannot continue to use its querying methods anymore.',
         ),
       ],
+      ['a query runner used after that', new Error('Query runner already released. Cannot run queries anymore.')],
       ['a server starting up (57P03)', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
     ])('answers 503 SERVICE_UNAVAILABLE for %s, so the client retries', (_, error) => {
       expect(toProblem(error)).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
