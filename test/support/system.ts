@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
@@ -17,8 +17,12 @@ import { TEST_DATABASE, eventually } from '#shared/testing';
 
 export { eventually };
 
-/** The repository root (this file is test/support/system.ts). */
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The repository root: this file is test/support/system.ts, or dist/test/support/system.js when a compiled
+ * script (the chaos harness) uses it.
+ */
+const TWO_UP = fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
+export const REPO_ROOT = basename(TWO_UP) === 'dist' && !existsSync(join(TWO_UP, 'package.json')) ? dirname(TWO_UP) : TWO_UP;
 
 export const NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -241,6 +245,21 @@ export interface RunningSystem {
   logs(): string;
   /** Stops one service (SIGTERM) and starts it again with the same port, schema and namespace; waits for /health 200. */
   restart(service: ServiceName): Promise<void>;
+  /** The base URL of a service. */
+  urlOf(service: ServiceName): string;
+  /**
+   * Stops one service with `signal` (SIGTERM: SIGKILL after `graceMs` if it lingers; SIGKILL: at once) and resolves
+   * with how it exited. Its output stays in logs().
+   */
+  kill(
+    service: ServiceName,
+    signal: 'SIGTERM' | 'SIGKILL',
+    graceMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Starts a stopped service again with the same port, schema and namespace, without waiting for it. */
+  spawn(service: ServiceName): void;
+  /** Waits until every /health answers 200 (fails if a process exits). */
+  waitUntilHealthy(timeoutMs?: number): Promise<void>;
   /** Stops the services (SIGTERM, SIGKILL after 10 s), drops their schemas and deletes the namespace's streams. */
   stop(): Promise<void>;
 }
@@ -251,11 +270,27 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** How many sync-agent processes share the schema, namespace and durable consumers (default 1). */
   readonly syncAgentInstances?: number;
+  /** The PostgreSQL server and database the services use; default the shared test database on 127.0.0.1:5432. */
+  readonly postgres?: PostgresServer;
+  /** The NATS server the services use; default the shared one (NATS_URL). */
+  readonly natsUrl?: string;
 }
+
+/** Where a PostgreSQL database is (trust authentication). */
+export interface PostgresServer {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+}
+
+const SHARED_POSTGRES: PostgresServer = { host: '127.0.0.1', port: 5432, user: 'postgres', database: TEST_DATABASE };
 
 /** Starts pairing, licensing and sync-agent for one test file and waits until all three /health are 200. */
 export async function startSystem(label: string, options: StartOptions = {}): Promise<RunningSystem> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const postgres = options.postgres ?? SHARED_POSTGRES;
+  const natsUrl = options.natsUrl ?? NATS_URL;
   const namespace = uniqueNamespace(label);
   const schemas = {} as Record<ServiceName, string>;
   const urls = {} as Record<ServiceName, string>;
@@ -268,12 +303,12 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
     envs[name] = {
       HTTP_HOST: '127.0.0.1',
       [portVariable]: String(port),
-      PGHOST: '127.0.0.1',
-      PGPORT: '5432',
-      PGUSER: 'postgres',
-      PGDATABASE: TEST_DATABASE,
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGDATABASE: postgres.database,
       DB_SCHEMA: schemas[name],
-      NATS_URL,
+      NATS_URL: natsUrl,
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       ...options.env,
@@ -289,11 +324,13 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
     });
   }
 
-  const logOf = (name: string, p: ServiceProcess) =>
-    `----- ${name} (${p.hasExited ? `exited ${p.child.exitCode ?? p.child.signalCode}` : 'running'}) -----\n${p.log}`;
+  // Output of earlier processes of a service (before kill/spawn), so a failure message shows the whole story.
+  const earlier = Object.fromEntries(SERVICES.map(({ name }) => [name, ''])) as Record<ServiceName, string>;
+  const logOf = (name: string, p: ServiceProcess, before = '') =>
+    `----- ${name} (${p.hasExited ? `exited ${p.child.exitCode ?? p.child.signalCode}` : 'running'}) -----\n${before}${p.log}`;
   const logs = () =>
     [
-      ...SERVICES.map(({ name }) => logOf(name, processes[name])),
+      ...SERVICES.map(({ name }) => logOf(name, processes[name], earlier[name])),
       ...extraSyncAgents.map((a, i) => logOf(`sync-agent #${i + 2}`, a.process)),
     ].join('\n');
 
@@ -306,8 +343,8 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       ...SERVICES.map(({ name }) => processes[name].terminate(10_000)),
       ...extraSyncAgents.map((a) => a.process.terminate(10_000)),
     ]);
-    await dropSchemas(Object.values(schemas)).catch((e: Error) => problems.push(`dropping schemas: ${e.message}`));
-    await deleteNamespaceStreams(namespace).catch((e: Error) => problems.push(`deleting streams: ${e.message}`));
+    await dropSchemas(Object.values(schemas), postgres).catch((e: Error) => problems.push(`dropping schemas: ${e.message}`));
+    await deleteNamespaceStreams(namespace, natsUrl).catch((e: Error) => problems.push(`deleting streams: ${e.message}`));
     if (problems.length > 0) throw new Error(`stopping system ${namespace}: ${problems.join('; ')}`);
   };
 
@@ -345,6 +382,18 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       processes[service] = ServiceProcess.spawn(service, envs[service]);
       await waitUntilHealthy(urls, processes, readyTimeoutMs, logs);
     },
+    urlOf: (service) => urls[service],
+    async kill(service, signal, graceMs = 10_000) {
+      const proc = processes[service];
+      if (signal === 'SIGKILL' && !proc.hasExited) proc.child.kill('SIGKILL');
+      return proc.terminate(graceMs);
+    },
+    spawn(service) {
+      if (!processes[service].hasExited) throw new Error(`${service} is still running`);
+      earlier[service] = `${earlier[service]}${processes[service].log}\n----- ${service} restarted -----\n`.slice(-100_000);
+      processes[service] = ServiceProcess.spawn(service, envs[service]);
+    },
+    waitUntilHealthy: (timeoutMs = readyTimeoutMs) => waitUntilHealthy(urls, processes, timeoutMs, logs),
   };
 }
 
@@ -373,9 +422,9 @@ async function waitUntilHealthy(
   }
 }
 
-/** DROP SCHEMA ... CASCADE for each schema in the test database. */
-export async function dropSchemas(schemas: readonly string[]): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: TEST_DATABASE });
+/** DROP SCHEMA ... CASCADE for each schema in the test database (or `server`'s). */
+export async function dropSchemas(schemas: readonly string[], server: PostgresServer = SHARED_POSTGRES): Promise<void> {
+  const client = new pg.Client({ ...server });
   await client.connect();
   try {
     for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
@@ -385,10 +434,10 @@ export async function dropSchemas(schemas: readonly string[]): Promise<void> {
 }
 
 /** Deletes the JetStream streams of the namespace's three sources and its dead letters (with their consumers). */
-export async function deleteNamespaceStreams(namespace: string): Promise<void> {
+export async function deleteNamespaceStreams(namespace: string, natsUrl: string = NATS_URL): Promise<void> {
   if (!namespace) throw new Error('refusing to delete the streams of the empty (production) namespace');
   const names = busNames(namespace);
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     for (const stream of [...SERVICES.map(({ name }) => names.stream(name)), names.deadLetterStream]) {

@@ -94,7 +94,9 @@ export function isTransientDatabaseError(error: unknown): boolean {
   const state = sqlState(error);
   if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state) || TRANSIENT_NODE_CODES.has(state))) return true;
   const message = error instanceof Error ? error.message : String(error);
-  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+  // TypeORM releases a query runner whose connection broke; its next query throws QueryRunnerProviderAlreadyReleasedError
+  // or QueryRunnerAlreadyReleasedError (seen by the chaos harness when PostgreSQL restarts mid-transaction).
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|query runner (was )?already released/i.test(
     message,
   );
 }

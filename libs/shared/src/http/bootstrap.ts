@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
 import {
   ConfigurationError,
   loadServiceConfig,
@@ -27,6 +28,13 @@ export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
  */
 function exitCleanlyOnSignals(app: INestApplication, logger: ConsoleLogger): void {
   let stopping = false;
+  // While stopping, every answer closes its connection. Otherwise a client that keeps a keep-alive connection
+  // busy holds the HTTP server's close() open for ever (found by the chaos harness: SIGTERM under load hung
+  // until SIGKILL). The answers themselves stay problem+json (503 from the readiness guard once the runtime stops).
+  app.use((_request: Request, response: Response, next: NextFunction) => {
+    if (stopping) response.setHeader('Connection', 'close');
+    next();
+  });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(130);
     stopping = true;

@@ -1,6 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { RuleViolation, type RuleViolationKind } from '../contracts/index.js';
+import { isTransientDatabaseError } from '../database/postgres.js';
 import { DependencyUnavailableError } from '../messaging/request-reply.js';
 
 /** A field that failed validation, as reported in a 400 problem. */
@@ -76,6 +77,9 @@ export function toProblem(error: unknown): Problem {
     ]);
   }
   if (parserError.type === 'entity.too.large') return problem(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
+  // PostgreSQL down or restarting (found by the chaos harness: these were 500s): the client should retry.
+  if (isTransientDatabaseError(error))
+    return problem(503, 'SERVICE_UNAVAILABLE', 'The database is unavailable or restarting; retry shortly.');
   return problem(500, 'INTERNAL_ERROR', 'An unexpected error occurred; it has been logged.');
 }
 

@@ -1,4 +1,5 @@
-export * from './decider-spec.js';
+// decider-spec (which loads @jest/globals) is `#shared/testing/decider` only, so that scripts run outside jest
+// (the chaos harness) can load the rest of `#shared/testing`.
 export * from './eventually.js';
 export * from './postgres.js';
 export * from './bus.js';

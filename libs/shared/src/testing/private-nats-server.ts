@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ export interface PrivateNatsServer {
   readonly storeDir: string;
   /** Stops the server (SIGTERM, SIGKILL if it lingers) and waits for it to exit. Does nothing if stopped. */
   stop(): Promise<void>;
+  /** Kills it (SIGKILL: no flush, no goodbye to clients) and waits for it to exit. Does nothing if stopped. */
+  kill(): Promise<void>;
   /** Starts it again on the same port and store directory; resolves once it accepts clients. */
   start(): Promise<void>;
   /** Stops it and deletes its store directory. */
@@ -21,6 +23,8 @@ export interface PrivateNatsServer {
 export interface PrivateNatsServerOptions {
   readonly binary?: string;
   readonly readyTimeoutMs?: number;
+  /** Where JetStream keeps its files (created if missing, deleted by dispose()); default a new temporary directory. */
+  readonly storeDir?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -42,7 +46,8 @@ async function freePort(): Promise<number> {
 export async function startPrivateNatsServer(options: PrivateNatsServerOptions = {}): Promise<PrivateNatsServer> {
   const binary = options.binary ?? '/usr/sbin/nats-server';
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
-  const storeDir = await mkdtemp(join(tmpdir(), 'nats-js-'));
+  const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'nats-js-')));
+  await mkdir(storeDir, { recursive: true });
   const port = await freePort();
   let child: ChildProcess | undefined;
 
@@ -93,7 +98,7 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
     });
   }
 
-  async function stop(): Promise<void> {
+  async function stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const proc = child;
     if (!proc) return;
     if (proc.exitCode !== null || proc.signalCode !== null) {
@@ -101,7 +106,7 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
       return;
     }
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const lingering = setTimeout(() => proc.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(lingering);
@@ -119,7 +124,8 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
-    stop,
+    stop: () => stop('SIGTERM'),
+    kill: () => stop('SIGKILL'),
     start,
     async dispose() {
       await stop();

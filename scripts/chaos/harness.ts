@@ -1,0 +1,551 @@
+/**
+ * The chaos run: a private PostgreSQL and nats-server, the three services as processes against them, a mixed
+ * load, a nemesis that kills and restarts everything, injections onto the bus; then quiet, reconciliation
+ * against the oracle, and a report. Used by `npm run chaos` (run.ts) and, short, by test/chaos.e2e.spec.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { busNames } from '#shared/contracts';
+import { startPrivateNatsServer, type PrivateNatsServer } from '#shared/testing';
+import { request, type HttpOptions, type Reply } from './http.js';
+import { Injector } from './injector.js';
+import { Load, Random, Recorder } from './load.js';
+import { MetricsWatcher } from './metrics.js';
+import { Nemesis, faultPlan, type DownWindow, type Fault, type FaultRecord } from './nemesis.js';
+import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
+import { checkEffectiveSets, checkStores, checkStreams, resolveUnknowns, waitForQuiet, type Backends } from './reconcile.js';
+import { SERVICES, freePort, startSystem, type RunningSystem, type ServiceName } from './services.js';
+import { World, type ProductEntry } from './world.js';
+
+export interface ChaosOptions {
+  /** How long the load and the nemesis run. */
+  readonly seconds: number;
+  readonly seed: number;
+  readonly concurrency: number;
+  readonly requestTimeoutMs: number;
+  readonly thinkMs: number;
+  readonly maxProducts: number;
+  /** [min, max] length of a NATS outage and of a PostgreSQL outage, and of the pause between two faults. */
+  readonly natsDownMs: readonly [number, number];
+  readonly postgresDownMs: readonly [number, number];
+  readonly gapMs: readonly [number, number];
+  readonly convergeTimeoutMs: number;
+  readonly quietTimeoutMs: number;
+  /** Faults inflicted even if the time is up: the first five of the plan cover every kind. */
+  readonly minFaults: number;
+  /** Only these kinds of fault (default all): to chase one failure. */
+  readonly faultKinds?: readonly Fault['kind'][];
+  /** Injections per round, and how often a round runs. */
+  readonly injectEveryMs: number;
+  readonly apiKey: string;
+  readonly log: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Settings scaled to the run's length: a short run has short outages and pauses so it still sees every fault. */
+export function chaosOptions(seconds: number, overrides: Partial<ChaosOptions> = {}): ChaosOptions {
+  const long = seconds >= 300;
+  return {
+    seconds,
+    seed: Math.floor(Math.random() * 2 ** 31),
+    concurrency: 4,
+    requestTimeoutMs: 10_000,
+    thinkMs: 20,
+    maxProducts: Math.round(40 + seconds / 2),
+    natsDownMs: long ? [20_000, 60_000] : [3_000, 5_000],
+    postgresDownMs: long ? [3_000, 15_000] : [1_000, 2_000],
+    gapMs: long ? [5_000, 20_000] : [500, 2_000],
+    convergeTimeoutMs: 180_000,
+    quietTimeoutMs: 300_000,
+    minFaults: 5,
+    injectEveryMs: long ? 3_000 : 1_500,
+    apiKey: `chaos-operator-${randomBytes(16).toString('hex')}`,
+    log: (line) => console.log(line),
+    ...overrides,
+  };
+}
+
+export interface RequestCounts {
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  refused: number;
+}
+
+export interface FaultSummary {
+  readonly label: string;
+  readonly convergeMs: number | null;
+  /**
+   * Answers to requests made while a dependency was down: 503 problem+json; a normal answer (the request raced
+   * the outage, or needed only what was up); any other server error (a failed check).
+   */
+  readonly whileDown: { problem503: number; answered: number; otherServerError: number } | null;
+  readonly error: string | null;
+}
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly seconds: number;
+  readonly requests: Record<string, RequestCounts>;
+  readonly totals: RequestCounts;
+  readonly world: World['counts'];
+  readonly eventsInStores: Record<string, number>;
+  readonly eventsPublished: number | null;
+  readonly redeliveries: number | null;
+  readonly duplicatesAbsorbed: number | null;
+  readonly staleIgnored: number | null;
+  readonly poisonRejected: number | null;
+  readonly deadLettered: number | null;
+  readonly injected: { duplicates: number; staleCopies: number; poison: number; skipped: number };
+  readonly finalRound: { duplicates: string; stale: string; poison: string };
+  readonly faults: readonly FaultSummary[];
+  readonly resolved: { tookEffect: number; didNot: number };
+  readonly storeMismatches: readonly string[];
+  readonly notOnStream: readonly string[];
+  readonly missing: readonly string[];
+  readonly extra: readonly string[];
+  readonly productsChecked: number;
+  readonly hung: number;
+  readonly nonProblemErrors: number;
+  readonly non503ServerErrors: number;
+  readonly quietMs: number;
+  /** Lines the services logged at ERROR level (the first 50), to explain a failed check. */
+  readonly serviceErrors: readonly string[];
+  /** Distinct server errors other than 503 problem+json: `service op → status code` with how many. */
+  readonly non503Examples: readonly string[];
+  /** Output of processes that did not exit cleanly on SIGTERM. */
+  readonly uncleanExitLogs: readonly string[];
+  /** Every check that failed, in words; empty when the run passed. */
+  readonly failures: readonly string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the whole chaos scenario and returns its report; the private servers and processes are gone afterwards. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { log } = options;
+  const random = new Random(options.seed);
+  const root = await mkdtemp(join(tmpdir(), 'ha-chaos-'));
+  await chmod(root, 0o711);
+  let postgres: PrivatePostgres | undefined;
+  let nats: PrivateNatsServer | undefined;
+  let system: RunningSystem | undefined;
+  let nc: NatsConnection | undefined;
+  let injector: Injector | undefined;
+  let metrics: MetricsWatcher | undefined;
+  try {
+    log(`chaos: seed ${options.seed}, ${options.seconds} s, ${options.concurrency} workers; working directory ${root}`);
+    postgres = await startPrivatePostgres(join(root, 'postgres'), await freePort(), 'ha_chaos');
+    log(`  PostgreSQL (private) on 127.0.0.1:${postgres.port}`);
+    nats = await startPrivateNatsServer({ storeDir: join(root, 'nats') });
+    log(`  nats-server (private, JetStream) on ${nats.url}`);
+    system = await startSystem('chaos', {
+      postgres,
+      natsUrl: nats.url,
+      env: { OPERATOR_API_KEY: options.apiKey },
+      readyTimeoutMs: 120_000,
+    });
+    const sys = system;
+    const urls = Object.fromEntries(SERVICES.map(({ name }) => [name, sys.urlOf(name)])) as Record<ServiceName, string>;
+    log(`  services: ${SERVICES.map(({ name }) => `${name} ${urls[name]}`).join(', ')}`);
+
+    const names = busNames(system.namespace);
+    const natsUrl = nats.url;
+    const jsm = async (): Promise<JetStreamManager> => {
+      if (!nc || nc.isClosed()) nc = await connect({ servers: natsUrl, name: 'chaos-inspector', maxReconnectAttempts: -1 });
+      return jetstreamManager(nc, { timeout: 5000 });
+    };
+    const backends: Backends = { postgres, schemas: system.schemas, jsm, names };
+    const http: HttpOptions = { apiKey: options.apiKey, timeoutMs: options.requestTimeoutMs };
+    const world = new World();
+    const recorder = new Recorder();
+    const load = new Load(world, urls, http, random, recorder, {
+      concurrency: options.concurrency,
+      maxProducts: options.maxProducts,
+      thinkMs: options.thinkMs,
+    });
+    metrics = new MetricsWatcher(http, () =>
+      SERVICES.map(({ name }) => ({
+        service: name,
+        url: urls[name],
+        pid: sys.processes[name].hasExited ? undefined : sys.processes[name].child.pid,
+      })),
+    );
+    metrics.start(1000);
+    injector = await Injector.connect(natsUrl, names, random);
+
+    // The probe product: a fresh grant on it must reach the sync agent for the system to count as converged.
+    let probe: ProductEntry | undefined;
+    for (let attempt = 0; !probe && attempt < 50; attempt++) {
+      const reply = await load.register(true);
+      if (reply.outcome === 'ok') probe = [...world.products.values()].find((p) => p.reserved && p.registered === 'yes');
+      else await sleep(200);
+    }
+    if (!probe) throw new Error('could not register the probe product');
+    const probeEntry = probe;
+
+    // The nemesis needs converge(), which revives what the nemesis did not kill: a late-bound reference.
+    const crashes: { revive: () => void } = { revive: () => undefined };
+    const converge = async (timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        crashes.revive();
+        try {
+          await sys.waitUntilHealthy(Math.max(1000, deadline - Date.now()));
+          break;
+        } catch (error) {
+          if (Date.now() >= deadline) throw error;
+          await sleep(200);
+        }
+      }
+      let licenseId: string | undefined;
+      while (!licenseId) {
+        if (Date.now() >= deadline) throw new Error('the probe grant was never acknowledged');
+        const reply: Reply = await load.grant(probeEntry, 'SUPPORT_8X5');
+        if (reply.outcome === 'ok') licenseId = (reply.body as { licenseId: string }).licenseId;
+        else await sleep(250);
+      }
+      for (;;) {
+        const reply = await request(http, urls['sync-agent'], 'GET', `/products/${probeEntry.product.serial}/effective-licenses`);
+        const set = reply.body as { licenses?: { sources: { licenseId: string }[] }[] } | null;
+        if (reply.outcome === 'ok' && set?.licenses?.some((l) => l.sources.some((s) => s.licenseId === licenseId))) return;
+        if (Date.now() >= deadline) throw new Error(`the probe license ${licenseId} did not reach the sync agent`);
+        await sleep(100);
+      }
+    };
+    const nemesis = new Nemesis({ system, nats, postgres, random, converge, log, convergeTimeoutMs: options.convergeTimeoutMs });
+    crashes.revive = () => nemesis.reviveCrashed();
+
+    // ---- the run ----
+    const startedAt = Date.now();
+    const until = startedAt + options.seconds * 1000;
+    load.start();
+    let over = false; // set when the time is up and the nemesis has inflicted at least minFaults
+    const injecting = (async () => {
+      while (!over && !options.signal?.aborted) {
+        await sleep(options.injectEveryMs);
+        await injector.round(2, 1, 1);
+      }
+    })();
+    const progress = setInterval(() => {
+      const t = tally(recorder);
+      const c = world.counts;
+      log(
+        `  t=${Math.round((Date.now() - startedAt) / 1000)} s: requests ok ${t.ok}, failed ${t.failed}, indeterminate ${t.indeterminate + t.refused}; ` +
+          `${c.products} products, ${c.activePairs}/${c.pairs} pairs active, ${c.licenses} licenses; ` +
+          `${nemesis.records.length} faults; injected ${injector!.counts.duplicates} duplicates, ${injector!.counts.staleCopies} stale, ${injector!.counts.poison} poison`,
+      );
+    }, 10_000);
+    const plan = faultPlan(random, 1000, options.natsDownMs, options.postgresDownMs).filter(
+      (f) => !options.faultKinds || options.faultKinds.includes(f.kind),
+    );
+    try {
+      await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal, options.minFaults);
+      while (Date.now() < until && !options.signal?.aborted) await sleep(200);
+    } finally {
+      over = true;
+      clearInterval(progress);
+      await load.stop();
+      await injecting;
+    }
+    if (options.signal?.aborted) throw new Error('aborted');
+    log(`run over after ${Math.round((Date.now() - startedAt) / 1000)} s; waiting for quiet`);
+
+    // ---- quiet, a last injection round whose effect is measured exactly, quiet again ----
+    nemesis.reviveCrashed();
+    await system.waitUntilHealthy(options.convergeTimeoutMs);
+    let quietMs = await waitForQuiet(backends, options.quietTimeoutMs, log);
+    const agentPid = () => sys.processes['sync-agent'].child.pid;
+    await metrics.scrape();
+    const before = finalCounters(metrics, agentPid());
+    const final = await injector.round(5, 5, 3);
+    quietMs += await waitForQuiet(backends, options.quietTimeoutMs, log);
+    await sleep(500);
+    await metrics.scrape();
+    const after = finalCounters(metrics, agentPid());
+    const finalRound = {
+      duplicates: delta('duplicate', before.duplicate, after.duplicate, final.duplicates),
+      stale: delta('stale', before.stale, after.stale, final.staleCopies),
+      poison: delta(
+        'rejected + dead-lettered',
+        sumNullable(before.rejected, before.deadLettered),
+        sumNullable(after.rejected, after.deadLettered),
+        final.poison,
+      ),
+    };
+    log(`quiet after ${(quietMs / 1000).toFixed(1)} s; reconciling`);
+
+    // ---- reconcile ----
+    const storeMismatches: string[] = [];
+    const resolved = await resolveUnknowns(world, http, urls, storeMismatches);
+    await checkStores(world, http, urls, storeMismatches);
+    const streams = await checkStreams(backends);
+    const sets = await checkEffectiveSets(world, http, urls['sync-agent']);
+    await metrics.stop();
+
+    const report = buildReport({
+      options,
+      recorder,
+      world,
+      windows: nemesis.windows,
+      records: nemesis.records,
+      crashes: nemesis.crashes,
+      metrics,
+      injected: { ...injector.counts },
+      finalRound,
+      resolved,
+      storeMismatches,
+      streams,
+      sets,
+      quietMs,
+      redeliveries: await redeliveries(backends),
+      serviceErrors: system
+        .logs()
+        .split('\n')
+        .filter((line) => /\bERROR\b/.test(line))
+        // The HTTP layer's own errors (the cause of a 500) first, then the rest.
+        .sort((a, b) => Number(b.includes('[HTTP]')) - Number(a.includes('[HTTP]')))
+        .slice(0, 50),
+    });
+    return report;
+  } finally {
+    log('tearing down: services, nats-server, PostgreSQL, working directory');
+    await metrics?.stop().catch(() => undefined);
+    await injector?.close().catch(() => undefined);
+    await nc?.close().catch(() => undefined);
+    if (system) await Promise.all(SERVICES.map(({ name }) => system!.kill(name, 'SIGTERM', 10_000).catch(() => undefined)));
+    await nats?.dispose().catch(() => undefined);
+    await postgres?.dispose().catch(() => undefined);
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function sumNullable(a: number | null, b: number | null): number | null {
+  return a === null && b === null ? null : (a ?? 0) + (b ?? 0);
+}
+
+function finalCounters(metrics: MetricsWatcher, pid: number | undefined) {
+  const outcome = (o: string) => metrics.current('sync-agent', pid, 'consumer_events_total', [`outcome="${o}"`]);
+  return {
+    duplicate: outcome('duplicate'),
+    stale: outcome('stale'),
+    rejected: outcome('rejected'),
+    deadLettered: metrics.current('sync-agent', pid, 'dead_lettered_total'),
+  };
+}
+
+/** "+n of m injected" from two readings of a counter; a counter not exposed reads "n/a (metric not exposed)". */
+function delta(what: string, before: number | null, after: number | null, injected: number): string {
+  if (before === null || after === null) return `n/a (metric not exposed) — ${injected} injected`;
+  const counted = after - before;
+  return `${counted} counted as ${what} — ${injected} injected${counted >= injected ? '' : ' (FEWER)'}`;
+}
+
+/** Deliveries beyond the first of the sync agent's two durables (consumer sequence minus stream sequence). */
+async function redeliveries(backends: Backends): Promise<number | null> {
+  try {
+    const jsm = await backends.jsm();
+    let total = 0;
+    for (const source of ['pairing', 'licensing'] as const) {
+      const stream = backends.names.stream(source);
+      const info = await jsm.consumers.info(stream, 'sync-agent');
+      const { state } = await jsm.streams.info(stream);
+      total += info.delivered.consumer_seq - (info.delivered.stream_seq - state.first_seq + 1);
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+function emptyCounts(): RequestCounts {
+  return { ok: 0, failed: 0, indeterminate: 0, refused: 0 };
+}
+
+function tally(recorder: Recorder): RequestCounts {
+  const t = emptyCounts();
+  for (const o of recorder.observations) t[o.reply.outcome]++;
+  return t;
+}
+
+const overlaps = (w: DownWindow, r: Reply) => r.startedAt < w.to && r.endedAt > w.from;
+
+interface ReportInput {
+  readonly options: ChaosOptions;
+  readonly recorder: Recorder;
+  readonly world: World;
+  readonly windows: readonly DownWindow[];
+  readonly records: readonly FaultRecord[];
+  readonly crashes: readonly string[];
+  readonly metrics: MetricsWatcher;
+  readonly injected: ChaosReport['injected'];
+  readonly finalRound: ChaosReport['finalRound'];
+  readonly resolved: ChaosReport['resolved'];
+  readonly storeMismatches: string[];
+  readonly streams: { missing: string[]; counts: Record<string, number> };
+  readonly sets: { missing: string[]; extra: string[]; checked: number };
+  readonly quietMs: number;
+  readonly redeliveries: number | null;
+  readonly serviceErrors: readonly string[];
+}
+
+function buildReport(input: ReportInput): ChaosReport {
+  const { recorder, windows, records, metrics } = input;
+  const requests: Record<string, RequestCounts> = {};
+  const totals = emptyCounts();
+  let hung = 0;
+  let nonProblemErrors = 0;
+  let non503ServerErrors = 0;
+  const non503 = new Map<string, number>();
+  const failures: string[] = [];
+  for (const { service, op, reply } of recorder.observations) {
+    const counts = (requests[op] ??= emptyCounts());
+    counts[reply.outcome]++;
+    totals[reply.outcome]++;
+    // No answer within the deadline while the service itself was running: it hung.
+    if (reply.timedOut && !windows.some((w) => w.target === service && overlaps(w, reply))) hung++;
+    if (reply.outcome === 'failed' && !reply.problem) nonProblemErrors++;
+    if (reply.outcome === 'failed' && reply.status >= 500 && !(reply.status === 503 && reply.problem)) {
+      non503ServerErrors++;
+      const key = `${service} ${op} → ${reply.status} ${reply.code ?? '(no code)'}`;
+      non503.set(key, (non503.get(key) ?? 0) + 1);
+    }
+  }
+  const faults: FaultSummary[] = records.map((record) => {
+    const window = windows.find((w) => w.from >= record.at && (w.target === 'nats' || w.target === 'postgres'));
+    let whileDown: FaultSummary['whileDown'] = null;
+    if (record.fault.kind !== 'service' && window) {
+      whileDown = { problem503: 0, answered: 0, otherServerError: 0 };
+      for (const { reply } of recorder.observations) {
+        if (!overlaps(window, reply) || reply.status === 0) continue;
+        if (reply.status === 503 && reply.problem) whileDown.problem503++;
+        else if (reply.status >= 500) whileDown.otherServerError++;
+        else whileDown.answered++;
+      }
+    }
+    return { label: record.label, convergeMs: record.convergeMs, whileDown, error: record.error ?? null };
+  });
+
+  const agent = (name: string, labels: string[] = []) => metrics.total('sync-agent', name, labels);
+  const published = ['pairing', 'licensing', 'sync-agent'].map((s) =>
+    metrics.total(s as ServiceName, 'outbox_events_published_total'),
+  );
+  const report: Omit<ChaosReport, 'failures'> = {
+    seed: input.options.seed,
+    seconds: input.options.seconds,
+    requests,
+    totals,
+    world: input.world.counts,
+    eventsInStores: input.streams.counts,
+    eventsPublished: published.every((p) => p === null) ? null : published.reduce<number>((a, b) => a + (b ?? 0), 0),
+    redeliveries: input.redeliveries,
+    duplicatesAbsorbed: agent('consumer_events_total', ['outcome="duplicate"']),
+    staleIgnored: agent('consumer_events_total', ['outcome="stale"']),
+    poisonRejected: agent('consumer_events_total', ['outcome="rejected"']),
+    deadLettered: agent('dead_lettered_total'),
+    injected: input.injected,
+    finalRound: input.finalRound,
+    faults,
+    resolved: input.resolved,
+    storeMismatches: input.storeMismatches,
+    notOnStream: input.streams.missing,
+    missing: input.sets.missing,
+    extra: input.sets.extra,
+    productsChecked: input.sets.checked,
+    hung,
+    nonProblemErrors,
+    non503ServerErrors,
+    quietMs: input.quietMs,
+    serviceErrors: input.serviceErrors,
+    non503Examples: [...non503].map(([key, n]) => `${key} ×${n}`),
+    uncleanExitLogs: records.filter((r) => r.logTail).map((r) => `${r.label}:\n${r.logTail}`),
+  };
+  if (report.missing.length > 0) failures.push(`${report.missing.length} missing in effective sets`);
+  if (report.extra.length > 0) failures.push(`${report.extra.length} extra in effective sets`);
+  if (report.storeMismatches.length > 0) failures.push(`${report.storeMismatches.length} store mismatches`);
+  if (report.notOnStream.length > 0) failures.push(`${report.notOnStream.length} stored events not on their stream`);
+  if (hung > 0) failures.push(`${hung} requests hung (no answer within ${input.options.requestTimeoutMs} ms)`);
+  if (nonProblemErrors > 0) failures.push(`${nonProblemErrors} error answers that were not problem+json`);
+  if (non503ServerErrors > 0) failures.push(`${non503ServerErrors} server errors other than 503 problem+json`);
+  for (const f of faults) if (f.error) failures.push(`${f.label}: ${f.error}`);
+  for (const c of input.crashes) failures.push(c);
+  for (const [name, text] of Object.entries(input.finalRound))
+    if (text.includes('FEWER')) failures.push(`final round ${name}: ${text}`);
+  return { ...report, failures };
+}
+
+/** The report as the table `npm run chaos` prints. */
+export function formatReport(report: ChaosReport): string {
+  const lines: string[] = [];
+  const pad = (s: string | number, n: number) => String(s).padStart(n);
+  const na = (v: number | null, why = 'n/a (metric not exposed)') => (v === null ? why : String(v));
+  lines.push('', `Chaos report — ${report.seconds} s, seed ${report.seed}`, '');
+  lines.push(`${'requests'.padEnd(18)}${pad('ok', 8)}${pad('failed', 8)}${pad('indeterminate', 15)}${pad('(refused)', 11)}`);
+  for (const [op, c] of Object.entries(report.requests).sort())
+    lines.push(
+      `${op.padEnd(18)}${pad(c.ok, 8)}${pad(c.failed, 8)}${pad(c.indeterminate + c.refused, 15)}${pad(`(${c.refused})`, 11)}`,
+    );
+  const t = report.totals;
+  lines.push(
+    `${'total'.padEnd(18)}${pad(t.ok, 8)}${pad(t.failed, 8)}${pad(t.indeterminate + t.refused, 15)}${pad(`(${t.refused})`, 11)}`,
+    '',
+  );
+  const w = report.world;
+  const rows: [string, string][] = [
+    ['state made', `${w.products} products, ${w.pairs} pairs (${w.activePairs} active), ${w.licenses} licenses`],
+    [
+      'events in stores',
+      Object.entries(report.eventsInStores)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', '),
+    ],
+    ['events published', `${na(report.eventsPublished)} (relay PubAcks, all processes; republished rounds count again)`],
+    ['redeliveries', `${na(report.redeliveries, 'n/a')} (sync agent's durable consumers)`],
+    ['duplicates absorbed', `${na(report.duplicatesAbsorbed)} (injected ${report.injected.duplicates})`],
+    ['stale ignored', `${na(report.staleIgnored)} (old events re-published late: ${report.injected.staleCopies})`],
+    [
+      'poison',
+      `injected ${report.injected.poison}; terminated ${na(report.poisonRejected)}; dead-lettered ${na(report.deadLettered)}`,
+    ],
+    ['last round', `${report.finalRound.duplicates}; ${report.finalRound.stale}; ${report.finalRound.poison}`],
+    ['unknown outcomes', `${report.resolved.tookEffect} took effect, ${report.resolved.didNot} did not (read back after quiet)`],
+    ['quiet after', `${(report.quietMs / 1000).toFixed(1)} s`],
+  ];
+  for (const [k, v] of rows) lines.push(`${k.padEnd(20)}${v}`);
+  lines.push('', `${'fault'.padEnd(34)}${pad('converged after', 16)}  while down`);
+  for (const f of report.faults) {
+    const converged = f.convergeMs === null ? 'never' : `${(f.convergeMs / 1000).toFixed(1)} s`;
+    const d = f.whileDown;
+    const down = d ? `${d.problem503}× 503 problem+json, ${d.answered} answered, ${d.otherServerError} other 5xx` : '';
+    lines.push(`${f.label.padEnd(34)}${pad(converged, 16)}  ${down}${f.error ? `  ! ${f.error}` : ''}`);
+  }
+  lines.push('');
+  lines.push(`${'products checked'.padEnd(20)}${report.productsChecked}`);
+  lines.push(`${'missing'.padEnd(20)}${report.missing.length}`);
+  lines.push(`${'extra'.padEnd(20)}${report.extra.length}`);
+  lines.push(`${'store mismatches'.padEnd(20)}${report.storeMismatches.length}`);
+  lines.push(`${'not on stream'.padEnd(20)}${report.notOnStream.length}`);
+  lines.push(`${'hung requests'.padEnd(20)}${report.hung}`);
+  lines.push(`${'non-problem errors'.padEnd(20)}${report.nonProblemErrors}`);
+  lines.push(`${'non-503 5xx'.padEnd(20)}${report.non503ServerErrors}`);
+  for (const [title, items] of [
+    ['missing', report.missing],
+    ['extra', report.extra],
+    ['store mismatches', report.storeMismatches],
+    ['not on stream', report.notOnStream],
+    ['non-503 5xx', report.non503Examples],
+    ['service ERROR log lines', report.serviceErrors],
+    ['output of processes that did not exit cleanly on SIGTERM', report.uncleanExitLogs],
+  ] as const) {
+    if (items.length > 0) lines.push('', `${title} (first 20):`, ...items.slice(0, 20).map((i) => `  ${i}`));
+  }
+  lines.push(
+    '',
+    report.failures.length === 0 ? 'RESULT: PASS' : `RESULT: FAIL\n${report.failures.map((f) => `  - ${f}`).join('\n')}`,
+  );
+  return lines.join('\n');
+}
