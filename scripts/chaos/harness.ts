@@ -270,12 +270,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const finalRound = {
       duplicates: delta('duplicate', before.duplicate, after.duplicate, final.duplicates),
       stale: delta('stale', before.stale, after.stale, final.staleCopies),
-      poison: delta(
-        'rejected + dead-lettered',
-        sumNullable(before.rejected, before.deadLettered),
-        sumNullable(after.rejected, after.deadLettered),
-        final.poison,
-      ),
+      // Every poison message is counted as rejected AND, where the service has a dead-letter stream, as
+      // dead-lettered: the dead-letter count is the stronger claim (copied before terminated), so it is used.
+      poison:
+        after.deadLettered !== null
+          ? delta('dead-lettered', before.deadLettered ?? 0, after.deadLettered, final.poison)
+          : delta('rejected', before.rejected, after.rejected, final.poison),
     };
     log(`quiet after ${(quietMs / 1000).toFixed(1)} s; reconciling`);
 
@@ -322,10 +322,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await postgres?.dispose().catch(() => undefined);
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-function sumNullable(a: number | null, b: number | null): number | null {
-  return a === null && b === null ? null : (a ?? 0) + (b ?? 0);
 }
 
 function finalCounters(metrics: MetricsWatcher, pid: number | undefined) {
