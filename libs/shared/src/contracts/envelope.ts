@@ -21,6 +21,11 @@ export const EventEnvelopeSchema = z.object({
   occurredAt: z.iso.datetime({ offset: true }),
   data: z.unknown(),
   metadata: EventMetadata,
+  /**
+   * The subject the producer published the event on. Added compatibly (optional; readers that do not know it
+   * ignore it): it is covered by the event's signature, so a signed event cannot be moved to another subject.
+   */
+  subject: z.string().min(1).optional(),
 });
 
 /** An envelope whose data has been checked against its event's schema. */
@@ -35,6 +40,8 @@ export class InvalidEventError extends Error {
   constructor(
     message: string,
     readonly issues: readonly string[] = [],
+    /** A short, stable code for metrics (`events_rejected_total{reason}`): `malformed`, `unsigned`, … */
+    readonly reason: string = 'malformed',
   ) {
     super(issues.length ? `${message}: ${issues.join('; ')}` : message);
     this.name = 'InvalidEventError';

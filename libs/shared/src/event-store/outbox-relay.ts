@@ -1,9 +1,16 @@
 import pg from 'pg';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import type { BusNames, EventEnvelope } from '../contracts/index.js';
 import { pgClientConfig } from '../database/postgres.js';
 import type { PostgresSettings } from '../config/service-config.js';
 import { notifyChannelOf } from './event-store.migration.js';
+import {
+  EVENT_KEY_ID_HEADER,
+  EVENT_SIGNATURE_HEADER,
+  signEvent,
+  type EventSigningKey,
+} from '../event-signing/event-signature.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
 /** What the relay reports to metrics and health. */
@@ -22,6 +29,8 @@ export interface OutboxRelayOptions {
   /** Longest wait between rounds when no NOTIFY arrives (events of a long transaction, missed notifies). */
   readonly pollIntervalMs?: number;
   readonly relayName?: string;
+  /** Signs every published event (the services always pass their key; tests of the relay alone may not). */
+  readonly signer?: EventSigningKey;
 }
 
 /** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
@@ -137,17 +146,20 @@ export class OutboxRelay {
       [from.transaction_id, from.global_position, this.batchSize],
     );
     if (rows.length === 0) return 0;
-    const { js, names } = this.options;
+    const { js, names, signer } = this.options;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
     await Promise.all(
       rows.map((row) => {
         const event = toStoredEvent(row);
         const envelope = envelopeOf(event);
-        return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), {
-          msgID: event.eventId,
-          timeout: 5000,
-        });
+        const subject = names.subjectOf(envelope);
+        if (!signer) return js.publish(subject, JSON.stringify(envelope), { msgID: event.eventId, timeout: 5000 });
+        const signed = signEvent(envelope, subject, signer);
+        const h = headers();
+        h.set(EVENT_KEY_ID_HEADER, signed.keyId);
+        h.set(EVENT_SIGNATURE_HEADER, signed.signature);
+        return js.publish(subject, signed.body, { msgID: event.eventId, timeout: 5000, headers: h });
       }),
     );
     const last = rows[rows.length - 1] as { transaction_id: string; global_position: string };

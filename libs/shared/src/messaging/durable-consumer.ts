@@ -9,14 +9,22 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import { parseEnvelope, InvalidEventError, type EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
+import { isPermissionViolation } from './streams.js';
 
 /** Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. */
 export type BatchHandler = (events: readonly EventEnvelope[]) => Promise<void>;
 
+/**
+ * Turns a delivered message into a valid event, or throws InvalidEventError (whose `reason` is the code counted
+ * in metrics). The services verify signatures here (decodeVerifiedEvent); the default only parses the body.
+ */
+export type EventDecoder = (msg: JsMsg) => EventEnvelope;
+
 /** What a consumer reports to metrics. */
 export interface ConsumerObserver {
   applied(count: number): void;
-  rejected(reason: string, subject: string): void;
+  /** `reason` explains; `code` is the stable rejection reason (`malformed`, `unsigned`, `bad_signature`, …). */
+  rejected(reason: string, subject: string, code: string): void;
   failed(error: Error): void;
 }
 
@@ -52,7 +60,10 @@ export function redeliveryDelayMs(deliveryCount: number): number {
   return Math.min(1000 * 2 ** Math.max(0, deliveryCount - 1), CONSUMER_DEFAULTS.maxRetryDelayMs);
 }
 
-/** Creates the durable pull consumer if missing, or updates its settings. */
+/**
+ * Creates the durable pull consumer if missing, or updates its settings. Without the right to administer
+ * consumers (a service's locked-down bus user), an existing consumer is used as the setup step made it.
+ */
 export async function ensureDurableConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<void> {
   const config = {
     durable_name: spec.durable,
@@ -66,7 +77,9 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
   try {
     await jsm.consumers.info(spec.stream, spec.durable);
     const { durable_name: _name, deliver_policy: _deliver, ...updatable } = config;
-    await jsm.consumers.update(spec.stream, spec.durable, updatable);
+    await jsm.consumers.update(spec.stream, spec.durable, updatable).catch((error: unknown) => {
+      if (!isPermissionViolation(error)) throw error;
+    });
   } catch (error) {
     if (!/consumer not found/i.test((error as Error).message)) throw error;
     await jsm.consumers.add(spec.stream, config);
@@ -97,6 +110,7 @@ export class BatchingConsumer {
     private readonly handle: BatchHandler,
     private readonly observer?: ConsumerObserver,
     private readonly batchSize: number = CONSUMER_DEFAULTS.batchSize,
+    private readonly decode: EventDecoder = (msg) => parseEnvelope(msg.data),
   ) {}
 
   async start(): Promise<void> {
@@ -140,10 +154,10 @@ export class BatchingConsumer {
     const valid: Delivery[] = [];
     for (const msg of batch) {
       try {
-        valid.push({ msg, event: parseEnvelope(msg.data) });
+        valid.push({ msg, event: this.decode(msg) });
       } catch (error) {
         const reason = error instanceof InvalidEventError ? error.message : String(error);
-        this.observer?.rejected(reason, msg.subject);
+        this.observer?.rejected(reason, msg.subject, error instanceof InvalidEventError ? error.reason : 'malformed');
         console.warn(`[consumer] terminated ${msg.subject} (stream seq ${msg.seq}): ${reason}`);
         // nats-server 2.9 ignores a +TERM that carries a reason, so the reason goes to the log only.
         msg.term();

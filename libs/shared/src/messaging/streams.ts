@@ -23,12 +23,26 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
   };
 }
 
-/** Creates a source's stream if it is missing, or brings its settings up to date. */
+/**
+ * True for the error a bus user gets for a JetStream call its permissions do not allow (stream and consumer
+ * administration, for the services' users of deploy/nats/permissions.conf).
+ */
+export function isPermissionViolation(error: unknown): boolean {
+  return /permissions violation/i.test((error as Error)?.message ?? '');
+}
+
+/**
+ * Creates a source's stream if it is missing, or brings its settings up to date. A service whose bus user may
+ * not administer streams (the locked-down deployment) leaves an existing stream as the setup step made it, and
+ * fails (so its start-up retries) while the stream is missing.
+ */
 export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
   const config = eventStreamConfig(names, source);
   try {
     await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
+    await jsm.streams.update(config.name, config).catch((error: unknown) => {
+      if (!isPermissionViolation(error)) throw error;
+    });
   } catch (error) {
     if (!/stream not found/i.test((error as Error).message)) throw error;
     try {

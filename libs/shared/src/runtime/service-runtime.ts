@@ -15,6 +15,8 @@ import {
   type DurableConsumerSpec,
 } from '../messaging/durable-consumer.js';
 import { ServiceMetrics } from '../observability/metrics.js';
+import { loadEventKeyRing, type EventKeyRing } from '../event-signing/event-key-ring.js';
+import { decodeVerifiedEvent, EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER } from '../event-signing/event-signature.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -48,6 +50,8 @@ export class ServiceRuntime {
   readonly dataSource: DataSource;
   readonly eventStore: EventStore;
   readonly metrics: ServiceMetrics;
+  /** This service's signing key and every producer's public keys (EVENT_KEYS_DIR). */
+  readonly eventKeys: EventKeyRing;
   private nc: NatsConnection | undefined;
   private natsDisconnected = false;
   private jsClient: JetStreamClient | undefined;
@@ -64,6 +68,14 @@ export class ServiceRuntime {
     this.dataSource = createDataSource(options.config.postgres, options.migrations);
     this.eventStore = new EventStore(this.dataSource);
     this.metrics = new ServiceMetrics(options.config.service);
+    // Throws ConfigurationError (exit 78) when the keys are missing or unreadable.
+    this.eventKeys = loadEventKeyRing(options.config.eventKeys, options.publishes);
+    for (const warning of this.eventKeys.warnings) this.log(warning);
+  }
+
+  /** Counts events a consumer refused (the projector's replays and stale versions, say). */
+  rejected(reason: string, count = 1): void {
+    if (count > 0) this.metrics.eventsRejected.inc({ reason }, count);
   }
 
   get config(): ServiceConfig {
@@ -113,7 +125,7 @@ export class ServiceRuntime {
       const applied = await this.dataSource.runMigrations({ transaction: 'each' });
       for (const m of applied) this.log(`applied migration ${m.name}`);
     });
-    this.nc = await connectNats(config.nats.servers, config.service, this.abort.signal);
+    this.nc = await connectNats(config.nats, config.service, this.abort.signal);
     void this.watchNatsStatus(this.nc);
     const jsm: JetStreamManager = await this.retry('JetStream', () => jetstreamManager(this.nc!));
     this.jsClient = jetstream(this.nc);
@@ -125,6 +137,7 @@ export class ServiceRuntime {
       postgres: config.postgres,
       js: this.jsClient,
       names: this.names,
+      signer: this.eventKeys.signing,
       observer: {
         published: (n) => this.metrics.eventsPublished.inc(n),
         failed: (e) => {
@@ -139,11 +152,32 @@ export class ServiceRuntime {
       await this.retry('JetStream consumers', async () => {
         for (const spec of specs) await ensureDurableConsumer(jsm, spec);
       });
-      this.consumer = new BatchingConsumer(this.jsClient, specs, this.consumption.handler, {
-        applied: () => undefined,
-        rejected: () => this.metrics.eventsConsumed.inc({ outcome: 'rejected' }),
-        failed: () => this.metrics.consumerBatchFailures.inc(),
-      });
+      const { verification } = this.eventKeys;
+      this.consumer = new BatchingConsumer(
+        this.jsClient,
+        specs,
+        this.consumption.handler,
+        {
+          applied: () => undefined,
+          rejected: (_reason, _subject, code) => {
+            this.metrics.eventsConsumed.inc({ outcome: 'rejected' });
+            this.rejected(code);
+          },
+          failed: () => this.metrics.consumerBatchFailures.inc(),
+        },
+        undefined,
+        (msg) =>
+          decodeVerifiedEvent(
+            {
+              subject: msg.subject,
+              body: msg.data,
+              keyId: msg.headers?.get(EVENT_KEY_ID_HEADER) || undefined,
+              signature: msg.headers?.get(EVENT_SIGNATURE_HEADER) || undefined,
+            },
+            verification,
+            this.names,
+          ),
+      );
       await this.consumer.start();
     }
     for (const hook of this.connectedHooks) await hook();
