@@ -264,6 +264,8 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
   /** Extra variables for every service. */
   readonly env?: Record<string, string>;
+  /** Extra variables for one service (after `env`), e.g. its own bus user. */
+  readonly envOf?: (service: ServiceName) => Record<string, string>;
 }
 
 /** Starts pairing, licensing and sync-agent for one test file and waits until all three /health are 200. */
@@ -290,6 +292,7 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       ...options.env,
+      ...options.envOf?.(name),
     };
     processes[name] = ServiceProcess.spawn(name, envs[name]);
   }
