@@ -8,7 +8,11 @@
  * renewals, 5 % revocations, each carrying the license's full state and its stream version.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, loadEventKeyRing, signEvent, type EventSigningKey } from '#shared';
+import { REPO_ROOT } from './support/config.js';
 import {
   LICENSE_CATALOG,
   MODEL_CATALOG,
@@ -195,7 +199,19 @@ export class BacklogGenerator {
   }
 }
 
-/** Publishes envelopes on their subjects with up to `window` PubAcks outstanding; returns how many. */
+/**
+ * The development signing key of `source` that the services started from this checkout verify with (they run
+ * from the repository root without EVENT_KEYS_DIR): the backlog is published as its producers would sign it.
+ */
+function developmentSigningKey(source: 'pairing' | 'licensing'): EventSigningKey {
+  const dir = join(REPO_ROOT, '.local', 'event-signing-keys');
+  return loadEventKeyRing({ dir, configured: false, signingKeyId: undefined, production: false }, source).signing;
+}
+
+/**
+ * Publishes envelopes on their subjects, signed as their producers' relays sign them, with up to `window`
+ * PubAcks outstanding; returns how many.
+ */
 export async function publishEnvelopes(
   js: JetStreamClient,
   names: BusNames,
@@ -205,8 +221,15 @@ export async function publishEnvelopes(
 ): Promise<number> {
   let published = 0;
   let pending: Promise<unknown>[] = [];
+  const keys = { pairing: developmentSigningKey('pairing'), licensing: developmentSigningKey('licensing') };
   for (const envelope of envelopes) {
-    pending.push(js.publish(names.subjectOf(envelope), JSON.stringify(envelope), { msgID: envelope.eventId, timeout: 30_000 }));
+    const subject = names.subjectOf(envelope);
+    const source = contractOf(envelope.type).source === 'pairing' ? 'pairing' : 'licensing';
+    const { body, keyId, signature } = signEvent(envelope, subject, keys[source]);
+    const h = headers();
+    h.set(EVENT_KEY_ID_HEADER, keyId);
+    h.set(EVENT_SIGNATURE_HEADER, signature);
+    pending.push(js.publish(subject, body, { msgID: envelope.eventId, timeout: 30_000, headers: h }));
     if (pending.length >= window) {
       await Promise.all(pending);
       published += pending.length;

@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { busNames, parseEnvelope, type BusNames, type EventEnvelope } from '#shared/contracts';
-import { publishEnvelope, sampleEvent, testEnvelope } from '#shared/testing';
+import { publishSignedEnvelope, sampleEvent, testEnvelope } from '#shared/testing';
 import {
   DAY_MS,
   NATS_URL,
   api,
+  developmentSigningKey,
   eventually,
   fromNow,
   randomSerial,
@@ -237,7 +238,7 @@ describe('license transfer on replacement', () => {
       { streamId: `pair-${pairId}`, occurredAt: new Date().toISOString() },
     );
     const js = jetstream(nc);
-    await publishEnvelope(js, names, envelope);
+    await publishSignedEnvelope(js, names, envelope, developmentSigningKey('pairing'));
 
     const moved = await eventually(
       async () => {
@@ -266,7 +267,7 @@ describe('license transfer on replacement', () => {
     );
 
     // The same event delivered again (as after a lost ack): a new message id, so JetStream does not drop it.
-    const again = await publishEnvelope(js, names, envelope, randomUUID());
+    const again = await publishSignedEnvelope(js, names, envelope, developmentSigningKey('pairing'), randomUUID());
     const jsm = await jetstreamManager(nc);
     await eventually(
       async () => (await jsm.consumers.info(names.stream('pairing'), 'licensing')).ack_floor.stream_seq >= again.seq,

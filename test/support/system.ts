@@ -14,6 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { busNames, type EventSource } from '#shared/contracts';
 import { TEST_DATABASE, eventually } from '#shared/testing';
+import { loadEventKeyRing, type EventSigningKey } from '#shared';
 
 export { eventually };
 
@@ -40,6 +41,16 @@ export function entryPointOf(service: ServiceName): string {
   const path = join(REPO_ROOT, 'dist', 'apps', service, 'src', 'main.js');
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` before the end-to-end tests`);
   return path;
+}
+
+/**
+ * The development signing key the services of this checkout use for `source`'s events (they run with the
+ * repository root as working directory and no EVENT_KEYS_DIR), made if missing: what a test needs to publish an
+ * event the services accept as that producer's.
+ */
+export function developmentSigningKey(source: ServiceName): EventSigningKey {
+  const dir = join(REPO_ROOT, '.local', 'event-signing-keys');
+  return loadEventKeyRing({ dir, configured: false, signingKeyId: undefined, production: false }, source).signing;
 }
 
 /** A free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
@@ -128,6 +139,14 @@ export class ServiceProcess {
             'NATS_URL',
             'BUS_NAMESPACE',
             'LOG_FORMAT',
+            'NATS_USER',
+            'NATS_PASSWORD',
+            'NATS_TLS_CA_FILE',
+            'NATS_TLS_CERT_FILE',
+            'NATS_TLS_KEY_FILE',
+            'NATS_INBOX_PREFIX',
+            'EVENT_KEYS_DIR',
+            'EVENT_SIGNING_KEY_ID',
             ...SERVICES.map((s) => s.portVariable),
           ].includes(name),
       ),
@@ -274,6 +293,8 @@ export interface StartOptions {
   readonly postgres?: PostgresServer;
   /** The NATS server the services use; default the shared one (NATS_URL). */
   readonly natsUrl?: string;
+  /** Extra variables for one service (after `env`), e.g. its own bus user. */
+  readonly envOf?: (service: ServiceName) => Record<string, string>;
 }
 
 /** Where a PostgreSQL database is (trust authentication). */
@@ -312,6 +333,7 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       ...options.env,
+      ...options.envOf?.(name),
     };
     processes[name] = ServiceProcess.spawn(name, envs[name]);
   }

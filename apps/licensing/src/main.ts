@@ -1,5 +1,6 @@
 import { ExpiryScheduler } from './application/expiry-scheduler/expiry-scheduler.js';
 import { LicenseTransfers } from './application/transfer-licenses/license-transfers.js';
+import { licensingConsumers } from './application/transfer-licenses/transfer-consumers.js';
 import { LICENSING_MIGRATIONS } from './infrastructure/migrations.js';
 import { LicensingModule } from './licensing.module.js';
 import { configOrExit, runService } from '#shared';
@@ -19,9 +20,7 @@ await runService(
     const transfers = app.get(LicenseTransfers);
     runtime.consume({
       sources: ['pairing'],
-      consumers: (names) => [
-        { stream: names.stream('pairing'), durable: 'licensing', filterSubject: names.subjectsOfType('ProductsAssociated') },
-      ],
+      consumers: licensingConsumers,
       handler: transfers.handle,
     });
     // Stopped by Nest's shutdown hook, before the runtime closes the database.

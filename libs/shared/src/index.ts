@@ -24,3 +24,5 @@ export * from './http/zod-validation.pipe.js';
 export * from './http/runtime.module.js';
 export * from './http/bootstrap.js';
 export * from './license-document/index.js';
+export * from './event-signing/index.js';
+export * from './messaging/bus-setup.js';

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import {
   BatchingConsumer,
   CreateEventStore1764000000000,
   busNames,
+  contractOf,
+  loadEventKeyRing,
   ensureDurableConsumer,
   ensureEventStream,
   pgClientConfig,
@@ -13,13 +18,15 @@ import {
   type Clock,
   type EffectiveLicenseSetV1,
   type EventEnvelope,
+  type EventSigningKey,
+  type EventSource,
   type ServiceConfig,
 } from '#shared';
 import {
   createTestEventStore,
   deleteStreams,
   eventually,
-  publishEnvelope,
+  publishSignedEnvelope,
   testBusNamespace,
   type TestEventStore,
 } from '#shared/testing';
@@ -50,6 +57,20 @@ let js: JetStreamClient;
 let jsm: JetStreamManager;
 let live: BatchingConsumer;
 let config: ServiceConfig;
+// Producers' keys of this file: the rebuild applies only events signed by their producer, as the live agent does.
+const eventKeys = {
+  dir: mkdtempSync(join(tmpdir(), 'rebuild-event-keys-')),
+  configured: false,
+  signingKeyId: undefined,
+  production: false,
+};
+const signingKeys = new Map<EventSource, EventSigningKey>();
+function publishSigned(js: JetStreamClient, names: BusNames, envelope: EventEnvelope) {
+  const source = contractOf(envelope.type).source;
+  if (!signingKeys.has(source)) signingKeys.set(source, loadEventKeyRing(eventKeys, source).signing);
+  return publishSignedEnvelope(js, names, envelope, signingKeys.get(source)!);
+}
+afterAll(() => rmSync(eventKeys.dir, { recursive: true, force: true }));
 const dropAfter: string[] = [];
 
 beforeAll(async () => {
@@ -71,10 +92,11 @@ beforeAll(async () => {
     service: 'sync-agent',
     http: { host: '127.0.0.1', port: 0 },
     postgres: db.settings,
-    nats: { servers: ['nats://127.0.0.1:4222'] },
+    nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_sync-agent' },
     busNamespace: names.namespace,
     logFormat: 'text',
     expiryWarningDays: 30,
+    eventKeys,
   };
 });
 
@@ -155,7 +177,7 @@ describe('npm run rebuild', () => {
     // Before: a history the live projector has applied.
     const before = new History(Date.parse('2025-01-01T00:00:00.000Z'), 1);
     const stable = mixedHistory(before, 'A', 24);
-    for (const e of before.events) await publishEnvelope(js, names, e);
+    for (const e of before.events) await publishSigned(js, names, e);
     await liveCaughtUp();
     const expectedStable = expectedSets(before.events, stable);
     for (const s of stable) expect(await storedSet(s)).toEqual(expectedStable[s]);
@@ -207,7 +229,7 @@ describe('npm run rebuild', () => {
     let published = 0;
     const traffic = (async () => {
       for (const e of during.events) {
-        await publishEnvelope(js, names, e);
+        await publishSigned(js, names, e);
         if (++published % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();

@@ -23,6 +23,8 @@ import {
   connectNats,
   createDataSource,
   ensureDurableConsumer,
+  loadEventKeyRing,
+  verifiedEventDecoder,
   pgClientConfig,
   systemClock,
   type Clock,
@@ -120,7 +122,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     await createShadowTables(admin, schemas);
     log(`rebuild: new tables in schema ${schemas.shadow}; reading ${specs.map((s) => s.stream).join(' and ')} from the start`);
 
-    nc = await connectNats(config.nats.servers, 'sync-agent-rebuild');
+    nc = await connectNats(config.nats, 'sync-agent-rebuild');
     jsm = await jetstreamManager(nc);
     for (const spec of specs) await deleteConsumer(jsm, spec);
     for (const spec of specs) await ensureDurableConsumer(jsm, spec);
@@ -174,6 +176,13 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
       applied: () => undefined,
       rejected: (reason, subject) => log(`rebuild: skipped an invalid message on ${subject}: ${reason}`),
       failed: () => undefined,
+    },
+    // The live agent's rule: only events signed by their producer count (a forgery it refused stays refused).
+    {
+      decode: verifiedEventDecoder(
+        loadEventKeyRing(options.config.eventKeys, 'sync-agent').verification,
+        busNames(options.config.busNamespace),
+      ),
     },
   );
   const consumed = () => outcome.applied + outcome.duplicate + outcome.stale;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -8,12 +9,38 @@ export interface ServiceConfig {
   readonly service: string;
   readonly http: { readonly host: string; readonly port: number };
   readonly postgres: PostgresSettings;
-  readonly nats: { readonly servers: string[] };
+  readonly nats: NatsSettings;
   /** Prefix of every subject and stream name; empty in production, unique per test run. */
   readonly busNamespace: string;
   readonly logFormat: 'text' | 'json';
   /** Licenses expiring within this many days are flagged and announced as expiring soon. */
   readonly expiryWarningDays: number;
+  /** Where the keys that sign this service's events and verify everyone's are. */
+  readonly eventKeys: EventKeySettings;
+}
+
+/** How a service reaches NATS: servers, its bus user, TLS, and the inbox prefix its replies arrive under. */
+export interface NatsSettings {
+  readonly servers: string[];
+  /** NATS_USER / NATS_PASSWORD: the service's own user (none against a server without authorization). */
+  readonly user?: string;
+  readonly password?: string;
+  /** NATS_TLS_*: CA bundle to trust, and a client certificate for servers that verify clients. */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /** NATS_INBOX_PREFIX, default `_INBOX_<service>`: the only inboxes the service's bus user may read. */
+  readonly inboxPrefix: string;
+}
+
+/** The validated variables of the event-signing keys (see loadEventKeyRing). */
+export interface EventKeySettings {
+  /** Absolute path of the key directory. */
+  readonly dir: string;
+  /** False when EVENT_KEYS_DIR is unset and development keys are used (made if missing). */
+  readonly configured: boolean;
+  /** EVENT_SIGNING_KEY_ID: the `<name>` (or `<source>/<name>`) of the key to sign with; default the last private one. */
+  readonly signingKeyId: string | undefined;
+  /** NODE_ENV=production: development keys are refused. */
+  readonly production: boolean;
 }
 
 /** Where a service keeps its data: its own database, and a schema inside it. */
@@ -33,6 +60,9 @@ export class ConfigurationError extends Error {
     this.name = 'ConfigurationError';
   }
 }
+
+/** Where development event keys go when EVENT_KEYS_DIR is unset (git-ignored). */
+const DEVELOPMENT_EVENT_KEYS_DIR = '.local/event-signing-keys';
 
 const port = z.coerce.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (a-z, 0-9, _)');
@@ -66,6 +96,21 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .string()
       .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
       .default(''),
+    NATS_USER: z.string().optional(),
+    NATS_PASSWORD: z.string().optional(),
+    NATS_TLS_CA_FILE: z.string().optional(),
+    NATS_TLS_CERT_FILE: z.string().optional(),
+    NATS_TLS_KEY_FILE: z.string().optional(),
+    NATS_INBOX_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token (A-Z, a-z, 0-9, _ and -)')
+      .default(`_INBOX_${defaults.service}`),
+    NODE_ENV: z.string().optional(),
+    EVENT_KEYS_DIR: z.string().optional(),
+    EVENT_SIGNING_KEY_ID: z
+      .string()
+      .regex(/^([a-z-]+\/)?[A-Za-z0-9._-]{1,64}$/, 'must be a key name (the file name without .pem)')
+      .optional(),
     LOG_FORMAT: z.enum(['text', 'json']).default('text'),
     EXPIRY_WARNING_DAYS: z.coerce
       .number()
@@ -87,6 +132,18 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
     );
   }
   const c = parsed.data;
+  const pairs: [string, string | undefined, string, string | undefined][] = [
+    ['NATS_USER', c.NATS_USER, 'NATS_PASSWORD', c.NATS_PASSWORD],
+    ['NATS_TLS_CERT_FILE', c.NATS_TLS_CERT_FILE, 'NATS_TLS_KEY_FILE', c.NATS_TLS_KEY_FILE],
+  ];
+  const problems = pairs.flatMap(([a, va, b, vb]) =>
+    (va === undefined) !== (vb === undefined)
+      ? [`${va === undefined ? a : b}: must be set together with ${va === undefined ? b : a}`]
+      : [],
+  );
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  const tlsFiles = { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE };
+  const tls = Object.fromEntries(Object.entries(tlsFiles).filter(([, v]) => v !== undefined));
   const fromUrl = c.DATABASE_URL ? new URL(c.DATABASE_URL) : undefined;
   return {
     service: defaults.service,
@@ -99,9 +156,20 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       database: fromUrl && fromUrl.pathname.length > 1 ? decodeURIComponent(fromUrl.pathname.slice(1)) : c.PGDATABASE,
       schema: c.DB_SCHEMA,
     },
-    nats: { servers: c.NATS_URL },
+    nats: {
+      servers: c.NATS_URL,
+      ...(c.NATS_USER !== undefined ? { user: c.NATS_USER, password: c.NATS_PASSWORD } : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
+      inboxPrefix: c.NATS_INBOX_PREFIX,
+    },
     busNamespace: c.BUS_NAMESPACE,
     logFormat: c.LOG_FORMAT,
     expiryWarningDays: c.EXPIRY_WARNING_DAYS,
+    eventKeys: {
+      dir: resolve(c.EVENT_KEYS_DIR ?? DEVELOPMENT_EVENT_KEYS_DIR),
+      configured: c.EVENT_KEYS_DIR !== undefined,
+      signingKeyId: c.EVENT_SIGNING_KEY_ID,
+      production: c.NODE_ENV === 'production',
+    },
   };
 }

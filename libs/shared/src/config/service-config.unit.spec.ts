@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigurationError, loadServiceConfig, type ServiceConfigDefaults } from './service-config.js';
 
@@ -32,10 +33,16 @@ describe('loadServiceConfig', () => {
           database: 'ha_pairing',
           schema: 'public',
         },
-        nats: { servers: ['nats://127.0.0.1:4222'] },
+        nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_pairing' },
         busNamespace: '',
         logFormat: 'text',
         expiryWarningDays: 30,
+        eventKeys: {
+          dir: resolve('.local/event-signing-keys'),
+          configured: false,
+          signingKeyId: undefined,
+          production: false,
+        },
       });
     });
 
@@ -135,6 +142,42 @@ describe('loadServiceConfig', () => {
       expect(configurationError({ DATABASE_URL: 'mysql://db/x' }).problems).toEqual([
         expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ URL/),
       ]);
+    });
+
+    it('reads the bus user, TLS files and inbox prefix the service connects with', () => {
+      const config = loadServiceConfig(pairing, {
+        NATS_URL: 'tls://nats:4222',
+        NATS_USER: 'pairing',
+        NATS_PASSWORD: 's3cret',
+        NATS_TLS_CA_FILE: '/tls/ca.pem',
+        NATS_INBOX_PREFIX: '_INBOX_pairing_blue',
+      });
+      expect(config.nats).toEqual({
+        servers: ['tls://nats:4222'],
+        user: 'pairing',
+        password: 's3cret',
+        tls: { caFile: '/tls/ca.pem' },
+        inboxPrefix: '_INBOX_pairing_blue',
+      });
+    });
+
+    it.each([
+      [{ NATS_USER: 'pairing' }, 'NATS_PASSWORD: must be set together with NATS_USER'],
+      [{ NATS_PASSWORD: 'x' }, 'NATS_USER: must be set together with NATS_PASSWORD'],
+      [{ NATS_TLS_CERT_FILE: '/c.pem' }, 'NATS_TLS_KEY_FILE: must be set together with NATS_TLS_CERT_FILE'],
+      [{ NATS_INBOX_PREFIX: '_INBOX.x' }, expect.stringMatching(/^NATS_INBOX_PREFIX: must be one subject token/)],
+      [{ EVENT_SIGNING_KEY_ID: '../x' }, expect.stringMatching(/^EVENT_SIGNING_KEY_ID: must be a key name/)],
+    ])('refuses %j', (env, problem) => {
+      expect(configurationError(env).problems).toEqual([problem]);
+    });
+
+    it('reads the event key directory and the signing key id; NODE_ENV=production is passed on', () => {
+      const config = loadServiceConfig(pairing, {
+        EVENT_KEYS_DIR: '/keys',
+        EVENT_SIGNING_KEY_ID: '2026-02',
+        NODE_ENV: 'production',
+      });
+      expect(config.eventKeys).toEqual({ dir: '/keys', configured: true, signingKeyId: '2026-02', production: true });
     });
 
     it('lists every bad variable at once', () => {

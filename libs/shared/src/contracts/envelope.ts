@@ -21,6 +21,11 @@ export const EventEnvelopeSchema = z.object({
   occurredAt: z.iso.datetime({ offset: true }),
   data: z.unknown(),
   metadata: EventMetadata,
+  /**
+   * The subject the producer published the event on. Added compatibly (optional; readers that do not know it
+   * ignore it): it is covered by the event's signature, so a signed event cannot be moved to another subject.
+   */
+  subject: z.string().min(1).optional(),
 });
 
 /** An envelope whose data has been checked against its event's schema. */

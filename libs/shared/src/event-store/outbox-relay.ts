@@ -4,6 +4,12 @@ import { pgClientConfig } from '../database/postgres.js';
 import type { PostgresSettings } from '../config/service-config.js';
 import { notifyChannelOf } from './event-store.migration.js';
 import type { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
+import {
+  EVENT_KEY_ID_HEADER,
+  EVENT_SIGNATURE_HEADER,
+  signEvent,
+  type EventSigningKey,
+} from '../event-signing/event-signature.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
 /** What the relay reports to metrics and health. */
@@ -23,6 +29,8 @@ export interface OutboxRelayOptions {
   /** Longest wait between rounds when no NOTIFY arrives (events of a long transaction, missed notifies). */
   readonly pollIntervalMs?: number;
   readonly relayName?: string;
+  /** Signs every published event (the services always pass their key; tests of the relay alone may not). */
+  readonly signer?: EventSigningKey;
 }
 
 /**
@@ -170,13 +178,21 @@ export class OutboxRelay {
       [from.transaction_id, from.global_position, this.batchSize],
     );
     if (rows.length === 0) return { published: 0, heldBack: await this.heldBack(client, from) };
-    const { publisher, names } = this.options;
+    const { publisher, names, signer } = this.options;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
     await publisher.publishAll(
       rows.map((row) => {
         const envelope = envelopeOf(toStoredEvent(row));
-        return { subject: names.subjectOf(envelope), data: JSON.stringify(envelope), msgId: envelope.eventId };
+        const subject = names.subjectOf(envelope);
+        if (!signer) return { subject, data: JSON.stringify(envelope), msgId: envelope.eventId };
+        const signed = signEvent(envelope, subject, signer);
+        return {
+          subject,
+          data: signed.body,
+          msgId: envelope.eventId,
+          headers: { [EVENT_KEY_ID_HEADER]: signed.keyId, [EVENT_SIGNATURE_HEADER]: signed.signature },
+        };
       }),
       RELAY_PUBLISH_TIMEOUT_MS,
     );

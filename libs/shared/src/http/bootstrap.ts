@@ -70,7 +70,14 @@ export async function runService(
   /** Wires what needs the Nest container (consumers, request handlers) before the runtime starts. */
   configure?: (runtime: ServiceRuntime, app: INestApplication) => void,
 ): Promise<RunningService> {
-  const runtime = new ServiceRuntime(options);
+  let runtime: ServiceRuntime;
+  try {
+    runtime = new ServiceRuntime(options);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    console.error(`${options.config.service}: ${error.message}`);
+    process.exit(78);
+  }
   const logger = new ConsoleLogger(options.config.service, { json: options.config.logFormat === 'json', timestamp: true });
   const app = await NestFactory.create(
     { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime), appModule(runtime)] },

@@ -1,12 +1,14 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { InvalidEventError, parseEnvelope, type EventEnvelope, type InvalidEventReason } from '../contracts/index.js';
 
+/** Why a signed event was refused before it was parsed further (see event-signing/event-signature.ts). */
+export type SignatureRejectionReason = 'UNSIGNED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'WRONG_KEY' | 'MOVED';
+
 /**
- * Why a message was dead-lettered: it is not an acceptable event (poison), or it failed its last allowed
- * delivery. Issue 6 adds the signature reasons (UNSIGNED, BAD_SIGNATURE, UNKNOWN_KEY, MOVED, REPLAYED) here
- * and in a decoder that checks them before decodeEvent.
+ * Why a message was dead-lettered: it is not an acceptable event (poison), its signature does not hold, or it
+ * failed its last allowed delivery.
  */
-export type DeadLetterReason = InvalidEventReason | 'MAX_DELIVERIES';
+export type DeadLetterReason = InvalidEventReason | SignatureRejectionReason | 'MAX_DELIVERIES';
 
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'MALFORMED_JSON',
@@ -14,6 +16,11 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'UNKNOWN_EVENT_TYPE',
   'UNSUPPORTED_SCHEMA_VERSION',
   'SCHEMA_VIOLATION',
+  'UNSIGNED',
+  'UNKNOWN_KEY',
+  'BAD_SIGNATURE',
+  'WRONG_KEY',
+  'MOVED',
   'MAX_DELIVERIES',
 ];
 

@@ -11,6 +11,7 @@ import type { EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
 import { decodeEvent, type DeadLetterReason, type MessageDecoder } from './decode-event.js';
 import type { DeadLetterSink } from './dead-letters.js';
+import { isPermissionViolation } from './streams.js';
 
 /** Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. */
 export type BatchHandler<T = EventEnvelope> = (events: readonly T[]) => Promise<void>;
@@ -18,7 +19,8 @@ export type BatchHandler<T = EventEnvelope> = (events: readonly T[]) => Promise<
 /** What a consumer reports to metrics. */
 export interface ConsumerObserver {
   applied(count: number): void;
-  rejected(reason: string, subject: string): void;
+  /** `reason` explains; `code` is the stable rejection reason (`SCHEMA_VIOLATION`, `UNSIGNED`, `BAD_SIGNATURE`, …). */
+  rejected(reason: string, subject: string, code: DeadLetterReason): void;
   failed(error: Error): void;
   /** A message was copied to the dead-letter stream (and then terminated). */
   deadLettered?(consumer: string, reason: DeadLetterReason): void;
@@ -67,7 +69,10 @@ export function redeliveryDelayMs(deliveryCount: number): number {
   return Math.min(1000 * 2 ** Math.max(0, deliveryCount - 1), CONSUMER_DEFAULTS.maxRetryDelayMs);
 }
 
-/** Creates the durable pull consumer if missing, or updates its settings. */
+/**
+ * Creates the durable pull consumer if missing, or updates its settings. Without the right to administer
+ * consumers (a service's locked-down bus user), an existing consumer is used as the setup step made it.
+ */
 export async function ensureDurableConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<void> {
   const config = {
     durable_name: spec.durable,
@@ -81,7 +86,9 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
   try {
     await jsm.consumers.info(spec.stream, spec.durable);
     const { durable_name: _name, deliver_policy: _deliver, ...updatable } = config;
-    await jsm.consumers.update(spec.stream, spec.durable, updatable);
+    await jsm.consumers.update(spec.stream, spec.durable, updatable).catch((error: unknown) => {
+      if (!isPermissionViolation(error)) throw error;
+    });
   } catch (error) {
     if (!/consumer not found/i.test((error as Error).message)) throw error;
     await jsm.consumers.add(spec.stream, config);
@@ -182,7 +189,7 @@ export class BatchingConsumer<T = EventEnvelope> {
         valid.push({ msg, event: decoded.value });
         continue;
       }
-      this.observer?.rejected(decoded.detail, msg.subject);
+      this.observer?.rejected(decoded.detail, msg.subject, decoded.reason);
       await this.giveUp(msg, decoded.reason, decoded.detail);
     }
     return valid;

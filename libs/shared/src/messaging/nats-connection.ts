@@ -1,13 +1,34 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsSettings } from '../config/service-config.js';
+
+/**
+ * The connection options of a service's bus user: credentials, TLS and the inbox prefix (its user may read
+ * only `<inboxPrefix>.>`, so no service can read another's replies). Used by the service's own connection
+ * and by Nest's NATS transport (request/reply).
+ */
+export function natsAuthOptions(settings: NatsSettings): Partial<ConnectionOptions> {
+  return {
+    ...(settings.user !== undefined ? { user: settings.user, pass: settings.password } : {}),
+    ...(settings.tls ? { tls: { ...settings.tls } } : {}),
+    inboxPrefix: settings.inboxPrefix,
+  };
+}
 
 /**
  * Connects to NATS, retrying until it answers, and keeps reconnecting forever afterwards: a NATS outage
  * makes the service unready (503) instead of killing it.
  */
-export async function connectNats(servers: string[], name: string, signal?: AbortSignal): Promise<NatsConnection> {
+export async function connectNats(
+  settings: string[] | NatsSettings,
+  name: string,
+  signal?: AbortSignal,
+): Promise<NatsConnection> {
+  const servers = Array.isArray(settings) ? settings : settings.servers;
+  const auth = Array.isArray(settings) ? {} : natsAuthOptions(settings);
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect({
+        ...auth,
         servers,
         name,
         maxReconnectAttempts: -1,

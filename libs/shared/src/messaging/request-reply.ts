@@ -2,6 +2,7 @@ import { ClientProxyFactory, Transport, type ClientProxy, type NatsOptions } fro
 import { firstValueFrom, timeout } from 'rxjs';
 import type { z } from 'zod';
 import type { ServiceConfig } from '../config/service-config.js';
+import { natsAuthOptions } from './nats-connection.js';
 
 /** The other service did not answer: it is down, or not subscribed yet. */
 export class DependencyUnavailableError extends Error {
@@ -21,13 +22,14 @@ function describe(error: unknown): string {
 }
 
 /**
- * Options of Nest's NATS transport (request/reply over core NATS) for a service: same servers as the
- * service's own connection, reconnecting forever.
+ * Options of Nest's NATS transport (request/reply over core NATS) for a service: same servers, bus user, TLS
+ * and inbox prefix as the service's own connection, reconnecting forever.
  */
 export function natsTransportOptions(config: ServiceConfig, extra: { queue?: string } = {}): NatsOptions {
   return {
     transport: Transport.NATS,
     options: {
+      ...natsAuthOptions(config.nats),
       servers: config.nats.servers,
       name: `${config.service}-rpc`,
       maxReconnectAttempts: -1,

@@ -51,7 +51,19 @@ export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> &
   };
 }
 
-/** Creates a source's stream if it is missing, or brings its settings up to date. */
+/**
+ * True for the error a bus user gets for a JetStream call its permissions do not allow (stream and consumer
+ * administration, for the services' users of deploy/nats/permissions.conf).
+ */
+export function isPermissionViolation(error: unknown): boolean {
+  return /permissions violation/i.test((error as Error)?.message ?? '');
+}
+
+/**
+ * Creates a source's stream if it is missing, or brings its settings up to date. A service whose bus user may
+ * not administer streams (the locked-down deployment) leaves an existing stream as the setup step made it, and
+ * fails (so its start-up retries) while the stream is missing.
+ */
 export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
   await ensureStream(jsm, eventStreamConfig(names, source));
 }
@@ -64,7 +76,9 @@ export async function ensureDeadLetterStream(jsm: JetStreamManager, names: BusNa
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
+    await jsm.streams.update(config.name, config).catch((error: unknown) => {
+      if (!isPermissionViolation(error)) throw error;
+    });
   } catch (error) {
     if (!/stream not found/i.test((error as Error).message)) throw error;
     try {

@@ -19,6 +19,15 @@ export class ServiceMetrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly eventsRejected = new Counter({
+    name: 'events_rejected_total',
+    help:
+      'Consumed events refused without being applied, by reason: malformed, unsigned, unknown_key, bad_signature, ' +
+      'wrong_key (signed by another service), moved (another subject), replayed (event id already applied), ' +
+      'stale_version (not newer than the version held)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly consumerBatchFailures = new Counter({
     name: 'consumer_batch_failures_total',
     help: 'Consumer batches whose transaction failed and were negatively acknowledged',

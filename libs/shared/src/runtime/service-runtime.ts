@@ -19,6 +19,8 @@ import {
   type DurableConsumerSpec,
 } from '../messaging/durable-consumer.js';
 import { ServiceMetrics } from '../observability/metrics.js';
+import { loadEventKeyRing, type EventKeyRing } from '../event-signing/event-key-ring.js';
+import { verifiedEventDecoder } from '../event-signing/event-signature.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -57,6 +59,8 @@ export class ServiceRuntime {
   /** The dead letters of this service's consumers (empty for a service that consumes nothing). */
   readonly deadLetters: DeadLetterIndex;
   private deadLetterIndexer: BatchingConsumer<DeadLetter> | undefined;
+  /** This service's signing key and every producer's public keys (EVENT_KEYS_DIR). */
+  readonly eventKeys: EventKeyRing;
   private nc: NatsConnection | undefined;
   private natsDisconnected = false;
   private jsClient: JetStreamClient | undefined;
@@ -74,6 +78,14 @@ export class ServiceRuntime {
     this.eventStore = new EventStore(this.dataSource);
     this.metrics = new ServiceMetrics(options.config.service);
     this.deadLetters = new DeadLetterIndex(this.dataSource);
+    // Throws ConfigurationError (exit 78) when the keys are missing or unreadable.
+    this.eventKeys = loadEventKeyRing(options.config.eventKeys, options.publishes);
+    for (const warning of this.eventKeys.warnings) this.log(warning);
+  }
+
+  /** Counts events a consumer refused (the projector's replays and stale versions, say). */
+  rejected(reason: string, count = 1): void {
+    if (count > 0) this.metrics.eventsRejected.inc({ reason }, count);
   }
 
   get config(): ServiceConfig {
@@ -134,7 +146,7 @@ export class ServiceRuntime {
       const applied = await this.dataSource.runMigrations({ transaction: 'each' });
       for (const m of applied) this.log(`applied migration ${m.name}`);
     });
-    this.nc = await connectNats(config.nats.servers, config.service, this.abort.signal);
+    this.nc = await connectNats(config.nats, config.service, this.abort.signal);
     void this.watchNatsStatus(this.nc);
     const jsm: JetStreamManager = await this.retry('JetStream', () => jetstreamManager(this.nc!));
     this.jsClient = jetstream(this.nc);
@@ -144,8 +156,9 @@ export class ServiceRuntime {
     });
     this.relay = new OutboxRelay({
       postgres: config.postgres,
-      publisher: new PubAckPublisher(this.nc),
+      publisher: new PubAckPublisher(this.nc, config.nats.inboxPrefix),
       names: this.names,
+      signer: this.eventKeys.signing,
       observer: {
         published: (n) => this.metrics.eventsPublished.inc(n),
         failed: (e) => {
@@ -162,17 +175,24 @@ export class ServiceRuntime {
         await ensureDeadLetterStream(jsm, this.names);
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
+      const { verification } = this.eventKeys;
       this.consumer = new BatchingConsumer(
         this.jsClient,
         specs,
         this.consumption.handler,
         {
           applied: () => undefined,
-          rejected: () => this.metrics.eventsConsumed.inc({ outcome: 'rejected' }),
+          rejected: (_detail, _subject, code) => {
+            this.metrics.eventsConsumed.inc({ outcome: 'rejected' });
+            this.rejected(code.toLowerCase());
+          },
           failed: () => this.metrics.consumerBatchFailures.inc(),
           deadLettered: (consumer, reason) => this.metrics.deadLettered.inc({ consumer, reason }),
         },
-        { decode: this.consumption.decode ?? decodeEvent, deadLetters: new DeadLetterSink(this.jsClient, this.names) },
+        {
+          decode: this.consumption.decode ?? verifiedEventDecoder(verification, this.names),
+          deadLetters: new DeadLetterSink(this.jsClient, this.names),
+        },
       );
       this.deadLetterIndexer = new BatchingConsumer(
         this.jsClient,

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventEnvelope } from '../contracts/index.js';
+import {
+  EVENT_KEY_ID_HEADER,
+  EVENT_SIGNATURE_HEADER,
+  signEvent,
+  type EventSigningKey,
+} from '../event-signing/event-signature.js';
 
 /** A unique bus namespace `t-<label>-<random8>` (a-z, 0-9, _ and -), so a test's subjects and streams are its own. */
 export function testBusNamespace(label: string): string {
@@ -58,4 +64,20 @@ export function publishEnvelope(
   msgId: string = envelope.eventId,
 ): Promise<PubAck> {
   return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), { msgID: msgId });
+}
+
+/** Publishes an envelope signed with `key`, exactly as a producer's relay does; `msgId` defaults to the event id. */
+export function publishSignedEnvelope(
+  js: JetStreamClient,
+  names: BusNames,
+  envelope: EventEnvelope,
+  key: EventSigningKey,
+  msgId: string = envelope.eventId,
+): Promise<PubAck> {
+  const subject = names.subjectOf(envelope);
+  const { body, keyId, signature } = signEvent(envelope, subject, key);
+  const h = headers();
+  h.set(EVENT_KEY_ID_HEADER, keyId);
+  h.set(EVENT_SIGNATURE_HEADER, signature);
+  return js.publish(subject, body, { msgID: msgId, headers: h });
 }

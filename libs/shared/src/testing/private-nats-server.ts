@@ -25,6 +25,13 @@ export interface PrivateNatsServerOptions {
   readonly readyTimeoutMs?: number;
   /** Where JetStream keeps its files (created if missing, deleted by dispose()); default a new temporary directory. */
   readonly storeDir?: string;
+  /**
+   * A nats-server configuration file (`-c`), e.g. one that includes the repository's deploy/nats/permissions.conf;
+   * the address, port and JetStream store given on the command line override it.
+   */
+  readonly configFile?: string;
+  /** Extra environment of the server process (the passwords a configuration refers to as `$VARIABLE`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 async function freePort(): Promise<number> {
@@ -57,8 +64,10 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
 
   async function start(): Promise<void> {
     if (child) return;
-    const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
+    const config = options.configFile ? ['-c', options.configFile] : [];
+    const proc = spawn(binary, [...config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...options.env },
     });
     child = proc;
     let log = '';

@@ -10,7 +10,7 @@
  * redelivery moves the licenses still left.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CLOCK, EventStore, handleCommand, type BatchHandler, type Clock, type EventEnvelope } from '#shared';
+import { CLOCK, EventStore, ServiceRuntime, handleCommand, type BatchHandler, type Clock, type EventEnvelope } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { activeLicenseIdsOf, projectLicense } from '../licenses.js';
@@ -24,6 +24,8 @@ export class LicenseTransfers {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    /** Counts replays in metrics; absent in tests that drive the handler alone. */
+    @Inject(ServiceRuntime) private readonly runtime?: ServiceRuntime,
   ) {}
 
   /** The consumer's batch handler. Events without `replaces` (and any other type) are acknowledged and ignored. */
@@ -38,7 +40,11 @@ export class LicenseTransfers {
     const handled: unknown[] = await this.store.transaction((tx) =>
       tx.query('SELECT 1 FROM handled_events WHERE event_id = $1', [event.eventId]),
     );
-    if (handled.length > 0) return;
+    if (handled.length > 0) {
+      // Handled before: a replay (or a late redelivery) of an event already applied.
+      this.runtime?.rejected('replayed');
+      return;
+    }
 
     const { failedSerial, successorSerial } = replaces;
     const licenseIds = await this.store.transaction((tx) => activeLicenseIdsOf(tx, failedSerial));

@@ -223,5 +223,9 @@ export class EffectiveLicensesProjector {
     metrics.inc({ outcome: 'applied' }, counts.applied);
     metrics.inc({ outcome: 'duplicate' }, counts.duplicate);
     metrics.inc({ outcome: 'stale' }, counts.stale);
+    // The inbox and the newest-version rule are where a replayed event is caught: an event id applied before,
+    // or a version not newer than the one held. Such an event changes nothing, and counts as rejected.
+    this.runtime.rejected('replayed', counts.duplicate);
+    this.runtime.rejected('stale_version', counts.stale);
   };
 }

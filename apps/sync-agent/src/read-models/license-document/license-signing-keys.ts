@@ -1,9 +1,14 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   ConfigurationError,
+  ensureDevelopmentKey,
+  PEM_KID as KID,
+  PEM_KID_RULE as KID_RULE,
+  pemFilesIn,
+  readPemKey,
   issueLicenseDocument,
   publishedSigningKey,
   type EffectiveLicenseSetV1,
@@ -18,10 +23,6 @@ import {
  * expire. Rotation: add the new key file, point LICENSE_SIGNING_KEY_ID at it (or name it so it sorts last),
  * restart; remove the old file once every document it signed has expired (LICENSE_DOCUMENT_TTL_HOURS later).
  */
-
-/** A key id: the file name without `.pem`. */
-const KID = /^[A-Za-z0-9._-]{1,64}$/;
-const KID_RULE = '1-64 characters A-Z, a-z, 0-9, ".", "_" or "-"';
 
 /** Where development keys go when LICENSE_SIGNING_KEYS_DIR is unset (git-ignored: `.local/`). */
 export const DEVELOPMENT_KEYS_DIR = join('.local', 'license-signing-keys');
@@ -130,7 +131,7 @@ export function loadLicenseSigningKeyRing(env: NodeJS.ProcessEnv, cwd: string): 
   const warnings: string[] = [];
   if (!settings.configured) {
     mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-    if (pemFilesIn(keysDir).length === 0) generateDevelopmentKey(keysDir);
+    if (pemFilesIn(keysDir).length === 0) ensureDevelopmentKey(keysDir, DEVELOPMENT_KID);
     warnings.push(
       `LICENSE_SIGNING_KEYS_DIR is not set: license documents are signed with a development key from ${keysDir}. ` +
         'Set LICENSE_SIGNING_KEYS_DIR to a directory of Ed25519 keys outside development.',
@@ -164,49 +165,10 @@ export function loadLicenseSigningKeyRing(env: NodeJS.ProcessEnv, cwd: string): 
   return { ring: new LicenseSigningKeyRing(keys, activeKid, settings.timeToLiveMs), warnings };
 }
 
-/** `*.pem` file names, in kid order (UTF-16 code units, as `sort()` compares). */
-function pemFilesIn(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.pem'))
-    .sort();
-}
-
 function readKey(dir: string, file: string, problem: (message: string) => ConfigurationError): SigningKey {
-  const kid = file.slice(0, -'.pem'.length);
-  const path = join(dir, file);
-  if (!KID.test(kid)) throw problem(`${path}: the file name must be <kid>.pem, with a kid of ${KID_RULE}`);
-  const pem = readFileSync(path, 'utf8');
-  let privateKey: KeyObject | null = null;
-  let publicKey: KeyObject;
   try {
-    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-      privateKey = createPrivateKey(pem);
-      publicKey = createPublicKey(privateKey);
-    } else {
-      publicKey = createPublicKey(pem);
-    }
+    return readPemKey(dir, file, 'license documents are signed with Ed25519');
   } catch (error) {
-    throw problem(`${path} is not a PEM key: ${(error as Error).message}`);
-  }
-  if (publicKey.asymmetricKeyType !== 'ed25519')
-    throw problem(`${path} is a ${publicKey.asymmetricKeyType ?? 'symmetric'} key; license documents are signed with Ed25519`);
-  return { kid, publicKey, privateKey };
-}
-
-/**
- * Writes `dev.pem` without a window in which another process starting at the same time could read half a
- * file or make a second key: the key goes to a temporary file first, then is hard-linked into place, which
- * fails if the name is already taken (the other process won, and its key is used).
- */
-function generateDevelopmentKey(dir: string): void {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const temporary = join(dir, `.${DEVELOPMENT_KID}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  writeFileSync(temporary, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  try {
-    linkSync(temporary, join(dir, `${DEVELOPMENT_KID}.pem`));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temporary);
+    throw problem((error as Error).message);
   }
 }

@@ -1,0 +1,81 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigurationError, type EventKeySettings } from '../config/service-config.js';
+import type { EventSource } from '../contracts/index.js';
+import type { EventSigningKey, EventVerificationKey } from './event-signature.js';
+import { ensureDevelopmentKey, pemFilesIn, readPemKey } from './pem-key-files.js';
+
+/**
+ * Event-signing keys, read once at start from EVENT_KEYS_DIR: one sub-directory per producing service,
+ * `<dir>/<source>/<name>.pem`, the key id being `<source>/<name>`. A service signs with a private key of its
+ * own source's directory and verifies with every key of every directory, so in production each service's
+ * directory holds its own private key(s) and the other services' public keys. Several keys of a source are
+ * valid at once (rotation): add the new key, point EVENT_SIGNING_KEY_ID at it (or name it so it sorts last),
+ * restart the producer; retire the old file once no consumer has its events left to read.
+ */
+
+export const EVENT_SOURCES: readonly EventSource[] = ['pairing', 'licensing', 'sync-agent'];
+
+export interface EventKeyRing {
+  readonly signing: EventSigningKey;
+  readonly verification: ReadonlyMap<string, EventVerificationKey>;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Reads the key ring of `source`. Outside production with EVENT_KEYS_DIR unset, first makes a development key for
+ * every source that has none, so that three services started together (npm start) sign and verify each other's
+ * events. Throws ConfigurationError naming the variable and the file at fault.
+ */
+export function loadEventKeyRing(settings: EventKeySettings, source: EventSource): EventKeyRing {
+  const problem = (message: string) => new ConfigurationError([`EVENT_KEYS_DIR: ${message}`]);
+  const warnings: string[] = [];
+  if (!settings.configured && settings.production)
+    throw problem(
+      "must be set when NODE_ENV=production, to a directory of <source>/<name>.pem Ed25519 keys (this service's " +
+        "private key, the other services' public keys); without it, events would be signed with throw-away development keys",
+    );
+  if (!settings.configured) {
+    for (const s of EVENT_SOURCES) {
+      const dir = join(settings.dir, s);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (pemFilesIn(dir).length === 0) ensureDevelopmentKey(dir, 'dev');
+    }
+    warnings.push(
+      `EVENT_KEYS_DIR is not set: events are signed and verified with development keys from ${settings.dir}. ` +
+        'Set EVENT_KEYS_DIR outside development.',
+    );
+  }
+  if (!existsSync(settings.dir) || !statSync(settings.dir).isDirectory()) throw problem(`${settings.dir} is not a directory`);
+
+  const verification = new Map<string, EventVerificationKey>();
+  const own: EventSigningKey[] = [];
+  for (const s of EVENT_SOURCES) {
+    const dir = join(settings.dir, s);
+    if (!existsSync(dir)) continue;
+    for (const file of pemFilesIn(dir)) {
+      let key;
+      try {
+        key = readPemKey(dir, file, 'events are signed with Ed25519');
+      } catch (error) {
+        throw problem((error as Error).message);
+      }
+      const kid = `${s}/${key.kid}`;
+      verification.set(kid, { kid, source: s, publicKey: key.publicKey });
+      if (s === source && key.privateKey) own.push({ kid, privateKey: key.privateKey });
+    }
+  }
+  const wanted = settings.signingKeyId;
+  const signing = wanted ? own.find((k) => k.kid === wanted || k.kid === `${source}/${wanted}`) : own.at(-1);
+  if (!signing) {
+    if (wanted)
+      throw new ConfigurationError([
+        `EVENT_SIGNING_KEY_ID: ${join(settings.dir, source)} holds no private key "${wanted}" (private keys: ${own.map((k) => k.kid).join(', ') || 'none'})`,
+      ]);
+    throw problem(
+      `${join(settings.dir, source)} holds no private <name>.pem key; ${source} signs every event it publishes ` +
+        '(e.g. `openssl genpkey -algorithm ed25519 -out 2026-01.pem`)',
+    );
+  }
+  return { signing, verification, warnings };
+}

@@ -1,0 +1,137 @@
+import { sign, verify, type KeyObject } from 'node:crypto';
+import { decodeEvent, type MessageDecoder, type SignatureRejectionReason } from '../messaging/decode-event.js';
+import {
+  contractOf,
+  InvalidEventError,
+  parseEnvelope,
+  type BusNames,
+  type EventEnvelope,
+  type EventSource,
+} from '../contracts/index.js';
+
+/**
+ * Signed events. A producer signs the exact bytes of each message body with Ed25519 and sends the key id and
+ * the signature in headers; the body repeats the subject (and already carries the event id and stream
+ * version), so nothing that identifies the event can be changed or moved without breaking the signature.
+ * Verification needs only node:crypto and is pure: same message and keys, same answer.
+ */
+
+/** The header naming the signing key: `<source>/<name>`, e.g. `licensing/2026-01`. */
+export const EVENT_KEY_ID_HEADER = 'Event-Key-Id';
+/** The header holding the Ed25519 signature of the body, base64. */
+export const EVENT_SIGNATURE_HEADER = 'Event-Signature';
+
+/**
+ * Why a consumer refused an event, as counted in `events_rejected_total{reason}`. The first six are decided
+ * from the message alone (verifyEventMessage); `replayed` and `stale_version` by the consumer's inbox and
+ * newest-version rule, which know what was applied before.
+ */
+export type EventRejectionReason =
+  'malformed' | 'unsigned' | 'unknown_key' | 'bad_signature' | 'wrong_key' | 'moved' | 'replayed' | 'stale_version';
+
+/** A public key a consumer accepts, and the one source whose events it may sign. */
+export interface EventVerificationKey {
+  /** `<source>/<name>`: what the producer puts in the Event-Key-Id header. */
+  readonly kid: string;
+  readonly source: EventSource;
+  readonly publicKey: KeyObject;
+}
+
+/** A producer's signing key. */
+export interface EventSigningKey {
+  readonly kid: string;
+  readonly privateKey: KeyObject;
+}
+
+/** A message as it arrived: its subject, its exact body bytes and the two signature headers (if any). */
+export interface ReceivedEventMessage {
+  readonly subject: string;
+  readonly body: Uint8Array;
+  readonly keyId?: string | undefined;
+  readonly signature?: string | undefined;
+}
+
+export type EventVerification =
+  | { readonly ok: true; readonly event: EventEnvelope }
+  | { readonly ok: false; readonly reason: EventRejectionReason; readonly detail: string };
+
+/** The body and signature headers the relay publishes for `envelope` on `subject`. */
+export function signEvent(
+  envelope: EventEnvelope,
+  subject: string,
+  key: EventSigningKey,
+): { body: Uint8Array; keyId: string; signature: string } {
+  const body = Buffer.from(JSON.stringify({ ...envelope, subject }));
+  return { body, keyId: key.kid, signature: sign(null, body, key.privateKey).toString('base64') };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]{86}==$/; // an Ed25519 signature: 64 bytes
+
+/**
+ * Accepts a message only if it is signed by a known key of the source that owns its event type, over exactly
+ * these bytes, and names the subject it arrived on (which must also be the subject its data maps to).
+ */
+export function verifyEventMessage(
+  message: ReceivedEventMessage,
+  keys: ReadonlyMap<string, EventVerificationKey>,
+  names: BusNames,
+): EventVerification {
+  const reject = (reason: EventRejectionReason, detail: string): EventVerification => ({ ok: false, reason, detail });
+  const { keyId, signature, body, subject } = message;
+  if (!keyId || !signature) return reject('unsigned', `no ${EVENT_KEY_ID_HEADER} or ${EVENT_SIGNATURE_HEADER} header`);
+  const key = keys.get(keyId);
+  if (!key) return reject('unknown_key', `signed by unknown key ${JSON.stringify(keyId.slice(0, 80))}`);
+  if (!BASE64.test(signature) || !verify(null, body, key.publicKey, Buffer.from(signature, 'base64')))
+    return reject('bad_signature', `the signature does not match the body for key ${keyId}`);
+  let event: EventEnvelope;
+  try {
+    event = parseEnvelope(body);
+  } catch (error) {
+    return reject('malformed', error instanceof InvalidEventError ? error.message : String(error));
+  }
+  const owner = contractOf(event.type).source;
+  if (owner !== key.source)
+    return reject('wrong_key', `${event.type} is published by ${owner}, but ${keyId} is a ${key.source} key`);
+  if (event.subject !== subject) return reject('moved', `signed for ${event.subject ?? '(no subject)'}, delivered on ${subject}`);
+  const expected = names.subjectOf(event);
+  if (expected !== subject) return reject('moved', `${event.type} ${event.eventId} belongs on ${expected}, not ${subject}`);
+  return { ok: true, event };
+}
+
+const SIGNATURE_REASONS: Readonly<
+  Record<Exclude<EventRejectionReason, 'malformed' | 'replayed' | 'stale_version'>, SignatureRejectionReason>
+> = {
+  unsigned: 'UNSIGNED',
+  unknown_key: 'UNKNOWN_KEY',
+  bad_signature: 'BAD_SIGNATURE',
+  wrong_key: 'WRONG_KEY',
+  moved: 'MOVED',
+};
+
+/**
+ * The decode step of a consumer that accepts only signed events: verifyEventMessage, its refusal as a
+ * dead-letter reason (a body that fails to parse keeps decodeEvent's precise reason).
+ */
+export function verifiedEventDecoder(
+  keys: ReadonlyMap<string, EventVerificationKey>,
+  names: BusNames,
+): MessageDecoder<EventEnvelope> {
+  return (message) => {
+    const result = verifyEventMessage(
+      {
+        subject: message.subject,
+        body: message.data,
+        keyId: message.headers?.get(EVENT_KEY_ID_HEADER) || undefined,
+        signature: message.headers?.get(EVENT_SIGNATURE_HEADER) || undefined,
+      },
+      keys,
+      names,
+    );
+    if (result.ok) return { ok: true, value: result.event };
+    if (result.reason === 'malformed' || result.reason === 'replayed' || result.reason === 'stale_version') {
+      const decoded = decodeEvent(message);
+      return decoded.ok ? { ok: false, reason: 'NOT_AN_ENVELOPE', detail: result.detail } : decoded;
+    }
+    return { ok: false, reason: SIGNATURE_REASONS[result.reason], detail: result.detail };
+  };
+}

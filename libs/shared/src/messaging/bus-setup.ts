@@ -1,0 +1,26 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { BusNames } from '../contracts/index.js';
+import { EVENT_SOURCES } from '../event-signing/event-key-ring.js';
+import { ensureDurableConsumer, type DurableConsumerSpec } from './durable-consumer.js';
+import { ensureEventStream } from './streams.js';
+
+/**
+ * The bus administration the services' own users may not do: creates (or updates) every event stream and every
+ * durable consumer. Run with an admin bus user (`npm run bus:setup`, the compose `bus-setup` step) before the
+ * services start; against a server without authorization the services also do it themselves.
+ */
+export async function setupBus(
+  jsm: JetStreamManager,
+  names: BusNames,
+  consumers: readonly DurableConsumerSpec[],
+  log: (message: string) => void = () => undefined,
+): Promise<void> {
+  for (const source of EVENT_SOURCES) {
+    await ensureEventStream(jsm, names, source);
+    log(`stream ${names.stream(source)} (${names.allSubjects(source)}) ready`);
+  }
+  for (const spec of consumers) {
+    await ensureDurableConsumer(jsm, spec);
+    log(`durable consumer ${spec.durable} on ${spec.stream} ready`);
+  }
+}

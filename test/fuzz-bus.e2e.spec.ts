@@ -1,0 +1,69 @@
+/**
+ * The short version of the bus fuzz (`fuzzBus` in scripts/fuzz/bus.ts; the full run sends at least 1,000):
+ * malformed and forged messages, tampered, moved and replayed copies of real events, sent by a client without a
+ * signing key. Every one is rejected by the sync agent and no effective set changes.
+ */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { EffectiveLicenseSetV1 } from '#shared/contracts';
+import { fuzzBus } from '../scripts/fuzz/bus.js';
+import { NATS_URL, api, eventually, randomSerial, startSystem, type RunningSystem } from './support/system.js';
+
+jest.setTimeout(180_000);
+
+let system: RunningSystem;
+
+beforeAll(async () => {
+  system = await startSystem('fuzz_bus', { readyTimeoutMs: 90_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await system?.stop();
+}, 60_000);
+
+describe('fuzzBus (short run)', () => {
+  it('rejects every malformed or forged message and changes no effective set', async () => {
+    const pairing = api(system.pairing);
+    const licensing = api(system.licensing);
+    const serials = [randomSerial(), randomSerial()];
+    for (const serial of serials)
+      expect(
+        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-fuzz' })).status,
+      ).toBe(201);
+    expect((await pairing.post('/pairs', { primarySerial: serials[0], secondarySerial: serials[1] })).status).toBe(201);
+    expect((await licensing.post(`/products/${serials[0]}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
+    await eventually(
+      async () => {
+        const set = (await api(system.syncAgent).get<EffectiveLicenseSetV1>(`/products/${serials[1]}/effective-licenses`)).body;
+        return set.licenses?.some((l) => l.sku === 'GATEWAY_AV');
+      },
+      { description: 'the grant shared with the Secondary', timeoutMs: 20_000 },
+    );
+
+    const result = await fuzzBus({
+      natsUrl: NATS_URL,
+      namespace: system.namespace,
+      syncAgentUrl: system.syncAgent,
+      serials,
+      messages: 150,
+      seed: 20261125,
+    });
+
+    expect(result.sent).toBe(150);
+    expect(result.rejected).toBe(result.sent);
+    expect(result.stateChanges).toBe(0);
+    expect(Object.keys(result.sentByKind).sort()).toEqual(
+      expect.arrayContaining([
+        'forged-known-key-id',
+        'forged-unknown-key',
+        'forged-unsigned',
+        'moved',
+        'random-bytes',
+        'replayed',
+        'tampered',
+      ]),
+    );
+    expect(Object.keys(result.rejectedByReason).sort()).toEqual(
+      expect.arrayContaining(['bad_signature', 'moved', 'replayed', 'unknown_key', 'unsigned']),
+    );
+  });
+});
