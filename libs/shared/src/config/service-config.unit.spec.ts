@@ -36,6 +36,8 @@ describe('loadServiceConfig', () => {
         busNamespace: '',
         logFormat: 'text',
         expiryWarningDays: 30,
+        rateLimitPerMinute: 60_000,
+        apiKeyCacheSeconds: 5,
       });
     });
 

@@ -16,6 +16,8 @@ export interface BusNames {
   subjectsOfType(type: EventType): string;
   /** Core-NATS request/reply subject for asking pairing about a product. */
   readonly productLookup: string;
+  /** Core-NATS request/reply subject for asking pairing who holds an API key (by its hash). */
+  readonly apiKeyLookup: string;
 }
 
 const NAMESPACE_PATTERN = /^[a-z0-9_-]*$/;
@@ -40,5 +42,6 @@ export function busNames(namespace = ''): BusNames {
       return `${subjectPrefix}${contract.source}.v${contract.schemaVersion}.${contract.subjectToken}.*`;
     },
     productLookup: `${subjectPrefix}rpc.pairing.v1.get-product`,
+    apiKeyLookup: `${subjectPrefix}rpc.pairing.v1.verify-api-key`,
   };
 }

@@ -2,6 +2,10 @@ import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type Exce
 import type { Response } from 'express';
 import { RuleViolation, type RuleViolationKind } from '../contracts/index.js';
 import { DependencyUnavailableError } from '../messaging/request-reply.js';
+import { redactSecrets } from '../auth/api-keys.js';
+
+/** The largest JSON body accepted (413 PAYLOAD_TOO_LARGE above it). */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 /** A field that failed validation, as reported in a 400 problem. */
 export interface FieldError {
@@ -30,10 +34,13 @@ export interface Problem {
 const STATUS_OF: Record<RuleViolationKind, number> = { invalid: 400, 'not-found': 404, conflict: 409 };
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -60,6 +67,9 @@ export function toProblem(error: unknown): Problem {
     if (typeof body === 'object' && body.code)
       return problem(status, body.code, typeof body.message === 'string' ? body.message : error.message);
     if (status === 404) return problem(404, 'ROUTE_NOT_FOUND', error.message);
+    // The rate limiter (@nestjs/throttler) throws a plain 429; its Retry-After header is already set.
+    if (status === 429)
+      return problem(429, 'RATE_LIMITED', 'Too many requests with this API key; retry after the Retry-After seconds.');
     // Nest reports a malformed JSON body as a plain 400.
     if (status === 400)
       return problem(400, 'VALIDATION_FAILED', `The request body is not valid: ${error.message}`, [
@@ -74,7 +84,16 @@ export function toProblem(error: unknown): Problem {
       { field: '(body)', message: 'not valid JSON' },
     ]);
   }
-  if (parserError.type === 'entity.too.large') return problem(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
+  if (parserError.type === 'entity.too.large')
+    return problem(413, 'PAYLOAD_TOO_LARGE', `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB).`);
+  // Any other body-parser refusal (bad charset or encoding, aborted body) is the client's.
+  if (
+    typeof parserError.type === 'string' &&
+    parserError.status !== undefined &&
+    parserError.status >= 400 &&
+    parserError.status < 500
+  )
+    return problem(400, 'VALIDATION_FAILED', 'The request body could not be read.', [{ field: '(body)', message: 'unreadable' }]);
   return problem(500, 'INTERNAL_ERROR', 'An unexpected error occurred; it has been logged.');
 }
 
@@ -87,7 +106,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const body = toProblem(error);
     if (body.status >= 500 && body.code === 'INTERNAL_ERROR')
-      this.logger.error(error instanceof Error ? error.stack : String(error));
+      this.logger.error(redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    if (body.status === 401) response.setHeader('WWW-Authenticate', 'Bearer');
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
   }
 }

@@ -14,11 +14,16 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { EventStore } from '../event-store/event-store.js';
 import { ServiceRuntime } from '../runtime/service-runtime.js';
 import { CLOCK, systemClock } from '../runtime/clock.js';
 import { ProblemDetailsFilter } from './problem-details.js';
+import { Allow, AuthGuard, Public } from '../auth/auth.guard.js';
+import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
+import { ApiKeyStore } from '../auth/api-key-store.js';
+import type { Principal } from '../auth/api-keys.js';
 
 /** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
 @Controller()
@@ -26,12 +31,15 @@ export class HealthController {
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
   @Get('health')
+  @Public()
   async health(@Res() response: Response): Promise<void> {
     const report = await this.runtime.health();
     response.status(report.status === 'ok' ? 200 : 503).json({ service: this.runtime.config.service, ...report });
   }
 
+  /** Scraped with an operator key or a `metrics` key (a key that can read nothing else). */
   @Get('metrics')
+  @Allow('operator', 'metrics')
   @HttpCode(200)
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metrics(): Promise<string> {
@@ -59,33 +67,52 @@ export class ReadinessGuard implements CanActivate {
 /** Stops the runtime when Nest shuts down (SIGINT/SIGTERM), after the HTTP server stopped accepting. */
 @Injectable()
 class RuntimeShutdown implements OnApplicationShutdown {
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(ApiKeyVerifier) private readonly verifier: ApiKeyVerifier,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.verifier.close().catch(() => undefined);
     await this.runtime.stop();
   }
 }
 
 /**
- * The thin Nest adapter around a ServiceRuntime: health and metrics endpoints, problem+json errors,
- * the readiness guard, and the runtime's parts (event store) as injectable providers.
+ * The thin Nest adapter around a ServiceRuntime: health and metrics endpoints, problem+json errors, the
+ * guards (API key first, then readiness, then the per-key rate limit), and the runtime's parts (event store,
+ * API keys) as injectable providers.
  */
 @Module({})
 export class RuntimeModule {
-  static forRuntime(runtime: ServiceRuntime): DynamicModule {
+  static forRuntime(runtime: ServiceRuntime, verifier: ApiKeyVerifier): DynamicModule {
     return {
       module: RuntimeModule,
       global: true,
+      imports: [
+        ThrottlerModule.forRoot({
+          throttlers: [{ name: 'per-key', ttl: 60_000, limit: runtime.config.rateLimitPerMinute }],
+          // Counted per key id; only authenticated requests reach the limiter (public routes are not limited).
+          getTracker: (request: { principal?: Principal }) => request.principal?.keyId ?? 'anonymous',
+          skipIf: (context) =>
+            context.getType() !== 'http' || !context.switchToHttp().getRequest<{ principal?: Principal }>().principal,
+        }),
+      ],
       controllers: [HealthController],
       providers: [
         { provide: ServiceRuntime, useValue: runtime },
         { provide: EventStore, useValue: runtime.eventStore },
         { provide: CLOCK, useValue: systemClock },
+        { provide: ApiKeyVerifier, useValue: verifier },
+        { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.eventStore) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        // Global guards run in this order.
+        { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: ReadinessGuard },
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
         RuntimeShutdown,
       ],
-      exports: [ServiceRuntime, EventStore, CLOCK],
+      exports: [ServiceRuntime, EventStore, CLOCK, ApiKeyVerifier, ApiKeyStore],
     };
   }
 }
