@@ -52,6 +52,16 @@ export function resolveOperatorKey(env: NodeJS.ProcessEnv, cwd: string): Operato
   }
 }
 
+/**
+ * For clients on this machine (demo, CLI): OPERATOR_API_KEY, else the development key the services
+ * generated in `.local/`; null when neither exists (the services have not started in development yet).
+ */
+export function clientOperatorKey(env: NodeJS.ProcessEnv, cwd: string): string | null {
+  const fromEnv = env.OPERATOR_API_KEY;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return readKey(join(cwd, LOCAL_OPERATOR_KEY_FILE));
+}
+
 function readKey(file: string): string | null {
   try {
     const key = readFileSync(file, 'utf8').trim();
