@@ -113,8 +113,13 @@ export class ApiKeyStore {
 
   /** Revokes a key (idempotent: a second revocation keeps the first instant); null when there is no such key. */
   async revoke(keyId: string, now: Date): Promise<ApiKeyView | null> {
+    // As a CTE so that the driver answers rows (TypeORM answers an UPDATE as [rows, count]).
     const rows: ApiKeyRow[] = await this.store.transaction((tx) =>
-      tx.query('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING *', [keyId, now]),
+      tx.query(
+        `WITH revoked AS (UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING *)
+         SELECT * FROM revoked`,
+        [keyId, now],
+      ),
     );
     return rows[0] ? view(rows[0]) : null;
   }
