@@ -91,7 +91,7 @@ export class RuntimeModule {
       global: true,
       imports: [
         ThrottlerModule.forRoot({
-          throttlers: [{ name: 'per-key', ttl: 60_000, limit: runtime.config.rateLimitPerMinute }],
+          throttlers: [{ ttl: 60_000, limit: runtime.config.rateLimitPerMinute }],
           // Counted per key id; only authenticated requests reach the limiter (public routes are not limited).
           getTracker: (request: { principal?: Principal }) => request.principal?.keyId ?? 'anonymous',
           skipIf: (context) =>
