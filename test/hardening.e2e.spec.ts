@@ -12,6 +12,7 @@ import {
   randomSerial,
   startSystem,
   type Api,
+  type ApiResponse,
   type Json,
   type RunningSystem,
 } from './support/system.js';
@@ -141,16 +142,17 @@ describe('the rate limit', () => {
     const created = await pairing.post<Json>('/api-keys', { name: 'busy', role: 'reader', accountId: 'acct-hardening' });
     const busy = api(system.licensing, created.body.apiKey as string);
     const statuses: number[] = [];
-    let limited;
+    let limited: ApiResponse | undefined;
     for (let i = 0; i < RATE_LIMIT + 5 && !limited; i++) {
       const response = await busy.get('/catalog');
       statuses.push(response.status);
       if (response.status === 429) limited = response;
     }
-    expect(limited).toBeDefined();
-    expectProblem(limited!, 429, 'RATE_LIMITED');
-    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(RATE_LIMIT);
+    if (!limited) throw new Error(`never limited: ${statuses.join(', ')}`);
+    expectProblem(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The burst is the minute's allowance (a token or two may refill while the test runs).
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(RATE_LIMIT);
     // Another key is not slowed down by this one.
     expect((await licensing.get('/catalog')).status).toBe(200);
     // /health needs no key and is never limited.

@@ -25,3 +25,4 @@ export * from './auth/api-key-verifier.js';
 export * from './auth/auth.guard.js';
 export * from './auth/operator-key.js';
 export * from './http/hardening.js';
+export * from './http/rate-limit.js';

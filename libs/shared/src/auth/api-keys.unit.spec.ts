@@ -14,6 +14,7 @@ import {
 } from './api-keys.js';
 import { ApiKeyVerifier, BOOTSTRAP_OPERATOR } from './api-key-verifier.js';
 import { resolveOperatorKey } from './operator-key.js';
+import { TokenBuckets } from '../http/rate-limit.js';
 import { ConfigurationError } from '../config/service-config.js';
 
 describe('generateApiKey', () => {
@@ -170,3 +171,27 @@ function captured(run: () => unknown): ConfigurationError {
   }
   throw new Error('expected a ConfigurationError');
 }
+
+describe('TokenBuckets', () => {
+  it('allows a burst of perMinute, then refuses with the seconds until a token is back, per key', () => {
+    let clock = 0;
+    const buckets = new TokenBuckets(60, () => clock);
+    for (let i = 0; i < 60; i++) expect(buckets.take('a')).toEqual({ allowed: true });
+    expect(buckets.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(buckets.take('b')).toEqual({ allowed: true });
+    clock = 1_000;
+    expect(buckets.take('a')).toEqual({ allowed: true });
+    expect(buckets.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
+  });
+
+  it('refills no further than the burst', () => {
+    let clock = 0;
+    const buckets = new TokenBuckets(2, () => clock);
+    clock = 3_600_000;
+    expect([buckets.take('a'), buckets.take('a'), buckets.take('a')]).toEqual([
+      { allowed: true },
+      { allowed: true },
+      { allowed: false, retryAfterSeconds: 30 },
+    ]);
+  });
+});

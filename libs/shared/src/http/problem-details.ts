@@ -67,9 +67,6 @@ export function toProblem(error: unknown): Problem {
     if (typeof body === 'object' && body.code)
       return problem(status, body.code, typeof body.message === 'string' ? body.message : error.message);
     if (status === 404) return problem(404, 'ROUTE_NOT_FOUND', error.message);
-    // The rate limiter (@nestjs/throttler) throws a plain 429; its Retry-After header is already set.
-    if (status === 429)
-      return problem(429, 'RATE_LIMITED', 'Too many requests with this API key; retry after the Retry-After seconds.');
     // Nest reports a malformed JSON body as a plain 400.
     if (status === 400)
       return problem(400, 'VALIDATION_FAILED', `The request body is not valid: ${error.message}`, [

@@ -14,7 +14,6 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { EventStore } from '../event-store/event-store.js';
 import { ServiceRuntime } from '../runtime/service-runtime.js';
@@ -23,7 +22,7 @@ import { ProblemDetailsFilter } from './problem-details.js';
 import { Allow, AuthGuard, Public } from '../auth/auth.guard.js';
 import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
 import { ApiKeyStore } from '../auth/api-key-store.js';
-import type { Principal } from '../auth/api-keys.js';
+import { RateLimitGuard } from './rate-limit.js';
 
 /** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
 @Controller()
@@ -89,15 +88,6 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       global: true,
-      imports: [
-        ThrottlerModule.forRoot({
-          throttlers: [{ ttl: 60_000, limit: runtime.config.rateLimitPerMinute }],
-          // Counted per key id; only authenticated requests reach the limiter (public routes are not limited).
-          getTracker: (request: { principal?: Principal }) => request.principal?.keyId ?? 'anonymous',
-          skipIf: (context) =>
-            context.getType() !== 'http' || !context.switchToHttp().getRequest<{ principal?: Principal }>().principal,
-        }),
-      ],
       controllers: [HealthController],
       providers: [
         { provide: ServiceRuntime, useValue: runtime },
@@ -109,7 +99,7 @@ export class RuntimeModule {
         // Global guards run in this order.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: ReadinessGuard },
-        { provide: APP_GUARD, useClass: ThrottlerGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         RuntimeShutdown,
       ],
       exports: [ServiceRuntime, EventStore, CLOCK, ApiKeyVerifier, ApiKeyStore],
