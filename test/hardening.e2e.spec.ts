@@ -164,6 +164,7 @@ describe('starting in production', () => {
   it('refuses to start without OPERATOR_API_KEY: exit 78 naming the variable, before listening', async () => {
     const child = ServiceProcess.spawn('pairing', {
       NODE_ENV: 'production',
+      OPERATOR_API_KEY: '',
       PAIRING_PORT: '1',
     });
     const { code } = await child.exited;

@@ -139,7 +139,8 @@ export class ServiceProcess {
     ) as Record<string, string>;
     const child = spawn(process.execPath, ['--enable-source-maps', entryPointOf(service)], {
       cwd: REPO_ROOT,
-      env: { ...base, ...env },
+      // Every service knows the test operator key unless the test says otherwise (blank = unset).
+      env: { ...base, OPERATOR_API_KEY: TEST_OPERATOR_KEY, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServiceProcess(service, child);

@@ -1,6 +1,7 @@
 import {
   ForbiddenException,
   Inject,
+  ServiceUnavailableException,
   Injectable,
   SetMetadata,
   UnauthorizedException,
@@ -11,6 +12,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { bearerToken, type ApiKeyRole, type Principal } from './api-keys.js';
 import { ApiKeyVerifier } from './api-key-verifier.js';
+import { DependencyUnavailableError } from '../messaging/request-reply.js';
 
 const PUBLIC = 'auth:public';
 const ROLES = 'auth:roles';
@@ -56,7 +58,7 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(request.headers.authorization);
-    const principal = token === null ? null : await this.verifier.verify(token);
+    const principal = token === null ? null : await this.verify(token);
     if (!principal)
       throw new UnauthorizedException({
         code: 'UNAUTHENTICATED',
@@ -70,5 +72,18 @@ export class AuthGuard implements CanActivate {
       });
     request.principal = principal;
     return true;
+  }
+
+  /** A key that cannot be checked now (PostgreSQL or pairing away) is refused with 503, never let through. */
+  private async verify(token: string): Promise<Principal | null> {
+    try {
+      return await this.verifier.verify(token);
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) throw error;
+      throw new ServiceUnavailableException({
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The API key cannot be checked now (PostgreSQL or NATS is unavailable); retry shortly.',
+      });
+    }
   }
 }
