@@ -13,6 +13,7 @@ import type { BenchContext } from './support/context.js';
 import { timeConsumer, type ConsumerRunResult } from './support/consumer-run.js';
 import { deleteConsumers, streamMessageCount, syncAgentDurables } from './support/infra.js';
 import { startService } from './support/processes.js';
+import { BENCH_OPERATOR_KEY } from './support/http.js';
 import {
   PostgresActivitySampler,
   summarizeCpuProfile,
@@ -114,7 +115,7 @@ async function countOutbox(db: pg.Client, schema: string): Promise<number> {
 
 /** consumer_events_total{outcome} from a service's Prometheus metrics. */
 async function consumedOutcomes(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${BENCH_OPERATOR_KEY}` } })).text();
   const outcomes: Record<string, number> = {};
   for (const match of text.matchAll(/^consumer_events_total\{([^}]*)\} (\S+)$/gm)) {
     const outcome = /outcome="([^"]+)"/.exec(match[1]!)?.[1];

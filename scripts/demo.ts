@@ -1,9 +1,11 @@
 /**
  * `npm run demo`: one HA story against the running services (start them first with `npm start`).
  * Registers two appliances, licenses the Primary, pairs them, shows what the Secondary may use, then
- * dissociates and shows it again. Service URLs: PAIRING_URL, LICENSING_URL, SYNC_AGENT_URL.
+ * dissociates and shows it again. Service URLs: PAIRING_URL, LICENSING_URL, SYNC_AGENT_URL. It calls as the
+ * operator: OPERATOR_API_KEY, or the development key `npm start` generated in `.local/operator-api-key`.
  */
 import { randomBytes } from 'node:crypto';
+import { clientOperatorKey } from '../libs/shared/src/auth/operator-key.js';
 
 const pairingUrl = process.env.PAIRING_URL ?? 'http://127.0.0.1:3001';
 const licensingUrl = process.env.LICENSING_URL ?? 'http://127.0.0.1:3002';
@@ -22,10 +24,19 @@ interface EffectiveSet {
   statefulSync: { enabled: boolean; reason: string | null };
 }
 
+const operatorKey = clientOperatorKey(process.env, process.cwd());
+if (operatorKey === null) {
+  console.error('No operator key: set OPERATOR_API_KEY, or start the services once with `npm start` (it generates one).');
+  process.exit(2);
+}
+
 async function call<T>(method: string, url: string, body?: unknown): Promise<T> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${operatorKey}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   }).catch((error: Error) => {
     throw new Error(`${method} ${url} failed: ${error.message}. Are the services running (npm start)?`);

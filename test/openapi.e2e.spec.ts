@@ -29,6 +29,8 @@ import { RegisterProductBody } from '../apps/pairing/src/application/register-pr
 import { ChangeFirmwareBody } from '../apps/pairing/src/application/change-firmware/change-firmware.controller.js';
 import { AssociateProductsBody } from '../apps/pairing/src/application/associate-products/associate-products.controller.js';
 import { ReplaceUnitBody } from '../apps/pairing/src/application/replace-unit/replace-unit.controller.js';
+import { CreateApiKeyBody } from '../apps/pairing/src/application/manage-api-keys/api-keys.controller.js';
+import { ApiKeyLookupReplyV1, ApiKeyLookupRequestV1 } from '../libs/shared/src/auth/api-key-lookup.js';
 import { GrantLicenseBody } from '../apps/licensing/src/application/grant-license/grant-license.controller.js';
 import { RenewLicenseBody } from '../apps/licensing/src/application/renew-license/renew-license.controller.js';
 import { sampleEvent, testEnvelope } from '#shared/testing';
@@ -521,6 +523,8 @@ describe('docs/openapi.yaml', () => {
       ['EffectiveLicenseSetV1', EffectiveLicenseSetV1, { $ref: '#/components/schemas/EffectiveLicenseSetV1' }],
       ['ProductLookupRequestV1', ProductLookupRequestV1, doc['x-request-reply']['rpc.pairing.v1.get-product']!.request],
       ['ProductLookupReplyV1', ProductLookupReplyV1, doc['x-request-reply']['rpc.pairing.v1.get-product']!.reply],
+      ['ApiKeyLookupRequestV1', ApiKeyLookupRequestV1, doc['x-request-reply']['rpc.pairing.v1.verify-api-key']!.request],
+      ['ApiKeyLookupReplyV1', ApiKeyLookupReplyV1, doc['x-request-reply']['rpc.pairing.v1.verify-api-key']!.reply],
     ];
     const found = pairs.flatMap(([name, contract, documented]) => disagreements(contractSchema(contract), documented, name));
     expect(found).toEqual([]);
@@ -534,6 +538,7 @@ describe('docs/openapi.yaml', () => {
       ['post', '/pairs/{pairId}/replacements', ReplaceUnitBody],
       ['post', '/products/{serial}/licenses', GrantLicenseBody],
       ['post', '/licenses/{licenseId}/renewals', RenewLicenseBody],
+      ['post', '/api-keys', CreateApiKeyBody],
     ];
     const withBody = documentedOperations()
       .filter(({ operation }) => operation.requestBody !== undefined)
@@ -649,6 +654,14 @@ describe('docs/openapi.yaml', () => {
     expectDocumented('get', '/licenses/{licenseId}/history', await licensing.get(`/licenses/${licenseId}/history`));
     expectDocumented('delete', '/pairs/{pairId}', await pairing.delete(`/pairs/${replaced.body.pairId as string}`));
 
+    // API keys
+    const createdKey = await pairing.post<Json>('/api-keys', { name: 'openapi reader', role: 'reader', accountId: account });
+    expectDocumented('post', '/api-keys', createdKey);
+    expectDocumented('get', '/api-keys', await pairing.get('/api-keys'));
+    const readerKey = createdKey.body.apiKey as string;
+    const asReader = { pairing: api(system.pairing, readerKey), licensing: api(system.licensing, readerKey) };
+    const unauthenticated = api(system.syncAgent, null);
+
     // operations
     for (const service of [pairing, licensing, syncAgent]) {
       expectDocumented('get', '/health', await service.get('/health'));
@@ -733,7 +746,25 @@ describe('docs/openapi.yaml', () => {
         400,
       ],
       ['get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${unknownId}/failover-readiness`), 404],
+      ['delete', '/api-keys/{keyId}', await pairing.delete(`/api-keys/${unknownId}`), 404],
       ['get', '/pairs/readiness', await syncAgent.get('/pairs/readiness'), 400],
+      // authentication, roles, media types and sizes
+      ['get', '/products/{serial}/effective-licenses', await unauthenticated.get(`/products/${primary}/effective-licenses`), 401],
+      ['get', '/metrics', await unauthenticated.get('/metrics'), 401],
+      [
+        'post',
+        '/products/{serial}/licenses',
+        await asReader.licensing.post(`/products/${primary}/licenses`, { sku: 'IPS' }),
+        403,
+      ],
+      ['get', '/api-keys', await asReader.pairing.get('/api-keys'), 403],
+      [
+        'post',
+        '/products',
+        await pairing.request('POST', '/products', 'serial=1', { 'content-type': 'application/x-www-form-urlencoded' }),
+        415,
+      ],
+      ['post', '/pairs', await pairing.post('/pairs', { primarySerial: primary, padding: 'x'.repeat(20_000) }), 413],
       ['get', '/dead-letters', await syncAgent.get('/dead-letters?limit=0'), 400],
       ['post', '/dead-letters/{id}/replay', await syncAgent.post(`/dead-letters/${byReason('MALFORMED_JSON')}/replay`), 422],
       [
@@ -751,6 +782,7 @@ describe('docs/openapi.yaml', () => {
       });
       expectDocumented(method, path, response);
     }
+    expectDocumented('delete', '/api-keys/{keyId}', await pairing.delete(`/api-keys/${createdKey.body.keyId as string}`));
   });
 
   it('had a real success response checked for every documented operation', () => {

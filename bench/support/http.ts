@@ -3,6 +3,11 @@
  * machine as little as possible next to the services it measures.
  */
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+/** The bootstrap operator key the benchmark starts its services with (random per run). */
+export const BENCH_OPERATOR_KEY = `hlsk_${randomBytes(32).toString('base64url')}`;
+const AUTHORIZATION = `Bearer ${BENCH_OPERATOR_KEY}`;
 
 let agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -34,7 +39,9 @@ export function httpRequest(method: string, url: string, body?: unknown): Promis
         method,
         agent,
         headers:
-          payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          payload === undefined
+            ? { authorization: AUTHORIZATION }
+            : { authorization: AUTHORIZATION, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       },
       (response) => {
         const chunks: Buffer[] = [];

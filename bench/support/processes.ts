@@ -4,6 +4,7 @@
  * variables, its output is kept for failure messages, and every child still running when the benchmark
  * exits is killed.
  */
+import { BENCH_OPERATOR_KEY } from './http.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,6 +35,9 @@ const SERVICE_VARIABLES = [
   'NATS_URL',
   'BUS_NAMESPACE',
   'LOG_FORMAT',
+  'OPERATOR_API_KEY',
+  'RATE_LIMIT_PER_MINUTE',
+  'API_KEY_CACHE_SECONDS',
   ...Object.values(PORT_VARIABLE),
 ];
 
@@ -146,6 +150,9 @@ export function serviceEnv(service: ServiceName, port: number, schema: string, n
     NATS_URL,
     BUS_NAMESPACE: namespace,
     LOG_FORMAT: 'text',
+    OPERATOR_API_KEY: BENCH_OPERATOR_KEY,
+    // The benchmark drives one key as hard as the machine allows: the per-key limit must not be what it measures.
+    RATE_LIMIT_PER_MINUTE: '100000000',
   };
 }
 

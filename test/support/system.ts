@@ -27,6 +27,12 @@ export const REPO_ROOT = basename(TWO_UP) === 'dist' && !existsSync(join(TWO_UP,
 
 export const NATS_URL = 'nats://127.0.0.1:4222';
 
+/**
+ * The bootstrap operator key every test system starts with (OPERATOR_API_KEY), and that `api()` sends unless
+ * told otherwise. Random per test process, like a real key.
+ */
+export const TEST_OPERATOR_KEY = `hlsk_${randomBytes(32).toString('base64url')}`;
+
 export type ServiceName = EventSource;
 
 /** What each service is called on disk and which variable sets its port. */
@@ -139,6 +145,9 @@ export class ServiceProcess {
             'NATS_URL',
             'BUS_NAMESPACE',
             'LOG_FORMAT',
+            'OPERATOR_API_KEY',
+            'RATE_LIMIT_PER_MINUTE',
+            'API_KEY_CACHE_SECONDS',
             'NATS_USER',
             'NATS_PASSWORD',
             'NATS_TLS_CA_FILE',
@@ -153,7 +162,8 @@ export class ServiceProcess {
     ) as Record<string, string>;
     const child = spawn(process.execPath, ['--enable-source-maps', entryPointOf(service)], {
       cwd: REPO_ROOT,
-      env: { ...base, ...env },
+      // Every service knows the test operator key unless the test says otherwise (blank = unset).
+      env: { ...base, OPERATOR_API_KEY: TEST_OPERATOR_KEY, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServiceProcess(service, child);
@@ -204,8 +214,11 @@ export interface Api {
   delete<T = Json>(path: string): Promise<ApiResponse<T>>;
 }
 
-/** JSON over HTTP to one service; never throws on an error status (tests assert it). */
-export function api(baseUrl: string): Api {
+/**
+ * JSON over HTTP to one service; never throws on an error status (tests assert it). Sends
+ * `Authorization: Bearer <apiKey>` (the test operator key unless another key, or null for none, is given).
+ */
+export function api(baseUrl: string, apiKey: string | null = TEST_OPERATOR_KEY): Api {
   async function request<T>(
     method: string,
     path: string,
@@ -214,7 +227,12 @@ export function api(baseUrl: string): Api {
   ): Promise<ApiResponse<T>> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        accept: 'application/json',
+        ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
@@ -332,6 +350,7 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       NATS_URL: natsUrl,
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
+      OPERATOR_API_KEY: TEST_OPERATOR_KEY,
       ...options.env,
       ...options.envOf?.(name),
     };

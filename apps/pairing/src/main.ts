@@ -11,7 +11,7 @@ const config = configOrExit({
 
 await runService(
   (runtime) => PairingModule.forBus(runtime.names),
-  { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing' },
+  { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing', ownsApiKeys: true },
   (runtime, app) =>
     // Request/reply starts once NATS is reachable, so a NATS outage at start delays it instead of failing.
     runtime.whenConnected(async () => {

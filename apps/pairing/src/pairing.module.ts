@@ -8,8 +8,10 @@ import { AssociateProductsController } from './application/associate-products/as
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
 import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
+import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
+import { apiKeyLookupController } from './application/manage-api-keys/api-key-lookup.controller.js';
 
-/** The pairing service: products and HA pairs (HTTP), and the product lookup (NATS request/reply). */
+/** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (NATS request/reply). */
 @Module({})
 export class PairingModule {
   static forBus(names: BusNames): DynamicModule {
@@ -24,6 +26,8 @@ export class PairingModule {
         ViewPairsController,
         ReplaceUnitController,
         productLookupController(names.productLookup),
+        ApiKeysController,
+        apiKeyLookupController(names.apiKeyLookup),
       ],
     };
   }

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CreateEventStore1764000000000 } from '#shared';
+import { CreateApiKeys1764000000100, CreateEventStore1764000000000 } from '#shared';
 
 /** The inline projection that reserves each product's single pair membership (see pairing-store.ts). */
 export class CreatePairMemberships1764000000001 implements MigrationInterface {
@@ -21,4 +21,9 @@ export class CreatePairMemberships1764000000001 implements MigrationInterface {
 }
 
 /** Every migration of the pairing database, in order. */
-export const PAIRING_MIGRATIONS = [CreateEventStore1764000000000, CreatePairMemberships1764000000001];
+export const PAIRING_MIGRATIONS = [
+  CreateEventStore1764000000000,
+  CreatePairMemberships1764000000001,
+  // Pairing owns the API keys of all three services (docs/decisions.md §21).
+  CreateApiKeys1764000000100,
+];

@@ -97,6 +97,8 @@ beforeAll(async () => {
     logFormat: 'text',
     expiryWarningDays: 30,
     eventKeys,
+    rateLimitPerMinute: 60_000,
+    apiKeyCacheSeconds: 5,
   };
 });
 

@@ -15,6 +15,10 @@ export interface ServiceConfig {
   readonly logFormat: 'text' | 'json';
   /** Licenses expiring within this many days are flagged and announced as expiring soon. */
   readonly expiryWarningDays: number;
+  /** Requests one API key may make per minute to one service before 429 RATE_LIMITED. */
+  readonly rateLimitPerMinute: number;
+  /** How long licensing and the sync agent trust pairing's answer about a key (so a revocation takes this long). */
+  readonly apiKeyCacheSeconds: number;
   /** Where the keys that sign this service's events and verify everyone's are. */
   readonly eventKeys: EventKeySettings;
 }
@@ -118,6 +122,18 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .min(1, 'must be 1 or more')
       .max(3650, 'must be at most 3650')
       .default(30),
+    RATE_LIMIT_PER_MINUTE: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be 1 or more')
+      .max(100_000_000, 'must be at most 100000000')
+      .default(60_000),
+    API_KEY_CACHE_SECONDS: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 or more')
+      .max(300, 'must be at most 300')
+      .default(5),
   });
   // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported
   // under its own name.
@@ -127,7 +143,9 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
     throw new ConfigurationError(
       parsed.error.issues.map((i) => {
         const name = i.path[0] === 'HTTP_PORT' ? defaults.portVariable : String(i.path[0]);
-        return `${name}: ${i.message} (got ${JSON.stringify(env[name])})`;
+        // A URL may carry a password: never repeat it.
+        const got = name === 'DATABASE_URL' ? redactUrlPassword(String(env[name])) : env[name];
+        return `${name}: ${i.message} (got ${JSON.stringify(got)})`;
       }),
     );
   }
@@ -165,6 +183,8 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
     busNamespace: c.BUS_NAMESPACE,
     logFormat: c.LOG_FORMAT,
     expiryWarningDays: c.EXPIRY_WARNING_DAYS,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
     eventKeys: {
       dir: resolve(c.EVENT_KEYS_DIR ?? DEVELOPMENT_EVENT_KEYS_DIR),
       configured: c.EVENT_KEYS_DIR !== undefined,
@@ -172,4 +192,8 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       production: c.NODE_ENV === 'production',
     },
   };
+}
+
+function redactUrlPassword(url: string): string {
+  return url.replace(/(\/\/[^/:@\s]*:)[^@/\s]*@/, '$1[REDACTED]@');
 }

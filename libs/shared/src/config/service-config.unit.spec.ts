@@ -37,6 +37,8 @@ describe('loadServiceConfig', () => {
         busNamespace: '',
         logFormat: 'text',
         expiryWarningDays: 30,
+        rateLimitPerMinute: 60_000,
+        apiKeyCacheSeconds: 5,
         eventKeys: {
           dir: resolve('.local/event-signing-keys'),
           configured: false,

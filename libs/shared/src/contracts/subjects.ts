@@ -22,6 +22,8 @@ export interface BusNames {
   deadLetterSubject(consumer: string): string;
   /** Every dead-letter subject of the namespace (the dead-letter stream's subject filter). */
   readonly allDeadLetterSubjects: string;
+  /** Core-NATS request/reply subject for asking pairing who holds an API key (by its hash). */
+  readonly apiKeyLookup: string;
 }
 
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -54,5 +56,6 @@ export function busNames(namespace = ''): BusNames {
       return `${subjectPrefix}dead-letter.${consumer}`;
     },
     allDeadLetterSubjects: `${subjectPrefix}dead-letter.>`,
+    apiKeyLookup: `${subjectPrefix}rpc.pairing.v1.verify-api-key`,
   };
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
   ConfigurationError,
   loadServiceConfig,
@@ -10,6 +11,14 @@ import {
 } from '../config/service-config.js';
 import { ServiceRuntime, type ServiceRuntimeOptions } from '../runtime/service-runtime.js';
 import { RuntimeModule } from './runtime.module.js';
+import { requestHardening } from './hardening.js';
+import { MAX_BODY_BYTES } from './problem-details.js';
+import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
+import { ApiKeyStore } from '../auth/api-key-store.js';
+import { ApiKeyLookupReplyV1 } from '../auth/api-key-lookup.js';
+import { hashApiKey } from '../auth/api-keys.js';
+import { LOCAL_OPERATOR_KEY_FILE, resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
+import { RpcClient } from '../messaging/request-reply.js';
 
 /** Reads the configuration, or prints what is wrong with it and exits (code 78, EX_CONFIG). */
 export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
@@ -54,6 +63,38 @@ function exitCleanlyOnSignals(app: INestApplication, logger: ConsoleLogger): voi
   process.on('SIGTERM', stop);
 }
 
+/** The bootstrap operator key (OPERATOR_API_KEY, or in development the generated one), or exit 78. */
+export function operatorKeyOrExit(service: string): OperatorKey {
+  try {
+    return resolveOperatorKey(process.env, process.cwd());
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    console.error(`${service}: ${error.message}`);
+    process.exit(78);
+  }
+}
+
+/**
+ * Who verifies API keys: pairing owns the api_keys table and reads it; the other services ask pairing over
+ * NATS by the key's hash and keep the answer API_KEY_CACHE_SECONDS (see docs/decisions.md §21).
+ */
+function apiKeyVerifier(runtime: ServiceRuntime, operatorKey: OperatorKey, ownsApiKeys: boolean): ApiKeyVerifier {
+  const bootstrapHash = hashApiKey(operatorKey.key);
+  if (ownsApiKeys) {
+    const store = new ApiKeyStore(runtime.eventStore);
+    return new ApiKeyVerifier(bootstrapHash, (hash) => store.findActive(hash));
+  }
+  const rpc = new RpcClient(runtime.config, 'the pairing service (API keys)');
+  return new ApiKeyVerifier(
+    bootstrapHash,
+    (keyHash) => rpc.request(runtime.names.apiKeyLookup, { keyHash }, ApiKeyLookupReplyV1),
+    {
+      cacheMs: runtime.config.apiKeyCacheSeconds * 1000,
+      close: () => rpc.close(),
+    },
+  );
+}
+
 export interface RunningService {
   readonly app: INestApplication;
   readonly runtime: ServiceRuntime;
@@ -66,10 +107,14 @@ export interface RunningService {
  */
 export async function runService(
   appModule: (runtime: ServiceRuntime) => Type<unknown> | DynamicModule,
-  options: ServiceRuntimeOptions,
+  options: ServiceRuntimeOptions & {
+    /** The service that keeps the api_keys table (pairing); the others ask it. */
+    readonly ownsApiKeys?: boolean;
+  },
   /** Wires what needs the Nest container (consumers, request handlers) before the runtime starts. */
   configure?: (runtime: ServiceRuntime, app: INestApplication) => void,
 ): Promise<RunningService> {
+  const operatorKey = operatorKeyOrExit(options.config.service);
   let runtime: ServiceRuntime;
   try {
     runtime = new ServiceRuntime(options);
@@ -79,11 +124,20 @@ export async function runService(
     process.exit(78);
   }
   const logger = new ConsoleLogger(options.config.service, { json: options.config.logFormat === 'json', timestamp: true });
-  const app = await NestFactory.create(
-    { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime), appModule(runtime)] },
-    { logger, abortOnError: false },
+  const verifier = apiKeyVerifier(runtime, operatorKey, options.ownsApiKeys ?? false);
+  const app = await NestFactory.create<NestExpressApplication>(
+    { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime, verifier), appModule(runtime)] },
+    { logger, abortOnError: false, bodyParser: false },
   );
+  app.disable('x-powered-by');
+  // Before the parser: refuse non-JSON bodies (415) and malformed correlation ids; then JSON up to 16 KB (413).
+  app.use(requestHardening);
+  app.useBodyParser('json', { limit: MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   configure?.(runtime, app);
+  if (operatorKey.source === 'generated')
+    logger.log(
+      `no OPERATOR_API_KEY: generated the development operator key ${operatorKey.key} (kept in ${LOCAL_OPERATOR_KEY_FILE}; shown once)`,
+    );
   exitCleanlyOnSignals(app, logger);
   const { host, port } = options.config.http;
   await app.listen(port, host);

@@ -3,6 +3,10 @@ import type { Response } from 'express';
 import { RuleViolation, type RuleViolationKind } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
 import { DependencyUnavailableError } from '../messaging/request-reply.js';
+import { redactSecrets } from '../auth/api-keys.js';
+
+/** The largest JSON body accepted (413 PAYLOAD_TOO_LARGE above it). */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 /** A field that failed validation, as reported in a 400 problem. */
 export interface FieldError {
@@ -31,11 +35,14 @@ export interface Problem {
 const STATUS_OF: Record<RuleViolationKind, number> = { invalid: 400, 'not-found': 404, conflict: 409 };
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -76,7 +83,16 @@ export function toProblem(error: unknown): Problem {
       { field: '(body)', message: 'not valid JSON' },
     ]);
   }
-  if (parserError.type === 'entity.too.large') return problem(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
+  if (parserError.type === 'entity.too.large')
+    return problem(413, 'PAYLOAD_TOO_LARGE', `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB).`);
+  // Any other body-parser refusal (bad charset or encoding, aborted body) is the client's.
+  if (
+    typeof parserError.type === 'string' &&
+    parserError.status !== undefined &&
+    parserError.status >= 400 &&
+    parserError.status < 500
+  )
+    return problem(400, 'VALIDATION_FAILED', 'The request body could not be read.', [{ field: '(body)', message: 'unreadable' }]);
   // PostgreSQL down or restarting (found by the chaos harness: these were 500s): the client should retry.
   if (isTransientDatabaseError(error))
     return problem(503, 'SERVICE_UNAVAILABLE', 'The database is unavailable or restarting; retry shortly.');
@@ -92,7 +108,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const body = toProblem(error);
     if (body.status >= 500 && body.code === 'INTERNAL_ERROR')
-      this.logger.error(error instanceof Error ? error.stack : String(error));
+      this.logger.error(redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    if (body.status === 401) response.setHeader('WWW-Authenticate', 'Bearer');
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
   }
 }

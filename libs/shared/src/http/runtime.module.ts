@@ -19,6 +19,10 @@ import { EventStore } from '../event-store/event-store.js';
 import { ServiceRuntime } from '../runtime/service-runtime.js';
 import { CLOCK, systemClock } from '../runtime/clock.js';
 import { ProblemDetailsFilter } from './problem-details.js';
+import { Allow, AuthGuard, Public } from '../auth/auth.guard.js';
+import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
+import { ApiKeyStore } from '../auth/api-key-store.js';
+import { RateLimitGuard } from './rate-limit.js';
 
 /** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
 @Controller()
@@ -26,12 +30,15 @@ export class HealthController {
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
   @Get('health')
+  @Public()
   async health(@Res() response: Response): Promise<void> {
     const report = await this.runtime.health();
     response.status(report.status === 'ok' ? 200 : 503).json({ service: this.runtime.config.service, ...report });
   }
 
+  /** Scraped with an operator key or a `metrics` key (a key that can read nothing else). */
   @Get('metrics')
+  @Allow('operator', 'metrics')
   @HttpCode(200)
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metrics(): Promise<string> {
@@ -59,20 +66,25 @@ export class ReadinessGuard implements CanActivate {
 /** Stops the runtime when Nest shuts down (SIGINT/SIGTERM), after the HTTP server stopped accepting. */
 @Injectable()
 class RuntimeShutdown implements OnApplicationShutdown {
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(ApiKeyVerifier) private readonly verifier: ApiKeyVerifier,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.verifier.close().catch(() => undefined);
     await this.runtime.stop();
   }
 }
 
 /**
- * The thin Nest adapter around a ServiceRuntime: health and metrics endpoints, problem+json errors,
- * the readiness guard, and the runtime's parts (event store) as injectable providers.
+ * The thin Nest adapter around a ServiceRuntime: health and metrics endpoints, problem+json errors, the
+ * guards (API key first, then readiness, then the per-key rate limit), and the runtime's parts (event store,
+ * API keys) as injectable providers.
  */
 @Module({})
 export class RuntimeModule {
-  static forRuntime(runtime: ServiceRuntime): DynamicModule {
+  static forRuntime(runtime: ServiceRuntime, verifier: ApiKeyVerifier): DynamicModule {
     return {
       module: RuntimeModule,
       global: true,
@@ -81,11 +93,16 @@ export class RuntimeModule {
         { provide: ServiceRuntime, useValue: runtime },
         { provide: EventStore, useValue: runtime.eventStore },
         { provide: CLOCK, useValue: systemClock },
+        { provide: ApiKeyVerifier, useValue: verifier },
+        { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.eventStore) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        // Global guards run in this order.
+        { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: ReadinessGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         RuntimeShutdown,
       ],
-      exports: [ServiceRuntime, EventStore, CLOCK],
+      exports: [ServiceRuntime, EventStore, CLOCK, ApiKeyVerifier, ApiKeyStore],
     };
   }
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { EventStore, assertNever, valid, type LicenseStateV1 } from '#shared';
+import { Allow, Caller, EventStore, READERS, assertNever, valid, type LicenseStateV1, type Principal } from '#shared';
+import { ProductDirectory } from '../product-directory.js';
 import { licenseStreamId, type LicenseChange, type LicenseEvent } from '../../domain/license/license.events.js';
 import { licenseErrors } from '../../domain/license/license.errors.js';
 
@@ -23,14 +24,22 @@ export interface LicenseHistoryEntry {
 /** GET /licenses/:licenseId/history: every event of the license, oldest first, read from its stream. */
 @Controller('licenses/:licenseId/history')
 export class LicenseHistoryController {
-  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(ProductDirectory) private readonly products: ProductDirectory,
+  ) {}
 
   @Get()
+  @Allow(...READERS)
   async history(
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @Caller() caller: Principal,
   ): Promise<{ licenseId: string; events: LicenseHistoryEntry[] }> {
     const stored = await this.store.readStream<LicenseEvent>(licenseStreamId(licenseId));
-    if (stored.length === 0) throw licenseErrors.licenseNotFound(licenseId);
+    // A transfer moves a license within one account, so the newest event's serial names its account.
+    const serial = (stored.at(-1)?.data as { license?: LicenseStateV1 } | undefined)?.license?.serial;
+    if (serial === undefined || !(await this.products.isVisibleTo(caller, serial)))
+      throw licenseErrors.licenseNotFound(licenseId);
     const events = stored.map((e): LicenseHistoryEntry => {
       const common = { eventId: e.eventId, streamVersion: e.streamVersion, type: e.type, at: e.occurredAt };
       const event = { type: e.type, data: e.data } as LicenseEvent;

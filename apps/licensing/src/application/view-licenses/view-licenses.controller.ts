@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, Serial, loadState, valid, type Clock } from '#shared';
+import { Allow, CLOCK, Caller, EventStore, READERS, Serial, loadState, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { licenseErrors } from '../../domain/license/license.errors.js';
@@ -17,9 +17,13 @@ export class ViewLicensesController {
 
   /** Every license granted to the product (active, expired and revoked), oldest first. */
   @Get('products/:serial/licenses')
+  @Allow(...READERS)
   async ofProduct(
     @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Caller() caller: Principal,
   ): Promise<{ serial: string; licenses: LicenseView[] }> {
+    // Another account's product answers exactly like an unknown serial.
+    if (!(await this.products.isVisibleTo(caller, serial))) throw licenseErrors.productNotFound(serial);
     const now = this.clock.now();
     const licenses = await this.store.transaction((tx) => licensesOfProduct(tx, serial));
     // No license yet: tell an unknown serial (404) from a product that simply has none.
@@ -28,9 +32,14 @@ export class ViewLicensesController {
   }
 
   @Get('licenses/:licenseId')
-  async one(@Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string): Promise<LicenseView> {
+  @Allow(...READERS)
+  async one(
+    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @Caller() caller: Principal,
+  ): Promise<LicenseView> {
     const { state } = await loadState(this.store, licenseDecider, licenseStreamId(licenseId));
-    if (state.status === 'none') throw licenseErrors.licenseNotFound(licenseId);
+    if (state.status === 'none' || !(await this.products.isVisibleTo(caller, state.license.serial)))
+      throw licenseErrors.licenseNotFound(licenseId);
     return licenseView(state.license, this.clock.now());
   }
 }

@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, Serial, handleCommand, valid, type Clock } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  Allow,
+  CLOCK,
+  Caller,
+  EventStore,
+  Serial,
+  handleCommand,
+  valid,
+  type Clock,
+  type Principal,
+} from '#shared';
+import { ensureProductVisible } from '../tenancy.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import type { AssociateProducts } from '../../domain/ha-pair/ha-pair.commands.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships } from '../pairing-store.js';
@@ -19,10 +31,14 @@ export class AssociateProductsController {
 
   @Post()
   @HttpCode(201)
+  @Allow(...ACCOUNT_WRITERS)
   async associate(
     @Body(valid(AssociateProductsBody)) body: z.infer<typeof AssociateProductsBody>,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<PairView> {
+    await ensureProductVisible(this.store, body.primarySerial, caller);
+    await ensureProductVisible(this.store, body.secondarySerial, caller);
     const pairId = randomUUID();
     const { state } = await handleCommand({
       store: this.store,

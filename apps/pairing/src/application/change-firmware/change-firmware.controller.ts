@@ -1,6 +1,19 @@
 import { Body, Controller, Headers, Inject, Param, Patch } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, FIRMWARE_VERSION_PATTERN, Serial, handleCommand, valid, type Clock } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  Allow,
+  CLOCK,
+  Caller,
+  EventStore,
+  FIRMWARE_VERSION_PATTERN,
+  Serial,
+  handleCommand,
+  valid,
+  type Clock,
+  type Principal,
+} from '#shared';
+import { ensureProductVisible } from '../tenancy.js';
 import { productDecider } from '../../domain/product/product.decide.js';
 import { activePairOf, productStreamId } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
@@ -18,11 +31,14 @@ export class ChangeFirmwareController {
   ) {}
 
   @Patch(':serial')
+  @Allow(...ACCOUNT_WRITERS)
   async change(
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Body(valid(ChangeFirmwareBody)) body: z.infer<typeof ChangeFirmwareBody>,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<ProductView> {
+    await ensureProductVisible(this.store, serial, caller);
     let pairId: string | null = null;
     const { state } = await handleCommand({
       store: this.store,

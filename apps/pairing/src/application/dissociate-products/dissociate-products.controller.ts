@@ -1,6 +1,7 @@
 import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
+import { ensurePairVisible } from '../tenancy.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import { pairStreamId, releaseMemberships } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';
@@ -14,10 +15,13 @@ export class DissociateProductsController {
   ) {}
 
   @Delete(':pairId')
+  @Allow(...ACCOUNT_WRITERS)
   async dissociate(
     @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<PairView> {
+    await ensurePairVisible(this.store, pairId, caller);
     const { state } = await handleCommand({
       store: this.store,
       decider: haPairDecider,

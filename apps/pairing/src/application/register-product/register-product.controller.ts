@@ -1,17 +1,37 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, ForbiddenException, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, FIRMWARE_VERSION_PATTERN, SERIAL_PATTERN, handleCommand, valid, type Clock } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  AccountId,
+  Allow,
+  CLOCK,
+  Caller,
+  EventStore,
+  FIRMWARE_VERSION_PATTERN,
+  SERIAL_PATTERN,
+  handleCommand,
+  valid,
+  type Clock,
+  type Principal,
+} from '#shared';
 import { productDecider } from '../../domain/product/product.decide.js';
 import { productStreamId } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
 
-/** POST /products: what an operator sends to register an appliance. */
+/**
+ * POST /products: what is sent to register an appliance. `accountId` is required from an operator; an
+ * account-admin's products always go to its key's account, so it may leave it out, and naming another
+ * account is 403 FORBIDDEN (docs/decisions.md §22).
+ */
 export const RegisterProductBody = z.strictObject({
   serial: z.string().regex(SERIAL_PATTERN, 'must be 12 characters 0-9A-F'),
   model: z.string().min(1).max(64),
   firmwareVersion: z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1'),
-  accountId: z.string().min(1).max(64),
+  accountId: AccountId.optional(),
 });
+
+/** The same body as an operator must send it: naming the account. */
+const OperatorRegisterProductBody = RegisterProductBody.required({ accountId: true });
 
 @Controller('products')
 export class RegisterProductController {
@@ -22,17 +42,38 @@ export class RegisterProductController {
 
   @Post()
   @HttpCode(201)
+  @Allow(...ACCOUNT_WRITERS)
   async register(
-    @Body(valid(RegisterProductBody)) body: z.infer<typeof RegisterProductBody>,
+    @Body() raw: unknown,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<ProductView> {
+    // Validated here rather than by a pipe because whether accountId is required depends on the caller's role.
+    const body = valid(caller.role === 'operator' ? OperatorRegisterProductBody : RegisterProductBody).transform(raw);
+    const accountId = accountOfRegistration(caller, body.accountId);
     const { state } = await handleCommand({
       store: this.store,
       decider: productDecider,
       streamId: productStreamId(body.serial),
-      command: { type: 'RegisterProduct', data: body, metadata: { now: this.clock.now(), correlationId } },
+      command: {
+        type: 'RegisterProduct',
+        data: { ...body, accountId },
+        metadata: { now: this.clock.now(), correlationId },
+      },
     });
     if (state.status !== 'registered') throw new Error('registration produced no product');
     return productView(state, null);
   }
+}
+
+/** The account a registration goes to: the key's own, or for an operator the one the body names. */
+function accountOfRegistration(caller: Principal, requested: string | undefined): string {
+  if (caller.role === 'operator') {
+    if (requested === undefined) throw new Error('an operator registration without an account');
+    return requested;
+  }
+  if (caller.accountId === null) throw new Error('an account-scoped key without an account');
+  if (requested !== undefined && requested !== caller.accountId)
+    throw new ForbiddenException({ code: 'FORBIDDEN', message: 'This key registers products for its own account only.' });
+  return caller.accountId;
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, Serial, valid, type Clock } from '#shared';
+import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, Serial, valid, type Clock, type Principal } from '#shared';
+import { ensurePairVisible, ensureProductVisible } from '../tenancy.js';
 import { pairView, type PairView } from '../views.js';
 import { handleReplaceUnit } from './replace-unit.handler.js';
 
@@ -18,11 +19,15 @@ export class ReplaceUnitController {
   /** Answers the new pair, whose `replaces` names the old pair, the failed unit and the successor. */
   @Post(':pairId/replacements')
   @HttpCode(201)
+  @Allow(...ACCOUNT_WRITERS)
   async replace(
     @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
     @Body(valid(ReplaceUnitBody)) body: z.infer<typeof ReplaceUnitBody>,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<PairView> {
+    await ensurePairVisible(this.store, pairId, caller);
+    await ensureProductVisible(this.store, body.replacementSerial, caller);
     const { newPair } = await handleReplaceUnit(this.store, {
       pairId,
       newPairId: randomUUID(),

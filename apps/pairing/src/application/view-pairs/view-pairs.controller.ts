@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { EventStore, valid } from '#shared';
+import { Allow, Caller, EventStore, READERS, canAccess, valid, type Principal } from '#shared';
 import { pairNotFound } from '../../domain/ha-pair/ha-pair.errors.js';
 import { loadPair } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';
@@ -10,9 +10,14 @@ export class ViewPairsController {
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Get(':pairId')
-  async get(@Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string): Promise<PairView> {
+  @Allow(...READERS)
+  async get(
+    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @Caller() caller: Principal,
+  ): Promise<PairView> {
     const pair = await loadPair(this.store, pairId);
-    if (pair.status === 'none') throw pairNotFound(pairId);
+    // Another account's pair answers exactly like an unknown id.
+    if (pair.status === 'none' || !canAccess(caller, pair.accountId)) throw pairNotFound(pairId);
     return pairView(pair);
   }
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { EventStore, Serial, valid } from '#shared';
+import { Allow, Caller, EventStore, READERS, Serial, canAccess, valid, type Principal } from '#shared';
 import { productNotFound } from '../../domain/product/product.errors.js';
 import { activePairOf, loadProduct } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
@@ -17,9 +17,11 @@ export class ViewProductsController {
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Get(':serial')
-  async get(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<ProductView> {
+  @Allow(...READERS)
+  async get(@Param('serial', valid(Serial, 'serial')) serial: string, @Caller() caller: Principal): Promise<ProductView> {
     const product = await findProduct(this.store, serial);
-    if (!product) throw productNotFound(serial);
+    // Another account's product answers exactly like an unknown serial.
+    if (!product || !canAccess(caller, product.accountId)) throw productNotFound(serial);
     return product;
   }
 }

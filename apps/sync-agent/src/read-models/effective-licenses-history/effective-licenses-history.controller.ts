@@ -1,10 +1,11 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { EventStore, RuleViolation, Serial, valid } from '#shared';
+import { Allow, Caller, EventStore, READERS, RuleViolation, Serial, valid, type Principal } from '#shared';
+import { productVisibleTo } from '../tenancy.js';
 import { isKnownProduct, readHistoryPage, type EffectiveLicensesHistoryPage } from './effective-licenses-history.query.js';
 
 /** `?limit=1..500` (default 50) and `?after=<version>` (default 0: from the first change). */
-export const HistoryQuery = z.object({
+export const HistoryQuery = z.strictObject({
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-500').max(500, 'must be 1-500').default(50),
   after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').default(0),
 });
@@ -18,12 +19,16 @@ export class EffectiveLicensesHistoryController {
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Get()
+  @Allow(...READERS)
   async get(
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Query(valid(HistoryQuery)) query: z.infer<typeof HistoryQuery>,
+    @Caller() caller: Principal,
   ): Promise<EffectiveLicensesHistoryPage> {
+    const visible = await productVisibleTo(this.store, caller, serial);
     return this.store.transaction(async (tx) => {
-      if (!(await isKnownProduct(tx, serial)))
+      // Another account's product answers exactly like one the agent does not know.
+      if (!visible || !(await isKnownProduct(tx, serial)))
         throw new RuleViolation(
           'PRODUCT_NOT_FOUND',
           'not-found',

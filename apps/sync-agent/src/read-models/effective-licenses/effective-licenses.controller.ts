@@ -1,7 +1,10 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  Allow,
   CLOCK,
+  Caller,
+  READERS,
   EventStore,
   RuleViolation,
   Serial,
@@ -10,7 +13,9 @@ import {
   valid,
   type Clock,
   type EffectiveLicenseSetV1,
+  type Principal,
 } from '#shared';
+import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
 import { effectiveSetAt } from '../effective-licenses-history/effective-licenses-history.query.js';
 import { loadWorkingSet } from './projection-store.js';
@@ -35,10 +40,14 @@ export class EffectiveLicensesController {
   ) {}
 
   @Get()
+  @Allow(...READERS)
   async get(
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Query('at', valid(AsOfInstant.optional(), 'at')) at: string | undefined,
+    @Caller() caller: Principal,
   ): Promise<EffectiveLicenseSetV1> {
+    // Another account's product answers exactly like one the agent does not know.
+    if (!(await productVisibleTo(this.store, caller, serial))) notFound(serial, 'yet');
     const now = this.clock.now();
     const options = { warningWindowDays: this.runtime.config.expiryWarningDays };
     if (at === undefined) {

@@ -1,6 +1,10 @@
 import { Controller, Get, Header, Inject, Param } from '@nestjs/common';
 import {
+  Allow,
   CLOCK,
+  Caller,
+  Public,
+  READERS,
   EventStore,
   RuleViolation,
   Serial,
@@ -9,7 +13,9 @@ import {
   type Clock,
   type LicenseSigningKeySetV1,
   type SignedLicenseDocumentV1,
+  type Principal,
 } from '#shared';
+import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
 import { loadWorkingSet } from '../effective-licenses/projection-store.js';
 import { LicenseSigningKeyRing } from './license-signing-keys.js';
@@ -29,11 +35,17 @@ export class LicenseDocumentController {
   ) {}
 
   @Get()
+  @Allow(...READERS)
   @Header('Cache-Control', 'no-store')
-  async get(@Param('serial', valid(Serial, 'serial')) serial: string): Promise<SignedLicenseDocumentV1> {
+  async get(
+    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @Caller() caller: Principal,
+  ): Promise<SignedLicenseDocumentV1> {
     const now = this.clock.now();
+    const visible = await productVisibleTo(this.store, caller, serial);
     const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
-    const set = effectiveSetOf(state, serial, now, { warningWindowDays: this.runtime.config.expiryWarningDays });
+    const set = visible ? effectiveSetOf(state, serial, now, { warningWindowDays: this.runtime.config.expiryWarningDays }) : null;
+    // Another account's product answers exactly like one the agent does not know.
     if (!set)
       throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);
     return this.keys.issue(set, now);
@@ -45,7 +57,9 @@ export class LicenseDocumentController {
 export class LicenseSigningKeysController {
   constructor(@Inject(LicenseSigningKeyRing) private readonly keys: LicenseSigningKeyRing) {}
 
+  /** Public on purpose: public keys, fetched by appliances and verifiers that hold no API key. */
   @Get()
+  @Public()
   // Short enough that a rotation (new key published, then used after a restart) reaches verifiers quickly.
   @Header('Cache-Control', 'public, max-age=300')
   get(): LicenseSigningKeySetV1 {

@@ -1,0 +1,89 @@
+import {
+  ForbiddenException,
+  Inject,
+  ServiceUnavailableException,
+  Injectable,
+  SetMetadata,
+  UnauthorizedException,
+  createParamDecorator,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { bearerToken, type ApiKeyRole, type Principal } from './api-keys.js';
+import { ApiKeyVerifier } from './api-key-verifier.js';
+import { DependencyUnavailableError } from '../messaging/request-reply.js';
+
+const PUBLIC = 'auth:public';
+const ROLES = 'auth:roles';
+
+/** The route needs no key (GET /health, the published license-signing keys). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
+
+/** The roles that may call the route. A route without it is for operators only (deny by default). */
+export const Allow = (...roles: ApiKeyRole[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES, roles);
+
+/** Roles that may read an account's data. */
+export const READERS: readonly ApiKeyRole[] = ['operator', 'account-admin', 'reader'];
+/** Roles that may change an account's products and pairs. */
+export const ACCOUNT_WRITERS: readonly ApiKeyRole[] = ['operator', 'account-admin'];
+
+interface AuthenticatedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  principal?: Principal;
+}
+
+/** The caller of the request, as the AuthGuard established it. */
+export const Caller = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {
+  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('@Caller() on a route without an authenticated caller');
+  return principal;
+});
+
+/**
+ * The global guard: every HTTP route needs `Authorization: Bearer <api key>` of an active key whose role the
+ * route allows (`@Allow`; operators only when unsaid), except `@Public()` routes. 401 UNAUTHENTICATED without a
+ * valid key, 403 FORBIDDEN for a role the route does not allow. Request/reply handlers (NATS) are not HTTP.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(ApiKeyVerifier) private readonly verifier: ApiKeyVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const token = bearerToken(request.headers.authorization);
+    const principal = token === null ? null : await this.verify(token);
+    if (!principal)
+      throw new UnauthorizedException({
+        code: 'UNAUTHENTICATED',
+        message: 'Send a valid API key as "Authorization: Bearer <api key>".',
+      });
+    const allowed = this.reflector.getAllAndOverride<ApiKeyRole[] | undefined>(ROLES, targets) ?? ['operator'];
+    if (!allowed.includes(principal.role))
+      throw new ForbiddenException({
+        code: 'FORBIDDEN',
+        message: `A key with the role "${principal.role}" may not do this; it needs one of: ${allowed.join(', ')}.`,
+      });
+    request.principal = principal;
+    return true;
+  }
+
+  /** A key that cannot be checked now (PostgreSQL or pairing away) is refused with 503, never let through. */
+  private async verify(token: string): Promise<Principal | null> {
+    try {
+      return await this.verifier.verify(token);
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) throw error;
+      throw new ServiceUnavailableException({
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The API key cannot be checked now (PostgreSQL or NATS is unavailable); retry shortly.',
+      });
+    }
+  }
+}
