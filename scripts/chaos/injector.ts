@@ -10,7 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import type { BusNames } from '#shared/contracts';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared';
+import type { BusNames, EventEnvelope } from '#shared/contracts';
+import { developmentSigningKey } from '../../test/support/system.js';
 import type { Random } from './load.js';
 
 export interface InjectionCounts {
@@ -73,7 +75,8 @@ export class Injector {
    */
   private async copy(stale: boolean): Promise<boolean> {
     try {
-      const stream = this.names.stream(this.random.chance(0.5) ? 'pairing' : 'licensing');
+      const source = this.random.chance(0.5) ? 'pairing' : 'licensing';
+      const stream = this.names.stream(source);
       const { state } = await this.jsm.streams.info(stream);
       if (state.messages === 0) return false;
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -85,10 +88,26 @@ export class Injector {
         if (!msg || msg.header?.get('Chaos-Injected')) continue;
         const envelope = msg.json<Record<string, unknown>>();
         if (typeof envelope.eventId !== 'string') continue;
-        const body = stale ? { ...envelope, eventId: randomUUID() } : envelope;
         const headers = natsHeaders();
         headers.set('Chaos-Injected', stale ? 'stale' : 'duplicate');
-        await this.js.publish(msg.subject, JSON.stringify(body), { msgID: randomUUID(), headers });
+        // Consumers apply only events signed by their producer: a duplicate keeps its bytes and signature, a
+        // stale copy (a new event id) is signed again with the producer's development key, as its relay would.
+        if (stale) {
+          const signed = signEvent(
+            { ...envelope, eventId: randomUUID() } as EventEnvelope,
+            msg.subject,
+            developmentSigningKey(source),
+          );
+          headers.set(EVENT_KEY_ID_HEADER, signed.keyId);
+          headers.set(EVENT_SIGNATURE_HEADER, signed.signature);
+          await this.js.publish(msg.subject, signed.body, { msgID: randomUUID(), headers });
+        } else {
+          for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) {
+            const value = msg.header?.get(name);
+            if (value) headers.set(name, value);
+          }
+          await this.js.publish(msg.subject, msg.data, { msgID: randomUUID(), headers });
+        }
         return true;
       }
       return false;

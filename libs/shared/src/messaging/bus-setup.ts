@@ -2,11 +2,12 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { BusNames } from '../contracts/index.js';
 import { EVENT_SOURCES } from '../event-signing/event-key-ring.js';
 import { ensureDurableConsumer, type DurableConsumerSpec } from './durable-consumer.js';
-import { ensureEventStream } from './streams.js';
+import { deadLetterIndexConsumers } from '../dead-letters/dead-letter-index.js';
+import { ensureDeadLetterStream, ensureEventStream } from './streams.js';
 
 /**
- * The bus administration the services' own users may not do: creates (or updates) every event stream and every
- * durable consumer. Run with an admin bus user (`npm run bus:setup`, the compose `bus-setup` step) before the
+ * The bus administration the services' own users may not do: creates (or updates) every event stream, the
+ * dead-letter stream, and every durable consumer (with each one's dead-letter index consumer). Run with an admin bus user (`npm run bus:setup`, the compose `bus-setup` step) before the
  * services start; against a server without authorization the services also do it themselves.
  */
 export async function setupBus(
@@ -19,7 +20,9 @@ export async function setupBus(
     await ensureEventStream(jsm, names, source);
     log(`stream ${names.stream(source)} (${names.allSubjects(source)}) ready`);
   }
-  for (const spec of consumers) {
+  await ensureDeadLetterStream(jsm, names);
+  log(`stream ${names.deadLetterStream} (${names.allDeadLetterSubjects}) ready`);
+  for (const spec of [...consumers, ...deadLetterIndexConsumers(names, consumers)]) {
     await ensureDurableConsumer(jsm, spec);
     log(`durable consumer ${spec.durable} on ${spec.stream} ready`);
   }
