@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { EffectiveLicenseSetV1 } from '#shared/contracts';
 import { fuzzBus } from '../scripts/fuzz/bus.js';
-import { NATS_URL, api, eventually, randomSerial, startSystem, type RunningSystem } from './support/system.js';
+import { NATS_URL, TEST_OPERATOR_KEY, api, eventually, randomSerial, startSystem, type RunningSystem } from './support/system.js';
 
 jest.setTimeout(180_000);
 
@@ -43,6 +43,7 @@ describe('fuzzBus (short run)', () => {
       natsUrl: NATS_URL,
       namespace: system.namespace,
       syncAgentUrl: system.syncAgent,
+      apiKey: TEST_OPERATOR_KEY,
       serials,
       messages: 150,
       seed: 20261125,

@@ -3,10 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { busNames, parseEnvelope } from '#shared/contracts';
+import { publishSignedEnvelope } from '#shared/testing';
 import {
   DAY_MS,
   NATS_URL,
+  TEST_OPERATOR_KEY,
   api,
+  developmentSigningKey,
   eventually,
   fromNow,
   randomSerial,
@@ -86,7 +89,7 @@ class Oracle {
 }
 
 async function scrapeConsumed(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_OPERATOR_KEY}` } })).text();
   const counts: Record<string, number> = {};
   for (const match of text.matchAll(/^consumer_events_total\{[^}]*outcome="([a-z]+)"[^}]*\} (\S+)$/gm)) {
     counts[match[1]!] = Number(match[2]);
@@ -95,7 +98,7 @@ async function scrapeConsumed(url: string): Promise<Record<string, number>> {
 }
 
 async function published(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_OPERATOR_KEY}` } })).text();
   return Number(/^outbox_events_published_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? NaN);
 }
 
@@ -243,9 +246,16 @@ describe('two sync-agent instances', () => {
       const stored = await jsm.streams.getMessage(names.stream('pairing'), { last_by_subj: subject });
       const registered = parseEnvelope(stored!.data);
       // The same event again, past JetStream's de-duplication (another message id): the inbox absorbs it.
-      await js.publish(subject, stored!.data, { msgID: randomUUID() });
-      // The registration (version 1) as a new event after the firmware change (version 2): stale.
-      await js.publish(subject, JSON.stringify({ ...registered, eventId: randomUUID() }), { msgID: randomUUID() });
+      // Its producer's signature travels with it, as with any copy of a stored message.
+      await js.publish(subject, stored!.data, { msgID: randomUUID(), headers: stored!.header });
+      // The registration (version 1) as a new event after the firmware change (version 2), signed by pairing: stale.
+      await publishSignedEnvelope(
+        js,
+        names,
+        { ...registered, eventId: randomUUID() },
+        developmentSigningKey('pairing'),
+        randomUUID(),
+      );
     } finally {
       await nc.close();
     }

@@ -34,6 +34,8 @@ export interface FuzzBusOptions {
   readonly namespace: string;
   /** The sync agent's base URL: its /metrics and effective sets are what is checked. */
   readonly syncAgentUrl: string;
+  /** An API key that may read the sync agent's /metrics and effective sets (an operator's). */
+  readonly apiKey: string;
   /** Registered products whose effective sets must not change (forged events target them). */
   readonly serials: readonly string[];
   /** How many messages to send (the full run: at least 1,000). */
@@ -80,18 +82,25 @@ function signatureHeaders(keyId: string | undefined, signature: string | undefin
 }
 
 /** The sync agent's events_rejected_total by reason, and how many events it has applied. */
-async function consumerCounts(syncAgentUrl: string): Promise<{ rejected: Record<string, number>; applied: number }> {
-  const text = await (await fetch(`${syncAgentUrl}/metrics`)).text();
+async function consumerCounts(
+  syncAgentUrl: string,
+  apiKey: string,
+): Promise<{ rejected: Record<string, number>; applied: number }> {
+  const response = await fetch(`${syncAgentUrl}/metrics`, { headers: { authorization: `Bearer ${apiKey}` } });
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  const text = await response.text();
   const rejected: Record<string, number> = {};
   for (const m of text.matchAll(/^events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm)) rejected[m[1]!] = Number(m[2]);
   const applied = /^consumer_events_total\{[^}]*outcome="applied"[^}]*\} (\d+)/m.exec(text);
   return { rejected, applied: applied ? Number(applied[1]) : 0 };
 }
 
-async function effectiveSets(syncAgentUrl: string, serials: readonly string[]): Promise<string[]> {
+async function effectiveSets(syncAgentUrl: string, apiKey: string, serials: readonly string[]): Promise<string[]> {
   return Promise.all(
     serials.map(async (s) => {
-      const response = await fetch(`${syncAgentUrl}/products/${s}/effective-licenses`);
+      const response = await fetch(`${syncAgentUrl}/products/${s}/effective-licenses`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
       return `${response.status} ${await response.text()}`;
     }),
   );
@@ -288,8 +297,8 @@ export async function fuzzBus(options: FuzzBusOptions): Promise<FuzzBusResult> {
     const stranger = generateKeyPairSync('ed25519').privateKey;
     const outgoing = generate(options, names, real, stranger, knownKeyIds);
 
-    const before = await consumerCounts(options.syncAgentUrl);
-    const setsBefore = await effectiveSets(options.syncAgentUrl, options.serials);
+    const before = await consumerCounts(options.syncAgentUrl, options.apiKey);
+    const setsBefore = await effectiveSets(options.syncAgentUrl, options.apiKey, options.serials);
     log(`[fuzz:bus] seed ${seed}: sending ${outgoing.length} malformed or forged messages (${real.length} real events to copy)`);
 
     const sentByKind: Record<string, number> = {};
@@ -310,14 +319,14 @@ export async function fuzzBus(options: FuzzBusOptions): Promise<FuzzBusResult> {
       if (Date.now() > deadline) throw new Error('fuzz:bus: the sync agent did not consume every message in time');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const after = await consumerCounts(options.syncAgentUrl);
+    const after = await consumerCounts(options.syncAgentUrl, options.apiKey);
     const rejectedByReason = Object.fromEntries(
       Object.keys(after.rejected)
         .map((reason) => [reason, (after.rejected[reason] ?? 0) - (before.rejected[reason] ?? 0)] as const)
         .filter(([, n]) => n > 0),
     );
     const rejected = Object.values(rejectedByReason).reduce((a, b) => a + b, 0);
-    const setsAfter = await effectiveSets(options.syncAgentUrl, options.serials);
+    const setsAfter = await effectiveSets(options.syncAgentUrl, options.apiKey, options.serials);
     // Applied = an event that got past verification, the inbox and the newest-version rule into the projection.
     const stateChanges = setsAfter.filter((s, i) => s !== setsBefore[i]).length + (after.applied - before.applied);
     log(`[fuzz:bus] sent ${sent}, rejected ${rejected} ${JSON.stringify(rejectedByReason)}, state changes ${stateChanges}`);

@@ -109,14 +109,17 @@ const SIGNATURE_REASONS: Readonly<
 };
 
 /**
- * The decode step of a consumer that accepts only signed events: verifyEventMessage, its refusal as a
- * dead-letter reason (a body that fails to parse keeps decodeEvent's precise reason).
+ * The decode step of a consumer that accepts only signed events. A message that is not even a valid event is
+ * refused for that, with decodeEvent's precise reason (what an operator needs to fix it); a valid event must
+ * then carry its producer's signature, over these bytes, for this subject (verifyEventMessage).
  */
 export function verifiedEventDecoder(
   keys: ReadonlyMap<string, EventVerificationKey>,
   names: BusNames,
 ): MessageDecoder<EventEnvelope> {
   return (message) => {
+    const parsed = decodeEvent(message);
+    if (!parsed.ok) return parsed;
     const result = verifyEventMessage(
       {
         subject: message.subject,
@@ -128,10 +131,8 @@ export function verifiedEventDecoder(
       names,
     );
     if (result.ok) return { ok: true, value: result.event };
-    if (result.reason === 'malformed' || result.reason === 'replayed' || result.reason === 'stale_version') {
-      const decoded = decodeEvent(message);
-      return decoded.ok ? { ok: false, reason: 'NOT_AN_ENVELOPE', detail: result.detail } : decoded;
-    }
+    if (result.reason === 'malformed' || result.reason === 'replayed' || result.reason === 'stale_version')
+      return { ok: false, reason: 'NOT_AN_ENVELOPE', detail: result.detail };
     return { ok: false, reason: SIGNATURE_REASONS[result.reason], detail: result.detail };
   };
 }

@@ -168,7 +168,7 @@ describe('bus permissions (deploy/nats/permissions.conf)', () => {
       const jsm = await jetstreamManager(nc('bus-admin'));
       const streams: string[] = [];
       for await (const name of jsm.streams.names()) streams.push(name);
-      expect(streams.sort()).toEqual(['LICENSING', 'PAIRING', 'SYNC_AGENT']);
+      expect(streams.sort()).toEqual(['DEAD_LETTER', 'LICENSING', 'PAIRING', 'SYNC_AGENT']);
       expect((await jsm.consumers.info('PAIRING', 'licensing')).name).toBe('licensing');
     });
   });
