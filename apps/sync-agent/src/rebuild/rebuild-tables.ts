@@ -3,6 +3,7 @@
  * Every statement names its schema explicitly: the rebuild works across three schemas at once.
  */
 import pg from 'pg';
+import { projectorLockKey } from '../read-models/effective-licenses/effective-licenses.projector.js';
 
 /**
  * What the rebuild recomputes from the streams: the inbox (which "as of" queries read) and the facts. It does
@@ -92,10 +93,7 @@ export async function createShadowTables(sql: Sql, schemas: RebuildSchemas): Pro
     throw new Error(`unexpected indexes in the shadow tables: ${unmatched.map((i) => i.index).join(', ')}`);
 }
 
-/** The key identifying one advisory lock: the one the live projector takes for every batch (see projectBatch). */
-export function projectorLockKey(schema: string): string {
-  return `${schema}.effective-licenses-projector`;
-}
+export { projectorLockKey };
 
 /** Takes, in the caller's open transaction, the lock every live projector batch takes first; held until commit. */
 export async function holdProjectorLock(sql: Sql, live: string): Promise<void> {

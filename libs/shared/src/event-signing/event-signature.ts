@@ -76,6 +76,16 @@ export function verifyEventMessage(
   keys: ReadonlyMap<string, EventVerificationKey>,
   names: BusNames,
 ): EventVerification {
+  return verifyWith(message, keys, names, () => parseEnvelope(message.body));
+}
+
+/** verifyEventMessage, with the body parsed by `parse` (once, by whoever already parsed it) after the signature holds. */
+function verifyWith(
+  message: ReceivedEventMessage,
+  keys: ReadonlyMap<string, EventVerificationKey>,
+  names: BusNames,
+  parse: () => EventEnvelope,
+): EventVerification {
   const reject = (reason: EventRejectionReason, detail: string): EventVerification => ({ ok: false, reason, detail });
   const { keyId, signature, body, subject } = message;
   if (!keyId || !signature) return reject('unsigned', `no ${EVENT_KEY_ID_HEADER} or ${EVENT_SIGNATURE_HEADER} header`);
@@ -85,7 +95,7 @@ export function verifyEventMessage(
     return reject('bad_signature', `the signature does not match the body for key ${keyId}`);
   let event: EventEnvelope;
   try {
-    event = parseEnvelope(body);
+    event = parse();
   } catch (error) {
     return reject('malformed', error instanceof InvalidEventError ? error.message : String(error));
   }
@@ -120,7 +130,7 @@ export function verifiedEventDecoder(
   return (message) => {
     const parsed = decodeEvent(message);
     if (!parsed.ok) return parsed;
-    const result = verifyEventMessage(
+    const result = verifyWith(
       {
         subject: message.subject,
         body: message.data,
@@ -129,8 +139,10 @@ export function verifiedEventDecoder(
       },
       keys,
       names,
+      () => parsed.value, // parsed and schema-checked once, above
     );
     if (result.ok) return { ok: true, value: result.event };
+    // 'malformed' cannot happen here (parsed above); replays and stale versions are judged by the projector.
     if (result.reason === 'malformed' || result.reason === 'replayed' || result.reason === 'stale_version')
       return { ok: false, reason: 'NOT_AN_ENVELOPE', detail: result.detail };
     return { ok: false, reason: SIGNATURE_REASONS[result.reason], detail: result.detail };

@@ -39,6 +39,10 @@ import {
 export const effectiveLicensesStreamId = (serial: string): string => `effective-licenses-${serial}`;
 export const statefulSyncStreamId = (pairId: string): string => `stateful-sync-${pairId}`;
 
+const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
+/** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
+export const projectorLockKey = (schema: string): string => `${schema}${PROJECTOR_LOCK_SUFFIX}`;
+
 /** How a batch's events counted: applied, seen before (inbox), or older than what was stored. */
 export interface BatchOutcome {
   applied: number;
@@ -70,7 +74,7 @@ export async function projectBatch(
   await store.transaction(async (tx) => {
     // One projector transaction at a time per schema, so two instances never interleave a
     // read-compute-write of the same effective set.
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.effective-licenses-projector'))`);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
     counts.applied = counts.duplicate = counts.stale = 0;
     const seen = new Set<string>();
     const unique = batch.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
