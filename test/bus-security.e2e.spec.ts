@@ -111,7 +111,7 @@ describe('on the locked-down bus', () => {
     expect(await rejected(system.syncAgent)).toEqual({});
   });
 
-  it('a client with valid bus credentials but no signing key changes no effective set, and every attempt is rejected and counted', async () => {
+  it('a client with valid bus credentials but no signing key changes no effective set, and every attempt is rejected, counted and dead-lettered', async () => {
     const before = await Promise.all([primary, secondary].map((s) => syncAgent.get(`/products/${s}/effective-licenses`)));
     const historyBefore = (await syncAgent.get(`/products/${secondary}/effective-licenses/history`)).body.items.length;
     const real = JSON.parse(Buffer.from(realGrant.body).toString()) as EventEnvelope & { data: { license: LicenseStateV1 } };
@@ -156,6 +156,17 @@ describe('on the locked-down bus', () => {
       description: 'every attempt rejected by the sync agent',
       timeoutMs: 20_000,
     });
+    // Each one is in the dead-letter stream with its reason, the replay included.
+    const letters = await eventually(
+      async () => {
+        const { items } = (await syncAgent.get<{ items: { reason: string }[] }>('/dead-letters?limit=100')).body;
+        return items.length >= attempts.length && items;
+      },
+      { description: 'every attempt dead-lettered', timeoutMs: 20_000 },
+    );
+    const lettersByReason: Record<string, number> = {};
+    for (const { reason } of letters) lettersByReason[reason] = (lettersByReason[reason] ?? 0) + 1;
+    expect(lettersByReason).toEqual(Object.fromEntries(Object.entries(expected).map(([r, n]) => [r.toUpperCase(), n])));
     const after = await Promise.all([primary, secondary].map((s) => syncAgent.get(`/products/${s}/effective-licenses`)));
     expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
     expect((await syncAgent.get(`/products/${secondary}/effective-licenses/history`)).body.items).toHaveLength(historyBefore);

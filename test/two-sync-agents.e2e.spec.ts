@@ -205,16 +205,17 @@ describe('two sync-agent instances', () => {
         expect({ serial, set: await actual(url, serial) }).toEqual({ serial, set: oracle.expected(serial) });
     }
 
-    // Both consumed, and together they took in each published event exactly once (applied or stale, never lost
-    // or counted twice; a redelivery would show as a duplicate).
+    // Both consumed, and together they took in each published event exactly once: applied, or refused as an
+    // older version when the other instance committed a newer one first (never lost or counted twice; a
+    // redelivery shows as redelivered).
     const events = (await published(system.pairing)) + (await published(system.licensing));
     const consumed = await Promise.all(system.syncAgents.map(({ url }) => scrapeConsumed(url)));
     for (const counts of consumed) expect(counts['applied']).toBeGreaterThan(0);
-    const once = consumed.reduce((sum, c) => sum + (c['applied'] ?? 0) + (c['stale'] ?? 0), 0);
+    const once = consumed.reduce((sum, c) => sum + (c['applied'] ?? 0) + (c['rejected'] ?? 0), 0);
     expect(once).toBe(events);
   });
 
-  it('count a redelivered event as a duplicate and an older version as stale, and change nothing for them', async () => {
+  it('dead-letter a copy of an applied event as REPLAYED and an older version as STALE_VERSION, and change nothing', async () => {
     const serial = randomSerial();
     expect(
       (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-two' })).status,
@@ -229,15 +230,9 @@ describe('two sync-agent instances', () => {
       },
       { timeoutMs: 20_000, description: 'the product and its license to be projected' },
     );
-    const total = async () => {
-      const all = await Promise.all(system.syncAgents.map(({ url }) => scrapeConsumed(url)));
-      return {
-        duplicate: all.reduce((n, c) => n + (c['duplicate'] ?? 0), 0),
-        stale: all.reduce((n, c) => n + (c['stale'] ?? 0), 0),
-      };
-    };
-    const before = await total();
 
+    let replayedId = '';
+    let staleId = '';
     const nc = await connect({ servers: NATS_URL, name: 'two-agents-e2e' });
     try {
       const jsm = await jetstreamManager(nc);
@@ -245,14 +240,16 @@ describe('two sync-agent instances', () => {
       const subject = names.subjectsOfType('ProductRegistered').replace('*', serial);
       const stored = await jsm.streams.getMessage(names.stream('pairing'), { last_by_subj: subject });
       const registered = parseEnvelope(stored!.data);
-      // The same event again, past JetStream's de-duplication (another message id): the inbox absorbs it.
-      // Its producer's signature travels with it, as with any copy of a stored message.
+      replayedId = registered.eventId;
+      // The same event again, past JetStream's de-duplication (another message id): a replay, which the inbox
+      // catches. Its producer's signature travels with it, as with any copy of a stored message.
       await js.publish(subject, stored!.data, { msgID: randomUUID(), headers: stored!.header });
       // The registration (version 1) as a new event after the firmware change (version 2), signed by pairing: stale.
+      staleId = randomUUID();
       await publishSignedEnvelope(
         js,
         names,
-        { ...registered, eventId: randomUUID() },
+        { ...registered, eventId: staleId },
         developmentSigningKey('pairing'),
         randomUUID(),
       );
@@ -260,17 +257,22 @@ describe('two sync-agent instances', () => {
       await nc.close();
     }
 
-    await eventually(
+    const letters = await eventually(
       async () => {
-        const now = await total();
-        expect({ duplicate: now.duplicate - before.duplicate, stale: now.stale - before.stale }).toEqual({
-          duplicate: 1,
-          stale: 1,
-        });
-        return true;
+        const { items } = (
+          await api(system.syncAgent).get<{ items: { reason: string; body: string; detail: string }[] }>('/dead-letters')
+        ).body;
+        const ours = items.filter((l) => [replayedId, staleId].includes((JSON.parse(l.body) as { eventId: string }).eventId));
+        return ours.length === 2 && ours;
       },
-      { timeoutMs: 20_000, description: 'one duplicate and one stale version to be counted' },
+      { timeoutMs: 20_000, description: 'the copy and the stale version to be dead-lettered' },
     );
+    expect(
+      letters.map((l) => [l.reason, (JSON.parse(l.body) as { eventId: string }).eventId]).sort(),
+    ).toEqual([
+      ['REPLAYED', replayedId],
+      ['STALE_VERSION', staleId],
+    ]);
     expect((await api(system.syncAgent).get(`/products/${serial}/effective-licenses`)).body).toEqual(set);
   });
 });

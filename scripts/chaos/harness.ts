@@ -96,8 +96,11 @@ export interface ChaosReport {
   readonly eventsInStores: Record<string, number>;
   readonly eventsPublished: number | null;
   readonly redeliveries: number | null;
-  readonly duplicatesAbsorbed: number | null;
-  readonly staleIgnored: number | null;
+  /** Redeliveries the projector recognised as the message that applied the event, and acknowledged. */
+  readonly redeliveredAbsorbed: number | null;
+  /** Dead letters by kind: copies of applied events, older versions, and poison (every other reason). */
+  readonly replaysDeadLettered: number | null;
+  readonly staleDeadLettered: number | null;
   readonly poisonRejected: number | null;
   readonly deadLettered: number | null;
   readonly injected: { duplicates: number; staleCopies: number; poison: number; skipped: number };
@@ -267,15 +270,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(500);
     await metrics.scrape();
     const after = finalCounters(metrics, agentPid());
+    // Copies, stale versions and poison are each dead-lettered with their own reason (copied before terminated).
     const finalRound = {
-      duplicates: delta('duplicate', before.duplicate, after.duplicate, final.duplicates),
-      stale: delta('stale', before.stale, after.stale, final.staleCopies),
-      // Every poison message is counted as rejected AND, where the service has a dead-letter stream, as
-      // dead-lettered: the dead-letter count is the stronger claim (copied before terminated), so it is used.
-      poison:
-        after.deadLettered !== null
-          ? delta('dead-lettered', before.deadLettered ?? 0, after.deadLettered, final.poison)
-          : delta('rejected', before.rejected, after.rejected, final.poison),
+      duplicates: delta('dead-lettered REPLAYED', before.replayed, after.replayed, final.duplicates),
+      stale: delta('dead-lettered STALE_VERSION', before.stale, after.stale, final.staleCopies),
+      poison: delta('dead-lettered poison', before.poison, after.poison, final.poison),
     };
     log(`quiet after ${(quietMs / 1000).toFixed(1)} s; reconciling`);
 
@@ -325,18 +324,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 function finalCounters(metrics: MetricsWatcher, pid: number | undefined) {
-  const outcome = (o: string) => metrics.current('sync-agent', pid, 'consumer_events_total', [`outcome="${o}"`]);
-  return {
-    duplicate: outcome('duplicate'),
-    stale: outcome('stale'),
-    rejected: outcome('rejected'),
-    deadLettered: metrics.current('sync-agent', pid, 'dead_lettered_total'),
-  };
+  const letters = (labels: string[] = []) => metrics.current('sync-agent', pid, 'dead_lettered_total', labels) ?? 0;
+  const replayed = letters(['reason="REPLAYED"']);
+  const stale = letters(['reason="STALE_VERSION"']);
+  return { replayed, stale, poison: letters() - replayed - stale };
 }
 
 /** "+n of m injected" from two readings of a counter; a counter not exposed reads "n/a (metric not exposed)". */
-function delta(what: string, before: number | null, after: number | null, injected: number): string {
-  if (before === null || after === null) return `n/a (metric not exposed) — ${injected} injected`;
+function delta(what: string, before: number, after: number, injected: number): string {
   const counted = after - before;
   return `${counted} counted as ${what} — ${injected} injected${counted >= injected ? '' : ' (FEWER)'}`;
 }
@@ -439,8 +434,9 @@ function buildReport(input: ReportInput): ChaosReport {
     eventsInStores: input.streams.counts,
     eventsPublished: published.every((p) => p === null) ? null : published.reduce<number>((a, b) => a + (b ?? 0), 0),
     redeliveries: input.redeliveries,
-    duplicatesAbsorbed: agent('consumer_events_total', ['outcome="duplicate"']),
-    staleIgnored: agent('consumer_events_total', ['outcome="stale"']),
+    redeliveredAbsorbed: agent('consumer_events_total', ['outcome="redelivered"']),
+    replaysDeadLettered: agent('dead_lettered_total', ['reason="REPLAYED"']),
+    staleDeadLettered: agent('dead_lettered_total', ['reason="STALE_VERSION"']),
     poisonRejected: agent('consumer_events_total', ['outcome="rejected"']),
     deadLettered: agent('dead_lettered_total'),
     injected: input.injected,
@@ -501,11 +497,15 @@ export function formatReport(report: ChaosReport): string {
     ],
     ['events published', `${na(report.eventsPublished)} (relay PubAcks, all processes; republished rounds count again)`],
     ['redeliveries', `${na(report.redeliveries, 'n/a')} (sync agent's durable consumers)`],
-    ['duplicates absorbed', `${na(report.duplicatesAbsorbed)} (injected ${report.injected.duplicates})`],
-    ['stale ignored', `${na(report.staleIgnored)} (old events re-published late: ${report.injected.staleCopies})`],
+    ['redelivered', `${na(report.redeliveredAbsorbed)} (the message that applied an event, again: acknowledged)`],
+    ['replays', `${na(report.replaysDeadLettered)} dead-lettered REPLAYED (copies injected: ${report.injected.duplicates})`],
     [
-      'poison',
-      `injected ${report.injected.poison}; terminated ${na(report.poisonRejected)}; dead-lettered ${na(report.deadLettered)}`,
+      'stale',
+      `${na(report.staleDeadLettered)} dead-lettered STALE_VERSION (old events re-published late: ${report.injected.staleCopies})`,
+    ],
+    [
+      'rejected',
+      `${na(report.poisonRejected)} in all; dead-lettered ${na(report.deadLettered)} in all (poison injected: ${report.injected.poison})`,
     ],
     ['last round', `${report.finalRound.duplicates}; ${report.finalRound.stale}; ${report.finalRound.poison}`],
     ['unknown outcomes', `${report.resolved.tookEffect} took effect, ${report.resolved.didNot} did not (read back after quiet)`],

@@ -5,7 +5,7 @@
  * - stale copies: an OLD event of the stream (a version its aggregate has since moved past) published late under
  *   a new event id, so only the version check can tell it changes nothing;
  * - poison: malformed JSON, an envelope whose data fails its schema, and an unknown event version.
- * Each is counted; the report compares the counts with what the sync agent says it absorbed or rejected.
+ * Each is counted; the report compares the counts with what the sync agent dead-lettered, by reason.
  */
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';

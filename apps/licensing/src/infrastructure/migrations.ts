@@ -45,9 +45,26 @@ export class CreateLicensesView1764000000002 implements MigrationInterface {
   }
 }
 
+/**
+ * Where each handled pairing event was consumed from, so that a redelivery of that message (harmless) can be told
+ * from a copy of the event published again (a replay, dead-lettered). Older rows have none: any copy is a replay.
+ */
+export class AddHandledEventSource1764200000001 implements MigrationInterface {
+  name = 'AddHandledEventSource1764200000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE handled_events ADD COLUMN source_stream text, ADD COLUMN source_seq bigint');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE handled_events DROP COLUMN source_stream, DROP COLUMN source_seq');
+  }
+}
+
 /** Every migration of the licensing database, in order. */
 export const LICENSING_MIGRATIONS = [
   CreateEventStore1764000000000,
   CreateLicensesView1764000000002,
   CreateDeadLetters1764100000000,
+  AddHandledEventSource1764200000001,
 ];

@@ -92,9 +92,27 @@ export class CreateProjection1764000000003 implements MigrationInterface {
   }
 }
 
+/**
+ * Where each inbox event was consumed from (its stream and sequence there), so that a redelivery of that message
+ * (same position: harmless) can be told from a copy of the event published again (a new position: a replay,
+ * dead-lettered). Rows from before this migration have none, and any copy of their event counts as a replay.
+ */
+export class AddInboxSource1764200000000 implements MigrationInterface {
+  name = 'AddInboxSource1764200000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE inbox ADD COLUMN source_stream text, ADD COLUMN source_seq bigint');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE inbox DROP COLUMN source_stream, DROP COLUMN source_seq');
+  }
+}
+
 /** Every migration of the sync agent's database, in order. */
 export const SYNC_AGENT_MIGRATIONS = [
   CreateEventStore1764000000000,
   CreateProjection1764000000003,
   CreateDeadLetters1764100000000,
+  AddInboxSource1764200000000,
 ];

@@ -363,7 +363,7 @@ describe('npm run rebuild', () => {
       );
       expect(settled).toBe(false);
       await holder.query('COMMIT');
-      await expect(batch).resolves.toEqual({ applied: 1, duplicate: 0, stale: 0 });
+      await expect(batch).resolves.toEqual({ applied: 1, redelivered: 0, refused: [] });
     } finally {
       await holder.end();
     }

@@ -32,7 +32,7 @@ import {
   type EventEnvelope,
   type ServiceConfig,
 } from '#shared';
-import { projectBatch, type BatchOutcome } from '../read-models/effective-licenses/effective-licenses.projector.js';
+import { projectBatch } from '../read-models/effective-licenses/effective-licenses.projector.js';
 import { projectionConsumers } from '../read-models/failover-readiness/projection-consumers.js';
 import {
   compareProjections,
@@ -70,7 +70,7 @@ export interface RebuildResult {
   readonly swapped: boolean;
   readonly schemas: RebuildSchemas;
   /** Events the rebuild consumed, by outcome. */
-  readonly outcome: BatchOutcome;
+  readonly outcome: RebuildCounts;
   readonly eventsPerSecond: number;
   readonly comparison: ProjectionComparison | null;
   /** How long the live projector was held (catch-up, comparison, switch-over). */
@@ -157,20 +157,34 @@ interface RebuildContext {
   readonly startedAt: number;
 }
 
+/**
+ * What the rebuild did with the events it consumed. Replays and stale versions change nothing here, as in the
+ * live agent, but are only counted: the live agent already dead-lettered them.
+ */
+export interface RebuildCounts {
+  applied: number;
+  redelivered: number;
+  replayed: number;
+  stale: number;
+}
+
 async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promise<RebuildResult> {
   const { admin, schemas, log } = ctx;
-  const outcome: BatchOutcome = { applied: 0, duplicate: 0, stale: 0 };
+  const outcome: RebuildCounts = { applied: 0, redelivered: 0, replayed: 0, stale: 0 };
   const consumer = new BatchingConsumer(
     jetstream(ctx.nc),
     ctx.specs,
-    async (batch: readonly EventEnvelope[]) => {
-      const counts = await projectBatch(ctx.shadow, ctx.clock, batch, {
-        warningWindowDays: options.config.expiryWarningDays,
-        publish: false,
-      });
+    async (batch: readonly EventEnvelope[], positions) => {
+      const counts = await projectBatch(
+        ctx.shadow,
+        ctx.clock,
+        batch,
+        { warningWindowDays: options.config.expiryWarningDays, publish: false },
+        positions,
+      );
       outcome.applied += counts.applied;
-      outcome.duplicate += counts.duplicate;
-      outcome.stale += counts.stale;
+      outcome.redelivered += counts.redelivered;
+      for (const { reason } of counts.refused) outcome[reason === 'REPLAYED' ? 'replayed' : 'stale']++;
     },
     {
       applied: () => undefined,
@@ -185,7 +199,7 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
       ),
     },
   );
-  const consumed = () => outcome.applied + outcome.duplicate + outcome.stale;
+  const consumed = () => outcome.applied + outcome.redelivered + outcome.replayed + outcome.stale;
   let stopped = false;
   const stop = async () => {
     if (!stopped) await consumer.stop();
@@ -238,7 +252,7 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
       const seconds = Math.max(0.001, (Date.now() - ctx.startedAt) / 1000);
       const eventsPerSecond = Math.round(consumed() / seconds);
       log(
-        `rebuild: done: ${consumed()} events (${outcome.applied} applied, ${outcome.duplicate} duplicate, ${outcome.stale} stale) ` +
+        `rebuild: done: ${consumed()} events (${outcome.applied} applied, ${outcome.redelivered} redelivered, ${outcome.replayed} replayed, ${outcome.stale} stale) ` +
           `in ${seconds.toFixed(1)} s, ${eventsPerSecond} events/s`,
       );
       return { swapped: true, schemas, outcome, eventsPerSecond, comparison, pausedMs, oldTablesSchema };

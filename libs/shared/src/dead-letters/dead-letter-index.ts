@@ -4,7 +4,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { isTransientDatabaseError } from '../database/postgres.js';
 import type { DeadLetterReason, MessageDecoder } from '../messaging/decode-event.js';
 import { deadLetterKey, recordToHeaders, type DeadLetter } from '../messaging/dead-letters.js';
-import type { BatchHandler, DurableConsumerSpec } from '../messaging/durable-consumer.js';
+import type { BatchHandler, DurableConsumerSpec, RefusedEvent } from '../messaging/durable-consumer.js';
 import type { BusNames } from '../contracts/index.js';
 
 /** A dead letter as the API shows it. */
@@ -171,12 +171,15 @@ export class DeadLetterIndex {
         headers: recordToHeaders(row.headers) ?? natsHeaders(),
       });
       if (!decoded.ok) return await refuse({ kind: 'still-invalid', reason: decoded.reason, detail: decoded.detail });
+      let refused: readonly RefusedEvent[];
       try {
-        await handler([decoded.value]);
+        // No stream position: a replay is a new delivery, so an event applied before answers REPLAYED.
+        refused = (await handler([decoded.value])) ?? [];
       } catch (error) {
         if (isTransientDatabaseError(error)) throw error;
         return await refuse({ kind: 'failed', error: error as Error });
       }
+      if (refused[0]) return await refuse({ kind: 'still-invalid', reason: refused[0].reason, detail: refused[0].detail });
       // (TypeORM returns [rows, count] for an UPDATE, so the row is read back with a SELECT.)
       await runner.query('UPDATE dead_letters SET replayed_at = now() WHERE id = $1', [id]);
       const updated = (await runner.query(`SELECT ${COLUMNS} FROM dead_letters WHERE id = $1`, [id])) as Row[];

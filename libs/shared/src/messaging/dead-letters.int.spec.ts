@@ -17,7 +17,13 @@ import {
 } from '../testing/index.js';
 import { decodeEvent } from './decode-event.js';
 import { DeadLetterSink, decodeDeadLetter, type DeadLetter } from './dead-letters.js';
-import { BatchingConsumer, ensureDurableConsumer, type BatchHandler, type DurableConsumerSpec } from './durable-consumer.js';
+import {
+  BatchingConsumer,
+  ensureDurableConsumer,
+  type BatchHandler,
+  type DurableConsumerSpec,
+  type RefusedEvent,
+} from './durable-consumer.js';
 import { connectNats } from './nats-connection.js';
 import { ensureDeadLetterStream, ensureEventStream } from './streams.js';
 
@@ -206,6 +212,51 @@ describe('dead letters of a BatchingConsumer', () => {
       const info = await allSettled(spec);
       expect(info.num_ack_pending).toBe(0);
       expect(attempts).toBe(2);
+    });
+  });
+
+  describe('when the handler refuses events of a committed batch (replays)', () => {
+    it('acknowledges the others and dead-letters each refused one with the reason and detail the handler gave', async () => {
+      // A handler with an inbox: an event id seen before from another stream position is a replay.
+      const appliedFrom = new Map<string, number>();
+      const handler: BatchHandler = async (events, positions = []) => {
+        const refused: RefusedEvent[] = [];
+        for (const [index, event] of events.entries()) {
+          const seq = positions[index]?.seq ?? 0;
+          const first = appliedFrom.get(event.eventId);
+          if (first === undefined) appliedFrom.set(event.eventId, seq);
+          else if (first !== seq) refused.push({ index, reason: 'REPLAYED', detail: `first applied at ${first}` });
+        }
+        return refused;
+      };
+      const { names, spec } = await start('refused', handler);
+      const original = registeredEnvelope();
+      const other = registeredEnvelope();
+      const originalSeq = (await publishEnvelope(js, names, original)).seq;
+      // The same bytes again under a new message id: JetStream stores it, as it would a republish.
+      const copySeq = (await js.publish(names.subjectOf(original), JSON.stringify(original))).seq;
+      await publishEnvelope(js, names, other);
+
+      const letter = await eventually(async () => (await index.list({ consumer: spec.durable, limit: 10 })).items[0], {
+        description: 'the copy dead-lettered and indexed',
+      });
+      expect(letter).toMatchObject({
+        reason: 'REPLAYED',
+        detail: `first applied at ${originalSeq}`,
+        stream: spec.stream,
+        streamSequence: copySeq,
+      });
+      expect(JSON.parse(letter.body)).toEqual(original);
+      expect([...appliedFrom.keys()]).toEqual([original.eventId, other.eventId]);
+      await allSettled(spec);
+      expect(deadLettered.filter((d) => d.consumer === spec.durable)).toEqual([{ consumer: spec.durable, reason: 'REPLAYED' }]);
+
+      // Replaying it through the API is refused again, with the handler's reason: it stays listed.
+      expect(await index.replay(letter.id, decodeEvent, handler)).toMatchObject({
+        ok: false,
+        kind: 'still-invalid',
+        reason: 'REPLAYED',
+      });
     });
   });
 

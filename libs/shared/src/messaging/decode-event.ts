@@ -5,10 +5,16 @@ import { InvalidEventError, parseEnvelope, type EventEnvelope, type InvalidEvent
 export type SignatureRejectionReason = 'UNSIGNED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE' | 'WRONG_KEY' | 'MOVED';
 
 /**
- * Why a message was dead-lettered: it is not an acceptable event (poison), its signature does not hold, or it
- * failed its last allowed delivery.
+ * Why a consumer refused a valid, correctly signed event without applying it: its event id was already applied
+ * from another message (a copy published again), or its stream version is not newer than the one held.
  */
-export type DeadLetterReason = InvalidEventReason | SignatureRejectionReason | 'MAX_DELIVERIES';
+export type RefusalReason = 'REPLAYED' | 'STALE_VERSION';
+
+/**
+ * Why a message was dead-lettered: it is not an acceptable event (poison), its signature does not hold, the
+ * consumer refused it as a replay, or it failed its last allowed delivery.
+ */
+export type DeadLetterReason = InvalidEventReason | SignatureRejectionReason | RefusalReason | 'MAX_DELIVERIES';
 
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'MALFORMED_JSON',
@@ -21,6 +27,8 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'BAD_SIGNATURE',
   'WRONG_KEY',
   'MOVED',
+  'REPLAYED',
+  'STALE_VERSION',
   'MAX_DELIVERIES',
 ];
 

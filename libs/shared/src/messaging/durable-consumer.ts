@@ -9,12 +9,35 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
-import { decodeEvent, type DeadLetterReason, type MessageDecoder } from './decode-event.js';
+import { decodeEvent, type DeadLetterReason, type MessageDecoder, type RefusalReason } from './decode-event.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { isPermissionViolation } from './streams.js';
 
-/** Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. */
-export type BatchHandler<T = EventEnvelope> = (events: readonly T[]) => Promise<void>;
+/**
+ * Where a consumed message sits: its stream and sequence there. A redelivery has the same position; a copy of
+ * the same event published again (a replay) has a new one.
+ */
+export interface StreamPosition {
+  readonly stream: string;
+  readonly seq: number;
+}
+
+/** An event of the batch (by its index) that the handler refused; the consumer dead-letters it after the commit. */
+export interface RefusedEvent {
+  readonly index: number;
+  readonly reason: RefusalReason;
+  readonly detail: string;
+}
+
+/**
+ * Applies a batch of valid events in ONE database transaction; throwing rolls the whole batch back. `positions`
+ * runs parallel to `events` (absent when an event is applied from elsewhere, such as a dead-letter replay).
+ * Returns the events it refused, if any: the others are acknowledged, the refused ones dead-lettered.
+ */
+export type BatchHandler<T = EventEnvelope> = (
+  events: readonly T[],
+  positions?: readonly StreamPosition[],
+) => Promise<void | readonly RefusedEvent[]>;
 
 /** What a consumer reports to metrics. */
 export interface ConsumerObserver {
@@ -233,11 +256,12 @@ export class BatchingConsumer<T = EventEnvelope> {
 
   private async apply(deliveries: Delivery<T>[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      let refused: readonly RefusedEvent[];
       try {
-        await this.handle(deliveries.map((d) => d.event));
-        for (const { msg } of deliveries) msg.ack();
-        this.observer?.applied(deliveries.length);
-        return;
+        refused = (await this.handle(
+          deliveries.map((d) => d.event),
+          deliveries.map(({ msg }) => ({ stream: msg.info.stream, seq: msg.seq })),
+        )) ?? [];
       } catch (error) {
         this.observer?.failed(error as Error);
         if (isTransientDatabaseError(error) && !this.stopped) {
@@ -270,6 +294,16 @@ export class BatchingConsumer<T = EventEnvelope> {
         msg.nak(delay);
         return;
       }
+      // Committed: the refused events changed nothing and go to the dead-letter stream; the others are done.
+      const refusalOf = new Map(refused.map((r) => [r.index, r]));
+      for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) msg.ack();
+      this.observer?.applied(deliveries.length - refusalOf.size);
+      for (const [index, { reason, detail }] of refusalOf) {
+        const { msg } = deliveries[index]!;
+        this.observer?.rejected(detail, msg.subject, reason);
+        await this.giveUp(msg, reason, detail);
+      }
+      return;
     }
   }
 }

@@ -15,7 +15,7 @@ export class ServiceMetrics {
   });
   readonly eventsConsumed = new Counter({
     name: 'consumer_events_total',
-    help: 'Events a consumer handled, by outcome (applied, duplicate, stale, rejected)',
+    help: 'Events a consumer handled, by outcome: applied, redelivered (the message that applied it, again), rejected (dead-lettered or terminated)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

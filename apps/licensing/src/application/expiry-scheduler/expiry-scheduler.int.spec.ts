@@ -4,7 +4,7 @@ import { handleCommand, type Clock, type EventStore, type LicensingEvent, type S
 import { createTestEventStore, eventually, sampleEvent, testEnvelope, type TestEventStore } from '#shared/testing';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
-import { CreateLicensesView1764000000002 } from '../../infrastructure/migrations.js';
+import { AddHandledEventSource1764200000001, CreateLicensesView1764000000002 } from '../../infrastructure/migrations.js';
 import { licensesOfProduct, projectLicense } from '../licenses.js';
 import { LicenseTransfers } from '../transfer-licenses/license-transfers.js';
 import { ExpiryScheduler, nextDueInstant } from './expiry-scheduler.js';
@@ -17,7 +17,7 @@ let db: TestEventStore;
 let store: EventStore;
 
 beforeAll(async () => {
-  db = await createTestEventStore('licensing_expiry', [CreateLicensesView1764000000002]);
+  db = await createTestEventStore('licensing_expiry', [CreateLicensesView1764000000002, AddHandledEventSource1764200000001]);
   store = db.store;
 });
 
@@ -274,8 +274,9 @@ describe('license transfers on replacement', () => {
     const transfers = new LicenseTransfers(store, clock);
     const event = replacement(failed, successor);
 
-    await transfers.handle([event]);
-    await transfers.handle([event]); // redelivered
+    const from = [{ stream: 'PAIRING', seq: 7 }];
+    expect(await transfers.handle([event], from)).toEqual([]);
+    expect(await transfers.handle([event], from)).toEqual([]); // redelivered: the same message again
 
     const onSuccessor = await store.transaction((tx) => licensesOfProduct(tx, successor));
     const onFailed = await store.transaction((tx) => licensesOfProduct(tx, failed));
@@ -301,11 +302,27 @@ describe('license transfers on replacement', () => {
     await grant(clock, failed, null);
     const transfers = new LicenseTransfers(store, clock);
     const event = replacement(failed, successor);
-    await transfers.handle([event]);
+    const from = [{ stream: 'PAIRING', seq: 7 }];
+    await transfers.handle([event], from);
 
     const later = await grant(clock, failed, null);
-    await transfers.handle([event]);
+    expect(await transfers.handle([event], from)).toEqual([]);
 
+    expect(await steps(later)).toEqual(['granted']);
+  });
+
+  it('refuses a copy of a handled event from another stream position as REPLAYED, and changes nothing', async () => {
+    const clock = manualClock(era(2037));
+    const failed = serial();
+    const transfers = new LicenseTransfers(store, clock);
+    const event = replacement(failed, serial());
+    await transfers.handle([event], [{ stream: 'PAIRING', seq: 7 }]);
+
+    const later = await grant(clock, failed, null);
+    expect(await transfers.handle([event], [{ stream: 'PAIRING', seq: 90 }])).toEqual([
+      { index: 0, reason: 'REPLAYED', detail: `ProductsAssociated ${event.eventId} was already handled from PAIRING sequence 7` },
+    ]);
+    expect(await transfers.handle([event])).toEqual([expect.objectContaining({ index: 0, reason: 'REPLAYED' })]);
     expect(await steps(later)).toEqual(['granted']);
   });
 

@@ -5,12 +5,22 @@
  * handleCommand in its own transaction.
  *
  * Idempotent under redelivery twice over: the decider does nothing for a license no longer on the failed unit,
- * and an event handled to the end is recorded in `handled_events`, so a late redelivery changes nothing even if
- * a license was granted to the failed unit meanwhile. A crash half-way leaves the event unrecorded; its
- * redelivery moves the licenses still left.
+ * and an event handled to the end is recorded in `handled_events` with the stream position it came from, so a
+ * late redelivery changes nothing even if a license was granted to the failed unit meanwhile. A copy of a handled
+ * event from another position (a replay) is refused and dead-lettered by the consumer. A crash half-way leaves
+ * the event unrecorded; its redelivery moves the licenses still left.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CLOCK, EventStore, ServiceRuntime, handleCommand, type BatchHandler, type Clock, type EventEnvelope } from '#shared';
+import {
+  CLOCK,
+  EventStore,
+  handleCommand,
+  type BatchHandler,
+  type Clock,
+  type EventEnvelope,
+  type RefusedEvent,
+  type StreamPosition,
+} from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { activeLicenseIdsOf, projectLicense } from '../licenses.js';
@@ -24,26 +34,32 @@ export class LicenseTransfers {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    /** Counts replays in metrics; absent in tests that drive the handler alone. */
-    @Inject(ServiceRuntime) private readonly runtime?: ServiceRuntime,
   ) {}
 
-  /** The consumer's batch handler. Events without `replaces` (and any other type) are acknowledged and ignored. */
-  readonly handle: BatchHandler = async (batch) => {
-    for (const event of batch) {
-      if (event.type === 'ProductsAssociated' && event.data.replaces) await this.transferOnReplacement(event);
+  /**
+   * The consumer's batch handler. Events without `replaces` (and any other type) are acknowledged and ignored;
+   * replays of handled ones are returned as refused.
+   */
+  readonly handle: BatchHandler = async (batch, positions = []) => {
+    const refused: RefusedEvent[] = [];
+    for (const [index, event] of batch.entries()) {
+      if (event.type !== 'ProductsAssociated' || !event.data.replaces) continue;
+      const replay = await this.transferOnReplacement(event, positions[index]);
+      if (replay) refused.push({ index, reason: 'REPLAYED', detail: replay });
     }
+    return refused;
   };
 
-  private async transferOnReplacement(event: ProductsAssociated): Promise<void> {
+  /** Moves the failed unit's licenses; when the event was handled before from another position, says so instead. */
+  private async transferOnReplacement(event: ProductsAssociated, source: StreamPosition | undefined): Promise<string | null> {
     const replaces = event.data.replaces!;
-    const handled: unknown[] = await this.store.transaction((tx) =>
-      tx.query('SELECT 1 FROM handled_events WHERE event_id = $1', [event.eventId]),
+    const handled: { source_stream: string | null; source_seq: string | null }[] = await this.store.transaction((tx) =>
+      tx.query('SELECT source_stream, source_seq FROM handled_events WHERE event_id = $1', [event.eventId]),
     );
-    if (handled.length > 0) {
-      // Handled before: a replay (or a late redelivery) of an event already applied.
-      this.runtime?.rejected('replayed');
-      return;
+    if (handled[0]) {
+      const { source_stream: stream, source_seq: seq } = handled[0];
+      if (source && stream === source.stream && Number(seq) === source.seq) return null; // a redelivery: done already
+      return `ProductsAssociated ${event.eventId} was already handled${stream ? ` from ${stream} sequence ${seq}` : ''}`;
     }
 
     const { failedSerial, successorSerial } = replaces;
@@ -65,13 +81,15 @@ export class LicenseTransfers {
       moved += events.length;
     }
     await this.store.transaction((tx) =>
-      tx.query('INSERT INTO handled_events (event_id, handled_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING', [
-        event.eventId,
-        this.clock.now(),
-      ]),
+      tx.query(
+        `INSERT INTO handled_events (event_id, handled_at, source_stream, source_seq) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (event_id) DO NOTHING`,
+        [event.eventId, this.clock.now(), source?.stream ?? null, source?.seq ?? null],
+      ),
     );
     this.logger.log(
       `replacement of ${failedSerial} in pair ${replaces.pairId}: transferred ${moved} of ${licenseIds.length} active licenses to ${successorSerial}`,
     );
+    return null;
   }
 }

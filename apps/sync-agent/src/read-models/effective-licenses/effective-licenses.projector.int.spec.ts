@@ -7,6 +7,7 @@ import {
   type EventEnvelope,
   type StatefulSyncChangedV1,
   type StatefulSyncStatusV1,
+  type StreamPosition,
 } from '#shared';
 import { createTestEventStore, type TestEventStore } from '#shared/testing';
 import { isShareableSku } from '../../domain/effective-licenses/effective-licenses.js';
@@ -124,27 +125,96 @@ function replacementHistory() {
 }
 
 describe('the effective-licenses projector', () => {
-  describe('when an event is delivered again', () => {
-    it('changes nothing: no fact, no published set, no outbox event', async () => {
+  describe('when an event arrives again', () => {
+    // Positions are where the consumer got each message: the same one is a redelivery, a new one a copy.
+    const at = (seq: number) => ({ stream: 'PAIRING', seq });
+    const cases: {
+      name: string;
+      given: readonly StreamPosition[];
+      when: readonly (StreamPosition | undefined)[];
+      then: { redelivered: number; refused: { index: number; reason: string; detail: RegExp }[] };
+    }[] = [
+      {
+        name: 'from the same positions: redeliveries, acknowledged',
+        given: [at(3), at(12), at(8)],
+        when: [at(3), at(12), at(8)],
+        then: { redelivered: 3, refused: [] },
+      },
+      {
+        name: 'from new positions: copies published again, refused as REPLAYED naming where each was applied',
+        given: [at(3), at(12), at(8)],
+        when: [at(3), at(40), at(41)],
+        then: {
+          redelivered: 1,
+          refused: [
+            { index: 1, reason: 'REPLAYED', detail: /was already applied from PAIRING sequence 12$/ },
+            { index: 2, reason: 'REPLAYED', detail: /was already applied from PAIRING sequence 8$/ },
+          ],
+        },
+      },
+      {
+        name: 'with no position (a dead-letter replay): REPLAYED',
+        given: [at(3), at(12), at(8)],
+        when: [undefined, undefined, undefined],
+        then: {
+          redelivered: 0,
+          refused: [0, 1, 2].map((index) => ({ index, reason: 'REPLAYED', detail: /was already applied from PAIRING/ })),
+        },
+      },
+    ];
+
+    it.each(cases)('$name, and changes nothing', async ({ given, when, then }) => {
       const { h } = replacementHistory();
-      await projectAll(batchesOf(h.events, [5, 3, 4]));
+      const chosen = [h.events[2]!, h.events.at(-1)!, h.events[7]!];
+      const rest = h.events.filter((e) => !chosen.includes(e));
+      await project(rest);
+      await projectBatch(db.store, clock, chosen, {}, given);
       const sets = await storedSets();
       const published = await publishedSets();
       const events = await outbox();
 
-      const again = await project([h.events[2]!, h.events.at(-1)!, h.events[7]!]);
-      await projectAll(batchesOf(h.events, [6, 6]));
+      const again = await projectBatch(db.store, clock, chosen, {}, when as StreamPosition[]);
 
-      expect(again).toEqual({ applied: 0, duplicate: 3, stale: 0 });
+      expect(again).toEqual({
+        applied: 0,
+        redelivered: then.redelivered,
+        refused: then.refused.map((r) => ({ ...r, detail: expect.stringMatching(r.detail) })),
+      });
       expect(await storedSets()).toEqual(sets);
       expect(await publishedSets()).toEqual(published);
       expect(await outbox()).toEqual(events);
     });
 
-    it('counts a repeat within one batch once', async () => {
+    it('within one batch: the same message twice is applied once, a copy from another position is REPLAYED', async () => {
       const { h } = replacementHistory();
       const first = h.events[0]!;
-      expect(await project([first, first])).toEqual({ applied: 1, duplicate: 1, stale: 0 });
+      expect(await projectBatch(db.store, clock, [first, first, first], {}, [at(1), at(1), at(9)])).toEqual({
+        applied: 1,
+        redelivered: 1,
+        refused: [{ index: 2, reason: 'REPLAYED', detail: expect.stringMatching(/already applied from PAIRING sequence 1$/) }],
+      });
+    });
+
+    it('an older version under a new event id is refused as STALE_VERSION and changes nothing', async () => {
+      const h = new History(START, 3);
+      const registered = h.register(P);
+      h.changeFirmware(P, '7.1.0');
+      await project(h.events);
+      const sets = await storedSets();
+
+      const staleCopy = { ...registered, eventId: '00000000-0000-4000-8000-000000000001' };
+      expect(await projectBatch(db.store, clock, [staleCopy], {}, [at(50)])).toEqual({
+        applied: 0,
+        redelivered: 0,
+        refused: [
+          {
+            index: 0,
+            reason: 'STALE_VERSION',
+            detail: `ProductRegistered version 1 of ${registered.streamId} is not newer than the version held`,
+          },
+        ],
+      });
+      expect(await storedSets()).toEqual(sets);
     });
   });
 

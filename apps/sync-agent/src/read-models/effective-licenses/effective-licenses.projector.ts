@@ -9,8 +9,11 @@ import {
   ServiceRuntime,
   type Clock,
   type EffectiveLicenseSetV1,
+  type BatchHandler,
   type EventEnvelope,
+  type RefusedEvent,
   type StatefulSyncStatusV1,
+  type StreamPosition,
   type StreamAppend,
   type SyncAgentEvent,
   type Tx,
@@ -43,11 +46,15 @@ const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
 export const projectorLockKey = (schema: string): string => `${schema}${PROJECTOR_LOCK_SUFFIX}`;
 
-/** How a batch's events counted: applied, seen before (inbox), or older than what was stored. */
+/**
+ * How a batch's events counted: applied; redelivered (the very message that applied the event, delivered again:
+ * harmless, acknowledged); or refused, to be dead-lettered by the consumer: a replay (an event id applied before,
+ * from another message) or a stale version (not newer than the one held).
+ */
 export interface BatchOutcome {
   applied: number;
-  duplicate: number;
-  stale: number;
+  redelivered: number;
+  refused: RefusedEvent[];
 }
 
 /**
@@ -62,32 +69,46 @@ export interface ProjectBatchOptions extends EffectiveSetOptions {
  * Applies a batch of events in one transaction: each event counts once (inbox, which also keeps it for "as of"
  * queries), each product, pair and license keeps its newest version, replacements are recorded, every product
  * whose effective set changed gets an EffectiveLicensesChanged in the outbox, and every pair whose stateful
- * synchronization changed gets a StatefulSyncChanged. The caller acks the batch only after this commits.
+ * synchronization changed gets a StatefulSyncChanged. The caller acks the batch only after this commits, and
+ * dead-letters the events it refused. `positions` (parallel to `batch`) tell a redelivery from a replay.
  */
 export async function projectBatch(
   store: EventStore,
   clock: Clock,
   batch: readonly EventEnvelope[],
   options: ProjectBatchOptions = {},
+  positions: readonly StreamPosition[] = [],
 ): Promise<BatchOutcome> {
-  const counts: BatchOutcome = { applied: 0, duplicate: 0, stale: 0 };
+  const counts: BatchOutcome = { applied: 0, redelivered: 0, refused: [] };
   await store.transaction(async (tx) => {
     // One projector transaction at a time per schema, so two instances never interleave a
     // read-compute-write of the same effective set.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
-    counts.applied = counts.duplicate = counts.stale = 0;
-    const seen = new Set<string>();
-    const unique = batch.filter((e) => !seen.has(e.eventId) && seen.add(e.eventId));
+    Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
+    const firstIndexOf = new Map<string, number>();
+    for (const [index, e] of batch.entries()) if (!firstIndexOf.has(e.eventId)) firstIndexOf.set(e.eventId, index);
+    const unique = [...firstIndexOf.values()].map((index) => batch[index]!);
     const before = await loadWorkingSet(
       tx,
       [...new Set(unique.flatMap(namedSerials))],
       [...new Set(unique.flatMap(namedLicenseIds))],
     );
-    const fresh = await recordInInbox(tx, unique, (e) =>
-      [...new Set([...namedSerials(e), ...storedSerialsOf(before, e)])].sort(),
+    const known = await recordInInbox(
+      tx,
+      unique.map((event) => ({ event, source: positions[firstIndexOf.get(event.eventId)!] })),
+      (e) => [...new Set([...namedSerials(e), ...storedSerialsOf(before, e)])].sort(),
     );
-    const events = unique.filter((e) => fresh.has(e.eventId));
-    counts.duplicate = batch.length - events.length;
+    // Each event already in the inbox (before this batch, or earlier in it) is a redelivery of the message that
+    // brought it, or else a replay.
+    for (const [index, event] of batch.entries()) {
+      const first = firstIndexOf.get(event.eventId)!;
+      if (first === index && !known.has(event.eventId)) continue;
+      const original = first === index ? known.get(event.eventId)! : (positions[first] ?? null);
+      const source = positions[index];
+      if (original && source && original.stream === source.stream && original.seq === source.seq) counts.redelivered++;
+      else counts.refused.push({ index, reason: 'REPLAYED', detail: replayDetail(event, original) });
+    }
+    const events = unique.filter((e) => !known.has(e.eventId));
     if (events.length === 0) return;
 
     const { state, folded } = applyEvents(before, events);
@@ -95,7 +116,11 @@ export async function projectBatch(
     const causeOf = new Map<string, EventEnvelope>();
     for (const { event, applied, affected } of folded) {
       if (!applied) {
-        counts.stale++;
+        counts.refused.push({
+          index: firstIndexOf.get(event.eventId)!,
+          reason: 'STALE_VERSION',
+          detail: `${event.type} version ${event.streamVersion} of ${event.streamId} is not newer than the version held`,
+        });
         continue;
       }
       counts.applied++;
@@ -109,6 +134,11 @@ export async function projectBatch(
     await publishStatefulSync(store, tx, state, causeOf, events, now, options);
   });
   return counts;
+}
+
+function replayDetail(event: EventEnvelope, original: StreamPosition | null): string {
+  const where = original ? ` from ${original.stream} sequence ${original.seq}` : '';
+  return `${event.type} ${event.eventId} was already applied${where}`;
 }
 
 async function publishEffectiveSets(
@@ -210,7 +240,7 @@ function shouldPublish(previous: StatefulSyncStatusV1 | null, status: StatefulSy
   return previous === null || previous.enabled !== status.enabled || previous.reason !== status.reason;
 }
 
-/** The Nest adapter: runs each consumed batch through projectBatch and counts the outcomes. */
+/** The Nest adapter: runs each consumed batch through projectBatch, counts the outcomes, returns the refused. */
 @Injectable()
 export class EffectiveLicensesProjector {
   constructor(
@@ -219,17 +249,18 @@ export class EffectiveLicensesProjector {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  readonly handle = async (batch: readonly EventEnvelope[]): Promise<void> => {
-    const counts = await projectBatch(this.store, this.clock, batch, {
-      warningWindowDays: this.runtime.config.expiryWarningDays,
-    });
+  readonly handle: BatchHandler = async (batch, positions) => {
+    const counts = await projectBatch(
+      this.store,
+      this.clock,
+      batch,
+      { warningWindowDays: this.runtime.config.expiryWarningDays },
+      positions,
+    );
     const metrics = this.runtime.metrics.eventsConsumed;
     metrics.inc({ outcome: 'applied' }, counts.applied);
-    metrics.inc({ outcome: 'duplicate' }, counts.duplicate);
-    metrics.inc({ outcome: 'stale' }, counts.stale);
-    // The inbox and the newest-version rule are where a replayed event is caught: an event id applied before,
-    // or a version not newer than the one held. Such an event changes nothing, and counts as rejected.
-    this.runtime.rejected('replayed', counts.duplicate);
-    this.runtime.rejected('stale_version', counts.stale);
+    metrics.inc({ outcome: 'redelivered' }, counts.redelivered);
+    // The refused (replays and stale versions) are counted as rejected and dead-lettered by the consumer.
+    return counts.refused;
   };
 }

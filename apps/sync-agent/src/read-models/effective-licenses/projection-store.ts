@@ -1,4 +1,4 @@
-import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, StatefulSyncStatusV1, Tx } from '#shared';
+import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, StatefulSyncStatusV1, StreamPosition, Tx } from '#shared';
 import type { PairFacts, ProductFacts } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   namedSerials,
@@ -231,25 +231,32 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   }
 }
 
+/** An event to record in the inbox, with the position it was consumed from (none when applied from elsewhere). */
+export interface InboxEntry {
+  readonly event: EventEnvelope;
+  readonly source?: StreamPosition;
+}
+
 /**
- * Records each event id once, with the event itself, when it occurred and the serials it concerns (by default
- * the ones it names) for "as of" queries; returns the ids that were new (the others are redeliveries).
+ * Records each event id once, with the event itself, where it was consumed from, when it occurred and the serials
+ * it concerns (by default the ones it names) for "as of" queries. Returns, for every event id that was already
+ * recorded, the position it was first consumed from (null if unknown); the ids not in it are new.
  */
 export async function recordInInbox(
   tx: Tx,
-  events: readonly EventEnvelope[],
+  entries: readonly InboxEntry[],
   serialsOf: (event: EventEnvelope) => readonly string[] = namedSerials,
-): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
-  const rows: { event_id: string }[] = await tx.query(
-    `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope)
+): Promise<Map<string, StreamPosition | null>> {
+  if (entries.length === 0) return new Map();
+  const inserted: { event_id: string }[] = await tx.query(
+    `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope, source_stream, source_seq)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type text, stream_id text,
-       stream_version int, occurred_at timestamptz, serials text[], envelope jsonb)
+       stream_version int, occurred_at timestamptz, serials text[], envelope jsonb, source_stream text, source_seq bigint)
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
     [
       JSON.stringify(
-        events.map((e) => ({
+        entries.map(({ event: e, source }) => ({
           event_id: e.eventId,
           event_type: e.type,
           stream_id: e.streamId,
@@ -257,11 +264,26 @@ export async function recordInInbox(
           occurred_at: e.occurredAt,
           serials: serialsOf(e),
           envelope: e,
+          source_stream: source?.stream ?? null,
+          source_seq: source?.seq ?? null,
         })),
       ),
     ],
   );
-  return new Set(rows.map((r) => r.event_id));
+  const fresh = new Set(inserted.map((r) => r.event_id));
+  const known = entries.map((e) => e.event.eventId).filter((id) => !fresh.has(id));
+  if (known.length === 0) return new Map();
+  // Rare (redeliveries and replays only), so a second statement here costs the common case nothing.
+  const rows: { event_id: string; source_stream: string | null; source_seq: string | null }[] = await tx.query(
+    'SELECT event_id, source_stream, source_seq FROM inbox WHERE event_id = ANY($1::uuid[])',
+    [known],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.event_id,
+      r.source_stream === null || r.source_seq === null ? null : { stream: r.source_stream, seq: Number(r.source_seq) },
+    ]),
+  );
 }
 
 /** The effective sets last published, with their stream versions. */
