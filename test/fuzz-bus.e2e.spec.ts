@@ -1,7 +1,7 @@
 /**
  * The short version of the bus fuzz (`fuzzBus` in scripts/fuzz/bus.ts; the full run sends at least 1,000):
  * malformed and forged messages, tampered, moved and replayed copies of real events, sent by a client without a
- * signing key. Every one is rejected by the sync agent and no effective set changes.
+ * signing key. Every one is rejected and dead-lettered by the sync agent and no effective set changes.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { EffectiveLicenseSetV1 } from '#shared/contracts';
@@ -51,6 +51,7 @@ describe('fuzzBus (short run)', () => {
 
     expect(result.sent).toBe(150);
     expect(result.rejected).toBe(result.sent);
+    expect(result.deadLettered).toBe(result.sent);
     expect(result.stateChanges).toBe(0);
     expect(Object.keys(result.sentByKind).sort()).toEqual(
       expect.arrayContaining([

@@ -53,6 +53,8 @@ export interface FuzzBusResult {
   /** The sync agent's events_rejected_total increase, by reason. */
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly rejected: number;
+  /** Copied to the dead-letter stream (every rejected message should be). */
+  readonly deadLettered: number;
   /** Effective sets that differ after the run, plus events the sync agent applied during it. */
   readonly stateChanges: number;
   readonly seed: number;
@@ -85,14 +87,16 @@ function signatureHeaders(keyId: string | undefined, signature: string | undefin
 async function consumerCounts(
   syncAgentUrl: string,
   apiKey: string,
-): Promise<{ rejected: Record<string, number>; applied: number }> {
+): Promise<{ rejected: Record<string, number>; applied: number; deadLettered: number }> {
   const response = await fetch(`${syncAgentUrl}/metrics`, { headers: { authorization: `Bearer ${apiKey}` } });
   if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
   const text = await response.text();
   const rejected: Record<string, number> = {};
   for (const m of text.matchAll(/^events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm)) rejected[m[1]!] = Number(m[2]);
   const applied = /^consumer_events_total\{[^}]*outcome="applied"[^}]*\} (\d+)/m.exec(text);
-  return { rejected, applied: applied ? Number(applied[1]) : 0 };
+  let deadLettered = 0;
+  for (const m of text.matchAll(/^dead_lettered_total\{[^}]*\} (\d+)/gm)) deadLettered += Number(m[1]);
+  return { rejected, applied: applied ? Number(applied[1]) : 0, deadLettered };
 }
 
 async function effectiveSets(syncAgentUrl: string, apiKey: string, serials: readonly string[]): Promise<string[]> {
@@ -329,8 +333,11 @@ export async function fuzzBus(options: FuzzBusOptions): Promise<FuzzBusResult> {
     const setsAfter = await effectiveSets(options.syncAgentUrl, options.apiKey, options.serials);
     // Applied = an event that got past verification, the inbox and the newest-version rule into the projection.
     const stateChanges = setsAfter.filter((s, i) => s !== setsBefore[i]).length + (after.applied - before.applied);
-    log(`[fuzz:bus] sent ${sent}, rejected ${rejected} ${JSON.stringify(rejectedByReason)}, state changes ${stateChanges}`);
-    return { sent, sentByKind, rejectedByReason, rejected, stateChanges, seed };
+    const deadLettered = after.deadLettered - before.deadLettered;
+    log(
+      `[fuzz:bus] sent ${sent}, rejected ${rejected} ${JSON.stringify(rejectedByReason)}, dead-lettered ${deadLettered}, state changes ${stateChanges}`,
+    );
+    return { sent, sentByKind, rejectedByReason, rejected, deadLettered, stateChanges, seed };
   } finally {
     await nc.close();
   }

@@ -143,15 +143,16 @@ try {
     log: (line) => console.log(line),
   });
   console.log(
-    `\nBus fuzz: ${bus.sent} messages; rejected ${bus.rejected} ${JSON.stringify(bus.rejectedByReason)}; state changes ${bus.stateChanges}`,
+    `\nBus fuzz: ${bus.sent} messages; rejected ${bus.rejected} ${JSON.stringify(bus.rejectedByReason)}; dead-lettered ${bus.deadLettered}; state changes ${bus.stateChanges}`,
   );
   const passed =
     report.fiveXx === 0 &&
     report.acceptedChanges === 0 &&
     report.changedTables.length === 0 &&
     bus.rejected === bus.sent &&
+    bus.deadLettered === bus.sent &&
     bus.stateChanges === 0;
-  console.log(passed ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected' : '\nFAIL');
+  console.log(passed ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected and dead-lettered' : '\nFAIL');
   exitCode = passed ? 0 : 1;
 } catch (error) {
   console.error(`fuzz failed: ${(error as Error).message}`);
