@@ -126,6 +126,9 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
  * - Not a valid event (bad JSON, unknown type or version, failing schema: one `decode` step says so):
  *   copied to the dead-letter stream with its reason (PubAck awaited), then terminated at once, since
  *   redelivery cannot help, and it must not block the stream.
+ * - Valid, but refused by the handler (a replay of an event it applied from another message, or a version not
+ *   newer than the one held): once the batch committed, the others are acknowledged and each refused one is
+ *   dead-lettered with the reason and detail the handler gave.
  * - The database is unavailable: the batch is kept and retried here with backoff, its messages' ack
  *   deadlines extended, until it commits or the consumer stops (then they are redelivered).
  * - Any other failure: the batch is split and each event applied in its own transaction, so one bad event
