@@ -4,18 +4,42 @@
  * and applies up to 1,000 events per transaction as three multi-row upserts (products, pairs, licenses,
  * newest version wins), then acks. What the machine can do at best for the same facts.
  *
- * Environment: BENCH_SCHEMA, BENCH_NAMESPACE, BENCH_DURABLE, PG* and BENCH_NATS_URL.
+ * With BENCH_RAW_VERIFY=1 it also checks each message's Ed25519 signature (the consumers' decode step), and
+ * only that: the ceiling of any consumer that must verify signed events, as issue 6 requires.
+ *
+ * Environment: BENCH_SCHEMA, BENCH_NAMESPACE, BENCH_DURABLE, BENCH_RAW_VERIFY, PG* and BENCH_NATS_URL.
  */
 import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
+import { join } from 'node:path';
+import { loadEventKeyRing, verifiedEventDecoder } from '#shared';
 import { busNames, type EventEnvelope, type LicenseStateV1 } from '#shared/contracts';
+import { REPO_ROOT } from './support/config.js';
 import { requiredEnv } from './support/env.js';
 
 const BATCH = 1_000;
 const schema = requiredEnv('BENCH_SCHEMA');
 const names = busNames(requiredEnv('BENCH_NAMESPACE'));
 const durable = requiredEnv('BENCH_DURABLE');
+/** The services' own decode step (parse, then verify against the development keys the backlog is signed with). */
+const verified =
+  process.env.BENCH_RAW_VERIFY === '1'
+    ? verifiedEventDecoder(
+        loadEventKeyRing(
+          { dir: join(REPO_ROOT, '.local', 'event-signing-keys'), configured: false, signingKeyId: undefined, production: false },
+          'sync-agent',
+        ).verification,
+        names,
+      )
+    : undefined;
+
+function eventOf(msg: JsMsg): EventEnvelope {
+  if (!verified) return msg.json<EventEnvelope>();
+  const decoded = verified(msg);
+  if (!decoded.ok) throw new Error(`raw: ${msg.subject} refused: ${decoded.reason}: ${decoded.detail}`);
+  return decoded.value;
+}
 
 const db = new pg.Client({ application_name: 'bench-raw', options: `-c search_path=${schema}` });
 await db.connect();
@@ -64,7 +88,7 @@ async function apply(batch: JsMsg[]): Promise<void> {
   >();
   const licenses = new Map<string, { version: number; row: LicenseStateV1 }>();
   for (const msg of batch) {
-    const e = msg.json<EventEnvelope>();
+    const e = eventOf(msg);
     switch (e.type) {
       case 'ProductRegistered':
       case 'ProductFirmwareChanged':

@@ -28,6 +28,8 @@ export interface Meta {
 export interface Measurements {
   backlog?: { events: number; pairing: number; licensing: number; products: number; publishSeconds: number };
   raw?: ConsumerRunResult;
+  /** The raw script also verifying every event's signature: the ceiling for a consumer of signed events. */
+  rawVerified?: ConsumerRunResult;
   naive?: ConsumerRunResult;
   ours?: SyncAgentRun;
   profiled?: SyncAgentRun;
@@ -126,6 +128,7 @@ export function buildResults(meta: Meta, m: Measurements, errors: Record<string,
     meta,
     oursEventsPerSec: figure(m.ours?.eventsPerSec, 'events/s', m.ours?.events),
     rawEventsPerSec: figure(m.raw?.eventsPerSec, 'events/s', m.raw?.events),
+    rawVerifiedEventsPerSec: figure(m.rawVerified?.eventsPerSec, 'events/s', m.rawVerified?.events),
     naiveEventsPerSec: figure(m.naive?.eventsPerSec, 'events/s', m.naive?.events),
     propagationP99MsAt1000: figure(at1000?.latencyMs.p99, 'ms', at1000?.grants),
     rebuildEventsPerSec: figure(m.rebuild?.eventsPerSec, 'events/s', m.rebuild?.events),
@@ -133,6 +136,7 @@ export function buildResults(meta: Meta, m: Measurements, errors: Record<string,
     relayEventsPerSec: figure(m.relay?.eventsPerSec, 'events/s', m.relay?.events),
     ratios: {
       oursOverRaw: ratio(m.ours?.eventsPerSec, m.raw?.eventsPerSec),
+      oursOverRawVerified: ratio(m.ours?.eventsPerSec, m.rawVerified?.eventsPerSec),
       oursOverNaive: ratio(m.ours?.eventsPerSec, m.naive?.eventsPerSec),
       rebuildOverRaw: ratio(m.rebuild?.eventsPerSec, m.raw?.eventsPerSec),
     },
@@ -173,6 +177,7 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
     '| Consumer | Events | Events/s | CPU ms/event (node + postgres + nats) | node CPU in kernel | Peak RSS MB | vs raw |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     consumerRow('raw limit (batched upserts, no framework)', m.raw, m.raw),
+    consumerRow('raw limit + Ed25519 verification of each event', m.rawVerified, m.raw),
     consumerRow('naive (Nest + TypeORM, one event per transaction)', m.naive, m.raw),
     consumerRow('**ours** (sync agent)', m.ours, m.raw),
     consumerRow('rebuild (cold sync agent, whole backlog)', m.rebuild, m.raw),
@@ -185,7 +190,8 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
   lines.push('');
   const r = (a?: number, c?: number) => ratio(a, c) ?? 'n/a';
   lines.push(
-    `ours/raw **${r(m.ours?.eventsPerSec, m.raw?.eventsPerSec)}**, ours/naive **${r(m.ours?.eventsPerSec, m.naive?.eventsPerSec)}**, ` +
+    `ours/raw **${r(m.ours?.eventsPerSec, m.raw?.eventsPerSec)}** (ours/raw with verification ` +
+      `**${r(m.ours?.eventsPerSec, m.rawVerified?.eventsPerSec)}**), ours/naive **${r(m.ours?.eventsPerSec, m.naive?.eventsPerSec)}**, ` +
       `rebuild/raw **${r(m.rebuild?.eventsPerSec, m.raw?.eventsPerSec)}**.` +
       (m.ours
         ? ` ours wrote ${n(m.ours.outboxEvents)} EffectiveLicensesChanged; its relay had published them all ${m.ours.outboxDrainedAfterSeconds ?? 'n/a'} s after the last ack.` +

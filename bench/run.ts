@@ -5,7 +5,7 @@
  *   BENCH_SCALE=small npm run bench   # a few minutes, small counts (a smoke run)
  *   npm run bench                     # full: 200 k backlog, 1 M rebuild and query, 10 s propagation runs
  *
- * BENCH_ONLY=raw,naive,ours,profile,relay,rebuild,query,e2e runs a subset; BENCH_PROFILE=0 skips the profiled
+ * BENCH_ONLY=raw,raw-verified,naive,ours,profile,relay,rebuild,query,e2e runs a subset; BENCH_PROFILE=0 skips the profiled
  * run of the sync agent; BENCH_KEEP=1 keeps the data; BENCH_COMMIT labels the code measured (default: git).
  * Prints progress, then a Markdown report, and writes bench/results.json.
  */
@@ -84,7 +84,7 @@ process.once('SIGINT', () => {
 
 log(`benchmark run ${RUN_ID}: scale ${config.scale}, ${os.cpus().length} cores, load average ${loadBefore.join(' ')}`);
 try {
-  const needsBacklog = ['raw', 'naive', 'ours', 'profile', 'rebuild'].some(wanted);
+  const needsBacklog = ['raw', 'raw-verified', 'naive', 'ours', 'profile', 'rebuild'].some(wanted);
   let backlog: Backlog | undefined;
   if (needsBacklog) {
     backlog = await phase('backlog', async () => {
@@ -105,6 +105,7 @@ try {
   if (backlog) {
     const b = backlog;
     measurements.raw = await phase('raw', () => measureRaw(ctx, b));
+    measurements.rawVerified = await phase('raw-verified', () => measureRaw(ctx, b, true));
     measurements.naive = await phase('naive', () => measureNaive(ctx, b));
     measurements.ours = await phase('ours', () => measureOurs(ctx, b));
     if (process.env.BENCH_PROFILE !== '0')
