@@ -83,8 +83,8 @@ export const CONSUMER_DEFAULTS = {
   ackWaitMs: 30_000,
   maxDeliver: 20,
   maxRetryDelayMs: 60_000,
-  maxAckPending: 2_000,
-  batchSize: 500,
+  maxAckPending: 10_000,
+  batchSize: 5_000,
 } as const;
 
 /** The delay before redelivering a message that failed on its `deliveryCount`-th delivery. */
