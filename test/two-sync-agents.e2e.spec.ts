@@ -246,13 +246,7 @@ describe('two sync-agent instances', () => {
       await js.publish(subject, stored!.data, { msgID: randomUUID(), headers: stored!.header });
       // The registration (version 1) as a new event after the firmware change (version 2), signed by pairing: stale.
       staleId = randomUUID();
-      await publishSignedEnvelope(
-        js,
-        names,
-        { ...registered, eventId: staleId },
-        developmentSigningKey('pairing'),
-        randomUUID(),
-      );
+      await publishSignedEnvelope(js, names, { ...registered, eventId: staleId }, developmentSigningKey('pairing'), randomUUID());
     } finally {
       await nc.close();
     }
@@ -267,9 +261,7 @@ describe('two sync-agent instances', () => {
       },
       { timeoutMs: 20_000, description: 'the copy and the stale version to be dead-lettered' },
     );
-    expect(
-      letters.map((l) => [l.reason, (JSON.parse(l.body) as { eventId: string }).eventId]).sort(),
-    ).toEqual([
+    expect(letters.map((l) => [l.reason, (JSON.parse(l.body) as { eventId: string }).eventId]).sort()).toEqual([
       ['REPLAYED', replayedId],
       ['STALE_VERSION', staleId],
     ]);

@@ -152,7 +152,9 @@ try {
     bus.rejected === bus.sent &&
     bus.deadLettered === bus.sent &&
     bus.stateChanges === 0;
-  console.log(passed ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected and dead-lettered' : '\nFAIL');
+  console.log(
+    passed ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected and dead-lettered' : '\nFAIL',
+  );
   exitCode = passed ? 0 : 1;
 } catch (error) {
   console.error(`fuzz failed: ${(error as Error).message}`);
