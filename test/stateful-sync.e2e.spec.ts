@@ -67,6 +67,15 @@ describe('when the Primary of an NSA pair holds STATEFUL_SYNC', () => {
     const primary = await register(account, '7.0.1');
     const secondary = await register(account, '7.0.1');
     expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'STATEFUL_SYNC' })).status).toBe(201);
+    // Licensing and pairing publish on their own streams: only once the sync agent has the grant is the pair
+    // sure to start licensed (otherwise NOT_LICENSED first, then on, is just as correct).
+    await eventually(
+      async () => {
+        const set = (await syncAgent.get<EffectiveLicenseSetV1>(`/products/${primary}/effective-licenses`)).body;
+        return set.licenses?.some((l) => l.sku === 'STATEFUL_SYNC') === true;
+      },
+      { timeoutMs: SYNC_TIMEOUT_MS, description: 'the grant at the sync agent' },
+    );
     const pair = await pairing.post<{ pairId: string }>('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expect(pair.status).toBe(201);
     const { pairId } = pair.body;
