@@ -44,6 +44,7 @@ export class GrantLicenseController {
       store: this.store,
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
+      newStream: true,
       command: {
         type: 'GrantLicense',
         data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
