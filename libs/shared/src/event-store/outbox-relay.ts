@@ -179,8 +179,9 @@ export class OutboxRelay {
     // whether events after the checkpoint wait behind such a transaction. Every event after the checkpoint
     // below that horizon is in the batch unless it is full, so "held back after the checkpoint" is also "held
     // back after the batch". A row of nulls but held_back when the batch is empty.
-    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>(
-      `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>({
+      name: 'outbox-relay.batch',
+      text: `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
             batch AS (
               SELECT ${EVENT_COLUMNS}, transaction_id::text AS transaction_id
                 FROM events
@@ -194,8 +195,8 @@ export class OutboxRelay {
                                  AND transaction_id >= (SELECT xmin FROM horizon)) AS held_back) held
          LEFT JOIN batch ON true
         ORDER BY batch.transaction_id::xid8, batch.global_position`,
-      [from.transaction_id, from.global_position, this.batchSize],
-    );
+      values: [from.transaction_id, from.global_position, this.batchSize],
+    });
     const heldBack = result.rows[0]?.held_back === true;
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
     if (rows.length === 0) return { published: 0, heldBack };
@@ -219,13 +220,14 @@ export class OutboxRelay {
     );
     const last = rows[rows.length - 1]!;
     const position: Position = { transaction_id: last.transaction_id, global_position: String(last.global_position) };
-    await client.query(
-      `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, updated_at)
-       VALUES ($1, $2::xid8, $3, now())
-       ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
-         global_position = EXCLUDED.global_position, updated_at = now()`,
-      [this.relayName, position.transaction_id, position.global_position],
-    );
+    await client.query({
+      name: 'outbox-relay.checkpoint',
+      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, updated_at)
+             VALUES ($1, $2::xid8, $3, now())
+             ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
+               global_position = EXCLUDED.global_position, updated_at = now()`,
+      values: [this.relayName, position.transaction_id, position.global_position],
+    });
     this.checkpoint = position;
     this.options.observer?.published(rows.length);
     return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
