@@ -88,7 +88,11 @@ export async function measureApi(ctx: BenchContext, system: RunningSystem, watch
     postgresProfile ??= await sampler?.stop();
     runs.push(run);
     ctx.log(
-      `api (${ctx.config.apiConcurrency} clients) run ${i + 1}: ${describeRun(run)}; per grant ` +
+      `api (${ctx.config.apiConcurrency} clients) run ${i + 1}: ${describeRun(run)}; per grant: CPU ms ` +
+        Object.entries(run.cpuMsPerGrant)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') +
+        '; ' +
         Object.entries(run.databasePerGrant)
           .map(([k, v]) => `${k} ${v}`)
           .join(', '),
