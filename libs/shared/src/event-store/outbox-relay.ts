@@ -179,24 +179,26 @@ export class OutboxRelay {
     // whether events after the checkpoint wait behind such a transaction. Every event after the checkpoint
     // below that horizon is in the batch unless it is full, so "held back after the checkpoint" is also "held
     // back after the batch". A row of nulls but held_back when the batch is empty.
-    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>({
-      name: 'outbox-relay.batch',
-      text: `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    // Not a prepared statement: a generic plan (unknown checkpoint) scans the whole table for the held-back
+    // test, where the plan for the actual checkpoint reads the few index entries after it. The ORDER BYs name
+    // the xid8 column: an ORDER BY by the text alias `transaction_id` would sort '10000' before '9999'.
+    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>(
+      `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
             batch AS (
-              SELECT ${EVENT_COLUMNS}, transaction_id::text AS transaction_id
+              SELECT ${EVENT_COLUMNS}, transaction_id AS xid
                 FROM events
                WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
                  AND transaction_id < (SELECT xmin FROM horizon)
-               ORDER BY transaction_id, global_position
+               ORDER BY events.transaction_id, events.global_position
                LIMIT $3)
-       SELECT batch.*, held.held_back
+       SELECT batch.*, batch.xid::text AS transaction_id, held.held_back
          FROM (SELECT EXISTS (SELECT 1 FROM events
                                WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
                                  AND transaction_id >= (SELECT xmin FROM horizon)) AS held_back) held
          LEFT JOIN batch ON true
-        ORDER BY batch.transaction_id::xid8, batch.global_position`,
-      values: [from.transaction_id, from.global_position, this.batchSize],
-    });
+        ORDER BY batch.xid, batch.global_position`,
+      [from.transaction_id, from.global_position, this.batchSize],
+    );
     const heldBack = result.rows[0]?.held_back === true;
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
     if (rows.length === 0) return { published: 0, heldBack };
