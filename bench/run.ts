@@ -45,7 +45,9 @@ const loadSampler = setInterval(() => (loadMax = Math.max(loadMax, round(os.load
 
 const db = await benchDatabase();
 const nc = await connectNats();
-const ctx: BenchContext = { config, db, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log };
+// JetStream API requests (consumer info every 200 ms while a consumer runs, purges, deletes) get 30 s, not the
+// client's 5 s: on a loaded machine with a 1 M-message stream a single slow answer failed a whole phase.
+const ctx: BenchContext = { config, db, nc, js: jetstream(nc), jsm: await jetstreamManager(nc, { timeout: 30_000 }), log };
 const measurements: Measurements = {};
 const errors: Record<string, string> = {};
 
