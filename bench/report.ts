@@ -10,6 +10,7 @@ import type { RebuildResult } from './rebuild.js';
 import type { RelayResult } from './relay.js';
 import type { BenchConfig } from './support/config.js';
 import type { ConsumerRunResult } from './support/consumer-run.js';
+import type { CpuProfileSummary } from './support/profile.js';
 import type { LatencySummary } from './support/stats.js';
 import { round } from './support/stats.js';
 
@@ -38,6 +39,8 @@ export interface Measurements {
   query?: QueryResult;
   propagation?: PropagationResult[];
   api?: ApiResult;
+  /** CPU profiles of the e2e services run under BENCH_CPU_PROF (the whole e2e/api phase, registration included). */
+  serviceProfiles?: Record<string, CpuProfileSummary>;
   consistency?: Record<string, unknown>;
 }
 
@@ -225,7 +228,11 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
         `(latency p50 ${a.apiLatencyMs.p50} ms, p90 ${a.apiLatencyMs.p90}, p99 ${a.apiLatencyMs.p99}, max ${a.apiLatencyMs.max}; median of ${m.api.runs.length} runs). ` +
         `CPU per grant, ms: ${Object.entries(a.cpuMsPerGrant)
           .map(([label, cpu]) => `${label} ${cpu}`)
-          .join(', ')}. PostgreSQL backends (pg_stat_activity samples): ${m.api.postgresProfile.statements
+          .join(', ')}. Database per grant: ${Object.entries(m.api.databasePerGrant)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(
+            ', ',
+          )} (WAL fsyncs are the whole server's). PostgreSQL backends (pg_stat_activity samples): ${m.api.postgresProfile.statements
           .slice(0, 6)
           .map((x) => `\`${x.statement}\` ${x.percent} %`)
           .join(', ')}.`,
@@ -284,6 +291,21 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
       );
     }
     lines.push('');
+  }
+  for (const [service, p] of Object.entries(m.serviceProfiles ?? {})) {
+    lines.push(
+      `**Where ${service} spends its time** in the e2e phase (\`node --cpu-prof\`, ${n(p.busyMs)} ms busy, registration included):`,
+      '',
+      `- by area: ${p.byArea
+        .slice(0, 10)
+        .map((a) => `${a.area} ${a.percent} %`)
+        .join(', ')}`,
+      `- top functions: ${p.topFunctions
+        .slice(0, 15)
+        .map((f) => `\`${f.fn}\` ${f.percent} %`)
+        .join(', ')}`,
+      '',
+    );
   }
   const failures = Object.entries(errors);
   if (failures.length > 0) {

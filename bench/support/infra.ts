@@ -92,7 +92,7 @@ export async function consumerProgress(
   let exists = true;
   for (const ref of refs) {
     try {
-      const info = await jsm.consumers.info(ref.stream, ref.durable);
+      const info = await consumerInfo(jsm, ref);
       outstanding += info.num_pending + info.num_ack_pending;
       delivered += info.delivered.stream_seq > 0 ? info.delivered.consumer_seq : 0;
       redelivered += info.num_redelivered;
@@ -102,6 +102,20 @@ export async function consumerProgress(
     }
   }
   return { exists, processed: exists ? total - outstanding : 0, delivered, redelivered };
+}
+
+/**
+ * A consumer's info, asked again (up to 3 times) when the request times out: progress is polled every 200 ms for
+ * many minutes, and one late answer from a busy nats-server must not end the measurement.
+ */
+async function consumerInfo(jsm: JetStreamManager, ref: ConsumerRef) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsm.consumers.info(ref.stream, ref.durable);
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError' || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** Deletes durable consumers if they exist. */

@@ -12,8 +12,11 @@ import {
   type EntitlementChangedV1,
 } from '#shared/contracts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { PG, namespaceFor } from './config.js';
+import { PG, REPO_ROOT, RUN_ID, namespaceFor } from './config.js';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CpuMeter } from './probe.js';
+import { summarizeCpuProfile, type CpuProfileSummary } from './profile.js';
 import type { BenchContext } from './context.js';
 import { consumerProgress, ensureSourceStreams, streamMessageCount, syncAgentDurables } from './infra.js';
 import { httpRequest, inParallel, postJson } from './http.js';
@@ -34,7 +37,17 @@ export interface RunningSystem {
   /** A meter of the CPU the three services, their backends, nats-server and the load generator use. */
   cpuMeter(): CpuMeter;
   stop(): Promise<void>;
+  /** After stop(): the CPU profiles of the services run under `--cpu-prof` (BENCH_CPU_PROF), by service. */
+  cpuProfiles(): Record<string, CpuProfileSummary>;
 }
+
+/** The services BENCH_CPU_PROF names (comma-separated), run under `node --cpu-prof`. */
+const PROFILED = new Set(
+  (process.env.BENCH_CPU_PROF ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 const serialOf = (n: number) => n.toString(16).toUpperCase().padStart(12, '0');
 
@@ -48,7 +61,10 @@ export async function startSystem(ctx: BenchContext, pairCount: number): Promise
   };
   try {
     for (const name of ['pairing', 'licensing', 'sync-agent'] as const) {
-      started.push(await startService(name, { namespace, schema: `${namespace}_${name.replace('-', '_')}` }));
+      const profileDir = join(REPO_ROOT, 'bench', 'logs', RUN_ID, `${name}-cpuprofile`);
+      if (PROFILED.has(name)) mkdirSync(profileDir, { recursive: true });
+      const nodeArgs = PROFILED.has(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      started.push(await startService(name, { namespace, schema: `${namespace}_${name.replace('-', '_')}`, nodeArgs }));
     }
     const [pairing, licensing, syncAgent] = started as [RunningService, RunningService, RunningService];
     const base = 0x100000 + Math.floor(Math.random() * 0xffffff) * 0x10000;
@@ -78,7 +94,16 @@ export async function startSystem(ctx: BenchContext, pairCount: number): Promise
         PG.database,
         'ha-license-sync',
       );
-    return { names, pairing, licensing, syncAgent, pairs, cpuMeter, stop };
+    const cpuProfiles = () => {
+      const summaries: Record<string, CpuProfileSummary> = {};
+      for (const name of PROFILED) {
+        const dir = join(REPO_ROOT, 'bench', 'logs', RUN_ID, `${name}-cpuprofile`);
+        const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        if (file) summaries[name] = summarizeCpuProfile(join(dir, file), 25);
+      }
+      return summaries;
+    };
+    return { names, pairing, licensing, syncAgent, pairs, cpuMeter, stop, cpuProfiles };
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,4 @@
-import type { LicenseStateV1, StoredEvent, Tx } from '#shared';
+import { queryPrepared, type LicenseStateV1, type StoredEvent, type Tx } from '#shared';
 import type { LicenseEvent } from '../domain/license/license.events.js';
 import type { LicenseState } from '../domain/license/license.state.js';
 import { licenseStatusAt, type LicenseStatus } from '../domain/license/license.status.js';
@@ -26,7 +26,9 @@ export async function projectLicense(tx: Tx, events: readonly StoredEvent<Licens
   const last = events.at(-1);
   if (last === undefined || state.status === 'none') return;
   const l = state.license;
-  await tx.query(
+  await queryPrepared(
+    tx,
+    'licensing.project-license',
     `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at,
                                 warned_for, expiry_recorded_for, version)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)

@@ -5,6 +5,21 @@ import type { PostgresSettings } from '../config/service-config.js';
 /** A database transaction (TypeORM's entity manager bound to one connection). */
 export type Tx = Pick<EntityManager, 'query'>;
 
+/**
+ * Runs one of the hot paths' statements as a named prepared statement of the connection: PostgreSQL parses and
+ * plans it once per connection rather than on every call, which was about 40 % of the statement's own time
+ * for the event append (measured from the statement log). Inside a transaction `tx` is TypeORM's entity
+ * manager, whose query runner hands out its pg connection; elsewhere (no transaction) it runs as a plain query.
+ * A statement text must always go with the same `name` (pg refuses a name reused for another text).
+ */
+export async function queryPrepared<Row>(tx: Tx, name: string, text: string, values: unknown[]): Promise<Row[]> {
+  const runner = (tx as Partial<EntityManager>).queryRunner;
+  if (!runner || runner.isReleased) return tx.query<Row[]>(text, values);
+  const connection = (await runner.connect()) as pg.ClientBase;
+  const result = await connection.query<Row & pg.QueryResultRow>({ name, text, values });
+  return result.rows;
+}
+
 type MigrationClass = new () => MigrationInterface;
 
 /** Options for the `pg` driver: the service's database with the service's schema first on the search path. */

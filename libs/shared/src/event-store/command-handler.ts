@@ -16,6 +16,12 @@ export interface HandleCommandOptions<Command extends CommandEnvelope, Event ext
   /** Runs in the same transaction after the append: inline projections, uniqueness reservations. */
   readonly afterAppend?: (tx: Tx, events: StoredEvent<Event>[], state: State) => Promise<void>;
   readonly maxAttempts?: number;
+  /**
+   * The stream id was made for this command (a fresh random id): the first attempt decides on the empty stream
+   * without reading it, a statement less. Should the stream exist after all, the append conflicts (it expects
+   * version 0) and the retry reads it as usual.
+   */
+  readonly newStream?: boolean;
 }
 
 export interface CommandResult<Event extends PublishedEvent, State> {
@@ -37,7 +43,7 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(async (tx) => {
-        const history = await store.readStream<Event>(streamId, tx);
+        const history = options.newStream && attempt === 1 ? [] : await store.readStream<Event>(streamId, tx);
         const state = fold(
           decider,
           history.map((e) => ({ type: e.type, data: e.data }) as Event),

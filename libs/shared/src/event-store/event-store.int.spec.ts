@@ -295,6 +295,29 @@ describe('EventStore (PostgreSQL)', () => {
       expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['ProductRegistered']);
     });
 
+    it('decides a new stream without reading it, and reads and decides again if the stream existed after all', async () => {
+      const fresh = nextSerial();
+      const created = await handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${fresh}`,
+        newStream: true,
+        command: command('RegisterProduct', fresh, '4.0'),
+      });
+      expect(created.events.map((e) => [e.type, e.streamVersion])).toEqual([['ProductRegistered', 1]]);
+
+      // Wrongly said to be new: the append at version 0 conflicts, the retry reads the stream and the rule applies.
+      const again = handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${fresh}`,
+        newStream: true,
+        command: command('RegisterProduct', fresh, '5.0'),
+      });
+      await expect(again).rejects.toMatchObject({ code: 'PRODUCT_ALREADY_REGISTERED' });
+      expect((await store.readStream(`product-${fresh}`)).map((e) => e.type)).toEqual(['ProductRegistered']);
+    });
+
     it('gives up after maxAttempts conflicts and rethrows the VersionConflictError', async () => {
       const serial = nextSerial();
       const streamId = `product-${serial}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { contractOf, isEventType, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
-import { UNIQUE_VIOLATION, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
+import { UNIQUE_VIOLATION, queryPrepared, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
 export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
@@ -71,6 +71,14 @@ export function toStoredEvent(row: EventRow): StoredEvent {
 export const EVENT_COLUMNS =
   'event_id, event_type, schema_version, data, stream_id, stream_version, global_position, occurred_at, metadata';
 
+const READ_STREAM = `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
+
+// The rows travel as one JSON document: no per-element array escaping, whatever the batch size.
+const APPEND = `INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, occurred_at)
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, stream_id text, stream_version int,
+    event_type text, schema_version int, data jsonb, metadata jsonb, occurred_at timestamptz)
+  RETURNING ${EVENT_COLUMNS}`;
+
 /**
  * The append-only event store in PostgreSQL. Optimistic concurrency comes from the unique
  * (stream_id, stream_version) constraint: of two appends at the same expected version exactly one wins.
@@ -87,9 +95,7 @@ export class EventStore {
     streamId: string,
     tx: Tx = this.dataSource,
   ): Promise<StoredEvent<E>[]> {
-    const rows: EventRow[] = await tx.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`, [
-      streamId,
-    ]);
+    const rows = await queryPrepared<EventRow>(tx, 'event-store.read-stream', READ_STREAM, [streamId]);
     return rows.map(toStoredEvent) as StoredEvent<E>[];
   }
 
@@ -130,14 +136,7 @@ export class EventStore {
     );
     if (rows.length === 0) return [];
     try {
-      // The rows travel as one JSON document: no per-element array escaping, whatever the batch size.
-      const stored: EventRow[] = await tx.query(
-        `INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, occurred_at)
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, stream_id text, stream_version int,
-           event_type text, schema_version int, data jsonb, metadata jsonb, occurred_at timestamptz)
-         RETURNING ${EVENT_COLUMNS}`,
-        [JSON.stringify(rows)],
-      );
+      const stored = await queryPrepared<EventRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]);
       const order = new Map<string, number>(rows.map((r, i) => [r.event_id, i]));
       stored.sort((a, b) => order.get(a.event_id)! - order.get(b.event_id)!);
       return stored.map(toStoredEvent) as StoredEvent<E>[];

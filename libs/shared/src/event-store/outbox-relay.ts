@@ -12,6 +12,12 @@ import {
 } from '../event-signing/event-signature.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
+/** A position in the outbox's commit-safe order. */
+interface Position {
+  transaction_id: string;
+  global_position: string;
+}
+
 /** What the relay reports to metrics and health. */
 export interface RelayObserver {
   published(count: number): void;
@@ -86,6 +92,11 @@ export class OutboxRelay {
   private leader = false;
   /** A commit was signalled since the current round read the events: run another round before sleeping. */
   private notified = false;
+  /**
+   * The checkpoint as this leader last wrote (or first read) it. Only the leader writes it, under the lock it
+   * holds on this connection, so it is read from the table once per connection, not once per round.
+   */
+  private checkpoint: Position | undefined;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly relayName: string;
@@ -163,21 +174,34 @@ export class OutboxRelay {
   private async round(): Promise<{ published: number; heldBack: boolean }> {
     const client = this.client!;
     this.notified = false;
-    const checkpoint = await client.query<{ transaction_id: string; global_position: string }>(
-      'SELECT transaction_id::text, global_position FROM relay_checkpoints WHERE relay = $1',
-      [this.relayName],
-    );
-    const from = checkpoint.rows[0] ?? { transaction_id: '0', global_position: '0' };
-    const { rows } = await client.query<EventRow & { transaction_id: string }>(
-      `SELECT ${EVENT_COLUMNS}, transaction_id::text AS transaction_id
-         FROM events
-        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position
-        LIMIT $3`,
+    const from = this.checkpoint ?? (await this.readCheckpoint(client));
+    // One statement, one snapshot: the batch (committed events below the oldest running transaction), and
+    // whether events after the checkpoint wait behind such a transaction. Every event after the checkpoint
+    // below that horizon is in the batch unless it is full, so "held back after the checkpoint" is also "held
+    // back after the batch". A row of nulls but held_back when the batch is empty.
+    // Not a prepared statement: a generic plan (unknown checkpoint) scans the whole table for the held-back
+    // test, where the plan for the actual checkpoint reads the few index entries after it. The ORDER BYs name
+    // the xid8 column: an ORDER BY by the text alias `transaction_id` would sort '10000' before '9999'.
+    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>(
+      `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+            batch AS (
+              SELECT ${EVENT_COLUMNS}, transaction_id AS xid
+                FROM events
+               WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                 AND transaction_id < (SELECT xmin FROM horizon)
+               ORDER BY events.transaction_id, events.global_position
+               LIMIT $3)
+       SELECT batch.*, batch.xid::text AS transaction_id, held.held_back
+         FROM (SELECT EXISTS (SELECT 1 FROM events
+                               WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                                 AND transaction_id >= (SELECT xmin FROM horizon)) AS held_back) held
+         LEFT JOIN batch ON true
+        ORDER BY batch.xid, batch.global_position`,
       [from.transaction_id, from.global_position, this.batchSize],
     );
-    if (rows.length === 0) return { published: 0, heldBack: await this.heldBack(client, from) };
+    const heldBack = result.rows[0]?.held_back === true;
+    const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
+    if (rows.length === 0) return { published: 0, heldBack };
     const { publisher, names, signer } = this.options;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
@@ -196,27 +220,28 @@ export class OutboxRelay {
       }),
       RELAY_PUBLISH_TIMEOUT_MS,
     );
-    const last = rows[rows.length - 1] as { transaction_id: string; global_position: string };
-    await client.query(
-      `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, updated_at)
-       VALUES ($1, $2::xid8, $3, now())
-       ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
-         global_position = EXCLUDED.global_position, updated_at = now()`,
-      [this.relayName, last.transaction_id, last.global_position],
-    );
+    const last = rows[rows.length - 1]!;
+    const position: Position = { transaction_id: last.transaction_id, global_position: String(last.global_position) };
+    await client.query({
+      name: 'outbox-relay.checkpoint',
+      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, updated_at)
+             VALUES ($1, $2::xid8, $3, now())
+             ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
+               global_position = EXCLUDED.global_position, updated_at = now()`,
+      values: [this.relayName, position.transaction_id, position.global_position],
+    });
+    this.checkpoint = position;
     this.options.observer?.published(rows.length);
-    return { published: rows.length, heldBack: rows.length < this.batchSize && (await this.heldBack(client, last)) };
+    return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
   }
 
-  /** Whether committed events after `from` wait for an older transaction to end. */
-  private async heldBack(client: pg.Client, from: { transaction_id: string; global_position: string }): Promise<boolean> {
-    const { rows } = await client.query<{ held: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM events
-                       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-                         AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held`,
-      [from.transaction_id, from.global_position],
+  private async readCheckpoint(client: pg.Client): Promise<Position> {
+    const { rows } = await client.query<Position>(
+      'SELECT transaction_id::text, global_position::text FROM relay_checkpoints WHERE relay = $1',
+      [this.relayName],
     );
-    return rows[0]?.held === true;
+    this.checkpoint = rows[0] ?? { transaction_id: '0', global_position: '0' };
+    return this.checkpoint;
   }
 
   private async ensureClient(): Promise<void> {
@@ -234,7 +259,12 @@ export class OutboxRelay {
       `${schema}.outbox-relay.${this.relayName}`,
     ]);
     this.leader = lock.rows[0]?.locked === true;
-    if (!this.leader) {
+    if (this.leader) {
+      // The checkpoint is the relay's only write. Losing its last advances in a crash of PostgreSQL only makes
+      // the relay publish those events again, which JetStream (Nats-Msg-Id) and the inboxes drop; so its commits
+      // need not wait for the WAL fsync (the events themselves were committed durably by their writers).
+      await client.query('SET synchronous_commit = off');
+    } else {
       // Not elected: reconnect after a while and try again (the leader may have died).
       await this.closeClient();
     }
@@ -253,6 +283,7 @@ export class OutboxRelay {
     const client = this.client;
     this.client = undefined;
     this.leader = false;
+    this.checkpoint = undefined;
     if (client) await client.end().catch(() => undefined);
   }
 

@@ -233,7 +233,7 @@ describe('the expiry scheduler (running, on the real clock)', () => {
     try {
       const expiresAt = new Date(Date.now() + 1_500);
       const licenseId = await grant(clock, serial(), expiresAt);
-      scheduler.nudge();
+      scheduler.nudge(expiresAt.toISOString());
 
       await eventually(async () => (await steps(licenseId)).includes('expiring-soon'), { timeoutMs: 1_000 });
       await eventually(async () => (await steps(licenseId)).includes('expired'), { timeoutMs: 5_000 });
@@ -245,6 +245,47 @@ describe('the expiry scheduler (running, on the real clock)', () => {
       const stopping = Date.now();
       await scheduler.stop();
       expect(Date.now() - stopping).toBeLessThan(1_000);
+    }
+  });
+});
+
+describe('the expiry scheduler (nudged by grants)', () => {
+  /** Counts the rounds a running scheduler makes. */
+  class CountingScheduler extends ExpiryScheduler {
+    rounds = 0;
+    override runRound() {
+      this.rounds++;
+      return super.runRound();
+    }
+  }
+
+  it('sleeps on through grants whose warning window opens after its planned wake-up, and wakes for one that opens sooner', async () => {
+    const clock: Clock = { now: () => new Date() };
+    const scheduler = new CountingScheduler(store, clock, { windowDays: WINDOW, log: silent, maxSleepMs: 60_000 });
+    scheduler.start();
+    try {
+      // Asleep once it has caught up on what earlier tests left due: no round for 300 ms.
+      let asleep = -1;
+      while (asleep !== scheduler.rounds) {
+        asleep = scheduler.rounds;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      for (let i = 0; i < 20; i++) {
+        const expiresAt = new Date(Date.now() + 365 * DAY);
+        await grant(clock, serial(), expiresAt);
+        scheduler.nudge(expiresAt.toISOString());
+        scheduler.nudge(null); // perpetual: never due
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(scheduler.rounds).toBe(asleep);
+
+      const soon = new Date(Date.now() + WINDOW * DAY + 500);
+      const licenseId = await grant(clock, serial(), soon);
+      scheduler.nudge(soon.toISOString());
+      await eventually(async () => (await steps(licenseId)).includes('expiring-soon'), { timeoutMs: 3_000 });
+      expect(scheduler.rounds).toBeGreaterThan(asleep);
+    } finally {
+      await scheduler.stop();
     }
   });
 });

@@ -46,8 +46,10 @@ export class ExpiryScheduler implements OnApplicationShutdown {
   private readonly log: (message: string) => void;
   private loop: Promise<void> | undefined;
   private stopped = false;
-  /** Set by nudge(): something may have become due sooner than the scheduler planned. */
-  private nudged = false;
+  /** The earliest instant (ms) nudge() reported while a round ran: the round may have read before that commit. */
+  private nudgedDueAt = Infinity;
+  /** While asleep: the instant (ms) the scheduler wakes up by itself. */
+  private sleepingUntil: number | undefined;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -67,10 +69,21 @@ export class ExpiryScheduler implements OnApplicationShutdown {
     this.loop = this.run();
   }
 
-  /** Wakes the scheduler now: a grant or renewal committed, and its expiry may be due before the planned wake-up. */
-  nudge(): void {
-    this.nudged = true;
-    this.wake?.();
+  /**
+   * A grant or renewal committed a license expiring at `expiresAt` (ISO; null = perpetual). Its first due instant
+   * is its entry into the warning window (its expiry comes later); the scheduler wakes now only when that is
+   * before its planned wake-up. Waking for every grant made each one cost a whole round (two transactions, three
+   * queries) under load, although almost no license is due within the next minute.
+   */
+  nudge(expiresAt: string | null): void {
+    if (expiresAt === null) return;
+    const dueAt = Date.parse(expiresAt) - this.options.windowDays * DAY_MS;
+    if (this.sleepingUntil === undefined) {
+      this.nudgedDueAt = Math.min(this.nudgedDueAt, dueAt);
+    } else if (dueAt < this.sleepingUntil) {
+      this.nudgedDueAt = dueAt;
+      this.wake?.();
+    }
   }
 
   /** Stops the loop, letting a round in progress finish its current command. */
@@ -142,7 +155,8 @@ export class ExpiryScheduler implements OnApplicationShutdown {
   private async run(): Promise<void> {
     let failedRounds = 0;
     while (!this.stopped) {
-      this.nudged = false;
+      // A commit nudged before this round's queries is seen by them; only later nudges can plan an earlier wake-up.
+      this.nudgedDueAt = Infinity;
       let wakeAt: number;
       try {
         const round = await this.runRound();
@@ -158,7 +172,7 @@ export class ExpiryScheduler implements OnApplicationShutdown {
         this.log(`round failed, retrying in ${delay} ms: ${(error as Error).message}`);
         wakeAt = this.clock.now().getTime() + delay;
       }
-      await this.sleepUntil(wakeAt);
+      await this.sleepUntil(Math.min(wakeAt, this.nudgedDueAt));
     }
   }
 
@@ -167,15 +181,18 @@ export class ExpiryScheduler implements OnApplicationShutdown {
   }
 
   private sleepUntil(at: number): Promise<void> {
-    const delay = Math.min(at - this.clock.now().getTime(), this.maxSleepMs);
-    if (this.stopped || this.nudged || delay <= 0) return Promise.resolve();
+    const now = this.clock.now().getTime();
+    const delay = Math.min(at - now, this.maxSleepMs);
+    if (this.stopped || delay <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wake = undefined;
+        this.sleepingUntil = undefined;
         resolve();
       };
       const timer = setTimeout(done, delay);
+      this.sleepingUntil = now + delay;
       this.wake = done;
     });
   }

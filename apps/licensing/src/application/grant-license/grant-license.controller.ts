@@ -37,13 +37,14 @@ export class GrantLicenseController {
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     // Asked before the transaction: a network round trip must not hold a database connection.
-    const product = await this.products.find(serial);
+    const product = await this.products.registered(serial);
     const licenseId = randomUUID();
     const now = this.clock.now();
     const { state } = await handleCommand({
       store: this.store,
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
+      newStream: true,
       command: {
         type: 'GrantLicense',
         data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
@@ -52,8 +53,9 @@ export class GrantLicenseController {
       },
       afterAppend: projectLicense,
     });
-    // Its expiry (or its entry into the warning window) may now be due before the scheduler's planned wake-up.
-    this.scheduler.nudge();
-    return licenseView(licenseOf(state), now);
+    // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
+    const license = licenseOf(state);
+    this.scheduler.nudge(license.expiresAt);
+    return licenseView(license, now);
   }
 }

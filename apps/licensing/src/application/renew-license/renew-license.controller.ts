@@ -33,8 +33,9 @@ export class RenewLicenseController {
       command: { type: 'RenewLicense', data: { licenseId, expiresAt: body.expiresAt }, metadata: { now, correlationId } },
       afterAppend: projectLicense,
     });
-    // Its expiry (or its entry into the warning window) may now be due before the scheduler's planned wake-up.
-    this.scheduler.nudge();
-    return licenseView(licenseOf(state), now);
+    // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
+    const license = licenseOf(state);
+    this.scheduler.nudge(license.expiresAt);
+    return licenseView(license, now);
   }
 }

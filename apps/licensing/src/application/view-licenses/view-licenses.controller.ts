@@ -27,7 +27,7 @@ export class ViewLicensesController {
     const now = this.clock.now();
     const licenses = await this.store.transaction((tx) => licensesOfProduct(tx, serial));
     // No license yet: tell an unknown serial (404) from a product that simply has none.
-    if (licenses.length === 0 && !(await this.products.find(serial))) throw licenseErrors.productNotFound(serial);
+    if (licenses.length === 0 && !(await this.products.registered(serial))) throw licenseErrors.productNotFound(serial);
     return { serial, licenses: licenses.map((l) => licenseView(l, now)) };
   }
 
