@@ -160,6 +160,28 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
     });
   });
 
+  describe('when a batch takes longer than ack_wait', () => {
+    it('extends the deadline of the messages it holds: none is delivered twice', async () => {
+      const names = busNames(testBusNamespace('consumer-slow'));
+      namespaces.push(names);
+      await ensureEventStream(jsm, names, 'pairing');
+      const spec: DurableConsumerSpec = { stream: names.stream('pairing'), durable: 'int-slow', ackWaitMs: 1_500 };
+      await ensureDurableConsumer(jsm, spec);
+      const seen: string[] = [];
+      // The first batch takes three ack_waits; the messages queued behind it wait that long too.
+      await start(spec, async (events) => {
+        seen.push(...events.map((e) => e.eventId));
+        if (seen.length === events.length) await new Promise((resolve) => setTimeout(resolve, 4_500));
+      });
+      const envelopes = [registeredEnvelope(), registeredEnvelope(), registeredEnvelope()];
+      for (const envelope of envelopes) await publishEnvelope(js, names, envelope);
+
+      const info = await allAcknowledged(spec, { timeoutMs: 15_000 });
+      expect(info.num_redelivered).toBe(0);
+      expect(seen.sort()).toEqual(envelopes.map((e) => e.eventId).sort());
+    });
+  });
+
   describe('when the handler fails or an event arrives twice', () => {
     it('redelivers a failed batch, and the inbox makes a duplicate publish change nothing', async () => {
       const { names, spec } = await setup('inbox');

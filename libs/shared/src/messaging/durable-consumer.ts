@@ -66,14 +66,17 @@ export interface DurableConsumerSpec {
   readonly filterSubject?: string;
   /** Deliveries before a failing message is dead-lettered (default CONSUMER_DEFAULTS.maxDeliver; -1: no limit). */
   readonly maxDeliver?: number;
+  /** The server's ack deadline (default CONSUMER_DEFAULTS.ackWaitMs); the consumer extends it every third of it. */
+  readonly ackWaitMs?: number;
 }
 
 /**
  * The consumer settings, chosen deliberately:
  * - explicit ack, sent only after the batch's transaction committed (at-least-once; the handler's inbox
  *   makes a redelivery change nothing);
- * - `ack_wait` 30 s: longer than any batch takes, so a message is not redelivered while it is being applied
- *   (no server-side `backoff` list: the server would replace `ack_wait` with its first step);
+ * - `ack_wait` 30 s, and every message the consumer holds (queued, or in the batch being applied) has its
+ *   deadline extended every 10 s, so a message is not redelivered while it waits or is applied, however long
+ *   the batch (no server-side `backoff` list: the server would replace `ack_wait` with its first step);
  * - `max_deliver` bounded; a message that fails on its own is negatively acknowledged with a growing delay
  *   (1 s, 2 s, 4 s … capped at 60 s), about 15 minutes of retries in all;
  * - `max_ack_pending` bounds how many messages are in flight, and so this process's memory.
@@ -101,7 +104,7 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(CONSUMER_DEFAULTS.ackWaitMs),
+    ack_wait: nanos(spec.ackWaitMs ?? CONSUMER_DEFAULTS.ackWaitMs),
     max_deliver: spec.maxDeliver ?? CONSUMER_DEFAULTS.maxDeliver,
     max_ack_pending: CONSUMER_DEFAULTS.maxAckPending,
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
@@ -129,8 +132,8 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
  * - Valid, but refused by the handler (a replay of an event it applied from another message, or a version not
  *   newer than the one held): once the batch committed, the others are acknowledged and each refused one is
  *   dead-lettered with the reason and detail the handler gave.
- * - The database is unavailable: the batch is kept and retried here with backoff, its messages' ack
- *   deadlines extended, until it commits or the consumer stops (then they are redelivered).
+ * - The database is unavailable: the batch is kept and retried here with backoff (its messages' ack deadlines
+ *   are extended, like those of every message held), until it commits or the consumer stops (then redelivered).
  * - Any other failure: the batch is split in halves, recursively, down to the event that fails, so one bad event
  *   cannot hold back the others; the one that fails is negatively acknowledged for a delayed redelivery, and
  *   on its last allowed delivery dead-lettered (MAX_DELIVERIES, with the last error) and terminated.
@@ -139,6 +142,9 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
  */
 export class BatchingConsumer<T = EventEnvelope> {
   private readonly queue: JsMsg[] = [];
+  /** Messages taken from the queue and not yet acknowledged, negatively acknowledged or terminated. */
+  private readonly inFlight = new Set<JsMsg>();
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
   private readonly subscriptions: ConsumerMessages[] = [];
   private working: Promise<void> | undefined;
   private stopped = false;
@@ -162,6 +168,17 @@ export class BatchingConsumer<T = EventEnvelope> {
   }
 
   async start(): Promise<void> {
+    // Every message held here, queued or in a batch being applied, has its ack deadline pushed back a third of
+    // `ack_wait` before it passes: under a large backlog a message can wait behind a whole batch (and a batch of
+    // thousands of events take many seconds), and must not be redelivered meanwhile.
+    this.keepAlive = setInterval(
+      () => {
+        for (const msg of this.queue) msg.working();
+        for (const msg of this.inFlight) msg.working();
+      },
+      Math.min(...this.specs.map((spec) => spec.ackWaitMs ?? CONSUMER_DEFAULTS.ackWaitMs)) / 3,
+    );
+    this.keepAlive.unref();
     for (const spec of this.specs) {
       const consumer = await this.js.consumers.get(spec.stream, spec.durable);
       const messages = await consumer.consume({
@@ -180,7 +197,16 @@ export class BatchingConsumer<T = EventEnvelope> {
     this.stopped = true;
     await Promise.all(this.subscriptions.map((s) => s.close()));
     await this.working;
+    clearInterval(this.keepAlive);
     for (const msg of this.queue.splice(0)) msg.nak();
+  }
+
+  /** Acknowledges, negatively acknowledges (with an optional delay) or terminates a message taken from the queue. */
+  private settle(msg: JsMsg, how: 'ack' | 'nak' | 'term', delayMs?: number): void {
+    this.inFlight.delete(msg);
+    if (how === 'ack') msg.ack();
+    else if (how === 'term') msg.term();
+    else msg.nak(delayMs);
   }
 
   private kick(): void {
@@ -193,7 +219,9 @@ export class BatchingConsumer<T = EventEnvelope> {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
-      const valid = await this.validate(this.queue.splice(0, this.batchSize));
+      const batch = this.queue.splice(0, this.batchSize);
+      for (const msg of batch) this.inFlight.add(msg);
+      const valid = await this.validate(batch);
       if (valid.length > 0) await this.apply(valid);
     }
   }
@@ -234,12 +262,11 @@ export class BatchingConsumer<T = EventEnvelope> {
           break;
         } catch (error) {
           if (this.stopped) {
-            msg.nak();
+            this.settle(msg, 'nak');
             return;
           }
           if (attempt === 1 || attempt % 10 === 0)
             console.warn(`[consumer] cannot dead-letter ${where} yet, retrying: ${(error as Error).message}`);
-          msg.working();
           await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
         }
       }
@@ -249,7 +276,7 @@ export class BatchingConsumer<T = EventEnvelope> {
     }
     this.observer?.deadLettered?.(msg.info.consumer, reason);
     // nats-server 2.9 ignores a +TERM that carries a reason: the reason travels in the dead letter instead.
-    msg.term();
+    this.settle(msg, 'term');
   }
 
   private isLastDelivery(msg: JsMsg): boolean {
@@ -274,12 +301,11 @@ export class BatchingConsumer<T = EventEnvelope> {
               `[consumer] database unavailable, retrying a batch of ${deliveries.length}: ${(error as Error).message}`,
             );
           }
-          for (const { msg } of deliveries) msg.working();
           await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
           continue;
         }
         if (this.stopped) {
-          for (const { msg } of deliveries) msg.nak();
+          for (const { msg } of deliveries) this.settle(msg, 'nak');
           return;
         }
         if (deliveries.length > 1) {
@@ -299,12 +325,12 @@ export class BatchingConsumer<T = EventEnvelope> {
         console.warn(
           `[consumer] ${msg.subject} (stream seq ${msg.seq}) failed (delivery ${msg.info.deliveryCount}), redelivery in ${delay} ms: ${(error as Error).message}`,
         );
-        msg.nak(delay);
+        this.settle(msg, 'nak', delay);
         return;
       }
       // Committed: the refused events changed nothing and go to the dead-letter stream; the others are done.
       const refusalOf = new Map(refused.map((r) => [r.index, r]));
-      for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) msg.ack();
+      for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) this.settle(msg, 'ack');
       this.observer?.applied(deliveries.length - refusalOf.size);
       for (const [index, { reason, detail }] of refusalOf) {
         const { msg } = deliveries[index]!;
