@@ -38,6 +38,8 @@ const config = benchConfig();
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (phase: string) => !only || only.includes(phase);
 const startedAt = Date.now();
+// Read now, not when the report is written: `npm run bench` built dist/ from the tree as it is at the start.
+const commit = gitCommit();
 const log = (line: string) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 const loadBefore = os.loadavg().map((v) => round(v, 2));
@@ -160,7 +162,7 @@ const meta: Meta = {
   cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
   memoryGb: round(os.totalmem() / 2 ** 30, 1),
   loadAverage: { before: loadBefore, max1m: loadMax, after: os.loadavg().map((v) => round(v, 2)) },
-  commit: gitCommit(),
+  commit,
   durationSeconds: Math.round((Date.now() - startedAt) / 1000),
 };
 const results = buildResults(meta, measurements, errors);
