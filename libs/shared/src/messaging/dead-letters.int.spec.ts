@@ -206,12 +206,19 @@ describe('dead letters of a BatchingConsumer', () => {
         description: 'the failing event dead-lettered and indexed',
         timeoutMs: 15_000,
       });
-      expect(letter).toMatchObject({ reason: 'MAX_DELIVERIES', deliveries: 2, detail: 'handler bug #2', stream: spec.stream });
+      // A batch that fails is halved down to the failing event, so it may be tried more than once per delivery
+      // (how the three arrive in batches decides); the letter carries the error of the very last attempt.
+      const info = await allSettled(spec);
+      expect(letter).toMatchObject({
+        reason: 'MAX_DELIVERIES',
+        deliveries: 2,
+        detail: `handler bug #${attempts}`,
+        stream: spec.stream,
+      });
+      expect(attempts).toBeGreaterThanOrEqual(2);
       expect(JSON.parse(letter.body)).toEqual(doomed);
       expect(applied).toEqual(expect.arrayContaining([before.eventId, after.eventId]));
-      const info = await allSettled(spec);
       expect(info.num_ack_pending).toBe(0);
-      expect(attempts).toBe(2);
     });
   });
 
