@@ -183,7 +183,11 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
     consumerRow('raw limit + Ed25519 verification of each event', m.rawVerified, m.raw),
     consumerRow('naive (Nest + TypeORM, one event per transaction)', m.naive, m.raw),
     consumerRow('**ours** (sync agent)', m.ours, m.raw),
-    consumerRow('rebuild (cold sync agent, whole backlog)', m.rebuild, m.raw),
+    consumerRow(
+      `rebuild (\`npm run rebuild\`, whole backlog${m.rebuild && !m.rebuild.capped && !m.rebuild.switchedOver ? ', did NOT switch over' : ''})`,
+      m.rebuild,
+      m.raw,
+    ),
   );
   if (m.relay) {
     lines.push(

@@ -31,6 +31,7 @@ import {
 } from '../../domain/effective-licenses/projection.js';
 import {
   loadPublishedStatefulSync,
+  loadNamedFacts,
   loadSnapshots,
   loadWorkingSet,
   recordInInbox,
@@ -88,11 +89,9 @@ export async function projectBatch(
     const firstIndexOf = new Map<string, number>();
     for (const [index, e] of batch.entries()) if (!firstIndexOf.has(e.eventId)) firstIndexOf.set(e.eventId, index);
     const unique = [...firstIndexOf.values()].map((index) => batch[index]!);
-    const before = await loadWorkingSet(
-      tx,
-      [...new Set(unique.flatMap(namedSerials))],
-      [...new Set(unique.flatMap(namedLicenseIds))],
-    );
+    // Publishing needs every license of the serials and their peers; the rebuild only the versions of what is named.
+    const load = options.publish === false ? loadNamedFacts : loadWorkingSet;
+    const before = await load(tx, [...new Set(unique.flatMap(namedSerials))], [...new Set(unique.flatMap(namedLicenseIds))]);
     const known = await recordInInbox(
       tx,
       unique.map((event) => ({ event, source: positions[firstIndexOf.get(event.eventId)!] })),

@@ -74,8 +74,31 @@ export async function loadWorkingSet(
   const around = withMembers(named, await pairsInvolving(tx, named));
   const reach = withMembers(around, await pairsInvolving(tx, [...around]));
   const list = await replacementClosure(tx, [...reach], 'backward');
-  const pairs = await pairsInvolving(tx, list);
+  return loadFacts(tx, list, licenseIds, await pairsInvolving(tx, list), 'held too');
+}
 
+/**
+ * Only what the newest-version rule needs to judge events that name `serials` and `licenseIds`: those products,
+ * the pairs they are members of, those licenses (not every license of the serials) and the replacements of those
+ * serials. Enough to fold the events and save the facts, not to compute an effective set: the rebuild's load,
+ * which therefore costs what the batch names rather than what the serials have accumulated.
+ */
+export async function loadNamedFacts(
+  tx: Tx,
+  serials: readonly string[],
+  licenseIds: readonly string[],
+): Promise<ProjectionState> {
+  return loadFacts(tx, serials, licenseIds, await pairsInvolving(tx, serials), 'named only');
+}
+
+/** The products and replacements of `serials`, the given pairs, and the licenses `licenseIds` (and, 'held too', every license stored on `serials`). */
+async function loadFacts(
+  tx: Tx,
+  serials: readonly string[],
+  licenseIds: readonly string[],
+  pairs: readonly PairRow[],
+  licensesToLoad: 'held too' | 'named only',
+): Promise<ProjectionState> {
   const products: {
     serial: string;
     model: string;
@@ -85,13 +108,20 @@ export async function loadWorkingSet(
     event_id: string;
   }[] = await tx.query(
     'SELECT serial, model, firmware_version, account_id, version, event_id FROM products WHERE serial = ANY($1::text[])',
-    [list],
+    [serials],
   );
-  const licenses: { license_id: string; facts: LicenseStateV1; version: number; event_id: string }[] = await tx.query(
-    `SELECT license_id, facts, version, event_id FROM licenses
-      WHERE serial = ANY($1::text[]) OR license_id = ANY($2::uuid[])`,
-    [list, licenseIds],
-  );
+  const licenses: { license_id: string; facts: LicenseStateV1; version: number; event_id: string }[] =
+    licensesToLoad === 'held too'
+      ? await tx.query(
+          `SELECT license_id, facts, version, event_id FROM licenses
+            WHERE serial = ANY($1::text[]) OR license_id = ANY($2::uuid[])`,
+          [serials, licenseIds],
+        )
+      : licenseIds.length === 0
+        ? []
+        : await tx.query('SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])', [
+            licenseIds,
+          ]);
   const replacements: {
     failed_serial: string;
     successor_serial: string;
@@ -102,7 +132,7 @@ export async function loadWorkingSet(
   }[] = await tx.query(
     `SELECT failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id FROM replacements
       WHERE failed_serial = ANY($1::text[]) ORDER BY failed_serial, since, pair_id`,
-    [list],
+    [serials],
   );
   const successors = new Map<string, Succession[]>();
   for (const r of replacements) {
