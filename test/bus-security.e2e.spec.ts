@@ -159,7 +159,7 @@ describe('on the locked-down bus', () => {
     // Each one is in the dead-letter stream with its reason, the replay included.
     const letters = await eventually(
       async () => {
-        const { items } = (await syncAgent.get<{ items: { reason: string }[] }>('/dead-letters?limit=100')).body;
+        const { items } = (await syncAgent.get<{ items: { id: number; reason: string }[] }>('/dead-letters?limit=100')).body;
         return items.length >= attempts.length && items;
       },
       { description: 'every attempt dead-lettered', timeoutMs: 20_000 },
@@ -167,6 +167,15 @@ describe('on the locked-down bus', () => {
     const lettersByReason: Record<string, number> = {};
     for (const { reason } of letters) lettersByReason[reason] = (lettersByReason[reason] ?? 0) + 1;
     expect(lettersByReason).toEqual(Object.fromEntries(Object.entries(expected).map(([r, n]) => [r.toUpperCase(), n])));
+    // An operator replaying a letter cannot apply what the consumer refused: the signature is checked again.
+    for (const letter of letters) {
+      const replay = await syncAgent.post<{ code: string; detail: string }>(`/dead-letters/${letter.id}/replay`);
+      expect({ reason: letter.reason, status: replay.status, code: replay.body.code }).toEqual({
+        reason: letter.reason,
+        status: 422,
+        code: 'DEAD_LETTER_STILL_INVALID',
+      });
+    }
     const after = await Promise.all([primary, secondary].map((s) => syncAgent.get(`/products/${s}/effective-licenses`)));
     expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
     expect((await syncAgent.get(`/products/${secondary}/effective-licenses/history`)).body.items).toHaveLength(historyBefore);

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { busNames, type BusNames } from '#shared/contracts';
-import { deadLetterHeaders, deadLetterKey } from '#shared';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, deadLetterHeaders, deadLetterKey, signEvent } from '#shared';
 import { sampleEvent, testEnvelope } from '#shared/testing';
 import {
   NATS_URL,
   api,
+  developmentSigningKey,
   eventually,
   randomSerial,
   startSystem,
@@ -135,14 +136,16 @@ describe('a poison message on the pairing stream', () => {
 
 describe('a dead letter whose cause has since been fixed', () => {
   it('is applied by a replay through the consumer, leaves the listing, and cannot be replayed twice', async () => {
-    // An earlier deployment that did not know ProductRegistered v1 yet dead-lettered this event; this one does.
+    // An earlier deployment that did not know ProductRegistered v1 yet dead-lettered this event (signed by pairing,
+    // as every event must be); this one does.
     const serial = randomSerial();
     const envelope = testEnvelope(sampleEvent('ProductRegistered', { serial, accountId: 'acct-dlq' }), {
       streamId: `product-${serial}`,
     });
+    const signed = signEvent(envelope, names.subjectOf(envelope), developmentSigningKey('pairing'));
     const stream = names.stream('pairing');
     const streamSequence = 1_000_000 + Math.floor(Math.random() * 1_000_000);
-    await js.publish(names.deadLetterSubject('sync-agent'), JSON.stringify(envelope), {
+    await js.publish(names.deadLetterSubject('sync-agent'), signed.body, {
       msgID: deadLetterKey(stream, streamSequence, 'sync-agent'),
       headers: deadLetterHeaders({
         reason: 'UNKNOWN_EVENT_TYPE',
@@ -152,12 +155,19 @@ describe('a dead letter whose cause has since been fixed', () => {
         streamSequence,
         subject: names.subjectOf(envelope),
         deliveries: 1,
-        headers: { 'Nats-Msg-Id': [envelope.eventId] },
+        headers: {
+          'Nats-Msg-Id': [envelope.eventId],
+          [EVENT_KEY_ID_HEADER]: [signed.keyId],
+          [EVENT_SIGNATURE_HEADER]: [signed.signature],
+        },
         deadLetteredAt: new Date().toISOString(),
       }),
     });
     const [letter] = await listed(syncAgent, '?reason=UNKNOWN_EVENT_TYPE', (items) => items.length === 1);
-    expect(letter).toMatchObject({ streamSequence, headers: { 'Nats-Msg-Id': [envelope.eventId] } });
+    expect(letter).toMatchObject({
+      streamSequence,
+      headers: { 'Nats-Msg-Id': [envelope.eventId], [EVENT_KEY_ID_HEADER]: [signed.keyId] },
+    });
     expect((await syncAgent.get(`/products/${serial}/effective-licenses`)).status).toBe(404);
 
     const replay = await syncAgent.post<Json>(`/dead-letters/${letter.id as number}/replay`);

@@ -24,7 +24,7 @@ import {
   type EventType,
   type PublishedEvent,
 } from '#shared/contracts';
-import { deadLetterHeaders, deadLetterKey } from '#shared';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, deadLetterHeaders, deadLetterKey, signEvent } from '#shared';
 import { RegisterProductBody } from '../apps/pairing/src/application/register-product/register-product.controller.js';
 import { ChangeFirmwareBody } from '../apps/pairing/src/application/change-firmware/change-firmware.controller.js';
 import { AssociateProductsBody } from '../apps/pairing/src/application/associate-products/associate-products.controller.js';
@@ -40,6 +40,7 @@ import {
   REPO_ROOT,
   SERVICES,
   api,
+  developmentSigningKey,
   eventually,
   fromNow,
   randomSerial,
@@ -678,7 +679,8 @@ describe('docs/openapi.yaml', () => {
       const fixed = testEnvelope(sampleEvent('ProductRegistered', { serial: fixedSerial }), {
         streamId: `product-${fixedSerial}`,
       });
-      await js.publish(names.deadLetterSubject('sync-agent'), JSON.stringify(fixed), {
+      const signed = signEvent(fixed, names.subjectOf(fixed), developmentSigningKey('pairing'));
+      await js.publish(names.deadLetterSubject('sync-agent'), signed.body, {
         msgID: deadLetterKey(names.stream('pairing'), 999_999, 'sync-agent'),
         headers: deadLetterHeaders({
           reason: 'UNSUPPORTED_SCHEMA_VERSION',
@@ -688,7 +690,7 @@ describe('docs/openapi.yaml', () => {
           streamSequence: 999_999,
           subject: names.subjectOf(fixed),
           deliveries: 1,
-          headers: {},
+          headers: { [EVENT_KEY_ID_HEADER]: [signed.keyId], [EVENT_SIGNATURE_HEADER]: [signed.signature] },
           deadLetteredAt: new Date().toISOString(),
         }),
       });

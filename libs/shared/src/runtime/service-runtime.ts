@@ -9,7 +9,7 @@ import { OutboxRelay } from '../event-store/outbox-relay.js';
 import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { ensureDeadLetterStream, ensureEventStream } from '../messaging/streams.js';
-import { decodeEvent, type MessageDecoder } from '../messaging/decode-event.js';
+import type { MessageDecoder } from '../messaging/decode-event.js';
 import { DeadLetterSink, decodeDeadLetter, type DeadLetter } from '../messaging/dead-letters.js';
 import { DeadLetterIndex, deadLetterIndexConsumers, type ReplayOutcome } from '../dead-letters/dead-letter-index.js';
 import {
@@ -115,7 +115,7 @@ export class ServiceRuntime {
   /** Applies a dead letter with the consumer's own decoder and handler (see DeadLetterIndex.replay). */
   replayDeadLetter(id: number): Promise<ReplayOutcome> {
     if (!this.consumption) return Promise.resolve({ ok: false, kind: 'not-found' });
-    return this.deadLetters.replay(id, this.consumption.decode ?? decodeEvent, this.consumption.handler);
+    return this.deadLetters.replay(id, this.consumerDecoder(this.consumption), this.consumption.handler);
   }
 
   /** Registers what the service consumes; call before start(). */
@@ -175,7 +175,6 @@ export class ServiceRuntime {
         await ensureDeadLetterStream(jsm, this.names);
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
-      const { verification } = this.eventKeys;
       this.consumer = new BatchingConsumer(
         this.jsClient,
         specs,
@@ -190,7 +189,7 @@ export class ServiceRuntime {
           deadLettered: (consumer, reason) => this.metrics.deadLettered.inc({ consumer, reason }),
         },
         {
-          decode: this.consumption.decode ?? verifiedEventDecoder(verification, this.names),
+          decode: this.consumerDecoder(this.consumption),
           deadLetters: new DeadLetterSink(this.jsClient, this.names),
         },
       );
@@ -212,6 +211,14 @@ export class ServiceRuntime {
     this.started = true;
     this.metrics.ready.set(1);
     this.log('ready');
+  }
+
+  /**
+   * The consumer's one poison check, for live messages and replayed dead letters alike: by default only events
+   * signed by their producer pass (a forgery that was dead-lettered must not be applied by replaying it).
+   */
+  private consumerDecoder(plan: ConsumptionPlan): MessageDecoder<EventEnvelope> {
+    return plan.decode ?? verifiedEventDecoder(this.eventKeys.verification, this.names);
   }
 
   private async watchNatsStatus(nc: NatsConnection): Promise<void> {
