@@ -24,7 +24,10 @@ import {
   createDataSource,
   ensureDurableConsumer,
   loadEventKeyRing,
+  verifiedEventBatchDecoder,
   verifiedEventDecoder,
+  publicKeysOf,
+  SignatureVerifier,
   pgClientConfig,
   systemClock,
   type Clock,
@@ -171,6 +174,9 @@ export interface RebuildCounts {
 async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promise<RebuildResult> {
   const { admin, schemas, log } = ctx;
   const outcome: RebuildCounts = { applied: 0, redelivered: 0, replayed: 0, stale: 0 };
+  const { verification } = loadEventKeyRing(options.config.eventKeys, 'sync-agent');
+  const names = busNames(options.config.busNamespace);
+  const verifier = new SignatureVerifier(publicKeysOf(verification));
   const consumer = new BatchingConsumer(
     jetstream(ctx.nc),
     ctx.specs,
@@ -193,10 +199,8 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
     },
     // The live agent's rule: only events signed by their producer count (a forgery it refused stays refused).
     {
-      decode: verifiedEventDecoder(
-        loadEventKeyRing(options.config.eventKeys, 'sync-agent').verification,
-        busNames(options.config.busNamespace),
-      ),
+      decode: verifiedEventDecoder(verification, names),
+      decodeBatch: verifiedEventBatchDecoder(verification, names, verifier),
     },
   );
   const consumed = () => outcome.applied + outcome.redelivered + outcome.replayed + outcome.stale;
@@ -262,6 +266,7 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
     }
   } finally {
     await stop();
+    await verifier.close();
   }
 }
 

@@ -46,6 +46,9 @@ export type Decoded<T> =
 /** Turns a message into a value, or says why it cannot be one. Must be deterministic: a replay decodes again. */
 export type MessageDecoder<T> = (message: InboundMessage) => Decoded<T>;
 
+/** A MessageDecoder for a whole batch at once (answers in the messages' order), free to work off this thread. */
+export type BatchDecoder<T> = (messages: readonly InboundMessage[]) => Promise<Decoded<T>[]>;
+
 /** The decoder of event consumers: a JSON envelope of a known type and version whose data passes its schema. */
 export const decodeEvent: MessageDecoder<EventEnvelope> = (message) => {
   try {

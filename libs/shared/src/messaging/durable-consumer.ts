@@ -9,7 +9,14 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
-import { decodeEvent, type DeadLetterReason, type MessageDecoder, type RefusalReason } from './decode-event.js';
+import {
+  decodeEvent,
+  type BatchDecoder,
+  type DeadLetterReason,
+  type Decoded,
+  type MessageDecoder,
+  type RefusalReason,
+} from './decode-event.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { isPermissionViolation } from './streams.js';
 
@@ -53,6 +60,8 @@ export interface ConsumerObserver {
 export interface BatchingConsumerOptions<T> {
   /** The single poison check; events by default. */
   readonly decode?: MessageDecoder<T>;
+  /** The same check for a whole batch at once (used instead of `decode` when given; `decode` if it throws). */
+  readonly decodeBatch?: BatchDecoder<T>;
   /** Where poison and messages out of deliveries go; without one they are only terminated and logged. */
   readonly deadLetters?: DeadLetterSink;
   readonly batchSize?: number;
@@ -89,6 +98,9 @@ export const CONSUMER_DEFAULTS = {
   maxAckPending: 10_000,
   batchSize: 5_000,
 } as const;
+
+/** Messages decoded at a time: small enough to start on arrivals at once, big enough to keep threads busy. */
+const DECODE_CHUNK = 500;
 
 /** The delay before redelivering a message that failed on its `deliveryCount`-th delivery. */
 export function redeliveryDelayMs(deliveryCount: number): number {
@@ -147,8 +159,12 @@ export class BatchingConsumer<T = EventEnvelope> {
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private readonly subscriptions: ConsumerMessages[] = [];
   private working: Promise<void> | undefined;
+  /** Valid events decoded from the queue, waiting for the next batch. */
+  private readonly decoded: Delivery<T>[] = [];
+  private decoding: Promise<void> | undefined;
   private stopped = false;
   private readonly decode: MessageDecoder<T>;
+  private readonly decodeBatch: BatchDecoder<T> | undefined;
   private readonly deadLetters: DeadLetterSink | undefined;
   private readonly batchSize: number;
   private readonly maxDeliverOf = new Map<string, number>();
@@ -161,6 +177,7 @@ export class BatchingConsumer<T = EventEnvelope> {
     options: BatchingConsumerOptions<T> = {},
   ) {
     this.decode = options.decode ?? (decodeEvent as unknown as MessageDecoder<T>);
+    this.decodeBatch = options.decodeBatch;
     this.deadLetters = options.deadLetters;
     this.batchSize = options.batchSize ?? CONSUMER_DEFAULTS.batchSize;
     for (const spec of specs)
@@ -185,20 +202,22 @@ export class BatchingConsumer<T = EventEnvelope> {
         max_messages: this.batchSize,
         callback: (msg) => {
           this.queue.push(msg);
-          this.kick();
+          this.kickDecoding();
         },
       });
       this.subscriptions.push(messages);
     }
   }
 
-  /** Stops pulling, finishes the batch in progress and naks what is still queued (redelivered later). */
+  /** Stops pulling, finishes the chunk being decoded and the batch in progress, and naks the rest (redelivered later). */
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.subscriptions.map((s) => s.close()));
+    await this.decoding;
     await this.working;
     clearInterval(this.keepAlive);
     for (const msg of this.queue.splice(0)) msg.nak();
+    for (const { msg } of this.decoded.splice(0)) this.settle(msg, 'nak');
   }
 
   /** Acknowledges, negatively acknowledges (with an optional delay) or terminates a message taken from the queue. */
@@ -209,44 +228,77 @@ export class BatchingConsumer<T = EventEnvelope> {
     else msg.nak(delayMs);
   }
 
+  /**
+   * Decodes what arrived, a chunk at a time, as it arrives: under load that happens while a batch is in its
+   * transaction (signatures on the batch decoder's threads, parsing in slices between the transaction's replies),
+   * so a batch is ready to apply when the previous one commits.
+   */
+  private kickDecoding(): void {
+    if (this.decoding || this.stopped) return;
+    this.decoding = this.decodeQueued().finally(() => {
+      this.decoding = undefined;
+      if (this.queue.length > 0 && !this.stopped) this.kickDecoding();
+    });
+  }
+
+  private async decodeQueued(): Promise<void> {
+    while (this.queue.length > 0 && !this.stopped) {
+      const chunk = this.queue.splice(0, DECODE_CHUNK);
+      for (const msg of chunk) this.inFlight.add(msg);
+      this.decoded.push(...(await this.validate(chunk)));
+      this.kick();
+    }
+  }
+
+  /**
+   * Applies everything decoded so far as one batch (up to `batchSize`), then again: a batch is what was decoded
+   * while the previous one was in its transaction, so load makes big batches and an idle system applies a single
+   * message at once.
+   */
   private kick(): void {
     if (this.working || this.stopped) return;
     this.working = this.drain().finally(() => {
       this.working = undefined;
-      if (this.queue.length > 0 && !this.stopped) this.kick();
+      if (this.decoded.length > 0 && !this.stopped) this.kick();
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, this.batchSize);
-      for (const msg of batch) this.inFlight.add(msg);
-      const valid = await this.validate(batch);
-      if (valid.length > 0) await this.apply(valid);
-    }
+    while (this.decoded.length > 0 && !this.stopped) await this.apply(this.decoded.splice(0, this.batchSize));
   }
 
   private async validate(batch: JsMsg[]): Promise<Delivery<T>[]> {
+    const decoded = (await this.decodeAll(batch)) ?? batch.map((msg) => this.decodeOne(msg));
     const valid: Delivery<T>[] = [];
-    for (const msg of batch) {
-      let decoded;
-      try {
-        decoded = this.decode(msg);
-      } catch (error) {
-        decoded = {
-          ok: false as const,
-          reason: 'NOT_AN_ENVELOPE' as const,
-          detail: `decoder failed: ${(error as Error).message}`,
-        };
-      }
-      if (decoded.ok) {
-        valid.push({ msg, event: decoded.value });
+    for (const [i, msg] of batch.entries()) {
+      const result = decoded[i]!;
+      if (result.ok) {
+        valid.push({ msg, event: result.value });
         continue;
       }
-      this.observer?.rejected(decoded.detail, msg.subject, decoded.reason);
-      await this.giveUp(msg, decoded.reason, decoded.detail);
+      this.observer?.rejected(result.detail, msg.subject, result.reason);
+      await this.giveUp(msg, result.reason, result.detail);
     }
     return valid;
+  }
+
+  /** The batch decoder's answers, or undefined (without one, or if it failed: then each message is decoded alone). */
+  private async decodeAll(batch: JsMsg[]): Promise<Decoded<T>[] | undefined> {
+    if (!this.decodeBatch) return undefined;
+    try {
+      return await this.decodeBatch(batch);
+    } catch (error) {
+      console.warn(`[consumer] batch decoder failed, decoding one by one: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private decodeOne(msg: JsMsg): Decoded<T> {
+    try {
+      return this.decode(msg);
+    } catch (error) {
+      return { ok: false, reason: 'NOT_AN_ENVELOPE', detail: `decoder failed: ${(error as Error).message}` };
+    }
   }
 
   /**

@@ -20,7 +20,8 @@ import {
 } from '../messaging/durable-consumer.js';
 import { ServiceMetrics } from '../observability/metrics.js';
 import { loadEventKeyRing, type EventKeyRing } from '../event-signing/event-key-ring.js';
-import { verifiedEventDecoder } from '../event-signing/event-signature.js';
+import { verifiedEventBatchDecoder, verifiedEventDecoder } from '../event-signing/event-signature.js';
+import { SignatureVerifier, publicKeysOf } from '../event-signing/signature-verifier.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -66,6 +67,7 @@ export class ServiceRuntime {
   private jsClient: JetStreamClient | undefined;
   private relay: OutboxRelay | undefined;
   private consumer: BatchingConsumer | undefined;
+  private signatureVerifier: SignatureVerifier | undefined;
   private consumption: ConsumptionPlan | undefined;
   private readonly connectedHooks: (() => Promise<void> | void)[] = [];
   private started = false;
@@ -175,6 +177,7 @@ export class ServiceRuntime {
         await ensureDeadLetterStream(jsm, this.names);
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
+      const { verification } = this.eventKeys;
       this.consumer = new BatchingConsumer(
         this.jsClient,
         specs,
@@ -190,6 +193,9 @@ export class ServiceRuntime {
         },
         {
           decode: this.consumerDecoder(this.consumption),
+          ...(this.consumption.decode
+            ? {}
+            : { decodeBatch: verifiedEventBatchDecoder(verification, this.names, this.startSignatureVerifier()) }),
           deadLetters: new DeadLetterSink(this.jsClient, this.names),
         },
       );
@@ -219,6 +225,12 @@ export class ServiceRuntime {
    */
   private consumerDecoder(plan: ConsumptionPlan): MessageDecoder<EventEnvelope> {
     return plan.decode ?? verifiedEventDecoder(this.eventKeys.verification, this.names);
+  }
+
+  /** The threads that check consumed events' signatures (one per core but this one's). */
+  private startSignatureVerifier(): SignatureVerifier {
+    this.signatureVerifier ??= new SignatureVerifier(publicKeysOf(this.eventKeys.verification));
+    return this.signatureVerifier;
   }
 
   private async watchNatsStatus(nc: NatsConnection): Promise<void> {
@@ -270,6 +282,7 @@ export class ServiceRuntime {
     await this.consumer?.stop();
     await this.deadLetterIndexer?.stop();
     await this.relay?.stop();
+    await this.signatureVerifier?.close();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
