@@ -64,6 +64,8 @@ export interface BatchOutcome {
  */
 export interface ProjectBatchOptions extends EffectiveSetOptions {
   readonly publish?: boolean;
+  /** Events projected on one working set (default PROJECTION_SLICE). */
+  readonly sliceSize?: number;
 }
 
 /**
@@ -86,53 +88,109 @@ export async function projectBatch(
     // read-compute-write of the same effective set.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
     Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
-    const firstIndexOf = new Map<string, number>();
-    for (const [index, e] of batch.entries()) if (!firstIndexOf.has(e.eventId)) firstIndexOf.set(e.eventId, index);
-    const unique = [...firstIndexOf.values()].map((index) => batch[index]!);
-    // Publishing needs every license of the serials and their peers; the rebuild only the versions of what is named.
-    const load = options.publish === false ? loadNamedFacts : loadWorkingSet;
-    const before = await load(tx, [...new Set(unique.flatMap(namedSerials))], [...new Set(unique.flatMap(namedLicenseIds))]);
-    const known = await recordInInbox(
-      tx,
-      unique.map((event) => ({ event, source: positions[firstIndexOf.get(event.eventId)!] })),
-      (e) => [...new Set([...namedSerials(e), ...storedSerialsOf(before, e)])].sort(),
-    );
-    // Each event already in the inbox (before this batch, or earlier in it) is a redelivery of the message that
-    // brought it, or else a replay.
-    for (const [index, event] of batch.entries()) {
-      const first = firstIndexOf.get(event.eventId)!;
-      if (first === index && !known.has(event.eventId)) continue;
-      const original = first === index ? known.get(event.eventId)! : (positions[first] ?? null);
-      const source = positions[index];
-      if (original && source && original.stream === source.stream && original.seq === source.seq) counts.redelivered++;
-      else counts.refused.push({ index, reason: 'REPLAYED', detail: replayDetail(event, original) });
+    // Slice by slice, so that what is held in memory at once is one slice's working set, however big the batch:
+    // each slice sees what the slices before it wrote in this transaction, as a later batch would. The events of
+    // a pair go into the same slice, so that its two sets are still published once per batch.
+    const slice = options.sliceSize ?? PROJECTION_SLICE;
+    const order = batch.length <= slice ? batch.map((_, index) => index) : await orderByPair(tx, batch);
+    for (let from = 0; from < order.length; from += slice) {
+      await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts);
     }
-    const events = unique.filter((e) => !known.has(e.eventId));
-    if (events.length === 0) return;
-
-    const { state, folded } = applyEvents(before, events);
-    // The last event of the batch that touched each serial: the cause named in what is published.
-    const causeOf = new Map<string, EventEnvelope>();
-    for (const { event, applied, affected } of folded) {
-      if (!applied) {
-        counts.refused.push({
-          index: firstIndexOf.get(event.eventId)!,
-          reason: 'STALE_VERSION',
-          detail: `${event.type} version ${event.streamVersion} of ${event.streamId} is not newer than the version held`,
-        });
-        continue;
-      }
-      counts.applied++;
-      for (const serial of affected) causeOf.set(serial, event);
-    }
-    await saveChangedFacts(tx, before, state);
-    if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
-
-    const now = clock.now();
-    await publishEffectiveSets(store, tx, state, causeOf, now, options);
-    await publishStatefulSync(store, tx, state, causeOf, events, now, options);
   });
   return counts;
+}
+
+/**
+ * Events projected on one working set. The working set of a slice is the licenses of the products it names and
+ * of their peers, so a batch of thousands of events on as many products would otherwise hold nearly every license
+ * at once, and more as licenses accumulate.
+ */
+export const PROJECTION_SLICE = 1_000;
+
+/**
+ * The batch's indexes with the events of each HA pair together (in their order), pairs in order of first
+ * appearance. Which events share a slice changes only how often a set is published, never what it ends up as.
+ */
+async function orderByPair(tx: Tx, batch: readonly EventEnvelope[]): Promise<number[]> {
+  const serials = [...new Set(batch.flatMap(namedSerials))];
+  const peers: { primary_serial: string; secondary_serial: string }[] = await tx.query(
+    `SELECT primary_serial, secondary_serial FROM pairs WHERE status = 'associated'
+      AND (primary_serial = ANY($1::text[]) OR secondary_serial = ANY($1::text[]))`,
+    [serials],
+  );
+  const pairOf = new Map<string, string>();
+  for (const p of peers) pairOf.set(p.primary_serial, p.primary_serial).set(p.secondary_serial, p.primary_serial);
+  const groups = new Map<string, number[]>();
+  for (const [index, event] of batch.entries()) {
+    const serial = namedSerials(event)[0] ?? '';
+    const key = pairOf.get(serial) ?? serial;
+    const group = groups.get(key);
+    if (group) group.push(index);
+    else groups.set(key, [index]);
+  }
+  return [...groups.values()].flat();
+}
+
+/** projectBatch for the events of `batch` at `indexes`, inside its transaction; indexes in `counts` are the batch's. */
+async function projectSlice(
+  tx: Tx,
+  store: EventStore,
+  clock: Clock,
+  batch: readonly EventEnvelope[],
+  positions: readonly StreamPosition[],
+  indexes: readonly number[],
+  options: ProjectBatchOptions,
+  counts: BatchOutcome,
+): Promise<void> {
+  const firstIndexOf = new Map<string, number>();
+  for (const index of indexes) {
+    const { eventId } = batch[index]!;
+    if (!firstIndexOf.has(eventId)) firstIndexOf.set(eventId, index);
+  }
+  const unique = [...firstIndexOf.values()].map((index) => batch[index]!);
+  // Publishing needs every license of the serials and their peers; the rebuild only the versions of what is named.
+  const load = options.publish === false ? loadNamedFacts : loadWorkingSet;
+  const before = await load(tx, [...new Set(unique.flatMap(namedSerials))], [...new Set(unique.flatMap(namedLicenseIds))]);
+  const known = await recordInInbox(
+    tx,
+    unique.map((event) => ({ event, source: positions[firstIndexOf.get(event.eventId)!] })),
+    (e) => [...new Set([...namedSerials(e), ...storedSerialsOf(before, e)])].sort(),
+  );
+  // Each event already in the inbox (before this slice, or earlier in it) is a redelivery of the message that
+  // brought it, or else a replay.
+  for (const index of indexes) {
+    const event = batch[index]!;
+    const first = firstIndexOf.get(event.eventId)!;
+    if (first === index && !known.has(event.eventId)) continue;
+    const original = first === index ? known.get(event.eventId)! : (positions[first] ?? null);
+    const source = positions[index];
+    if (original && source && original.stream === source.stream && original.seq === source.seq) counts.redelivered++;
+    else counts.refused.push({ index, reason: 'REPLAYED', detail: replayDetail(event, original) });
+  }
+  const events = unique.filter((e) => !known.has(e.eventId));
+  if (events.length === 0) return;
+
+  const { state, folded } = applyEvents(before, events);
+  // The last event of the slice that touched each serial: the cause named in what is published.
+  const causeOf = new Map<string, EventEnvelope>();
+  for (const { event, applied, affected } of folded) {
+    if (!applied) {
+      counts.refused.push({
+        index: firstIndexOf.get(event.eventId)!,
+        reason: 'STALE_VERSION',
+        detail: `${event.type} version ${event.streamVersion} of ${event.streamId} is not newer than the version held`,
+      });
+      continue;
+    }
+    counts.applied++;
+    for (const serial of affected) causeOf.set(serial, event);
+  }
+  await saveChangedFacts(tx, before, state);
+  if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
+
+  const now = clock.now();
+  await publishEffectiveSets(store, tx, state, causeOf, now, options);
+  await publishStatefulSync(store, tx, state, causeOf, events, now, options);
 }
 
 function replayDetail(event: EventEnvelope, original: StreamPosition | null): string {
