@@ -418,6 +418,25 @@ describe('the effective-licenses projector', () => {
     });
   });
 
+  describe('when a published set is larger than the TOAST threshold', () => {
+    it('is stored compressed with lz4, in the outbox and the snapshot, and reads back whole', async () => {
+      const h = new History(START, 3);
+      h.register(P);
+      h.register(S);
+      h.associate(P, S);
+      for (let i = 0; i < 40; i++) h.grant(P, i % 2 === 0 ? 'IPS' : 'GATEWAY_AV', IN_A_YEAR);
+      await project(h.events);
+      const rows: { outbox: string | null; snapshot: string | null; sources: number }[] = await db.dataSource.query(
+        `SELECT pg_column_compression(e.data) AS outbox, pg_column_compression(s.set) AS snapshot,
+                jsonb_array_length(e.data->'set'->'licenses'->0->'sources') AS sources
+           FROM events e JOIN effective_sets s ON e.stream_id = 'effective-licenses-' || s.serial AND e.stream_version = s.version
+          WHERE s.serial = $1`,
+        [S],
+      );
+      expect(rows).toEqual([{ outbox: 'lz4', snapshot: 'lz4', sources: 20 }]);
+    });
+  });
+
   describe('when an effective set is published', () => {
     it('names the events behind each source, and flags entries expiring within the window', async () => {
       const h = new History(START, 5);
