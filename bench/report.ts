@@ -83,7 +83,12 @@ function targets(m: Measurements): Target[] {
       target: `≤ ${show(max)}`,
       actual: actual == null ? 'not measured' : show(actual),
       met: actual == null ? null : actual <= max,
-      miss: actual != null && actual > max ? `${round(actual / max, 1)}× the target` : null,
+      miss:
+        actual != null && actual > max
+          ? actual >= 2 * max
+            ? `${round(actual / max, 1)}× the target`
+            : `${round((100 * (actual - max)) / max, 1)} % over`
+          : null,
     });
   const pct = (v: number) => `${round(100 * v, 1)} %`;
   atLeast('projection: ours / raw', oursOverRaw, 0.7, pct);

@@ -161,23 +161,29 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
   });
 
   describe('when messages arrive while a batch is in its transaction', () => {
-    it('decodes them meanwhile and applies them all as the next batch, in order', async () => {
-      const { names, spec } = await setup('coalesce');
+    /** A consumer whose first batch (one event) waits until released, with `count` more delivered behind it. */
+    async function firstBatchHeld(names: BusNames, spec: DurableConsumerSpec, count: number) {
       const batches: EventEnvelope[][] = [];
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      await start(spec, async (events) => {
+      const consumer = await start(spec, async (events) => {
         batches.push([...events]);
         if (batches.length === 1) await released;
       });
       const first = registeredEnvelope();
       await publishEnvelope(js, names, first);
       await eventually(async () => batches.length === 1, { description: 'the first batch in its transaction' });
-      const behind = Array.from({ length: 30 }, registeredEnvelope);
+      const behind = Array.from({ length: count }, registeredEnvelope);
       for (const envelope of behind) await publishEnvelope(js, names, envelope);
-      await eventually(async () => (await jsm.consumers.info(spec.stream, spec.durable)).num_ack_pending === 31, {
+      await eventually(async () => (await jsm.consumers.info(spec.stream, spec.durable)).num_ack_pending === count + 1, {
         description: 'all delivered while the first batch waits',
       });
+      return { consumer, batches, first, behind, release };
+    }
+
+    it('decodes them meanwhile and applies them all as the next batch, in order', async () => {
+      const { names, spec } = await setup('coalesce');
+      const { batches, first, behind, release } = await firstBatchHeld(names, spec, 30);
       release();
       await allAcknowledged(spec);
       expect(batches.map((b) => b.map((e) => e.eventId))).toEqual([[first.eventId], behind.map((e) => e.eventId)]);
@@ -190,25 +196,11 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
       // A short ack_wait: a message the server hands to the closing subscription meanwhile is redelivered soon.
       const spec: DurableConsumerSpec = { stream: names.stream('pairing'), durable: 'int-stop', ackWaitMs: 2_000 };
       await ensureDurableConsumer(jsm, spec);
-      const applied: string[] = [];
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      const consumer = await start(spec, async (events) => {
-        applied.push(...events.map((e) => e.eventId));
-        if (applied.length === 1) await released;
-      });
-      const first = registeredEnvelope();
-      await publishEnvelope(js, names, first);
-      await eventually(async () => applied.length === 1, { description: 'the first batch in its transaction' });
-      const behind = Array.from({ length: 5 }, registeredEnvelope);
-      for (const envelope of behind) await publishEnvelope(js, names, envelope);
-      await eventually(async () => (await jsm.consumers.info(spec.stream, spec.durable)).num_ack_pending === 6, {
-        description: 'all delivered while the first batch waits',
-      });
+      const { consumer, batches, first, behind, release } = await firstBatchHeld(names, spec, 5);
       const stopped = consumer.stop();
       release();
       await stopped;
-      expect(applied).toEqual([first.eventId]);
+      expect(batches.flat().map((e) => e.eventId)).toEqual([first.eventId]);
 
       const later: string[] = [];
       await start(spec, async (events) => void later.push(...events.map((e) => e.eventId)));

@@ -158,10 +158,26 @@ export class BatchingConsumer<T = EventEnvelope> {
   private readonly inFlight = new Set<JsMsg>();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private readonly subscriptions: ConsumerMessages[] = [];
-  private working: Promise<void> | undefined;
   /** Valid events decoded from the queue, waiting for the next batch. */
   private readonly decoded: Delivery<T>[] = [];
-  private decoding: Promise<void> | undefined;
+  /**
+   * Decodes what arrived, a chunk at a time, as it arrives: under load that happens while a batch is in its
+   * transaction (signatures on the batch decoder's threads, parsing in slices between the transaction's replies),
+   * so a batch is ready to apply when the previous one commits.
+   */
+  private readonly decoder = new OneAtATime(
+    () => this.decodeQueued(),
+    () => this.queue.length > 0 && !this.stopped,
+  );
+  /**
+   * Applies everything decoded so far as one batch (up to `batchSize`), then again: a batch is what was decoded
+   * while the previous one was in its transaction, so load makes big batches and an idle system applies a single
+   * message at once.
+   */
+  private readonly applier = new OneAtATime(
+    () => this.applyDecoded(),
+    () => this.decoded.length > 0 && !this.stopped,
+  );
   private stopped = false;
   private readonly decode: MessageDecoder<T>;
   private readonly decodeBatch: BatchDecoder<T> | undefined;
@@ -202,7 +218,7 @@ export class BatchingConsumer<T = EventEnvelope> {
         max_messages: this.batchSize,
         callback: (msg) => {
           this.queue.push(msg);
-          this.kickDecoding();
+          this.decoder.kick();
         },
       });
       this.subscriptions.push(messages);
@@ -213,8 +229,8 @@ export class BatchingConsumer<T = EventEnvelope> {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.subscriptions.map((s) => s.close()));
-    await this.decoding;
-    await this.working;
+    await this.decoder.idle;
+    await this.applier.idle;
     clearInterval(this.keepAlive);
     for (const msg of this.queue.splice(0)) msg.nak();
     for (const { msg } of this.decoded.splice(0)) this.settle(msg, 'nak');
@@ -228,42 +244,16 @@ export class BatchingConsumer<T = EventEnvelope> {
     else msg.nak(delayMs);
   }
 
-  /**
-   * Decodes what arrived, a chunk at a time, as it arrives: under load that happens while a batch is in its
-   * transaction (signatures on the batch decoder's threads, parsing in slices between the transaction's replies),
-   * so a batch is ready to apply when the previous one commits.
-   */
-  private kickDecoding(): void {
-    if (this.decoding || this.stopped) return;
-    this.decoding = this.decodeQueued().finally(() => {
-      this.decoding = undefined;
-      if (this.queue.length > 0 && !this.stopped) this.kickDecoding();
-    });
-  }
-
   private async decodeQueued(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
       const chunk = this.queue.splice(0, DECODE_CHUNK);
       for (const msg of chunk) this.inFlight.add(msg);
       this.decoded.push(...(await this.validate(chunk)));
-      this.kick();
+      this.applier.kick();
     }
   }
 
-  /**
-   * Applies everything decoded so far as one batch (up to `batchSize`), then again: a batch is what was decoded
-   * while the previous one was in its transaction, so load makes big batches and an idle system applies a single
-   * message at once.
-   */
-  private kick(): void {
-    if (this.working || this.stopped) return;
-    this.working = this.drain().finally(() => {
-      this.working = undefined;
-      if (this.decoded.length > 0 && !this.stopped) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
+  private async applyDecoded(): Promise<void> {
     while (this.decoded.length > 0 && !this.stopped) await this.apply(this.decoded.splice(0, this.batchSize));
   }
 
@@ -397,4 +387,27 @@ export class BatchingConsumer<T = EventEnvelope> {
 interface Delivery<T> {
   readonly msg: JsMsg;
   readonly event: T;
+}
+
+/** Runs `work` one run at a time: kicked while it runs, it runs again after if `more()` still holds. */
+class OneAtATime {
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly work: () => Promise<void>,
+    private readonly more: () => boolean,
+  ) {}
+
+  kick(): void {
+    if (this.running || !this.more()) return;
+    this.running = this.work().finally(() => {
+      this.running = undefined;
+      this.kick();
+    });
+  }
+
+  /** Resolves when the current run (if any) has ended. */
+  get idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
 }
