@@ -70,11 +70,15 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
   });
 
   /** A namespace of its own (so the consumer sees only this test's messages), its stream and a durable consumer. */
-  async function setup(label: string): Promise<{ names: BusNames; spec: DurableConsumerSpec }> {
+  async function setup(label: string, ackWaitMs?: number): Promise<{ names: BusNames; spec: DurableConsumerSpec }> {
     const names = busNames(testBusNamespace(`consumer-${label}`));
     namespaces.push(names);
     await ensureEventStream(jsm, names, 'pairing');
-    const spec: DurableConsumerSpec = { stream: names.stream('pairing'), durable: `int-${label}` };
+    const spec: DurableConsumerSpec = {
+      stream: names.stream('pairing'),
+      durable: `int-${label}`,
+      ...(ackWaitMs ? { ackWaitMs } : {}),
+    };
     await ensureDurableConsumer(jsm, spec);
     return { names, spec };
   }
@@ -190,12 +194,8 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
     });
 
     it('gives back what it decoded but did not apply when it stops: another consumer applies it', async () => {
-      const names = busNames(testBusNamespace('consumer-stop'));
-      namespaces.push(names);
-      await ensureEventStream(jsm, names, 'pairing');
       // A short ack_wait: a message the server hands to the closing subscription meanwhile is redelivered soon.
-      const spec: DurableConsumerSpec = { stream: names.stream('pairing'), durable: 'int-stop', ackWaitMs: 2_000 };
-      await ensureDurableConsumer(jsm, spec);
+      const { names, spec } = await setup('stop', 2_000);
       const { consumer, batches, first, behind, release } = await firstBatchHeld(names, spec, 5);
       const stopped = consumer.stop();
       release();
@@ -211,11 +211,7 @@ describe('BatchingConsumer on a durable JetStream consumer', () => {
 
   describe('when a batch takes longer than ack_wait', () => {
     it('extends the deadline of the messages it holds: none is delivered twice', async () => {
-      const names = busNames(testBusNamespace('consumer-slow'));
-      namespaces.push(names);
-      await ensureEventStream(jsm, names, 'pairing');
-      const spec: DurableConsumerSpec = { stream: names.stream('pairing'), durable: 'int-slow', ackWaitMs: 1_500 };
-      await ensureDurableConsumer(jsm, spec);
+      const { names, spec } = await setup('slow', 1_500);
       const seen: string[] = [];
       // The first batch takes three ack_waits; the messages queued behind it wait that long too.
       await start(spec, async (events) => {
