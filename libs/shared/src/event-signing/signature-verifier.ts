@@ -89,7 +89,7 @@ export class SignatureVerifier {
 
   /** Stops the threads; later batches are verified inline. */
   async close(): Promise<void> {
-    this.failed ??= new Error('the signature verifier was closed');
+    this.failed ??= new Error('the signature verifier was closed'); // before the threads exit: no warning
     await Promise.all(this.workers.splice(0).map((worker) => worker.terminate()));
   }
 
@@ -117,6 +117,7 @@ export class SignatureVerifier {
 
   /** A worker failed: what it was asked is answered inline by the callers, and so is everything after. */
   private fail(error: Error): void {
+    if (!this.failed) console.warn(`[signature-verifier] verifying inline from now on: ${error.message}`);
     this.failed ??= error;
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
