@@ -108,8 +108,10 @@ export async function projectBatch(
 export const PROJECTION_SLICE = 1_000;
 
 /**
- * The batch's indexes with the events of each HA pair together (in their order), pairs in order of first
- * appearance. Which events share a slice changes only how often a set is published, never what it ends up as.
+ * The batch's indexes with the events of each HA pair together, pairs in order of first appearance, and every
+ * event of a stream in the group of its stream's first event, in their order. Events of different streams commute
+ * (each entity keeps its newest version), so which events share a slice changes only how often a set is
+ * published, never what it ends up as.
  */
 async function orderByPair(tx: Tx, batch: readonly EventEnvelope[]): Promise<number[]> {
   const serials = [...new Set(batch.flatMap(namedSerials))];
@@ -121,9 +123,12 @@ async function orderByPair(tx: Tx, batch: readonly EventEnvelope[]): Promise<num
   const pairOf = new Map<string, string>();
   for (const p of peers) pairOf.set(p.primary_serial, p.primary_serial).set(p.secondary_serial, p.primary_serial);
   const groups = new Map<string, number[]>();
+  // A stream's events stay in one group, in their order: an event must never overtake an older version of its entity.
+  const groupOfStream = new Map<string, string>();
   for (const [index, event] of batch.entries()) {
     const serial = namedSerials(event)[0] ?? '';
-    const key = pairOf.get(serial) ?? serial;
+    const key = groupOfStream.get(event.streamId) ?? pairOf.get(serial) ?? serial;
+    groupOfStream.set(event.streamId, key);
     const group = groups.get(key);
     if (group) group.push(index);
     else groups.set(key, [index]);
