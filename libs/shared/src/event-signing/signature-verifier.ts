@@ -48,6 +48,7 @@ interface WorkerReply {
   readonly answers: Uint8Array;
 }
 
+/** Checks batches of Ed25519 signatures on worker threads, inline where that is not worth it (see the file comment). */
 export class SignatureVerifier {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (answers: Uint8Array) => void; reject: (error: Error) => void }>();
