@@ -15,6 +15,7 @@ import { PG, REPO_ROOT, namespaceFor } from './support/config.js';
 import type { BenchContext } from './support/context.js';
 import { timeConsumer, type ConsumerRunResult } from './support/consumer-run.js';
 import { BenchProcess, freePort, serviceEnv } from './support/processes.js';
+import { sleep } from './support/stats.js';
 
 export interface RssSample {
   readonly events: number;
@@ -63,7 +64,7 @@ export async function measureRebuild(ctx: BenchContext, backlog: Backlog): Promi
       rssMarks: ctx.config.memoryMarks,
       log: ctx.log,
     });
-    const exit = run.capped ? null : await Promise.race([rebuild.exited, timeout(300_000)]);
+    const exit = run.capped ? null : await Promise.race([rebuild.exited, sleep(300_000).then(() => null)]);
     const switchedOver = exit?.code === 0;
     if (!run.capped) ctx.log(`rebuild: ${switchedOver ? 'compared and switched over' : `did not switch over:\n${rebuild.log}`}`);
     const [from, second] = run.rssAt;
@@ -89,8 +90,4 @@ async function migrateSyncAgentSchema(settings: PostgresSettings): Promise<void>
   } finally {
     await dataSource.destroy();
   }
-}
-
-function timeout(ms: number): Promise<null> {
-  return new Promise((resolve) => setTimeout(() => resolve(null), ms).unref());
 }

@@ -26,7 +26,6 @@ import {
   loadEventKeyRing,
   verifiedEventBatchDecoder,
   verifiedEventDecoder,
-  publicKeysOf,
   SignatureVerifier,
   pgClientConfig,
   systemClock,
@@ -176,7 +175,7 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
   const outcome: RebuildCounts = { applied: 0, redelivered: 0, replayed: 0, stale: 0 };
   const { verification } = loadEventKeyRing(options.config.eventKeys, 'sync-agent');
   const names = busNames(options.config.busNamespace);
-  const verifier = new SignatureVerifier(publicKeysOf(verification));
+  const verifier = new SignatureVerifier(verification);
   const consumer = new BatchingConsumer(
     jetstream(ctx.nc),
     ctx.specs,

@@ -15,7 +15,7 @@ import {
   type EventVerificationKey,
   type ReceivedEventMessage,
 } from './event-signature.js';
-import { SignatureVerifier, publicKeysOf } from './signature-verifier.js';
+import { SignatureVerifier } from './signature-verifier.js';
 
 const names = busNames('ns');
 const pair = () => generateKeyPairSync('ed25519');
@@ -147,7 +147,7 @@ describe('verifiedEventBatchDecoder', () => {
 
   describe.each([0, 1, 2])('given a verifier with %i threads', (threads) => {
     it('answers every message of a batch as the one-message decoder does', async () => {
-      const verifier = new SignatureVerifier(publicKeysOf(KEYS), threads);
+      const verifier = new SignatureVerifier(KEYS, threads);
       verifiers.push(verifier);
       expect(received.length).toBeGreaterThan(16); // past the size verified inline
       expect(await verifiedEventBatchDecoder(KEYS, names, verifier)(received)).toEqual(oneByOne);
@@ -157,7 +157,7 @@ describe('verifiedEventBatchDecoder', () => {
 
   describe('given a verifier whose threads are gone', () => {
     it('still gives the same answers, checking the signatures inline', async () => {
-      const verifier = new SignatureVerifier(publicKeysOf(KEYS), 2);
+      const verifier = new SignatureVerifier(KEYS, 2);
       await verifier.close();
       expect(await verifiedEventBatchDecoder(KEYS, names, verifier)(received)).toEqual(oneByOne);
     });

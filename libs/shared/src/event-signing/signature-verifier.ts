@@ -56,10 +56,10 @@ export class SignatureVerifier {
   private failed: Error | null = null;
 
   constructor(
-    private readonly keys: ReadonlyMap<string, KeyObject>,
+    private readonly keys: ReadonlyMap<string, { readonly publicKey: KeyObject }>,
     threads = defaultVerifierThreads(),
   ) {
-    const der = [...keys].map(([kid, key]) => [kid, new Uint8Array(key.export({ format: 'der', type: 'spki' }))]);
+    const der = [...keys].map(([kid, { publicKey }]) => [kid, new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))]);
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys: der } });
       worker.unref();
@@ -95,7 +95,7 @@ export class SignatureVerifier {
   }
 
   private verifyInline({ kid, body, signature }: SignatureCheck): boolean {
-    const key = this.keys.get(kid);
+    const key = this.keys.get(kid)?.publicKey;
     return key !== undefined && verify(null, body, key, Buffer.from(signature, 'base64'));
   }
 
@@ -123,9 +123,4 @@ export class SignatureVerifier {
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
   }
-}
-
-/** The public keys of a verification key ring, by kid. */
-export function publicKeysOf(keys: ReadonlyMap<string, { readonly publicKey: KeyObject }>): Map<string, KeyObject> {
-  return new Map([...keys].map(([kid, key]) => [kid, key.publicKey]));
 }

@@ -162,8 +162,8 @@ export class BatchingConsumer<T = EventEnvelope> {
   private readonly decoded: Delivery<T>[] = [];
   /**
    * Decodes what arrived, a chunk at a time, as it arrives: under load that happens while a batch is in its
-   * transaction (signatures on the batch decoder's threads, parsing in slices between the transaction's replies),
-   * so a batch is ready to apply when the previous one commits.
+   * transaction (signatures on the batch decoder's threads, parsing here between the transaction's replies, a
+   * chunk at a time), so a batch is ready to apply when the previous one commits.
    */
   private readonly decoder = new OneAtATime(
     () => this.decodeQueued(),

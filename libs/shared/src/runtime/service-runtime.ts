@@ -21,7 +21,7 @@ import {
 import { ServiceMetrics } from '../observability/metrics.js';
 import { loadEventKeyRing, type EventKeyRing } from '../event-signing/event-key-ring.js';
 import { verifiedEventBatchDecoder, verifiedEventDecoder } from '../event-signing/event-signature.js';
-import { SignatureVerifier, publicKeysOf } from '../event-signing/signature-verifier.js';
+import { SignatureVerifier } from '../event-signing/signature-verifier.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -229,7 +229,7 @@ export class ServiceRuntime {
 
   /** The threads that check consumed events' signatures (one per core but this one's). */
   private startSignatureVerifier(): SignatureVerifier {
-    this.signatureVerifier ??= new SignatureVerifier(publicKeysOf(this.eventKeys.verification));
+    this.signatureVerifier ??= new SignatureVerifier(this.eventKeys.verification);
     return this.signatureVerifier;
   }
 

@@ -89,10 +89,11 @@ export async function projectBatch(
     await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
     Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
     // Slice by slice, so that what is held in memory at once is one slice's working set, however big the batch:
-    // each slice sees what the slices before it wrote in this transaction, as a later batch would. The events of
-    // a pair go into the same slice, so that its two sets are still published once per batch.
+    // each slice sees what the slices before it wrote in this transaction, as a later batch would. When sets are
+    // published, a pair's events go into the same slice, so that its two sets are still published once per batch.
     const slice = options.sliceSize ?? PROJECTION_SLICE;
-    const order = batch.length <= slice ? batch.map((_, index) => index) : await orderByPair(tx, batch);
+    const grouped = batch.length > slice && options.publish !== false;
+    const order = grouped ? await orderByPair(tx, batch) : batch.map((_, index) => index);
     for (let from = 0; from < order.length; from += slice) {
       await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts);
     }
