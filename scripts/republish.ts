@@ -1,10 +1,12 @@
 /**
  * `npm run republish -- --service <pairing|licensing|sync-agent> --from <position> [--to <position>]`
  *
- * Publishes a service's event store again from a global position (for when JetStream lost events), each with
- * `Nats-Msg-Id` = its event id, printing progress. Configured by the same environment as the service
- * (DATABASE_URL or PG*, PGDATABASE, DB_SCHEMA, NATS_URL, BUS_NAMESPACE). Safe to repeat: JetStream drops ids it
- * still remembers and the consumers' inboxes absorb the rest. Exit 0 done, 1 failed, 2 usage error.
+ * Publishes a service's event store again from a global position (for when JetStream lost events), each signed
+ * with the service's event-signing key and with `Nats-Msg-Id` = its event id, printing progress. Configured by the
+ * same environment as the service (DATABASE_URL or PG*, PGDATABASE, DB_SCHEMA, NATS_URL and its bus user,
+ * BUS_NAMESPACE, EVENT_KEYS_DIR). Safe to repeat: JetStream drops ids it still remembers and the consumers' inboxes
+ * absorb the rest. The relays do this by themselves when they notice a loss; this is for an operator who knows of
+ * one first. Exit 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -14,7 +16,9 @@ import {
   DUPLICATE_WINDOW_MS,
   busNames,
   ensureEventStream,
+  loadEventKeyRing,
   loadServiceConfig,
+  natsAuthOptions,
   pgClientConfig,
   republishEvents,
   type EventSource,
@@ -32,8 +36,8 @@ const USAGE = `usage: npm run republish -- --service <pairing|licensing|sync-age
   --from      first global position (inclusive, 1 = the first event)
   --to        last global position (inclusive; default: the newest event)
 
-The database, schema and bus come from the service's environment (DATABASE_URL or PG*, PGDATABASE, DB_SCHEMA,
-NATS_URL, BUS_NAMESPACE). exit status: 0 done, 1 failed, 2 usage error`;
+The database, schema, bus and signing key come from the service's environment (DATABASE_URL or PG*, PGDATABASE,
+DB_SCHEMA, NATS_URL, NATS_USER/NATS_PASSWORD, BUS_NAMESPACE, EVENT_KEYS_DIR). exit status: 0 done, 1 failed, 2 usage error`;
 
 function usage(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -71,17 +75,21 @@ const to = position('to', args.to);
 if (to !== undefined && to < from) usage('--to must not be before --from');
 
 let config;
+let signer;
 try {
   config = loadServiceConfig({ service, ...SERVICES[service] });
+  signer = loadEventKeyRing(config.eventKeys, service).signing;
 } catch (error) {
   usage((error as Error).message);
 }
 
 const db = new pg.Client(pgClientConfig(config.postgres));
-const nc = await connect({ servers: config.nats.servers, name: `republish-${service}` }).catch((error: Error) => {
-  console.error(`cannot connect to NATS at ${config.nats.servers.join(',')}: ${error.message}`);
-  process.exit(1);
-});
+const nc = await connect({ ...natsAuthOptions(config.nats), servers: config.nats.servers, name: `republish-${service}` }).catch(
+  (error: Error) => {
+    console.error(`cannot connect to NATS at ${config.nats.servers.join(',')}: ${error.message}`);
+    process.exit(1);
+  },
+);
 try {
   await db.connect();
   const names = busNames(config.busNamespace);
@@ -93,6 +101,7 @@ try {
     db,
     js: jetstream(nc),
     names,
+    signer,
     from,
     to,
     onProgress: (p) =>

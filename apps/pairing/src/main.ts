@@ -1,4 +1,4 @@
-import { configOrExit, natsTransportOptions, runService } from '#shared';
+import { configOrExit, runService } from '#shared';
 import { PAIRING_MIGRATIONS } from './infrastructure/migrations.js';
 import { PairingModule } from './pairing.module.js';
 
@@ -9,13 +9,4 @@ const config = configOrExit({
   defaultDatabase: 'ha_pairing',
 });
 
-await runService(
-  (runtime) => PairingModule.forBus(runtime.names),
-  { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing', ownsApiKeys: true },
-  (runtime, app) =>
-    // Request/reply starts once NATS is reachable, so a NATS outage at start delays it instead of failing.
-    runtime.whenConnected(async () => {
-      app.connectMicroservice(natsTransportOptions(config, { queue: 'pairing' }));
-      await app.startAllMicroservices();
-    }),
-);
+await runService(() => PairingModule, { config, migrations: PAIRING_MIGRATIONS, publishes: 'pairing', ownsApiKeys: true });

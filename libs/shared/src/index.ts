@@ -16,6 +16,7 @@ export * from './dead-letters/dead-letter-index.js';
 export * from './dead-letters/dead-letters.migration.js';
 export * from './dead-letters/dead-letters.controller.js';
 export * from './messaging/request-reply.js';
+export * from './messaging/published-stream.js';
 export * from './observability/metrics.js';
 export * from './runtime/service-runtime.js';
 export * from './runtime/clock.js';

@@ -1,5 +1,5 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { ProductLookupReplyV1, RpcClient, ServiceRuntime, canAccess, type Principal } from '#shared';
+import { Inject, Injectable } from '@nestjs/common';
+import { ProductLookupReplyV1, ServiceRuntime, canAccess, type Principal, type SignedRpcClient } from '#shared';
 
 /**
  * What licensing needs of a product, and what never changes once it is registered: pairing has no event that
@@ -32,8 +32,8 @@ export function rememberingFound<V>(lookup: (key: string) => Promise<V | null>, 
 }
 
 /**
- * Asks the pairing service about a product (core-NATS request/reply through Nest's NATS transport);
- * 503 DEPENDENCY_UNAVAILABLE when pairing does not answer.
+ * Asks the pairing service about a product (signed core-NATS request/reply: only pairing's own signature over
+ * the answer to this request is believed); 503 DEPENDENCY_UNAVAILABLE when pairing gives no genuine answer.
  *
  * `registered()` remembers each product pairing confirmed: its facts never change, so every later grant, read or
  * visibility check on that serial costs no request (the request, and pairing's reading of the product's stream,
@@ -41,11 +41,11 @@ export function rememberingFound<V>(lookup: (key: string) => Promise<V | null>, 
  * and must then be granted at once.
  */
 @Injectable()
-export class ProductDirectory implements OnApplicationShutdown {
-  private readonly rpc: RpcClient;
+export class ProductDirectory {
+  private readonly rpc: SignedRpcClient;
 
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {
-    this.rpc = new RpcClient(runtime.config, 'the pairing service');
+    this.rpc = runtime.askerOf('pairing', 'the pairing service');
   }
 
   /** The product as pairing has it now (firmware and pair included), or null: always asks pairing. */
@@ -68,9 +68,5 @@ export class ProductDirectory implements OnApplicationShutdown {
     if (caller.role === 'operator') return true;
     const product = await this.registered(serial);
     return product !== null && canAccess(caller, product.accountId);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.rpc.close();
   }
 }

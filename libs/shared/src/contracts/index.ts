@@ -9,6 +9,7 @@ export * from './event-catalog.js';
 export * from './envelope.js';
 export * from './subjects.js';
 export * from './product-lookup.js';
+export * from './newest-event.js';
 export * from '../catalog/model-catalog.js';
 export * from '../catalog/license-catalog.js';
 export * from '../domain/decider.js';

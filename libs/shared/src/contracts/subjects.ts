@@ -24,6 +24,8 @@ export interface BusNames {
   readonly allDeadLetterSubjects: string;
   /** Core-NATS request/reply subject for asking pairing who holds an API key (by its hash). */
   readonly apiKeyLookup: string;
+  /** Core-NATS request/reply subject for asking a producer for the last event it committed. */
+  newestEvent(source: EventSource): string;
 }
 
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -57,5 +59,6 @@ export function busNames(namespace = ''): BusNames {
     },
     allDeadLetterSubjects: `${subjectPrefix}dead-letter.>`,
     apiKeyLookup: `${subjectPrefix}rpc.pairing.v1.verify-api-key`,
+    newestEvent: (source) => `${subjectPrefix}rpc.${source}.v1.newest-event`,
   };
 }

@@ -57,3 +57,19 @@ export class CreateEventStore1764000000000 implements MigrationInterface {
     await q.query('DROP FUNCTION notify_events_appended()');
   }
 }
+
+/**
+ * The stream sequence of the relay's last PubAck, kept with its checkpoint, so the relay can tell when its stream
+ * later holds less than it acknowledged (see OutboxRelay).
+ */
+export class AddRelayStreamSequence1765000000000 implements MigrationInterface {
+  name = 'AddRelayStreamSequence1765000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE relay_checkpoints ADD COLUMN stream_seq bigint NOT NULL DEFAULT 0');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE relay_checkpoints DROP COLUMN stream_seq');
+  }
+}

@@ -149,4 +149,19 @@ export class EventStore {
       throw error;
     }
   }
+
+  /**
+   * The id of the last committed event in the outbox's order (the order the relay publishes in), or null for an
+   * empty store. A consumer that has applied it has applied everything this store committed before it was read,
+   * because it receives the stream in that order (and a lost tail is republished in that order too).
+   */
+  async newestEventId(): Promise<string | null> {
+    const rows = await queryPrepared<{ event_id: string }>(
+      this.dataSource,
+      'event-store.newest-event',
+      'SELECT event_id FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
+      [],
+    );
+    return rows[0]?.event_id ?? null;
+  }
 }

@@ -12,16 +12,35 @@ import {
 } from '../event-signing/event-signature.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
 
-/** A position in the outbox's commit-safe order. */
+/** A position in the outbox's commit-safe order, and the stream sequence JetStream gave the event there. */
 interface Position {
   transaction_id: string;
   global_position: string;
+  /** The highest sequence the relay's stream acknowledged up to this position ('0' when not known). */
+  stream_seq: string;
 }
+
+const START: Position = { transaction_id: '0', global_position: '0', stream_seq: '0' };
 
 /** What the relay reports to metrics and health. */
 export interface RelayObserver {
   published(count: number): void;
   failed(error: Error): void;
+  /** The stream holds less than the relay had published; it republishes from the event named in `detail`. */
+  lossDetected?(detail: string): void;
+  /** Events published again because the stream had lost them. */
+  republished?(count: number): void;
+}
+
+/**
+ * What the relay asks JetStream about its own stream, to notice that it lost acknowledged messages: a tail lost in
+ * a crash or power loss (nats-server acknowledges before its disk has them), a purge, a re-created stream.
+ */
+export interface PublishedStream {
+  /** How many messages the stream holds and the sequence of its last one. */
+  state(): Promise<{ readonly messages: number; readonly lastSeq: number }>;
+  /** The `Nats-Msg-Id` of the message stored at `seq`, or null when the stream has none there. */
+  messageIdAt(seq: number): Promise<string | null>;
 }
 
 export interface OutboxRelayOptions {
@@ -37,6 +56,27 @@ export interface OutboxRelayOptions {
   readonly relayName?: string;
   /** Signs every published event (the services always pass their key; tests of the relay alone may not). */
   readonly signer?: EventSigningKey;
+  /** The relay's stream, audited for lost messages (the services always pass it; tests of the relay alone may not). */
+  readonly stream?: PublishedStream;
+  /** How often the stream is audited besides at start, after a reconnect and on every round's PubAcks. */
+  readonly auditIntervalMs?: number;
+}
+
+/** The stream is audited at least this often (a lost tail is otherwise noticed by the next publish). */
+export const RELAY_AUDIT_INTERVAL_MS = 10_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The id of the event a published message carries: its `Nats-Msg-Id`, less the tag of a republished copy. */
+export function eventIdOfMessageId(msgId: string): string {
+  return msgId.split('~')[0]!;
+}
+
+/** Whether `a` comes after `b` in the outbox's order. */
+function isAfter(a: Pick<Position, 'transaction_id' | 'global_position'>, b: Position): boolean {
+  const ax = BigInt(a.transaction_id);
+  const bx = BigInt(b.transaction_id);
+  return ax > bx || (ax === bx && BigInt(a.global_position) > BigInt(b.global_position));
 }
 
 /**
@@ -56,7 +96,10 @@ const RELAY_POLL_INTERVAL_MS = 1000;
  */
 export const RELAY_RETRY_HORIZON_MS = RELAY_PUBLISH_TIMEOUT_MS + RELAY_MAX_BACKOFF_MS + RELAY_POLL_INTERVAL_MS;
 
-/** The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id`. */
+/**
+ * The envelope published for a stored event; its `eventId` is also the `Nats-Msg-Id` (with a `~<tag>` suffix when
+ * the relay republishes events its stream lost, so that JetStream cannot drop them as copies).
+ */
 export function envelopeOf(event: StoredEvent): EventEnvelope {
   return {
     eventId: event.eventId,
@@ -82,6 +125,12 @@ export function envelopeOf(event: StoredEvent): EventEnvelope {
  * outage in between republishes the round, and JetStream drops the copies by `Nats-Msg-Id`.
  *
  * One relay per database: a session advisory lock elects it; other instances wait as hot standbys.
+ *
+ * Loss: the checkpoint also keeps the stream sequence of the last PubAck. When the stream later holds less (its last
+ * sequence is lower, it is empty, or a new PubAck comes back at or below that sequence), JetStream lost messages it
+ * had acknowledged. The relay then moves its checkpoint back to the last event the stream still holds and publishes
+ * everything after it again, signed as always. It looks at start, after NATS reconnects, on every round's PubAcks
+ * and every `auditIntervalMs`. Consumers' inboxes drop whatever they had already applied.
  */
 export class OutboxRelay {
   private client: pg.Client | undefined;
@@ -100,11 +149,17 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly relayName: string;
+  private readonly auditIntervalMs: number;
+  /** When the stream was last audited (ms); 0 makes the next round audit first. */
+  private lastAudit = 0;
+  /** While republishing after a loss: the last event to republish, and the tag that makes the copies new ids. */
+  private recovery: { readonly until: Position; readonly tag: string } | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 1000;
     this.pollIntervalMs = options.pollIntervalMs ?? RELAY_POLL_INTERVAL_MS;
     this.relayName = options.relayName ?? 'jetstream';
+    this.auditIntervalMs = options.auditIntervalMs ?? RELAY_AUDIT_INTERVAL_MS;
   }
 
   /** True once this instance holds the relay lock and its last round succeeded. */
@@ -129,6 +184,12 @@ export class OutboxRelay {
     await this.loop;
   }
 
+  /** Audits the stream before the next round, e.g. after NATS reconnected (it may have restarted with less). */
+  auditSoon(): void {
+    this.lastAudit = 0;
+    this.poke();
+  }
+
   /** Wakes the relay now, e.g. right after a commit in this process. */
   poke(): void {
     this.notified = true;
@@ -145,6 +206,7 @@ export class OutboxRelay {
           await this.sleep(this.pollIntervalMs);
           continue;
         }
+        if (this.options.stream && Date.now() - this.lastAudit >= this.auditIntervalMs) await this.audit(this.options.stream);
         const { published, heldBack } = await this.round();
         this.lastError = undefined;
         backoffMs = 100;
@@ -203,44 +265,104 @@ export class OutboxRelay {
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
     if (rows.length === 0) return { published: 0, heldBack };
     const { publisher, names, signer } = this.options;
+    const recovery = this.recovery;
+    const republished = recovery ? rows.filter((row) => !isAfter(row, recovery.until)).length : 0;
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
-    await publisher.publishAll(
-      rows.map((row) => {
+    const acks = await publisher.publishAll(
+      rows.map((row, i) => {
         const envelope = envelopeOf(toStoredEvent(row));
         const subject = names.subjectOf(envelope);
-        if (!signer) return { subject, data: JSON.stringify(envelope), msgId: envelope.eventId };
+        const msgId = i < republished ? `${envelope.eventId}~${recovery!.tag}` : envelope.eventId;
+        if (!signer) return { subject, data: JSON.stringify(envelope), msgId };
         const signed = signEvent(envelope, subject, signer);
         return {
           subject,
           data: signed.body,
-          msgId: envelope.eventId,
+          msgId,
           headers: { [EVENT_KEY_ID_HEADER]: signed.keyId, [EVENT_SIGNATURE_HEADER]: signed.signature },
         };
       }),
       RELAY_PUBLISH_TIMEOUT_MS,
     );
+    const publishedSeq = Number(from.stream_seq);
+    // A stream that stores a new message at or below a sequence it acknowledged before has gone back: it lost
+    // its tail since (a restart after a power loss, a re-created stream). What it held ends just below.
+    const lowestStored = Math.min(...acks.filter((a) => !a.duplicate).map((a) => a.seq));
+    if (this.options.stream && lowestStored <= publishedSeq) {
+      await this.rewind(client, this.options.stream, lowestStored - 1, publishedSeq);
+      return { published: 0, heldBack: false };
+    }
     const last = rows[rows.length - 1]!;
-    const position: Position = { transaction_id: last.transaction_id, global_position: String(last.global_position) };
+    const position: Position = {
+      transaction_id: last.transaction_id,
+      global_position: String(last.global_position),
+      stream_seq: String(Math.max(publishedSeq, ...acks.map((a) => a.seq))),
+    };
+    await this.writeCheckpoint(client, position);
+    this.options.observer?.published(rows.length);
+    if (republished > 0) this.options.observer?.republished?.(republished);
+    if (recovery && !isAfter(recovery.until, position)) this.recovery = undefined;
+    return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
+  }
+
+  /**
+   * Compares the stream with what the relay published into it. Fewer messages than it acknowledged (its last
+   * sequence below the checkpoint's, or none at all where there were some) means JetStream lost them.
+   */
+  private async audit(stream: PublishedStream): Promise<void> {
+    const client = this.client!;
+    const from = this.checkpoint ?? (await this.readCheckpoint(client));
+    const state = await stream.state();
+    this.lastAudit = Date.now();
+    const publishedSeq = Number(from.stream_seq);
+    if (publishedSeq === 0 || (state.messages > 0 && state.lastSeq >= publishedSeq)) return;
+    // An empty stream (purged, re-created) still holds nothing of ours, whatever its sequence says.
+    await this.rewind(client, stream, state.messages === 0 ? 0 : state.lastSeq, publishedSeq);
+  }
+
+  /**
+   * Moves the checkpoint back to the event the stream still holds at `heldSeq` (the start when it holds none of
+   * ours), so the next rounds publish everything after it again, under new message ids.
+   */
+  private async rewind(client: pg.Client, stream: PublishedStream, heldSeq: number, publishedSeq: number): Promise<void> {
+    const newest = this.checkpoint!;
+    const msgId = heldSeq > 0 ? await stream.messageIdAt(heldSeq) : null;
+    let position: Position = { ...START, stream_seq: String(Math.max(heldSeq, 0)) };
+    const eventId = msgId === null ? null : eventIdOfMessageId(msgId);
+    if (eventId !== null && UUID.test(eventId)) {
+      const { rows } = await client.query<Position>(
+        'SELECT transaction_id::text, global_position::text FROM events WHERE event_id = $1::uuid',
+        [eventId],
+      );
+      if (rows[0]) position = { ...rows[0], stream_seq: String(heldSeq) };
+    }
+    await this.writeCheckpoint(client, position);
+    this.recovery = { until: newest, tag: Date.now().toString(36) };
+    this.options.observer?.lossDetected?.(
+      `the stream holds messages up to sequence ${heldSeq} but had acknowledged up to ${publishedSeq}: ` +
+        `republishing every event after ${position.global_position === '0' ? 'the start' : `global position ${position.global_position}`}`,
+    );
+  }
+
+  private async writeCheckpoint(client: pg.Client, position: Position): Promise<void> {
     await client.query({
       name: 'outbox-relay.checkpoint',
-      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, updated_at)
-             VALUES ($1, $2::xid8, $3, now())
+      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, stream_seq, updated_at)
+             VALUES ($1, $2::xid8, $3, $4, now())
              ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
-               global_position = EXCLUDED.global_position, updated_at = now()`,
-      values: [this.relayName, position.transaction_id, position.global_position],
+               global_position = EXCLUDED.global_position, stream_seq = EXCLUDED.stream_seq, updated_at = now()`,
+      values: [this.relayName, position.transaction_id, position.global_position, position.stream_seq],
     });
     this.checkpoint = position;
-    this.options.observer?.published(rows.length);
-    return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
   }
 
   private async readCheckpoint(client: pg.Client): Promise<Position> {
     const { rows } = await client.query<Position>(
-      'SELECT transaction_id::text, global_position::text FROM relay_checkpoints WHERE relay = $1',
+      'SELECT transaction_id::text, global_position::text, stream_seq::text FROM relay_checkpoints WHERE relay = $1',
       [this.relayName],
     );
-    this.checkpoint = rows[0] ?? { transaction_id: '0', global_position: '0' };
+    this.checkpoint = rows[0] ?? START;
     return this.checkpoint;
   }
 
@@ -284,6 +406,7 @@ export class OutboxRelay {
     this.client = undefined;
     this.leader = false;
     this.checkpoint = undefined;
+    this.lastAudit = 0; // a new leader (or connection) audits before it publishes
     if (client) await client.end().catch(() => undefined);
   }
 

@@ -4,6 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { busNames, type BusNames, type EventEnvelope, type EventMetadata } from '../contracts/index.js';
 import { pgClientConfig } from '../database/postgres.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { verifiedEventDecoder, type EventVerificationKey } from '../event-signing/event-signature.js';
 import { BatchingConsumer, ensureDurableConsumer, type DurableConsumerSpec } from '../messaging/durable-consumer.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
@@ -24,6 +26,11 @@ const context = {
   metadata: { correlationId: 'corr-republish', causationId: null } satisfies EventMetadata,
 };
 
+// pairing's event-signing key; the consumer below accepts only events it signed, as the sync agent does.
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = { kid: 'pairing/republish-test', privateKey };
+const keys = new Map<string, EventVerificationKey>([[signer.kid, { kid: signer.kid, source: 'pairing', publicKey }]]);
+
 describe('republishEvents (event store → JetStream again)', () => {
   let nc: NatsConnection;
   let js: JetStreamClient;
@@ -35,6 +42,8 @@ describe('republishEvents (event store → JetStream again)', () => {
   let consumer: BatchingConsumer | undefined;
   /** Every delivery the consumer saw (event ids), including duplicates. */
   const deliveries: string[] = [];
+  /** What the verifying consumer refused. */
+  let refusedByConsumer: string[] = [];
 
   beforeAll(async () => {
     nc = await connectNats(['nats://127.0.0.1:4222'], 'republish-int');
@@ -86,7 +95,16 @@ describe('republishEvents (event store → JetStream again)', () => {
   async function startConsuming(): Promise<void> {
     await ensureEventStream(jsm, names, 'pairing');
     await ensureDurableConsumer(jsm, spec);
-    consumer = new BatchingConsumer(js, [spec], applyBatch);
+    // As strict as production: unsigned or wrongly signed events are refused (dead-lettered), never applied.
+    const refused: string[] = [];
+    consumer = new BatchingConsumer(
+      js,
+      [spec],
+      applyBatch,
+      { applied: () => undefined, rejected: (detail) => refused.push(detail), failed: () => undefined },
+      { decode: verifiedEventDecoder(keys, names) },
+    );
+    refusedByConsumer = refused;
     await consumer.start();
   }
 
@@ -134,7 +152,13 @@ describe('republishEvents (event store → JetStream again)', () => {
       );
     }
     await startConsuming();
-    const relay = new OutboxRelay({ postgres: fixture.settings, publisher: new PubAckPublisher(nc), names, pollIntervalMs: 100 });
+    const relay = new OutboxRelay({
+      postgres: fixture.settings,
+      publisher: new PubAckPublisher(nc),
+      names,
+      signer,
+      pollIntervalMs: 100,
+    });
     relay.start();
     await streamHolds(30);
     await relay.stop();
@@ -152,17 +176,30 @@ describe('republishEvents (event store → JetStream again)', () => {
 
     // Republish everything from position 1, with progress.
     const progress: RepublishProgress[] = [];
-    const first = await republishEvents({ db: pool, js, names, from: 1n, batchSize: 7, onProgress: (p) => progress.push(p) });
+    const first = await republishEvents({
+      db: pool,
+      js,
+      names,
+      signer,
+      from: 1n,
+      batchSize: 7,
+      onProgress: (p) => progress.push(p),
+    });
     expect(first).toMatchObject({ done: 30, total: 30, stored: 30, duplicates: 0 });
     expect(progress.map((p) => p.done)).toEqual([7, 14, 21, 28, 30]);
     await streamHolds(30);
     await consumerSettled();
     expect(deliveries.length).toBeGreaterThanOrEqual(60); // every event delivered twice in all...
     expect(await consumerState()).toEqual(before); // ...and applied once.
+    expect(refusedByConsumer).toEqual([]); // every copy signed like its original
 
     // Again, and a sub-range: JetStream drops every copy by its Nats-Msg-Id; nothing changes.
-    expect(await republishEvents({ db: pool, js, names, from: 1n })).toMatchObject({ total: 30, stored: 0, duplicates: 30 });
-    expect(await republishEvents({ db: pool, js, names, from: 5n, to: 9n })).toMatchObject({ total: 5, duplicates: 5 });
+    expect(await republishEvents({ db: pool, js, names, signer, from: 1n })).toMatchObject({
+      total: 30,
+      stored: 0,
+      duplicates: 30,
+    });
+    expect(await republishEvents({ db: pool, js, names, signer, from: 5n, to: 9n })).toMatchObject({ total: 5, duplicates: 5 });
     await consumerSettled();
     expect((await jsm.streams.info(spec.stream)).state.messages).toBe(30);
     expect(await consumerState()).toEqual(before);

@@ -1,5 +1,12 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { BusNames } from '../contracts/index.js';
+import {
+  EVENT_KEY_ID_HEADER,
+  EVENT_SIGNATURE_HEADER,
+  signEvent,
+  type EventSigningKey,
+} from '../event-signing/event-signature.js';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './event-store.js';
 import { RELAY_PUBLISH_TIMEOUT_MS, envelopeOf } from './outbox-relay.js';
 
@@ -12,6 +19,8 @@ export interface RepublishOptions {
   readonly db: Queryable;
   readonly js: JetStreamClient;
   readonly names: BusNames;
+  /** The producer's event-signing key: consumers refuse unsigned events, so a copy must be signed like the original. */
+  readonly signer: EventSigningKey;
   /** First global position to publish (inclusive). */
   readonly from: bigint;
   /** Last global position to publish (inclusive); the end of the store when absent. */
@@ -31,13 +40,13 @@ export interface RepublishProgress {
 }
 
 /**
- * Publishes a service's stored events again, in global-position order, each with `Nats-Msg-Id` = its event id,
- * as the relay did: for when JetStream lost events (storage lost, stream re-created). A copy of an id JetStream
+ * Publishes a service's stored events again, in global-position order, each signed and with `Nats-Msg-Id` = its
+ * event id, exactly as the relay did: for when JetStream lost events (storage lost, stream re-created). A copy of an id JetStream
  * still remembers (within the duplicate window) is dropped by it; any other copy reaches the consumers, whose
  * inboxes make it change nothing. So republishing any range, any number of times, is safe.
  */
 export async function republishEvents(options: RepublishOptions): Promise<RepublishProgress> {
-  const { db, js, names, from, to } = options;
+  const { db, js, names, from, to, signer } = options;
   const batchSize = options.batchSize ?? 1000;
   const upper = to ?? null;
   const { rows: counted } = await db.query<{ n: string }>(
@@ -57,10 +66,12 @@ export async function republishEvents(options: RepublishOptions): Promise<Republ
     const acks = await Promise.all(
       rows.map((row) => {
         const envelope = envelopeOf(toStoredEvent(row));
-        return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), {
-          msgID: envelope.eventId,
-          timeout: RELAY_PUBLISH_TIMEOUT_MS,
-        });
+        const subject = names.subjectOf(envelope);
+        const signed = signEvent(envelope, subject, signer);
+        const headers = natsHeaders();
+        headers.set(EVENT_KEY_ID_HEADER, signed.keyId);
+        headers.set(EVENT_SIGNATURE_HEADER, signed.signature);
+        return js.publish(subject, signed.body, { msgID: envelope.eventId, timeout: RELAY_PUBLISH_TIMEOUT_MS, headers });
       }),
     );
     const duplicates = acks.filter((a) => a.duplicate).length;

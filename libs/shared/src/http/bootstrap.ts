@@ -18,7 +18,6 @@ import { ApiKeyStore } from '../auth/api-key-store.js';
 import { ApiKeyLookupReplyV1 } from '../auth/api-key-lookup.js';
 import { hashApiKey } from '../auth/api-keys.js';
 import { LOCAL_OPERATOR_KEY_FILE, resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
-import { RpcClient } from '../messaging/request-reply.js';
 
 /** Reads the configuration, or prints what is wrong with it and exits (code 78, EX_CONFIG). */
 export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
@@ -76,7 +75,7 @@ export function operatorKeyOrExit(service: string): OperatorKey {
 
 /**
  * Who verifies API keys: pairing owns the api_keys table and reads it; the other services ask pairing over
- * NATS by the key's hash and keep the answer API_KEY_CACHE_SECONDS (see docs/decisions.md §21).
+ * NATS by the key's hash (signed request/reply) and keep the answer API_KEY_CACHE_SECONDS (docs/decisions.md §21).
  */
 function apiKeyVerifier(runtime: ServiceRuntime, operatorKey: OperatorKey, ownsApiKeys: boolean): ApiKeyVerifier {
   const bootstrapHash = hashApiKey(operatorKey.key);
@@ -84,14 +83,13 @@ function apiKeyVerifier(runtime: ServiceRuntime, operatorKey: OperatorKey, ownsA
     const store = new ApiKeyStore(runtime.eventStore);
     return new ApiKeyVerifier(bootstrapHash, (hash) => store.findActive(hash));
   }
-  const rpc = new RpcClient(runtime.config, 'the pairing service (API keys)');
+  // Only pairing's signed answer is believed: a forged "operator" reply is ignored, and without a genuine answer
+  // in time the request fails with 503 and nothing is cached.
+  const pairing = runtime.askerOf('pairing', 'the pairing service (API keys)');
   return new ApiKeyVerifier(
     bootstrapHash,
-    (keyHash) => rpc.request(runtime.names.apiKeyLookup, { keyHash }, ApiKeyLookupReplyV1),
-    {
-      cacheMs: runtime.config.apiKeyCacheSeconds * 1000,
-      close: () => rpc.close(),
-    },
+    (keyHash) => pairing.request(runtime.names.apiKeyLookup, { keyHash }, ApiKeyLookupReplyV1),
+    { cacheMs: runtime.config.apiKeyCacheSeconds * 1000 },
   );
 }
 

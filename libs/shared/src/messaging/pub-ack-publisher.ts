@@ -17,8 +17,15 @@ interface PubAckReply {
   readonly error?: { readonly code?: number; readonly err_code?: number; readonly description?: string };
 }
 
+/** Where a stream stored a message: its sequence, and whether it was a copy of an id seen within the window. */
+export interface StoredAck {
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
 interface Batch {
   remaining: number;
+  readonly acks: StoredAck[];
   readonly settle: (error?: Error) => void;
 }
 
@@ -33,7 +40,7 @@ interface Batch {
 export class PubAckPublisher {
   private readonly inbox: string;
   private subscription: Subscription | undefined;
-  private readonly waiting = new Map<string, Batch>();
+  private readonly waiting = new Map<string, { readonly batch: Batch; readonly index: number }>();
   private next = 0;
 
   /** `inboxPrefix`: where PubAcks come back (a connection restricted to its own inboxes passes its prefix). */
@@ -44,26 +51,28 @@ export class PubAckPublisher {
     this.inbox = createInbox(inboxPrefix);
   }
 
-  /** Publishes every message and waits for all their PubAcks (or throws). */
-  async publishAll(messages: readonly OutgoingMessage[], timeoutMs = 5_000): Promise<void> {
-    if (messages.length === 0) return;
+  /** Publishes every message and waits for all their PubAcks (or throws); the acks come in the messages' order. */
+  async publishAll(messages: readonly OutgoingMessage[], timeoutMs = 5_000): Promise<StoredAck[]> {
+    if (messages.length === 0) return [];
     this.subscription ??= this.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.onReply(msg) });
     const replies: string[] = [];
     let timer: NodeJS.Timeout | undefined;
+    const acks: StoredAck[] = new Array<StoredAck>(messages.length);
     try {
       await new Promise<void>((resolve, reject) => {
         const batch: Batch = {
           remaining: messages.length,
+          acks,
           settle: (error) => (error ? reject(error) : resolve()),
         };
         timer = setTimeout(
           () => batch.settle(new Error(`${batch.remaining} of ${messages.length} PubAcks missing after ${timeoutMs} ms`)),
           timeoutMs,
         );
-        for (const message of messages) {
+        for (const [index, message] of messages.entries()) {
           const reply = `${this.inbox}.${(this.next++).toString(36)}`;
           replies.push(reply);
-          this.waiting.set(reply, batch);
+          this.waiting.set(reply, { batch, index });
           const h = natsHeaders();
           h.set('Nats-Msg-Id', message.msgId);
           for (const [name, value] of Object.entries(message.headers ?? {})) h.set(name, value);
@@ -74,6 +83,7 @@ export class PubAckPublisher {
       clearTimeout(timer);
       for (const reply of replies) this.waiting.delete(reply);
     }
+    return acks;
   }
 
   /** Stops listening for PubAcks (batches still waiting time out). */
@@ -83,9 +93,10 @@ export class PubAckPublisher {
   }
 
   private onReply(msg: Msg): void {
-    const batch = this.waiting.get(msg.subject);
-    if (batch === undefined) return; // a late PubAck of a batch that already failed
+    const waiting = this.waiting.get(msg.subject);
+    if (waiting === undefined) return; // a late PubAck of a batch that already failed
     this.waiting.delete(msg.subject);
+    const { batch, index } = waiting;
     if (msg.headers?.code === 503) {
       batch.settle(new Error(`no JetStream stream answered (503) for a message: is the stream missing?`));
       return;
@@ -101,6 +112,7 @@ export class PubAckPublisher {
       batch.settle(new Error(`JetStream refused a message: ${ack.error?.description ?? 'no sequence in PubAck'}`));
       return;
     }
+    batch.acks[index] = { seq: ack.seq, duplicate: ack.duplicate === true };
     if (--batch.remaining === 0) batch.settle();
   }
 }

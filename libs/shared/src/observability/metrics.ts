@@ -39,6 +39,22 @@ export class ServiceMetrics {
     labelNames: ['consumer', 'reason'],
     registers: [this.registry],
   });
+  readonly forgedReplies = new Counter({
+    name: 'rpc_forged_replies_total',
+    help: 'Request/reply answers ignored because the owning service did not sign them for that request, by subject',
+    labelNames: ['subject'],
+    registers: [this.registry],
+  });
+  readonly streamLossDetected = new Counter({
+    name: 'outbox_stream_loss_detected_total',
+    help: 'Times the relay found its JetStream stream holding less than it had published (lost tail, purge, re-creation)',
+    registers: [this.registry],
+  });
+  readonly eventsRepublished = new Counter({
+    name: 'outbox_events_republished_total',
+    help: 'Events the relay published again because its stream had lost them',
+    registers: [this.registry],
+  });
   readonly ready = new Gauge({
     name: 'service_ready',
     help: '1 when the service is connected to PostgreSQL and NATS and serving',

@@ -1,11 +1,14 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { busNames, type BusNames, type EventEnvelope, type EventSource } from '../contracts/index.js';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { z } from 'zod';
+import { busNames, NewestEventRequestV1, type BusNames, type EventEnvelope, type EventSource } from '../contracts/index.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { createDataSource, ensureDatabaseAndSchema } from '../database/postgres.js';
 import { EventStore } from '../event-store/event-store.js';
 import { OutboxRelay } from '../event-store/outbox-relay.js';
+import { publishedStream } from '../messaging/published-stream.js';
+import { serveSignedRequests, SignedRpcClient } from '../messaging/request-reply.js';
 import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { connectNats } from '../messaging/nats-connection.js';
 import { ensureDeadLetterStream, ensureEventStream } from '../messaging/streams.js';
@@ -70,6 +73,8 @@ export class ServiceRuntime {
   private signatureVerifier: SignatureVerifier | undefined;
   private consumption: ConsumptionPlan | undefined;
   private readonly connectedHooks: (() => Promise<void> | void)[] = [];
+  private readonly responders: Responder[] = [];
+  private readonly responderSubscriptions: Subscription[] = [];
   private started = false;
   private starting: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -83,6 +88,46 @@ export class ServiceRuntime {
     // Throws ConfigurationError (exit 78) when the keys are missing or unreadable.
     this.eventKeys = loadEventKeyRing(options.config.eventKeys, options.publishes);
     for (const warning of this.eventKeys.warnings) this.log(warning);
+    // Every producer says which event it committed last, so a consumer can tell whether it has applied all.
+    this.answer(this.names.newestEvent(options.publishes), NewestEventRequestV1, async () => ({
+      eventId: await this.eventStore.newestEventId(),
+    }));
+  }
+
+  /**
+   * Answers signed requests on `subject` (this service's instances share them as a queue group) from the moment
+   * NATS is connected; every reply is signed with this service's event-signing key for that one request.
+   */
+  answer<Req>(subject: string, requestSchema: z.ZodType<Req>, handle: (request: Req) => Promise<unknown>): void {
+    const responder: Responder = { subject, requestSchema, handle } as Responder;
+    this.responders.push(responder);
+    if (this.started) this.startResponder(responder);
+  }
+
+  /** Asks `owner`'s signed request/reply subjects over this service's connection, believing only `owner`'s signature. */
+  askerOf(owner: EventSource, dependency: string): SignedRpcClient {
+    return new SignedRpcClient({
+      connection: () => (this.natsDisconnected ? undefined : this.nc),
+      inboxPrefix: this.options.config.nats.inboxPrefix,
+      keys: this.eventKeys.verification,
+      owner,
+      dependency,
+      onForgery: (subject, detail) => {
+        this.metrics.forgedReplies.inc({ subject });
+        this.log(`ignored a forged answer on ${subject}: ${detail}`);
+      },
+    });
+  }
+
+  private startResponder(responder: Responder): void {
+    this.responderSubscriptions.push(
+      serveSignedRequests(this.nats, {
+        ...responder,
+        queue: this.options.config.service,
+        signer: this.eventKeys.signing,
+        onError: (detail) => this.log(detail),
+      }),
+    );
   }
 
   /** Counts events a consumer refused (the projector's replays and stale versions, say). */
@@ -161,12 +206,18 @@ export class ServiceRuntime {
       publisher: new PubAckPublisher(this.nc, config.nats.inboxPrefix),
       names: this.names,
       signer: this.eventKeys.signing,
+      stream: publishedStream(jsm, this.names.stream(this.options.publishes)),
       observer: {
         published: (n) => this.metrics.eventsPublished.inc(n),
         failed: (e) => {
           this.metrics.relayFailures.inc();
           this.log(`relay round failed, retrying: ${e.message}`);
         },
+        lossDetected: (detail) => {
+          this.metrics.streamLossDetected.inc();
+          this.log(`JetStream lost events of ${this.names.stream(this.options.publishes)}: ${detail}`);
+        },
+        republished: (n) => this.metrics.eventsRepublished.inc(n),
       },
     });
     this.relay.start();
@@ -215,6 +266,7 @@ export class ServiceRuntime {
     }
     for (const hook of this.connectedHooks) await hook();
     this.started = true;
+    for (const responder of this.responders) this.startResponder(responder);
     this.metrics.ready.set(1);
     this.log('ready');
   }
@@ -240,6 +292,8 @@ export class ServiceRuntime {
         this.metrics.ready.set(0);
       } else if (status.type === 'reconnect') {
         this.natsDisconnected = false;
+        // The server may have restarted with less than it acknowledged (a power loss): look before publishing on.
+        this.relay?.auditSoon();
         if (this.started) this.metrics.ready.set(1);
       }
     }
@@ -279,6 +333,7 @@ export class ServiceRuntime {
     this.abort.abort();
     this.started = false;
     this.metrics.ready.set(0);
+    for (const subscription of this.responderSubscriptions.splice(0)) subscription.unsubscribe();
     await this.consumer?.stop();
     await this.deadLetterIndexer?.stop();
     await this.relay?.stop();
@@ -286,6 +341,13 @@ export class ServiceRuntime {
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/** A request/reply subject this service answers, and how. */
+interface Responder {
+  readonly subject: string;
+  readonly requestSchema: z.ZodType<unknown>;
+  readonly handle: (request: unknown) => Promise<unknown>;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -10,8 +10,10 @@ import {
 /**
  * Failover readiness of an HA pair, as pure rules: the pair is ready when the Secondary's effective set covers
  * every shareable license the Primary may use (at the same or a later expiry) and the sync agent has applied
- * every pairing and licensing event. Each shortfall is a gap; blocking gaps make the pair not ready, warnings
- * only inform. Time and the consumers' backlog are parameters.
+ * every pairing and licensing event: none waits in its consumers, and it has applied the newest event each
+ * producer had committed when asked (which also covers events JetStream acknowledged and then lost). Each
+ * shortfall is a gap; blocking gaps make the pair not ready, warnings only inform. Time, the consumers' backlog
+ * and the producers' answers are parameters.
  */
 
 export type GapSeverity = 'blocking' | 'warning';
@@ -28,6 +30,10 @@ export const GAP_SEVERITY = {
   MISSING_LICENSE: 'blocking',
   /** A durable consumer of the sync agent has events it has not applied (or its state could not be read). */
   PROJECTION_LAG: 'blocking',
+  /** A producer has committed an event the sync agent has not applied (not yet delivered, or lost on the way). */
+  UNAPPLIED_EVENTS: 'blocking',
+  /** A producer gave no signed answer about its newest event, so what it committed is not known. */
+  PRODUCER_UNREACHABLE: 'blocking',
   /** A license the Secondary receives from the Primary expires within the warning window. */
   EXPIRING_SOON: 'warning',
 } as const satisfies Record<string, GapSeverity>;
@@ -47,6 +53,11 @@ export type ConsumerLag =
   | { readonly stream: string; readonly pending: number; readonly ackPending: number }
   | { readonly stream: string; readonly error: string };
 
+/** Whether the sync agent has applied the newest event a producer had committed, or why that is not known. */
+export type ProducerCatchUp =
+  | { readonly source: string; readonly newestEventId: string | null; readonly applied: boolean }
+  | { readonly source: string; readonly error: string };
+
 /** What the readiness rules judge. */
 export interface ReadinessFacts {
   readonly pair: PairFacts;
@@ -56,6 +67,7 @@ export interface ReadinessFacts {
   readonly primarySet: EffectiveLicenseSetV1 | null;
   readonly secondarySet: EffectiveLicenseSetV1 | null;
   readonly lag: readonly ConsumerLag[];
+  readonly producers: readonly ProducerCatchUp[];
   readonly warningWindowDays: number;
 }
 
@@ -79,6 +91,7 @@ export function readinessGaps(facts: ReadinessFacts): ReadinessGap[] {
   const sharing = active && primarySet !== null && secondarySet !== null;
   if (sharing) gaps.push(...missingLicenses(primarySet, secondarySet));
   gaps.push(...facts.lag.flatMap(lagGap));
+  gaps.push(...facts.producers.flatMap(producerGap));
   if (sharing) gaps.push(...expiringSoon(secondarySet, facts.warningWindowDays));
   return gaps;
 }
@@ -100,10 +113,11 @@ export interface FailoverReadinessReport {
   readonly gaps: readonly ReadinessGap[];
 }
 
-/** What a readiness check needs besides the projection: the instant, the consumers' backlog and the window. */
+/** What a readiness check needs besides the projection: the instant, the backlog, the producers' answers, the window. */
 export interface ReadinessContext {
   readonly now: Date;
   readonly lag: readonly ConsumerLag[];
+  readonly producers: readonly ProducerCatchUp[];
   readonly warningWindowDays: number;
 }
 
@@ -125,7 +139,8 @@ export function assessFailoverReadiness(
       : ([activePairOf(state, pair.primarySerial), activePairOf(state, pair.secondarySerial)].find(
           (p) => p !== null && p.pairId !== pairId,
         )?.pairId ?? null);
-  const gaps = readinessGaps({ pair, supersededBy, primarySet, secondarySet, lag: context.lag, warningWindowDays });
+  const { lag, producers } = context;
+  const gaps = readinessGaps({ pair, supersededBy, primarySet, secondarySet, lag, producers, warningWindowDays });
   return {
     pairId,
     primarySerial: pair.primarySerial,
@@ -184,6 +199,18 @@ function lagGap(lag: ConsumerLag): ReadinessGap[] {
     gap(
       'PROJECTION_LAG',
       `The sync agent has ${behind} event(s) of ${lag.stream} not yet applied (${lag.pending} waiting, ${lag.ackPending} in progress).`,
+    ),
+  ];
+}
+
+function producerGap(producer: ProducerCatchUp): ReadinessGap[] {
+  if ('error' in producer)
+    return [gap('PRODUCER_UNREACHABLE', `Could not ask ${producer.source} which event it committed last: ${producer.error}.`)];
+  if (producer.applied || producer.newestEventId === null) return [];
+  return [
+    gap(
+      'UNAPPLIED_EVENTS',
+      `${producer.source} has committed events the sync agent has not applied yet (the newest: ${producer.newestEventId}).`,
     ),
   ];
 }

@@ -7,6 +7,7 @@ import {
   isReady,
   readinessGaps,
   type ConsumerLag,
+  type ProducerCatchUp,
   type ReadinessFacts,
   type ReadinessGap,
 } from './failover-readiness.js';
@@ -31,6 +32,12 @@ const PAIR: PairFacts = {
 const CAUGHT_UP: ConsumerLag[] = [
   { stream: 'PAIRING', pending: 0, ackPending: 0 },
   { stream: 'LICENSING', pending: 0, ackPending: 0 },
+];
+const NEWEST_PAIRING_EVENT = '7f3c2a10-0000-4000-8000-000000000001';
+const NEWEST_LICENSING_EVENT = '7f3c2a10-0000-4000-8000-000000000002';
+const ALL_APPLIED: ProducerCatchUp[] = [
+  { source: 'pairing', newestEventId: NEWEST_PAIRING_EVENT, applied: true },
+  { source: 'licensing', newestEventId: NEWEST_LICENSING_EVENT, applied: true },
 ];
 
 /** One SKU of a set: `from` says whose license it is; `expiringSoon` as the set would flag it. */
@@ -75,6 +82,7 @@ function facts(overrides: Partial<ReadinessFacts> = {}): ReadinessFacts {
     primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own')),
     secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
     lag: CAUGHT_UP,
+    producers: ALL_APPLIED,
     warningWindowDays: 30,
     ...overrides,
   };
@@ -88,6 +96,11 @@ describe('readinessGaps', () => {
   describe('given an active pair whose Secondary has every shareable license of the Primary', () => {
     it.each<{ when: string; given: Partial<ReadinessFacts>; then: string[] }>([
       { when: 'nothing else is wrong', given: {}, then: [] },
+      {
+        when: 'a producer has committed no event at all yet',
+        given: { producers: [{ source: 'pairing', newestEventId: null, applied: false }, ALL_APPLIED[1]!] },
+        then: [],
+      },
       {
         when: 'the Primary holds only licenses that are not shared (consulting, stateful sync)',
         given: {
@@ -189,6 +202,16 @@ describe('readinessGaps', () => {
         when: 'a consumer’s state could not be read',
         given: { lag: [CAUGHT_UP[0]!, { stream: 'LICENSING', error: 'consumer not found' }] },
         then: ['PROJECTION_LAG/blocking'],
+      },
+      {
+        when: 'licensing committed an event the sync agent has not applied (undelivered, or lost by the bus)',
+        given: { producers: [ALL_APPLIED[0]!, { source: 'licensing', newestEventId: NEWEST_LICENSING_EVENT, applied: false }] },
+        then: ['UNAPPLIED_EVENTS/blocking'],
+      },
+      {
+        when: 'pairing gave no signed answer about its newest event',
+        given: { producers: [{ source: 'pairing', error: 'the pairing service did not answer' }, ALL_APPLIED[1]!] },
+        then: ['PRODUCER_UNREACHABLE/blocking'],
       },
       {
         when: 'several things are wrong at once',
@@ -299,7 +322,7 @@ function granted(n: number, serial: string, sku: string, expiresAt: string | nul
 
 function assess(events: EventEnvelope[], pairId = PAIR_ID, lag: ConsumerLag[] = CAUGHT_UP) {
   const state = events.reduce((s, e) => applyEvent(s, e), emptyProjection());
-  return assessFailoverReadiness(state, pairId, { now: NOW, lag, warningWindowDays: 30 });
+  return assessFailoverReadiness(state, pairId, { now: NOW, lag, producers: ALL_APPLIED, warningWindowDays: 30 });
 }
 
 describe('assessFailoverReadiness', () => {

@@ -1,0 +1,188 @@
+/**
+ * The relay notices when its stream holds less than it published, and publishes the rest again, signed: a purged
+ * stream, a re-created one, and the tail a nats-server loses in a power loss (it acknowledges before its disk has
+ * the messages; here the store directory is put back to an earlier copy while the server is down).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { busNames, type BusNames, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, verifyEventMessage } from '../event-signing/event-signature.js';
+import { connectNats } from '../messaging/nats-connection.js';
+import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
+import { publishedStream } from '../messaging/published-stream.js';
+import { ensureEventStream } from '../messaging/streams.js';
+import {
+  createTestEventStore,
+  deleteStreams,
+  eventually,
+  sampleEvent,
+  startPrivateNatsServer,
+  streamMessages,
+  testBusNamespace,
+  type PrivateNatsServer,
+  type TestEventStore,
+} from '../testing/index.js';
+import { OutboxRelay } from './outbox-relay.js';
+
+const context = {
+  occurredAt: new Date('2025-03-01T12:00:00.000Z'),
+  metadata: { correlationId: 'corr-relay-loss', causationId: null } satisfies EventMetadata,
+};
+
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = { kid: 'pairing/loss-test', privateKey };
+const verification = new Map([[signer.kid, { kid: signer.kid, source: 'pairing' as const, publicKey }]]);
+
+let serialCounter = 0x300000000000;
+function registered(): PublishedEvent {
+  return sampleEvent('ProductRegistered', { serial: (serialCounter++).toString(16).toUpperCase().padStart(12, '0') });
+}
+
+describe('OutboxRelay when JetStream loses what it acknowledged', () => {
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const fixtures: TestEventStore[] = [];
+  const buses: { nc: NatsConnection; names: BusNames }[] = [];
+  const relays: OutboxRelay[] = [];
+  const connections: NatsConnection[] = [];
+  let privateNats: PrivateNatsServer | undefined;
+  const copies: string[] = [];
+
+  beforeAll(async () => {
+    nc = await connectNats(['nats://127.0.0.1:4222'], 'outbox-relay-loss-int');
+    jsm = await jetstreamManager(nc);
+  });
+
+  afterAll(async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    for (const bus of buses) await deleteStreams(bus.nc, bus.names).catch(() => undefined);
+    await Promise.all(fixtures.map((f) => f.dispose()));
+    await Promise.all(connections.map((c) => c.close()));
+    await privateNats?.dispose();
+    for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+    await nc?.close();
+  });
+
+  /** A fresh store and namespace, a relay that signs and audits its stream, and what it reports. */
+  async function setup(label: string, bus: { nc: NatsConnection; jsm: JetStreamManager }, auditIntervalMs: number) {
+    const fixture = await createTestEventStore(`relay_loss_${label}`);
+    fixtures.push(fixture);
+    const names = busNames(testBusNamespace(`relay-loss-${label}`));
+    buses.push({ nc: bus.nc, names });
+    await ensureEventStream(bus.jsm, names, 'pairing');
+    const stream = names.stream('pairing');
+    const report = { losses: [] as string[], republished: 0 };
+    const relay = new OutboxRelay({
+      postgres: fixture.settings,
+      publisher: new PubAckPublisher(bus.nc),
+      names,
+      signer,
+      stream: publishedStream(bus.jsm, stream),
+      auditIntervalMs,
+      pollIntervalMs: 100,
+      observer: {
+        published: () => undefined,
+        failed: () => undefined,
+        lossDetected: (detail) => report.losses.push(detail),
+        republished: (n) => (report.republished += n),
+      },
+    });
+    relays.push(relay);
+    relay.start();
+    /** Commits `n` events, one transaction each; returns their ids. */
+    const commit = async (n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const event = registered();
+        const streamId = `product-${(event.data as { serial: string }).serial}`;
+        const [stored] = await fixture.store.transaction((tx) => fixture.store.append(tx, streamId, 0, [event], context));
+        ids.push(stored!.eventId);
+      }
+      return ids;
+    };
+    /** The distinct event ids the stream holds, each message checked as a strict consumer checks it. */
+    const held = async (manager: JetStreamManager = bus.jsm) => {
+      const ids = new Set<string>();
+      for (const m of await streamMessages(manager, stream)) {
+        const verdict = verifyEventMessage(
+          {
+            subject: m.subject,
+            body: m.data,
+            keyId: m.header.get(EVENT_KEY_ID_HEADER),
+            signature: m.header.get(EVENT_SIGNATURE_HEADER),
+          },
+          verification,
+          names,
+        );
+        if (!verdict.ok) throw new Error(`the stream holds a message a verifying consumer refuses: ${verdict.detail}`);
+        ids.add(verdict.event.eventId);
+      }
+      return ids;
+    };
+    const holdsAll = async (ids: string[], manager?: JetStreamManager) => {
+      const have = await held(manager);
+      return ids.every((id) => have.has(id));
+    };
+    return { relay, report, commit, held, holdsAll, stream };
+  }
+
+  it('refills a purged stream with every event, signed, and reports the loss', async () => {
+    const { report, commit, holdsAll, stream } = await setup('purge', { nc, jsm }, 200);
+    const ids = await commit(5);
+    await eventually(() => holdsAll(ids), { description: 'the 5 events published' });
+    await jsm.streams.purge(stream);
+    await eventually(() => holdsAll(ids), { description: 'the purged events published again' });
+    expect(report.losses).toHaveLength(1);
+    expect(report.losses[0]).toMatch(
+      /holds messages up to sequence 0 but had acknowledged up to 5: republishing every event after the start/,
+    );
+    expect(report.republished).toBe(5);
+  });
+
+  it('notices a re-created stream by the PubAck of its next event, without waiting for an audit', async () => {
+    const { report, commit, holdsAll, held, stream } = await setup('recreated', { nc, jsm }, 3_600_000);
+    const before = await commit(4);
+    await eventually(() => holdsAll(before), { description: 'the 4 events published' });
+    await jsm.streams.delete(stream);
+    await ensureEventStream(jsm, buses.at(-1)!.names, 'pairing');
+    const after = await commit(1);
+    await eventually(() => holdsAll([...before, ...after]), { description: 'every event in the new stream' });
+    expect(report.losses).toHaveLength(1);
+    expect(await held()).toEqual(new Set([...before, ...after]));
+  });
+
+  it('republishes the tail a power loss took, after the server comes back', async () => {
+    privateNats = await startPrivateNatsServer();
+    const pnc = await connectNats([privateNats.url], 'outbox-relay-loss-power');
+    connections.push(pnc);
+    const pjsm = await jetstreamManager(pnc);
+    const { report, commit, holdsAll, held } = await setup('power', { nc: pnc, jsm: pjsm }, 250);
+    const synced = await commit(3);
+    await eventually(() => holdsAll(synced, pjsm), { description: 'the first 3 events published' });
+    // What the disk held at that instant: a copy of the store directory, taken while the server is down.
+    await privateNats.stop();
+    const copy = mkdtempSync(join(tmpdir(), 'nats-store-copy-'));
+    copies.push(copy);
+    cpSync(privateNats.storeDir, copy, { recursive: true });
+    await privateNats.start();
+    const unsynced = await commit(4);
+    await eventually(() => holdsAll(unsynced, pjsm), { description: 'the next 4 events published and acknowledged' });
+    // Power loss: the server dies and comes back with only what reached its disk.
+    await privateNats.kill();
+    rmSync(privateNats.storeDir, { recursive: true, force: true });
+    cpSync(copy, privateNats.storeDir, { recursive: true });
+    await privateNats.start();
+    await eventually(() => holdsAll([...synced, ...unsynced], pjsm), {
+      description: 'the lost tail published again',
+      timeoutMs: 20_000,
+    });
+    expect(report.losses.length).toBeGreaterThanOrEqual(1);
+    expect(report.losses[0]).toMatch(/holds messages up to sequence 3 but had acknowledged up to 7/);
+    expect(await held(pjsm)).toEqual(new Set([...synced, ...unsynced]));
+  });
+});

@@ -1,0 +1,16 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { PublishedStream } from '../event-store/outbox-relay.js';
+
+/** A producer's view of its own stream on JetStream, for the relay's loss detection (see OutboxRelay). */
+export function publishedStream(jsm: Pick<JetStreamManager, 'streams'>, stream: string): PublishedStream {
+  return {
+    async state() {
+      const { state } = await jsm.streams.info(stream);
+      return { messages: state.messages, lastSeq: state.last_seq };
+    },
+    async messageIdAt(seq) {
+      const message = await jsm.streams.getMessage(stream, { seq });
+      return message?.header?.get('Nats-Msg-Id') || null;
+    },
+  };
+}
