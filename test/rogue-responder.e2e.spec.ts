@@ -43,7 +43,7 @@ beforeAll(async () => {
   answering = rogue.subscribe(`${system.namespace}.rpc.>`, {
     callback: (_error, msg) => {
       answered.set(msg.subject, (answered.get(msg.subject) ?? 0) + 1);
-      let result: unknown = null;
+      let result: unknown;
       if (msg.subject === names.apiKeyLookup) result = { keyId: 'forged', role: 'operator', accountId: null };
       else if (msg.subject === names.productLookup) {
         const { serial } = msg.json<{ serial: string }>();
@@ -113,8 +113,8 @@ describe('with a rogue answering every request on the bus', () => {
       description: 'the pair ready',
       timeoutMs: 30_000,
     });
-    const report = (await syncAgent.get(`/pairs/${pair.body.pairId}/failover-readiness`)).body;
-    expect(report.gaps.filter((g: { severity: string }) => g.severity === 'blocking')).toEqual([]);
+    const report = await syncAgent.get<{ gaps: { severity: string }[] }>(`/pairs/${pair.body.pairId}/failover-readiness`);
+    expect(report.body.gaps.filter((g) => g.severity === 'blocking')).toEqual([]);
     expect(answered.get(busNames(system.namespace).newestEvent('licensing')) ?? 0).toBeGreaterThan(0);
   });
 
