@@ -114,9 +114,9 @@ export function createSecret(path: string, content: string, mode: number, owner?
 
 /**
  * Makes `path` hold `content` (a copy derived from a source: a public key, a password handed to one service);
- * returns whether it changed anything. Mode and owner are set either way.
+ * returns what it did: `created`, `updated`, or false when the file held it already. Mode and owner are set either way.
  */
-export function syncCopy(path: string, content: string, mode: number, owner?: FileOwner): boolean {
+export function syncCopy(path: string, content: string, mode: number, owner?: FileOwner): 'created' | 'updated' | false {
   let current: string | null = null;
   try {
     current = readFileSync(path, 'utf8');
@@ -128,7 +128,7 @@ export function syncCopy(path: string, content: string, mode: number, owner?: Fi
     return false;
   }
   writeAtomically(path, content, mode, owner);
-  return true;
+  return current === null ? 'created' : 'updated';
 }
 
 function writeAtomically(path: string, content: string, mode: number, owner?: FileOwner): void {
