@@ -9,7 +9,16 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import concurrently, { type ConcurrentlyCommandInput } from 'concurrently';
+import {
+  createConcurrently,
+  KillOnSignal,
+  KillOthers,
+  LogError,
+  LogExit,
+  LogOutput,
+  Logger,
+  type ConcurrentlyCommandInput,
+} from 'concurrently';
 import { BUS_PASSWORD_VARIABLES } from '../deploy/secrets.js';
 import {
   DEFAULT_DEV_NATS_PORT,
@@ -98,7 +107,23 @@ async function main(): Promise<number> {
       cwd: REPO_ROOT,
       env: { ...clean, ...busEnv(name) },
     }));
-    const { result } = concurrently(commands, { killOthersOn: ['failure', 'success'], prefix: 'name' });
+    // Each service runs in a process group of its own, so a Ctrl-C reaches it once, forwarded by KillOnSignal, and
+    // not a second time from the terminal (a second signal makes a service exit at once, without draining).
+    const logger = new Logger({ prefixFormat: 'name' });
+    const abortController = new AbortController();
+    const { result } = createConcurrently(commands, {
+      logger,
+      outputStream: process.stdout,
+      spawn: (command, options) => spawn('/bin/sh', ['-c', command], { ...options, detached: true }),
+      abortSignal: abortController.signal,
+      controllers: [
+        new LogError({ logger }),
+        new LogOutput({ logger }),
+        new LogExit({ logger }),
+        new KillOnSignal({ process, abortController }),
+        new KillOthers({ logger, conditions: ['failure', 'success'], killSignal: undefined, abortController }),
+      ],
+    });
     const outcome = await result.then(
       () => 0,
       () => 1,
