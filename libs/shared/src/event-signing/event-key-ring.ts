@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigurationError, type EventKeySettings } from '../config/service-config.js';
 import type { EventSource } from '../contracts/index.js';
 import type { EventSigningKey, EventVerificationKey } from './event-signature.js';
-import { ensureDevelopmentKey, pemFilesIn, readPemKey } from './pem-key-files.js';
+import { ensureDevelopmentKey, isKeyDirectory, pemFilesIn, readPemKey } from './pem-key-files.js';
 
 /**
  * Event-signing keys, read once at start from EVENT_KEYS_DIR: one sub-directory per producing service,
@@ -46,20 +46,23 @@ export function loadEventKeyRing(settings: EventKeySettings, source: EventSource
         'Set EVENT_KEYS_DIR outside development.',
     );
   }
-  if (!existsSync(settings.dir) || !statSync(settings.dir).isDirectory()) throw problem(`${settings.dir} is not a directory`);
+  // A directory or key this process may not read is reported as such (permission denied), never as missing.
+  const orProblem = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (error) {
+      throw problem((error as Error).message);
+    }
+  };
+  if (!orProblem(() => isKeyDirectory(settings.dir))) throw problem(`${settings.dir} is not a directory`);
 
   const verification = new Map<string, EventVerificationKey>();
   const own: EventSigningKey[] = [];
   for (const s of EVENT_SOURCES) {
     const dir = join(settings.dir, s);
-    if (!existsSync(dir)) continue;
-    for (const file of pemFilesIn(dir)) {
-      let key;
-      try {
-        key = readPemKey(dir, file, 'events are signed with Ed25519');
-      } catch (error) {
-        throw problem((error as Error).message);
-      }
+    if (!orProblem(() => isKeyDirectory(dir))) continue;
+    for (const file of orProblem(() => pemFilesIn(dir))) {
+      const key = orProblem(() => readPemKey(dir, file, 'events are signed with Ed25519'));
       const kid = `${s}/${key.kid}`;
       verification.set(kid, { kid, source: s, publicKey: key.publicKey });
       if (s === source && key.privateKey) own.push({ kid, privateKey: key.privateKey });

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { linkSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -19,11 +19,53 @@ export interface PemKey {
   readonly privateKey: KeyObject | null;
 }
 
-/** `*.pem` file names, in kid order (UTF-16 code units, as `sort()` compares). */
+/**
+ * What went wrong reading `path`, for an operator: "permission denied" with the file's owner and mode and the
+ * uid this process runs as (a key directory mounted from another user's files is the usual cause), else the
+ * system's message. Never reports a key that cannot be read as missing.
+ */
+export function describeKeyFileError(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    let owner = '';
+    try {
+      const stat = statSync(path);
+      owner = `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}; `;
+    } catch {
+      // The parent directory may not be searchable either: say what we know.
+    }
+    const uid = process.getuid?.();
+    return `${path}: permission denied (${owner}this process runs as uid ${uid ?? 'unknown'})`;
+  }
+  if (code === 'ENOENT') return `${path} does not exist`;
+  return `${path}: ${(error as Error).message}`;
+}
+
+/**
+ * Whether `dir` exists and is a directory: false only when it does not exist. A directory this process may not
+ * look into, or a path that is not a directory, throws an Error naming the path.
+ */
+export function isKeyDirectory(dir: string): boolean {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new Error(describeKeyFileError(dir, error), { cause: error });
+  }
+  if (!isDirectory) throw new Error(`${dir} is not a directory`);
+  return true;
+}
+
+/** `*.pem` file names, in kid order (UTF-16 code units, as `sort()` compares); a directory it cannot list throws. */
 export function pemFilesIn(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.pem'))
-    .sort();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    throw new Error(describeKeyFileError(dir, error), { cause: error });
+  }
+  return names.filter((name) => name.endsWith('.pem')).sort();
 }
 
 /**
@@ -34,7 +76,12 @@ export function readPemKey(dir: string, file: string, purpose: string): PemKey {
   const kid = file.slice(0, -'.pem'.length);
   const path = join(dir, file);
   if (!PEM_KID.test(kid)) throw new Error(`${path}: the file name must be <kid>.pem, with a kid of ${PEM_KID_RULE}`);
-  const pem = readFileSync(path, 'utf8');
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(describeKeyFileError(path, error), { cause: error });
+  }
   let privateKey: KeyObject | null = null;
   let publicKey: KeyObject;
   try {

@@ -6,3 +6,4 @@ export * from './bus.js';
 export * from './sample-events.js';
 export * from './private-nats-server.js';
 export * from './secure-nats-server.js';
+export * from './unprivileged.js';

@@ -1,10 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   ConfigurationError,
   ensureDevelopmentKey,
+  isKeyDirectory,
   PEM_KID as KID,
   PEM_KID_RULE as KID_RULE,
   pemFilesIn,
@@ -139,15 +140,11 @@ export function loadLicenseSigningKeyRing(env: NodeJS.ProcessEnv, cwd: string): 
   }
 
   const problem = (message: string) => new ConfigurationError([`LICENSE_SIGNING_KEYS_DIR: ${message}`]);
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(keysDir).isDirectory();
-  } catch {
-    throw problem(`${keysDir} does not exist`);
-  }
-  if (!isDirectory) throw problem(`${keysDir} is not a directory`);
-
-  const keys = pemFilesIn(keysDir).map((file) => readKey(keysDir, file, problem));
+  // A directory or key this process may not read is reported as such (permission denied), never as missing.
+  if (!readKey(() => isKeyDirectory(keysDir), problem)) throw problem(`${keysDir} does not exist`);
+  const keys = readKey(() => pemFilesIn(keysDir), problem).map((file) =>
+    readKey(() => readPemKey(keysDir, file, 'license documents are signed with Ed25519'), problem),
+  );
   if (keys.length === 0) throw problem(`${keysDir} holds no <kid>.pem key`);
 
   const signing = keys.filter((k) => k.privateKey !== null);
@@ -165,9 +162,10 @@ export function loadLicenseSigningKeyRing(env: NodeJS.ProcessEnv, cwd: string): 
   return { ring: new LicenseSigningKeyRing(keys, activeKid, settings.timeToLiveMs), warnings };
 }
 
-function readKey(dir: string, file: string, problem: (message: string) => ConfigurationError): SigningKey {
+/** Runs a read of the key directory, turning its Error into a ConfigurationError naming the variable. */
+function readKey<T>(read: () => T, problem: (message: string) => ConfigurationError): T {
   try {
-    return readPemKey(dir, file, 'license documents are signed with Ed25519');
+    return read();
   } catch (error) {
     throw problem((error as Error).message);
   }

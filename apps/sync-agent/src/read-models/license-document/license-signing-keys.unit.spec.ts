@@ -1,16 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigurationError, publicKeysOfKeySet, verifyLicenseDocument, type EffectiveLicenseSetV1 } from '#shared';
+import { callUnprivileged } from '#shared/testing';
 import { loadLicenseSigningKeyRing, loadLicenseSigningSettings } from './license-signing-keys.js';
+
+/** This module compiled, called from a process that may not read what a test locks away. */
+const COMPILED = fileURLToPath(
+  new URL('../../../../../dist/apps/sync-agent/src/read-models/license-document/license-signing-keys.js', import.meta.url),
+);
 
 let cwd: string;
 beforeEach(() => {
   cwd = mkdtempSync(join(tmpdir(), 'license-signing-keys-'));
 });
-afterEach(() => rmSync(cwd, { recursive: true, force: true }));
+afterEach(() => {
+  chmodSync(cwd, 0o700); // a test may have locked it
+  rmSync(cwd, { recursive: true, force: true });
+});
 
 function keyFile(dir: string, kid: string, kind: 'private' | 'public' = 'private', type: 'ed25519' | 'x25519' = 'ed25519'): void {
   mkdirSync(dir, { recursive: true });
@@ -204,6 +214,38 @@ describe('loadLicenseSigningKeyRing', () => {
       ],
     ])('refuses %s, naming the variable and the path', (_, given, message) => {
       expect(problemsOf(given())).toEqual([expect.stringMatching(message)]);
+    });
+  });
+
+  describe('given keys this process may not read', () => {
+    const lockedDirectory = () => {
+      chmodSync(cwd, 0o755); // another user may enter it, as a volume's mount point
+      const dir = join(cwd, 'keys');
+      keyFile(dir, 'k1');
+      chmodSync(dir, 0o755);
+      return dir;
+    };
+
+    it('says "permission denied" with the file, not that the directory holds no key', () => {
+      const dir = lockedDirectory();
+      chmodSync(join(dir, 'k1.pem'), 0o000);
+      const outcome = callUnprivileged(COMPILED, 'loadLicenseSigningKeyRing', [{ LICENSE_SIGNING_KEYS_DIR: dir }, cwd]);
+      expect(outcome).toEqual({
+        threw: expect.objectContaining({
+          problems: [expect.stringMatching(new RegExp(`^LICENSE_SIGNING_KEYS_DIR: ${join(dir, 'k1.pem')}: permission denied`))],
+        }),
+      });
+    });
+
+    it('says "permission denied" for a directory it may not look into, not that it does not exist', () => {
+      const dir = lockedDirectory();
+      chmodSync(cwd, 0o000);
+      const outcome = callUnprivileged(COMPILED, 'loadLicenseSigningKeyRing', [{ LICENSE_SIGNING_KEYS_DIR: dir }, cwd]);
+      expect(outcome).toEqual({
+        threw: expect.objectContaining({
+          problems: [expect.stringMatching(new RegExp(`^LICENSE_SIGNING_KEYS_DIR: ${dir}: permission denied`))],
+        }),
+      });
     });
   });
 });
