@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { BusNames } from '#shared';
+import { EventSigningKeysModule, type BusNames } from '#shared';
 import { RegisterProductController } from './application/register-product/register-product.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
@@ -17,6 +17,7 @@ export class PairingModule {
   static forBus(names: BusNames): DynamicModule {
     return {
       module: PairingModule,
+      imports: [EventSigningKeysModule],
       controllers: [
         RegisterProductController,
         ChangeFirmwareController,

@@ -34,3 +34,4 @@ export * from './auth/auth.guard.js';
 export * from './auth/operator-key.js';
 export * from './http/hardening.js';
 export * from './http/rate-limit.js';
+export * from './event-signing/event-signing-keys.controller.js';
