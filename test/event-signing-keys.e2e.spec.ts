@@ -76,7 +76,8 @@ describe('GET /.well-known/event-signing-keys', () => {
           expect(verify(null, message!.data, keys.get(kid)!, signature)).toBe(true);
           // Tampering is caught by the same key.
           const tampered = Buffer.from(message!.data);
-          tampered[tampered.length - 2] ^= 1;
+          const at = tampered.length - 2;
+          tampered.writeUInt8(tampered.readUInt8(at) ^ 1, at);
           expect(verify(null, tampered, keys.get(kid)!, signature)).toBe(false);
         }
       }
