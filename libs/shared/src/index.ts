@@ -35,3 +35,4 @@ export * from './auth/operator-key.js';
 export * from './http/hardening.js';
 export * from './http/rate-limit.js';
 export * from './event-signing/event-signing-keys.controller.js';
+export * from './messaging/team-consumers.js';
