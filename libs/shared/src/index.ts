@@ -36,3 +36,4 @@ export * from './http/hardening.js';
 export * from './http/rate-limit.js';
 export * from './event-signing/event-signing-keys.controller.js';
 export * from './messaging/team-consumers.js';
+export * from './api-docs/api-doc.js';
