@@ -26,19 +26,19 @@ let system: RunningSystem;
 const ACCOUNT_A = `acct-a-${randomSerial()}`;
 const ACCOUNT_B = `acct-b-${randomSerial()}`;
 
-type Role = 'operator' | 'account-admin' | 'reader' | 'metrics' | 'no key' | 'unknown key';
+type Role = 'operator' | 'auditor' | 'account-admin' | 'reader' | 'metrics' | 'no key' | 'unknown key';
 type Target = 'own' | 'other';
 type Service = 'pairing' | 'licensing' | 'syncAgent';
-const ROLES: readonly Role[] = ['operator', 'account-admin', 'reader', 'metrics', 'no key', 'unknown key'];
+const ROLES: readonly Role[] = ['operator', 'auditor', 'account-admin', 'reader', 'metrics', 'no key', 'unknown key'];
 
 /** Who may call an endpoint: this decides every expected status. */
 type Access =
   | 'public' // anyone, no key
   | 'metrics' // operator and metrics keys
   | 'operator' // operators only
-  | 'readers' // operator, account-admin, reader; not account data
-  | 'account-read' // operator; account-admin and reader on their own account (404 on another's)
-  | 'account-write'; // operator; account-admin on its own account (404 on another's); reader 403
+  | 'readers' // operator, auditor, account-admin, reader; not account data
+  | 'account-read' // operator and auditor on every account; account-admin and reader on their own (404 on another's)
+  | 'account-write'; // operator; account-admin on its own account (404 on another's); auditor and reader 403
 
 interface Fixture {
   serial: string;
@@ -280,6 +280,13 @@ const ENDPOINTS: readonly Endpoint[] = [
   ...(['pairing', 'licensing', 'syncAgent'] as const).flatMap((service): Endpoint[] => [
     { name: `GET /health (${service})`, service, access: 'public', success: 200, call: (as) => as.get('/health') },
     { name: `GET /metrics (${service})`, service, access: 'metrics', success: 200, call: (as) => as.get('/metrics') },
+    {
+      name: `GET /.well-known/event-signing-keys (${service})`,
+      service,
+      access: 'public',
+      success: 200,
+      call: (as) => as.get('/.well-known/event-signing-keys'),
+    },
   ]),
 ];
 
@@ -299,7 +306,7 @@ function expectedStatus(endpoint: Endpoint, role: Role, target: Target): number 
     case 'account-read':
       return role === 'metrics' ? 403 : other;
     case 'account-write':
-      return role === 'metrics' || role === 'reader' ? 403 : other;
+      return role === 'metrics' || role === 'reader' || role === 'auditor' ? 403 : other;
   }
 }
 
@@ -315,6 +322,7 @@ beforeAll(async () => {
     ['account-admin', { name: 'admin of A', role: 'account-admin', accountId: ACCOUNT_A }],
     ['reader', { name: 'reader of A', role: 'reader', accountId: ACCOUNT_A }],
     ['metrics', { name: 'prometheus', role: 'metrics' }],
+    ['auditor', { name: 'reconciliation', role: 'auditor' }],
   ] as const) {
     const response = await operator.pairing.post<Json>('/api-keys', body);
     expect(response.status).toBe(201);
@@ -442,18 +450,19 @@ describe('API keys', () => {
       });
   });
 
-  it('refuse a role without its account, and an account on an operator key', async () => {
+  it('refuse a role without its account, and an account on an operator or auditor key', async () => {
     expectProblem(await operator.pairing.post('/api-keys', { name: 'x', role: 'reader' }), 400, 'VALIDATION_FAILED');
-    expectProblem(
-      await operator.pairing.post('/api-keys', { name: 'x', role: 'operator', accountId: ACCOUNT_A }),
-      400,
-      'VALIDATION_FAILED',
-    );
+    for (const role of ['operator', 'auditor'])
+      expectProblem(
+        await operator.pairing.post('/api-keys', { name: 'x', role, accountId: ACCOUNT_A }),
+        400,
+        'VALIDATION_FAILED',
+      );
     expectProblem(await operator.pairing.delete(`/api-keys/00000000-0000-4000-8000-000000000000`), 404, 'API_KEY_NOT_FOUND');
   });
 
   it('never appear in the services’ logs', async () => {
-    for (const key of [TEST_OPERATOR_KEY, keys['account-admin']!, keys.reader!, keys.metrics!])
+    for (const key of [TEST_OPERATOR_KEY, keys['account-admin']!, keys.reader!, keys.metrics!, keys.auditor!])
       expect(system.logs()).not.toContain(key.slice(5));
   });
 });

@@ -15,7 +15,16 @@ import { connect, headers, type MsgHdrs, type NatsConnection } from '@nats-io/tr
 import { busNames, type EffectiveLicenseSetV1, type EventEnvelope, type LicenseStateV1 } from '#shared/contracts';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared';
 import { startSecureNatsServer, testEnvelope, sampleEvent, type BusUser, type SecureNatsServer } from '#shared/testing';
-import { REPO_ROOT, api, eventually, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import {
+  REPO_ROOT,
+  api,
+  developmentSigningKey,
+  eventually,
+  randomSerial,
+  startSystem,
+  type Api,
+  type RunningSystem,
+} from './support/system.js';
 
 jest.setTimeout(120_000);
 
@@ -103,7 +112,7 @@ describe('on the locked-down bus', () => {
     try {
       const jsm = await jetstreamManager(adminNc);
       const stored = (await jsm.streams.getMessage('LICENSING', { seq: (await jsm.streams.info('LICENSING')).state.last_seq }))!;
-      expect(stored.header.get(EVENT_KEY_ID_HEADER)).toBe('licensing/dev');
+      expect(stored.header.get(EVENT_KEY_ID_HEADER)).toBe(developmentSigningKey('licensing').kid);
       realGrant = { subject: stored.subject, body: stored.data, headers: stored.header };
     } finally {
       await adminNc.close();
@@ -137,7 +146,7 @@ describe('on the locked-down bus', () => {
     const attempts: { reason: string; subject: string; body: Uint8Array; headers?: MsgHdrs }[] = [
       { reason: 'unsigned', ...{ subject: names.subjectOf(forgedGrant), body: Buffer.from(JSON.stringify(forgedGrant)) } },
       { reason: 'unknown_key', ...signedBy('licensing/attacker', forgedGrant) },
-      { reason: 'bad_signature', ...signedBy('licensing/dev', forgedGrant) },
+      { reason: 'bad_signature', ...signedBy(developmentSigningKey('licensing').kid, forgedGrant) },
       { reason: 'bad_signature', ...tampered((j) => (j.data.license.sku = 'CAPTURE_ATP')) },
       { reason: 'bad_signature', ...tampered((j) => (j.data.license.expiresAt = '2099-01-01T00:00:00.000Z')) },
       { reason: 'moved', ...realGrant, subject: `licensing.v1.entitlement-changed.${secondary}` },

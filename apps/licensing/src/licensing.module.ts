@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { CLOCK, DeadLettersModule, EventStore, ServiceRuntime, type Clock } from '#shared';
+import { CLOCK, DeadLettersModule, EventSigningKeysModule, EventStore, ServiceRuntime, type Clock } from '#shared';
 import { ProductDirectory } from './application/product-directory.js';
 import { ExpiryScheduler } from './application/expiry-scheduler/expiry-scheduler.js';
 import { GrantLicenseController } from './application/grant-license/grant-license.controller.js';
@@ -12,7 +12,7 @@ import { ViewCatalogController } from './application/view-catalog/view-catalog.c
 
 /** The licensing service: licenses per product, their expiry scheduler, and transfers on replacement. */
 @Module({
-  imports: [DeadLettersModule],
+  imports: [DeadLettersModule, EventSigningKeysModule],
   controllers: [
     GrantLicenseController,
     RenewLicenseController,

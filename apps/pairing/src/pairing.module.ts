@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventSigningKeysModule } from '#shared';
 import { RegisterProductController } from './application/register-product/register-product.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
@@ -12,6 +13,7 @@ import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-loo
 
 /** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
 @Module({
+  imports: [EventSigningKeysModule],
   controllers: [
     RegisterProductController,
     ChangeFirmwareController,

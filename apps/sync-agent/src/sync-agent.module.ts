@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { DeadLettersModule } from '#shared';
+import { DeadLettersModule, EventSigningKeysModule } from '#shared';
 import { EffectiveLicensesHistoryController } from './read-models/effective-licenses-history/effective-licenses-history.controller.js';
 import { EffectiveLicensesController } from './read-models/effective-licenses/effective-licenses.controller.js';
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
@@ -12,7 +12,7 @@ import { LicenseDocumentModule } from './read-models/license-document/license-do
  * answers queries over it (now, as of an instant, its history, failover readiness of a pair, signed documents).
  */
 @Module({
-  imports: [LicenseDocumentModule, DeadLettersModule],
+  imports: [LicenseDocumentModule, DeadLettersModule, EventSigningKeysModule],
   controllers: [EffectiveLicensesController, EffectiveLicensesHistoryController, FailoverReadinessController],
   providers: [EffectiveLicensesProjector, FailoverReadinessQuery],
 })

@@ -35,3 +35,6 @@ export * from './auth/auth.guard.js';
 export * from './auth/operator-key.js';
 export * from './http/hardening.js';
 export * from './http/rate-limit.js';
+export * from './event-signing/event-signing-keys.controller.js';
+export * from './messaging/team-consumers.js';
+export * from './api-docs/api-doc.js';

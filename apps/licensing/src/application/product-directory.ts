@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ProductLookupReplyV1, ServiceRuntime, canAccess, type Principal, type SignedRpcClient } from '#shared';
+import { ProductLookupReplyV1, ServiceRuntime, canAccess, seesEveryAccount, type Principal, type SignedRpcClient } from '#shared';
 
 /**
  * What licensing needs of a product, and what never changes once it is registered: pairing has no event that
@@ -60,12 +60,12 @@ export class ProductDirectory {
   }, MAX_REMEMBERED);
 
   /**
-   * Whether the caller may see what is on this product: operators always (no lookup); an account-scoped key
+   * Whether the caller may see what is on this product: operators and auditors always (no lookup); an account-scoped key
    * only for a registered product of its account. Licensing keeps no account of its own: a product's account
    * never changes, and pairing answers it from the product's stream.
    */
   async isVisibleTo(caller: Principal, serial: string): Promise<boolean> {
-    if (caller.role === 'operator') return true;
+    if (seesEveryAccount(caller)) return true;
     const product = await this.registered(serial);
     return product !== null && canAccess(caller, product.accountId);
   }

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { AddRelayStreamSequence1765000000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
+import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
 
 /**
  * The licenses read model, updated inline in the transaction of each license event. `warned_for` and
@@ -67,5 +67,5 @@ export const LICENSING_MIGRATIONS = [
   CreateLicensesView1764000000002,
   CreateDeadLetters1764100000000,
   AddHandledEventSource1764200000001,
-  AddRelayStreamSequence1765000000000,
+  AddRelayStreamSequence1765100000000,
 ];

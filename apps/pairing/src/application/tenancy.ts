@@ -1,4 +1,4 @@
-import { canAccess, type EventStore, type Principal } from '#shared';
+import { canAccess, seesEveryAccount, type EventStore, type Principal } from '#shared';
 import { productNotFound } from '../domain/product/product.errors.js';
 import { pairNotFound } from '../domain/ha-pair/ha-pair.errors.js';
 import { loadPair, loadProduct } from './pairing-store.js';
@@ -11,14 +11,14 @@ import { loadPair, loadProduct } from './pairing-store.js';
 
 /** Throws PRODUCT_NOT_FOUND when the product exists but belongs to another account than the caller's. */
 export async function ensureProductVisible(store: EventStore, serial: string, caller: Principal): Promise<void> {
-  if (caller.role === 'operator') return;
+  if (seesEveryAccount(caller)) return;
   const product = await loadProduct(store, serial);
   if (product && !canAccess(caller, product.accountId)) throw productNotFound(serial);
 }
 
 /** Throws PAIR_NOT_FOUND when the pair exists but belongs to another account than the caller's. */
 export async function ensurePairVisible(store: EventStore, pairId: string, caller: Principal): Promise<void> {
-  if (caller.role === 'operator') return;
+  if (seesEveryAccount(caller)) return;
   const pair = await loadPair(store, pairId);
   if (pair.status !== 'none' && !canAccess(caller, pair.accountId)) throw pairNotFound(pairId);
 }

@@ -1,5 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { AddRelayStreamSequence1765000000000, CreateApiKeys1764000000100, CreateEventStore1764000000000 } from '#shared';
+import {
+  AddRelayStreamSequence1765100000000,
+  AllowAuditorApiKeys1765000000000,
+  CreateApiKeys1764000000100,
+  CreateEventStore1764000000000,
+} from '#shared';
 
 /** The inline projection that reserves each product's single pair membership (see pairing-store.ts). */
 export class CreatePairMemberships1764000000001 implements MigrationInterface {
@@ -26,5 +31,6 @@ export const PAIRING_MIGRATIONS = [
   CreatePairMemberships1764000000001,
   // Pairing owns the API keys of all three services (docs/decisions.md §21).
   CreateApiKeys1764000000100,
-  AddRelayStreamSequence1765000000000,
+  AllowAuditorApiKeys1765000000000,
+  AddRelayStreamSequence1765100000000,
 ];

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { AddRelayStreamSequence1765000000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
+import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
 
 /**
  * The sync agent's projection: the newest version of every product, pair and license it has consumed (with
@@ -148,5 +148,5 @@ export const SYNC_AGENT_MIGRATIONS = [
   CreateDeadLetters1764100000000,
   AddInboxSource1764200000000,
   CompressDocumentsWithLz41764900000000,
-  AddRelayStreamSequence1765000000000,
+  AddRelayStreamSequence1765100000000,
 ];

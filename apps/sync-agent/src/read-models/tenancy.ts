@@ -1,4 +1,4 @@
-import { canAccess, type EventStore, type Principal, type Tx } from '#shared';
+import { canAccess, seesEveryAccount, type EventStore, type Principal, type Tx } from '#shared';
 
 /*
  * Tenant isolation for the sync agent's queries: it already projects every product with its account (from
@@ -13,16 +13,16 @@ async function accountOfProducts(tx: Tx, serials: readonly string[]): Promise<st
   return rows[0]?.account_id ?? null;
 }
 
-/** Whether the caller may see the product (operators: always; others: a known product of their account). */
+/** Whether the caller may see the product (operators and auditors: always; others: a known product of their account). */
 export async function productVisibleTo(store: EventStore, caller: Principal, serial: string): Promise<boolean> {
-  if (caller.role === 'operator') return true;
+  if (seesEveryAccount(caller)) return true;
   const accountId = await store.transaction((tx) => accountOfProducts(tx, [serial]));
   return accountId !== null && canAccess(caller, accountId);
 }
 
 /** Whether the caller may see the pair (both units are of one account; whichever the agent knows tells it). */
 export async function pairVisibleTo(store: EventStore, caller: Principal, pairId: string): Promise<boolean> {
-  if (caller.role === 'operator') return true;
+  if (seesEveryAccount(caller)) return true;
   const accountId = await store.transaction(async (tx) => {
     const rows: { primary_serial: string; secondary_serial: string }[] = await tx.query(
       'SELECT primary_serial, secondary_serial FROM pairs WHERE pair_id = $1',

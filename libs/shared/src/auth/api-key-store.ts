@@ -32,6 +32,25 @@ export class CreateApiKeys1764000000100 implements MigrationInterface {
   }
 }
 
+/** Adds the `auditor` role (every account, read only); like operator and metrics keys, an auditor key has no account. */
+export class AllowAuditorApiKeys1765000000000 implements MigrationInterface {
+  name = 'AllowAuditorApiKeys1765000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      ALTER TABLE api_keys
+        DROP CONSTRAINT api_keys_role_check,
+        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'auditor', 'account-admin', 'reader', 'metrics'))`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`
+      ALTER TABLE api_keys
+        DROP CONSTRAINT api_keys_role_check,
+        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'account-admin', 'reader', 'metrics'))`);
+  }
+}
+
 /** A key as listed: everything but the secret. */
 export interface ApiKeyView {
   keyId: string;

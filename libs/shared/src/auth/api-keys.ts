@@ -13,13 +13,24 @@ import { z } from 'zod';
 export const API_KEY_PREFIX = 'hlsk_';
 export const API_KEY_PATTERN = /^hlsk_[A-Za-z0-9_-]{43}$/;
 
-/** operator: everything, every account; account-admin: its account's products and pairs; reader: read its account; metrics: GET /metrics only. */
-export const API_KEY_ROLES = ['operator', 'account-admin', 'reader', 'metrics'] as const;
+/**
+ * operator: everything, every account; auditor: read every account, and nothing else (never grants, keys or
+ * replays); account-admin: its account's products and pairs; reader: read its account; metrics: GET /metrics only.
+ */
+export const API_KEY_ROLES = ['operator', 'auditor', 'account-admin', 'reader', 'metrics'] as const;
 export const ApiKeyRole = z.enum(API_KEY_ROLES);
 export type ApiKeyRole = z.infer<typeof ApiKeyRole>;
 
 /** Roles whose keys act for one account (and must name it). */
 export const ACCOUNT_SCOPED_ROLES: readonly ApiKeyRole[] = ['account-admin', 'reader'];
+
+/** Roles whose keys see every account: the operator, and the auditor (who only reads). */
+export const ALL_ACCOUNT_ROLES: readonly ApiKeyRole[] = ['operator', 'auditor'];
+
+/** Whether the caller sees every account (no account check, no lookup needed). */
+export function seesEveryAccount(principal: Principal): boolean {
+  return ALL_ACCOUNT_ROLES.includes(principal.role);
+}
 
 /** Account ids as the API accepts them everywhere. */
 export const AccountId = z
@@ -59,9 +70,12 @@ export function bearerToken(header: string | string[] | undefined): string | nul
   return match ? match[1]! : null;
 }
 
-/** Whether the caller may see or touch something of `accountId`: operators everything, the others their own account. */
+/**
+ * Whether the caller may see something of `accountId` (what it may do there is the route's `@Allow`): operators and
+ * auditors every account, account-scoped keys their own, metrics keys none.
+ */
 export function canAccess(principal: Principal, accountId: string): boolean {
-  return principal.role === 'operator' || (principal.accountId !== null && principal.accountId === accountId);
+  return seesEveryAccount(principal) || (principal.accountId !== null && principal.accountId === accountId);
 }
 
 /** Replaces anything that looks like a key or a bearer token, so that no log line carries a secret. */

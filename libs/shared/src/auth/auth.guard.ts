@@ -23,8 +23,8 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 /** The roles that may call the route. A route without it is for operators only (deny by default). */
 export const Allow = (...roles: ApiKeyRole[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES, roles);
 
-/** Roles that may read an account's data. */
-export const READERS: readonly ApiKeyRole[] = ['operator', 'account-admin', 'reader'];
+/** Roles that may read an account's data (the auditor: every account's, read only). */
+export const READERS: readonly ApiKeyRole[] = ['operator', 'auditor', 'account-admin', 'reader'];
 /** Roles that may change an account's products and pairs. */
 export const ACCOUNT_WRITERS: readonly ApiKeyRole[] = ['operator', 'account-admin'];
 

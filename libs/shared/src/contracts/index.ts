@@ -15,3 +15,4 @@ export * from '../catalog/license-catalog.js';
 export * from '../domain/decider.js';
 export * from '../domain/rule-violation.js';
 export * from '../domain/firmware.js';
+export * from './event-signing-keys.js';

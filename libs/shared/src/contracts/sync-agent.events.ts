@@ -44,30 +44,72 @@ export const EffectiveLicenseSetV1 = z.object({
 });
 export type EffectiveLicenseSetV1 = z.infer<typeof EffectiveLicenseSetV1>;
 
+/** A consumed event (pairing's or licensing's) that caused a change. */
+export const EventCauseV1 = z
+  .object({ eventId: z.uuid(), type: z.string() })
+  .meta({ description: 'A consumed event (of pairing or licensing) that caused the change.' });
+export type EventCauseV1 = z.infer<typeof EventCauseV1>;
+
+/** The top-level fields of an effective set that an EffectiveLicensesChanged can name in `changedFields`. */
+export const EFFECTIVE_SET_FIELDS = ['role', 'peerSerial', 'pairId', 'licenses', 'statefulSync'] as const;
+
 /**
- * Published whenever a product's effective set changes because of an event the sync agent consumed.
- * `added`/`removed` list SKUs that appeared or disappeared; `changed` lists SKUs whose expiry, trial flag
- * or sources changed. `set` is the whole set after the change.
+ * Published whenever a product's effective set differs, in any field, from the last one published for it, because
+ * of events the sync agent consumed (stream `effective-licenses-<serial>`; version 1 is the product's first set).
+ * `added`/`removed`/`changed` are the `licenses` delta only: SKUs that appeared, disappeared, or whose expiry, trial
+ * flag, expiring-soon flag or sources changed. They are all empty exactly when `licenses` did not change, i.e. only
+ * the role, peer, pair or stateful sync did; `changedFields` names every field that changed. `set` is the whole set
+ * after the change. Several consumed events applied together (a batch) give one event: `causes` lists them all, in
+ * the order they were applied; `cause` is the last of them.
  */
 export const EffectiveLicensesChangedV1 = z.object({
   serial: Serial,
-  added: z.array(z.string()),
-  removed: z.array(z.string()),
-  changed: z.array(z.string()),
+  added: z.array(z.string()).meta({ description: 'SKUs now in the set that were not (every SKU of a first set).' }),
+  removed: z.array(z.string()).meta({ description: 'SKUs no longer in the set.' }),
+  changed: z
+    .array(z.string())
+    .meta({ description: 'SKUs still in the set whose expiry, trial flag, expiring-soon flag or sources changed.' }),
   set: EffectiveLicenseSetV1,
-  cause: z.object({ eventId: z.uuid(), type: z.string() }),
+  cause: EventCauseV1.meta({ description: 'The last of `causes`.' }),
+  causes: z
+    .array(EventCauseV1)
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'Every consumed event that led to this change, in the order applied (one unless several were applied together); ' +
+        'the last is `cause`. Added within v1: absent from events of producers that predate it.',
+    }),
+  changedFields: z
+    .array(z.enum(EFFECTIVE_SET_FIELDS))
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'The fields of `set` that differ from the previously published set (every field for a first set). ' +
+        '`licenses` is listed exactly when `added`, `removed` or `changed` is not empty. Added within v1.',
+    }),
   computedAt: Instant,
 });
 export type EffectiveLicensesChangedV1 = z.infer<typeof EffectiveLicensesChangedV1>;
 
-/** Published for a pair when its stateful synchronization turns on or off. */
+/**
+ * Published for a pair's stateful synchronization (stream `stateful-sync-<pairId>`). Version 1 of the stream is the
+ * pair's initial state, published when the sync agent first sees the pair, whether enabled or not; every later one
+ * is a change (enabled, or reason, differs from the last published). A pair that ends (dissociated or replaced)
+ * publishes `NOT_PAIRED` only if it was enabled. `causes` as in EffectiveLicensesChanged.
+ */
 export const StatefulSyncChangedV1 = z.object({
   pairId: z.uuid(),
   primarySerial: Serial,
   secondarySerial: Serial,
   enabled: z.boolean(),
   reason: z.enum(STATEFUL_SYNC_REASONS).nullable(),
-  cause: z.object({ eventId: z.uuid(), type: z.string() }),
+  cause: EventCauseV1.meta({ description: 'The last of `causes`.' }),
+  causes: z.array(EventCauseV1).min(1).optional().meta({
+    description:
+      'Every consumed event, of either unit, that led to this state, in the order applied; the last is `cause`. Added within v1.',
+  }),
   changedAt: Instant,
 });
 export type StatefulSyncChangedV1 = z.infer<typeof StatefulSyncChangedV1>;

@@ -1,10 +1,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigurationError, type EventKeySettings } from '../config/service-config.js';
 import { loadEventKeyRing } from './event-key-ring.js';
+import { ed25519Thumbprint } from './jwk.js';
+
+/** A key id of `source`'s key `name`: `<source>/<name>~<43 base64url characters>`. */
+const KID = (source: string, name: string) => new RegExp(`^${source}/${name}~[A-Za-z0-9_-]{43}$`);
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -53,13 +57,44 @@ describe('loadEventKeyRing', () => {
         ['dev.pem'],
         ['dev.pem'],
       ]);
-      expect(pairing.signing.kid).toBe('pairing/dev');
-      expect(licensing.signing.kid).toBe('licensing/dev');
-      expect([...licensing.verification.keys()].sort()).toEqual(['licensing/dev', 'pairing/dev', 'sync-agent/dev']);
-      expect(
-        licensing.verification.get('pairing/dev')!.publicKey.equals(pairing.verification.get('pairing/dev')!.publicKey),
-      ).toBe(true);
+      expect(pairing.signing.kid).toMatch(KID('pairing', 'dev'));
+      expect(licensing.signing.kid).toMatch(KID('licensing', 'dev'));
+      const ids = [...licensing.verification.values()].map((k) => k.kid);
+      expect(new Set(ids).size).toBe(3);
+      expect(licensing.verification.get(pairing.signing.kid)!.publicKey.equals(createPublicKey(pairing.signing.privateKey))).toBe(
+        true,
+      );
       expect(pairing.warnings).toEqual([expect.stringMatching(/^EVENT_KEYS_DIR is not set/)]);
+    });
+
+    it('names each key by its thumbprint, so two checkouts never share a key id', () => {
+      const one = loadEventKeyRing(settings(tempDir(), { configured: false }), 'sync-agent');
+      const other = loadEventKeyRing(settings(tempDir(), { configured: false }), 'sync-agent');
+      expect(one.signing.kid).not.toBe(other.signing.kid);
+      expect(one.verification.has(other.signing.kid)).toBe(false);
+      expect(one.signing.kid.split('~')[1]).toBe(ed25519Thumbprint(one.signing.privateKey));
+    });
+
+    it('publishes the public keys of its own source only, as a JWK Set', () => {
+      const ring = loadEventKeyRing(settings(tempDir(), { configured: false }), 'licensing');
+      expect(ring.published).toEqual({
+        keys: [
+          {
+            kty: 'OKP',
+            crv: 'Ed25519',
+            x: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+            kid: ring.signing.kid,
+            alg: 'EdDSA',
+            use: 'sig',
+          },
+        ],
+      });
+      expect(JSON.stringify(ring.published)).not.toMatch(/"d"/);
+    });
+
+    it('still verifies events signed under the short <source>/<name> id', () => {
+      const ring = loadEventKeyRing(settings(tempDir(), { configured: false }), 'pairing');
+      expect(ring.verification.get('pairing/dev')).toBe(ring.verification.get(ring.signing.kid));
     });
 
     it('refuses to start in production', () => {
@@ -75,11 +110,20 @@ describe('loadEventKeyRing', () => {
       writeKey(dir, 'licensing', '2026-01');
       writeKey(dir, 'licensing', '2026-02');
       writeKey(dir, 'pairing', '2026-01', 'public');
-      expect(loadEventKeyRing(settings(dir), 'licensing').signing.kid).toBe('licensing/2026-02');
+      expect(loadEventKeyRing(settings(dir), 'licensing').signing.kid).toMatch(KID('licensing', '2026-02'));
       const pinned = loadEventKeyRing(settings(dir, { signingKeyId: '2026-01' }), 'licensing');
-      expect(pinned.signing.kid).toBe('licensing/2026-01');
-      expect([...pinned.verification.keys()].sort()).toEqual(['licensing/2026-01', 'licensing/2026-02', 'pairing/2026-01']);
+      expect(pinned.signing.kid).toMatch(KID('licensing', '2026-01'));
+      expect(loadEventKeyRing(settings(dir, { signingKeyId: pinned.signing.kid }), 'licensing').signing.kid).toBe(
+        pinned.signing.kid,
+      );
+      expect([...new Set([...pinned.verification.values()].map((k) => k.kid.split('~')[0]))].sort()).toEqual([
+        'licensing/2026-01',
+        'licensing/2026-02',
+        'pairing/2026-01',
+      ]);
       expect(pinned.verification.get('pairing/2026-01')!.source).toBe('pairing');
+      // A retired key (kept for its events) is published too; another source's key is not.
+      expect(pinned.published.keys.map((k) => k.kid.split('~')[0])).toEqual(['licensing/2026-01', 'licensing/2026-02']);
       expect(pinned.warnings).toEqual([]);
     });
   });

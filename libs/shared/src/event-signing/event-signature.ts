@@ -24,7 +24,11 @@ import {
  * Verification needs only node:crypto and is pure: same message and keys, same answer.
  */
 
-/** The header naming the signing key: `<source>/<name>`, e.g. `licensing/2026-01`. */
+/**
+ * The header naming the signing key: `<source>/<name>~<thumbprint>` (eventKeyId), e.g.
+ * `licensing/2026-01~kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k`: the kid of the key in the producer's
+ * GET /.well-known/event-signing-keys.
+ */
 export const EVENT_KEY_ID_HEADER = 'Event-Key-Id';
 /** The header holding the Ed25519 signature of the body, base64. */
 export const EVENT_SIGNATURE_HEADER = 'Event-Signature';
@@ -39,7 +43,7 @@ export type EventRejectionReason =
 
 /** A public key a consumer accepts, and the one source whose events it may sign. */
 export interface EventVerificationKey {
-  /** `<source>/<name>`: what the producer puts in the Event-Key-Id header. */
+  /** `<source>/<name>~<thumbprint>`: what the producer puts in the Event-Key-Id header. */
   readonly kid: string;
   readonly source: EventSource;
   readonly publicKey: KeyObject;

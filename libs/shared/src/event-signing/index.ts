@@ -3,3 +3,4 @@ export * from './event-signature.js';
 export * from './event-key-ring.js';
 export * from './pem-key-files.js';
 export * from './signature-verifier.js';
+export * from './jwk.js';

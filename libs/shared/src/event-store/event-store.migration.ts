@@ -62,8 +62,8 @@ export class CreateEventStore1764000000000 implements MigrationInterface {
  * The stream sequence of the relay's last PubAck, kept with its checkpoint, so the relay can tell when its stream
  * later holds less than it acknowledged (see OutboxRelay).
  */
-export class AddRelayStreamSequence1765000000000 implements MigrationInterface {
-  name = 'AddRelayStreamSequence1765000000000';
+export class AddRelayStreamSequence1765100000000 implements MigrationInterface {
+  name = 'AddRelayStreamSequence1765100000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE relay_checkpoints ADD COLUMN stream_seq bigint NOT NULL DEFAULT 0');

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { DataSource, MigrationInterface } from 'typeorm';
 import type { PostgresSettings } from '../config/service-config.js';
 import { createDataSource, ensureDatabaseAndSchema, pgClientConfig } from '../database/postgres.js';
-import { AddRelayStreamSequence1765000000000, CreateEventStore1764000000000 } from '../event-store/event-store.migration.js';
+import { AddRelayStreamSequence1765100000000, CreateEventStore1764000000000 } from '../event-store/event-store.migration.js';
 import { EventStore } from '../event-store/event-store.js';
 
 /** The database all integration and end-to-end tests share; each test file works in its own schema. */
@@ -76,8 +76,8 @@ export async function createTestEventStore(
   await ensureDatabaseAndSchema(settings);
   const dataSource = createDataSource(settings, [
     CreateEventStore1764000000000,
-    AddRelayStreamSequence1765000000000,
-    ...extraMigrations.filter((m) => m !== AddRelayStreamSequence1765000000000),
+    AddRelayStreamSequence1765100000000,
+    ...extraMigrations.filter((m) => m !== AddRelayStreamSequence1765100000000),
   ]);
   try {
     await dataSource.initialize();

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,14 +91,25 @@ export interface SecureNatsServer {
   dispose(): Promise<void>;
 }
 
+/** How a test's secure nats-server differs from the deployed one. */
+export interface SecureNatsServerOptions {
+  /** Require TLS, with certificates made for the test. */
+  readonly tls?: boolean;
+  /** Edits the copy of permissions.conf as an operator would (e.g. adds a team user with withTeamUser). */
+  readonly permissions?: (conf: string) => string;
+  /** More environment of the server (the passwords the edited file refers to). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts nats-server with a configuration that includes (a copy of) deploy/nats/permissions.conf, as the compose
  * configuration does, and optionally requires TLS with certificates made for the test.
  */
-export async function startSecureNatsServer(options: { tls?: boolean } = {}): Promise<SecureNatsServer> {
+export async function startSecureNatsServer(options: SecureNatsServerOptions = {}): Promise<SecureNatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'nats-conf-'));
   // nats-server resolves an include relative to the including file, so the copy sits beside it.
-  copyFileSync(PERMISSIONS_CONF, join(dir, 'permissions.conf'));
+  const conf = readFileSync(PERMISSIONS_CONF, 'utf8');
+  writeFileSync(join(dir, 'permissions.conf'), options.permissions ? options.permissions(conf) : conf);
   const certificates = options.tls ? makeTestCertificates() : undefined;
   const tls = certificates
     ? `tls {\n  cert_file: "${certificates.serverCertFile}"\n  key_file: "${certificates.serverKeyFile}"\n  timeout: 2\n}\n`
@@ -114,7 +125,7 @@ export async function startSecureNatsServer(options: { tls?: boolean } = {}): Pr
   };
   let server: PrivateNatsServer;
   try {
-    server = await startPrivateNatsServer({ configFile: join(dir, 'nats.conf'), env });
+    server = await startPrivateNatsServer({ configFile: join(dir, 'nats.conf'), env: { ...env, ...options.env } });
   } catch (error) {
     cleanUp();
     throw error;

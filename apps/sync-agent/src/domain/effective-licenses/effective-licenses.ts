@@ -1,4 +1,5 @@
 import {
+  EFFECTIVE_SET_FIELDS,
   findModel,
   findSku,
   firmwareSupportsStatefulSync,
@@ -9,6 +10,9 @@ import {
   type LicenseStateV1,
   type StatefulSyncStatusV1,
 } from '#shared/contracts';
+
+/** A top-level field of an effective set, as named in an EffectiveLicensesChanged's `changedFields`. */
+export type EffectiveSetField = (typeof EFFECTIVE_SET_FIELDS)[number];
 
 /**
  * What a Secondary receives from its Primary, and when the pair may run stateful sync, as one pure function
@@ -156,17 +160,30 @@ export function diffEffectiveSets(before: EffectiveLicenseSetV1 | null, after: E
   };
 }
 
+/**
+ * The top-level fields of `after` that differ from `before` (every field when there was no set before): what an
+ * EffectiveLicensesChanged names in `changedFields`. Empty exactly when isSameEffectiveSet holds.
+ */
+export function changedFieldsOf(before: EffectiveLicenseSetV1 | null, after: EffectiveLicenseSetV1): EffectiveSetField[] {
+  if (before === null) return [...EFFECTIVE_SET_FIELDS];
+  const differs: Record<EffectiveSetField, boolean> = {
+    role: before.role !== after.role,
+    peerSerial: before.peerSerial !== after.peerSerial,
+    pairId: before.pairId !== after.pairId,
+    licenses: !sameList(
+      before.licenses,
+      after.licenses,
+      (x, y) => x.sku === y.sku && x.category === y.category && sameGrant(x, y),
+    ),
+    statefulSync:
+      before.statefulSync.enabled !== after.statefulSync.enabled || before.statefulSync.reason !== after.statefulSync.reason,
+  };
+  return EFFECTIVE_SET_FIELDS.filter((field) => differs[field]);
+}
+
 /** Whether two effective sets are identical in every field, so that storing or publishing the second would say nothing new. */
 export function isSameEffectiveSet(a: EffectiveLicenseSetV1, b: EffectiveLicenseSetV1): boolean {
-  return (
-    a.serial === b.serial &&
-    a.role === b.role &&
-    a.peerSerial === b.peerSerial &&
-    a.pairId === b.pairId &&
-    a.statefulSync.enabled === b.statefulSync.enabled &&
-    a.statefulSync.reason === b.statefulSync.reason &&
-    sameList(a.licenses, b.licenses, (x, y) => x.sku === y.sku && x.category === y.category && sameGrant(x, y))
-  );
+  return a.serial === b.serial && changedFieldsOf(a, b).length === 0;
 }
 
 /** The pair a caller hands in is trusted only if it really is an active pair of this unit; anything else means standalone. */

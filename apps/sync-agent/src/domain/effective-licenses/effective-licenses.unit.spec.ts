@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EffectiveLicenseSetV1, StatefulSyncStatusV1 } from '#shared/contracts';
 import {
+  changedFieldsOf,
   computeEffectiveSet,
   diffEffectiveSets,
   isExpiringSoon,
@@ -701,5 +702,41 @@ describe('isSameEffectiveSet', () => {
       expect(diffEffectiveSets(set, repaired)).toEqual({ added: [], removed: [], changed: [] });
       expect(isSameEffectiveSet(set, repaired)).toBe(false);
     });
+  });
+});
+
+describe('changedFieldsOf', () => {
+  const base: Given = { as: 'secondary', own: [license(1, SECONDARY, 'IPS')], peer: [license(2, PRIMARY, 'STATEFUL_SYNC')] };
+
+  it.each<{ behaviour: string; given: Given; then: ReturnType<typeof changedFieldsOf> }>([
+    { behaviour: 'names nothing for a recomputation from the same facts', given: base, then: [] },
+    {
+      behaviour: 'names role, peer, pair and stateful sync, not licenses, when a Secondary with nothing shared is dissociated',
+      given: { ...base, as: 'standalone', standaloneSerial: SECONDARY },
+      then: ['role', 'peerSerial', 'pairId', 'statefulSync'],
+    },
+    {
+      behaviour: 'names only stateful sync when a firmware downgrade turns it off',
+      given: { ...base, peerProduct: { firmwareVersion: '3.0' } },
+      then: ['statefulSync'],
+    },
+    {
+      behaviour: 'names only licenses when a license changes',
+      given: { ...base, own: [license(1, SECONDARY, 'IPS', { trial: true })] },
+      then: ['licenses'],
+    },
+  ])('$behaviour', ({ given, then }) => {
+    expect(changedFieldsOf(effectiveSet(base), effectiveSet(given))).toEqual(then);
+  });
+
+  it('names every field of a first set', () => {
+    expect(changedFieldsOf(null, effectiveSet(base))).toEqual(['role', 'peerSerial', 'pairId', 'licenses', 'statefulSync']);
+  });
+
+  it('names licenses exactly when the SKU deltas are not all empty', () => {
+    const set = effectiveSet(base);
+    const repaired = { ...set, pairId: '7d1c5a0e-0000-4000-8000-000000000002' };
+    expect(changedFieldsOf(set, repaired)).toEqual(['pairId']);
+    expect(diffEffectiveSets(set, repaired)).toEqual({ added: [], removed: [], changed: [] });
   });
 });

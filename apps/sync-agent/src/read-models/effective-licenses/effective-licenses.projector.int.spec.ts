@@ -4,6 +4,7 @@ import {
   CreateEventStore1764000000000,
   type Clock,
   type EffectiveLicenseSetV1,
+  type EffectiveLicensesChangedV1,
   type EventEnvelope,
   type StatefulSyncChangedV1,
   type StatefulSyncStatusV1,
@@ -432,6 +433,47 @@ describe('the effective-licenses projector', () => {
         h.events.find((e) => e.type === 'EntitlementChanged' && e.data.license.licenseId === sync.licenseId)!.eventId,
       );
       expect(causes[2]).toBe(downgrade.eventId);
+    });
+  });
+
+  describe('when several events are applied together', () => {
+    it('publishes one EffectiveLicensesChanged per set that lists every cause in order, the last as `cause`', async () => {
+      const h = new History(START, 5);
+      h.register(P);
+      h.register(S);
+      const grants = [h.grant(P, 'IPS', IN_A_YEAR), h.grant(P, 'GATEWAY_AV', IN_A_YEAR)];
+      await project(h.events); // one batch: two registrations, two grants
+      const grantIds = grants.map(
+        (g) => h.events.find((e) => e.type === 'EntitlementChanged' && e.data.license.licenseId === g.licenseId)!.eventId,
+      );
+      const published = (await outbox())
+        .filter((e) => e.event_type === 'EffectiveLicensesChanged')
+        .map((e) => e.data as EffectiveLicensesChangedV1);
+      const ofP = published.filter((d) => d.serial === P);
+      expect(ofP).toHaveLength(1);
+      expect(ofP[0]!.causes!.map((c) => c.eventId)).toEqual([h.events[0]!.eventId, ...grantIds]);
+      expect(ofP[0]!.cause).toEqual(ofP[0]!.causes!.at(-1));
+      expect(ofP[0]!.changedFields).toEqual(['role', 'peerSerial', 'pairId', 'licenses', 'statefulSync']);
+    });
+
+    it('names the fields that changed, and leaves the SKU deltas empty when only the role, peer or stateful sync did', async () => {
+      const h = new History(START, 6);
+      h.register(P);
+      h.register(S);
+      await project(h.events);
+      const before = (await outbox()).length;
+      h.associate(P, S); // neither has a license: only role, peer, pair (and the stateful-sync reason) change
+      await project(h.events.slice(-1));
+      const published = (await outbox())
+        .slice(before)
+        .filter((e) => e.event_type === 'EffectiveLicensesChanged')
+        .map((e) => e.data as EffectiveLicensesChangedV1);
+      expect(published.map((d) => d.serial).sort()).toEqual([P, S]);
+      for (const d of published) {
+        expect([d.added, d.removed, d.changed]).toEqual([[], [], []]);
+        expect(d.changedFields).toEqual(['role', 'peerSerial', 'pairId', 'statefulSync']);
+        expect(d.causes).toEqual([{ eventId: h.events.at(-1)!.eventId, type: 'ProductsAssociated' }]);
+      }
     });
   });
 

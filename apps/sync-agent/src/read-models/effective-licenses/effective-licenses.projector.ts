@@ -10,6 +10,7 @@ import {
   type Clock,
   type EffectiveLicenseSetV1,
   type BatchHandler,
+  type EventCauseV1,
   type EventEnvelope,
   type RefusedEvent,
   type StatefulSyncStatusV1,
@@ -18,7 +19,7 @@ import {
   type SyncAgentEvent,
   type Tx,
 } from '#shared';
-import { diffEffectiveSets, isSameEffectiveSet } from '../../domain/effective-licenses/effective-licenses.js';
+import { changedFieldsOf, diffEffectiveSets } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   applyEvents,
   effectiveSetOf,
@@ -177,8 +178,8 @@ async function projectSlice(
   if (events.length === 0) return;
 
   const { state, folded } = applyEvents(before, events);
-  // The last event of the slice that touched each serial: the cause named in what is published.
-  const causeOf = new Map<string, EventEnvelope>();
+  // Every event of the slice that touched each serial, in the order applied: the causes named in what is published.
+  const causeOf = new Map<string, EventEnvelope[]>();
   for (const { event, applied, affected } of folded) {
     if (!applied) {
       counts.refused.push({
@@ -189,7 +190,11 @@ async function projectSlice(
       continue;
     }
     counts.applied++;
-    for (const serial of affected) causeOf.set(serial, event);
+    for (const serial of affected) {
+      const causes = causeOf.get(serial);
+      if (causes) causes.push(event);
+      else causeOf.set(serial, [event]);
+    }
   }
   await saveChangedFacts(tx, before, state);
   if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
@@ -204,30 +209,39 @@ function replayDetail(event: EventEnvelope, original: StreamPosition | null): st
   return `${event.type} ${event.eventId} was already applied${where}`;
 }
 
+/** How a published event names what caused it: every cause, and the last one alone (`cause`, as v1 always had it). */
+function causesOf(events: readonly EventEnvelope[]): { cause: EventCauseV1; causes: EventCauseV1[] } {
+  const causes = events.map((e) => ({ eventId: e.eventId, type: e.type }));
+  return { cause: causes.at(-1)!, causes };
+}
+
 async function publishEffectiveSets(
   store: EventStore,
   tx: Tx,
   state: ProjectionState,
-  causeOf: ReadonlyMap<string, EventEnvelope>,
+  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
   now: Date,
   options: EffectiveSetOptions,
 ): Promise<void> {
   const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
   const appends: StreamAppend<SyncAgentEvent>[] = [];
   const published: { set: EffectiveLicenseSetV1; version: number }[] = [];
-  for (const [serial, cause] of causeOf) {
+  for (const [serial, events] of causeOf) {
     const set = effectiveSetOf(state, serial, now, options);
     if (set === null) continue; // not registered (yet): nothing to publish
     const previous = snapshots.get(serial);
-    if (previous && isSameEffectiveSet(previous.set, set)) continue;
+    const changedFields = changedFieldsOf(previous?.set ?? null, set);
+    if (changedFields.length === 0) continue;
     const version = previous?.version ?? 0;
+    const cause = events.at(-1)!;
     const change: SyncAgentEvent = {
       type: 'EffectiveLicensesChanged',
       data: {
         serial,
         ...diffEffectiveSets(previous?.set ?? null, set),
         set,
-        cause: { eventId: cause.eventId, type: cause.type },
+        ...causesOf(events),
+        changedFields,
         computedAt: now.toISOString(),
       },
     };
@@ -254,7 +268,7 @@ async function publishStatefulSync(
   store: EventStore,
   tx: Tx,
   state: ProjectionState,
-  causeOf: ReadonlyMap<string, EventEnvelope>,
+  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
   events: readonly EventEnvelope[],
   now: Date,
   options: EffectiveSetOptions,
@@ -274,10 +288,11 @@ async function publishStatefulSync(
   for (const { pair, status } of statuses) {
     const previous = published.get(pair.pairId);
     if (!shouldPublish(previous?.status ?? null, status)) continue;
-    // The later of the events that touched either unit.
-    const cause = [causeOf.get(pair.primarySerial), causeOf.get(pair.secondarySerial)]
-      .filter((e): e is EventEnvelope => e !== undefined)
-      .sort((a, b) => positionOf.get(b)! - positionOf.get(a)!)[0] as EventEnvelope;
+    // The events that touched either unit, in the order applied; the last is the cause.
+    const causes = [...new Set([...(causeOf.get(pair.primarySerial) ?? []), ...(causeOf.get(pair.secondarySerial) ?? [])])].sort(
+      (a, b) => positionOf.get(a)! - positionOf.get(b)!,
+    );
+    const cause = causes.at(-1)!;
     const version = previous?.version ?? 0;
     const change: SyncAgentEvent = {
       type: 'StatefulSyncChanged',
@@ -286,7 +301,7 @@ async function publishStatefulSync(
         primarySerial: pair.primarySerial,
         secondarySerial: pair.secondarySerial,
         ...status,
-        cause: { eventId: cause.eventId, type: cause.type },
+        ...causesOf(causes),
         changedAt: now.toISOString(),
       },
     };

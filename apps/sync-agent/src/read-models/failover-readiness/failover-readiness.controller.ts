@@ -8,6 +8,7 @@ import {
   READERS,
   RuleViolation,
   ValidationFailedError,
+  seesEveryAccount,
   valid,
   type Principal,
 } from '#shared';
@@ -27,14 +28,14 @@ export class FailoverReadinessController {
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
-  /** An operator names the account; an account-scoped key reads its own (naming another is 403 FORBIDDEN). */
+  /** An operator or auditor names the account; an account-scoped key reads its own (naming another is 403 FORBIDDEN). */
   @Get('readiness')
   @Allow(...READERS)
   async ofAccount(
     @Query('accountId', valid(AccountId.optional(), 'accountId')) requested: string | undefined,
     @Caller() caller: Principal,
   ): Promise<AccountReadinessReport> {
-    if (caller.role === 'operator') {
+    if (seesEveryAccount(caller)) {
       if (requested === undefined) throw new ValidationFailedError([{ field: 'accountId', message: 'is required' }]);
       return this.query.forAccount(requested);
     }

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import {
+  COMMON_OPERATIONS,
+  DEAD_LETTER_OPERATIONS,
+  LicenseStateV1,
+  Serial,
+  sameShape,
+  type LicenseSku,
+  type SameShape,
+  type ServiceApiDoc,
+} from '#shared';
+import { GrantLicenseBody } from './application/grant-license/grant-license.controller.js';
+import type { LicenseHistoryEntry } from './application/license-history/license-history.controller.js';
+import type { LicenseView } from './application/licenses.js';
+import { RenewLicenseBody } from './application/renew-license/renew-license.controller.js';
+
+/** What licensing answers, and what its routes read: the source of docs/openapi/licensing.yaml (npm run docs:contracts). */
+
+const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
+
+export const LicenseSchema = z
+  .object({
+    licenseId: z.uuid(),
+    serial: Serial,
+    sku: z.string(),
+    trial: z.boolean(),
+    expiresAt: Instant.nullable().meta({ description: 'UTC; null = perpetual.' }),
+    status: z.enum(['active', 'expired', 'revoked']).meta({ description: '`expired` is computed against the clock when read.' }),
+    grantedAt: Instant,
+    revokedAt: Instant.nullable(),
+  })
+  .meta({ description: 'A license as the HTTP API returns it; `status` is computed against the clock at read time.' });
+sameShape<SameShape<z.output<typeof LicenseSchema>, LicenseView>>();
+
+export const ProductLicensesSchema = z.object({ serial: Serial, licenses: z.array(LicenseSchema) });
+
+export const LicenseSkuSchema = z.object({
+  sku: z.string(),
+  name: z.string(),
+  category: z.enum(['os', 'support', 'security-service', 'consulting', 'upgrade']),
+  shareable: z.boolean().meta({ description: "Whether a Secondary receives the Primary's active license of this SKU." }),
+});
+sameShape<SameShape<z.output<typeof LicenseSkuSchema>, LicenseSku>>();
+
+export const LicenseHistoryEntrySchema = z.object({
+  eventId: z.uuid(),
+  streamVersion: z.number().int().positive(),
+  type: z.enum(['EntitlementChanged', 'EntitlementExpiringSoon']),
+  change: z
+    .enum(['granted', 'renewed', 'revoked', 'expired', 'transferred'])
+    .nullable()
+    .meta({ description: 'The change of an `EntitlementChanged`; null for an `EntitlementExpiringSoon`.' }),
+  at: Instant.meta({ description: 'When the event was recorded.' }),
+  effectiveAt: Instant.meta({ description: 'When the change took effect (an expiry’s own instant) or the warning was issued.' }),
+  license: LicenseStateV1,
+  transferredFrom: Serial.optional().meta({ description: 'Only for a `transferred` change: the unit the license left.' }),
+  windowDays: z.number().int().positive().optional().meta({ description: 'Only for an `EntitlementExpiringSoon`.' }),
+});
+sameShape<SameShape<z.output<typeof LicenseHistoryEntrySchema>, LicenseHistoryEntry>>();
+
+export const LicenseHistorySchema = z.object({ licenseId: z.uuid(), events: z.array(LicenseHistoryEntrySchema) });
+
+const licenseParam = { licenseId: z.uuid() };
+
+export const LICENSING_API: ServiceApiDoc = {
+  service: 'licensing',
+  title: 'HA License Sync: licensing',
+  description:
+    'Licenses per product and the license catalog. Appends `EntitlementChanged` and `EntitlementExpiringSoon` to the ' +
+    'LICENSING stream (docs/asyncapi.yaml). Grants ask the pairing service whether the product exists: while it does ' +
+    'not answer, grants are refused with 503 `DEPENDENCY_UNAVAILABLE` and nothing is written.',
+  defaultPort: 3002,
+  operations: {
+    ...COMMON_OPERATIONS,
+    ...DEAD_LETTER_OPERATIONS,
+    'GET /catalog': {
+      operationId: 'getLicenseCatalog',
+      summary: 'The SKUs that can be granted, and whether a Secondary shares each',
+      success: { description: 'The catalog.', schema: z.array(LicenseSkuSchema) },
+    },
+    'POST /products/{serial}/licenses': {
+      operationId: 'grantLicense',
+      summary: 'Grant a license to a product',
+      description:
+        'Appends `EntitlementChanged` (`granted`). `expiresAt` omitted or null = perpetual (not allowed for a trial). ' +
+        '`STATEFUL_SYNC` is licensed on the Primary and refused for a model that cannot run it.',
+      params: { serial: Serial },
+      body: GrantLicenseBody,
+      correlationId: true,
+      success: { description: 'The license.', schema: LicenseSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (`serial`, body), `UNKNOWN_SKU`, `TRIAL_REQUIRES_EXPIRY`, `EXPIRY_IN_PAST`.',
+        404: '`PRODUCT_NOT_FOUND`.',
+        409: '`STATEFUL_SYNC_UNSUPPORTED`.',
+        503:
+          '`SERVICE_UNAVAILABLE` (the service is starting, or PostgreSQL or NATS is unavailable), `DEPENDENCY_UNAVAILABLE` ' +
+          '(the pairing service did not answer the product lookup; nothing was written).',
+      },
+    },
+    'GET /products/{serial}/licenses': {
+      operationId: 'listProductLicenses',
+      summary: "A product's licenses",
+      params: { serial: Serial },
+      success: { description: "The product's licenses.", schema: ProductLicensesSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'GET /licenses/{licenseId}': {
+      operationId: 'getLicense',
+      summary: 'A license',
+      params: licenseParam,
+      success: { description: 'The license.', schema: LicenseSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.' },
+    },
+    'DELETE /licenses/{licenseId}': {
+      operationId: 'revokeLicense',
+      summary: 'Revoke a license',
+      description: 'Appends `EntitlementChanged` (`revoked`). Final.',
+      params: licenseParam,
+      correlationId: true,
+      success: { description: 'The license (`status` revoked).', schema: LicenseSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.', 409: '`LICENSE_REVOKED`.' },
+    },
+    'POST /licenses/{licenseId}/renewals': {
+      operationId: 'renewLicense',
+      summary: 'Move a license’s expiry later',
+      description: 'Appends `EntitlementChanged` (`renewed`).',
+      params: licenseParam,
+      body: RenewLicenseBody,
+      correlationId: true,
+      success: { description: 'The license after the renewal.', schema: LicenseSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (`licenseId`, body), `EXPIRY_IN_PAST`.',
+        404: '`LICENSE_NOT_FOUND`.',
+        409: '`LICENSE_REVOKED`, `LICENSE_PERPETUAL`, `RENEWAL_NOT_LATER`.',
+      },
+    },
+    'GET /licenses/{licenseId}/history': {
+      operationId: 'getLicenseHistory',
+      summary: 'Every change of a license, oldest first',
+      params: licenseParam,
+      success: { description: 'The events of the license’s stream.', schema: LicenseHistorySchema },
+      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.' },
+    },
+  },
+};
+
+/** Schemas with a component name of their own in licensing's document. */
+export const LICENSING_SCHEMAS = [
+  [LicenseSchema, 'License'],
+  [LicenseStateV1, 'LicenseStateV1'],
+  [LicenseSkuSchema, 'LicenseSku'],
+  [ProductLicensesSchema, 'ProductLicenses'],
+  [LicenseHistorySchema, 'LicenseHistory'],
+  [LicenseHistoryEntrySchema, 'LicenseHistoryEntry'],
+  [GrantLicenseBody, 'GrantLicenseRequest'],
+  [RenewLicenseBody, 'RenewLicenseRequest'],
+] as const;

@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import {
+  API_KEY_PATTERN,
+  ApiKeyRole,
+  COMMON_OPERATIONS,
+  PairReplacementV1,
+  Serial,
+  sameShape,
+  type ApiKeyView,
+  type SameShape,
+  type ServiceApiDoc,
+} from '#shared';
+import { AssociateProductsBody } from './application/associate-products/associate-products.controller.js';
+import { ChangeFirmwareBody } from './application/change-firmware/change-firmware.controller.js';
+import { CreateApiKeyBody, ListApiKeysQuery } from './application/manage-api-keys/api-keys.controller.js';
+import { RegisterProductBody } from './application/register-product/register-product.controller.js';
+import { ReplaceUnitBody } from './application/replace-unit/replace-unit.controller.js';
+import type { PairView, ProductView } from './application/views.js';
+
+/** What pairing answers, and what its routes read: the source of docs/openapi/pairing.yaml (npm run docs:contracts). */
+
+const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
+const PairId = z.uuid();
+
+export const ProductSchema = z.object({
+  serial: Serial,
+  model: z.string(),
+  firmwareVersion: z.string(),
+  accountId: z.string(),
+  registeredAt: Instant,
+  statefulSyncCapable: z.boolean().meta({ description: 'Whether the model supports Stateful Synchronization.' }),
+  pairId: z.uuid().nullable().meta({ description: 'The pair the product is in (either role), or null.' }),
+});
+sameShape<SameShape<z.output<typeof ProductSchema>, ProductView>>();
+
+export const PairSchema = z.object({
+  pairId: PairId,
+  primarySerial: Serial,
+  secondarySerial: Serial,
+  model: z.string(),
+  accountId: z.string(),
+  status: z.enum(['associated', 'dissociated']),
+  associatedAt: Instant,
+  dissociatedAt: Instant.nullable(),
+  replaces: PairReplacementV1.optional().meta({
+    description: 'Only on a pair formed by replacing a failed unit of another pair.',
+  }),
+  replacedBy: z
+    .uuid()
+    .optional()
+    .meta({ description: 'Only on a pair that ended because a unit was replaced: the pair that replaced it.' }),
+});
+sameShape<SameShape<z.output<typeof PairSchema>, PairView>>();
+
+export const ApiKeySchema = z.object({
+  keyId: z.uuid(),
+  name: z.string(),
+  role: ApiKeyRole,
+  accountId: z.string().nullable(),
+  keyPrefix: z.string().meta({ description: "The key's first 9 characters (`hlsk_` and 4 more), to tell keys apart." }),
+  createdAt: Instant,
+  createdBy: z.string().meta({ description: 'The key id that created it (`bootstrap-operator` for OPERATOR_API_KEY).' }),
+  revokedAt: Instant.nullable(),
+});
+sameShape<SameShape<z.output<typeof ApiKeySchema>, ApiKeyView>>();
+
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  apiKey: z.string().regex(API_KEY_PATTERN).meta({ description: 'The secret; shown in this response only.' }),
+});
+
+export const ApiKeyListSchema = z.object({ keys: z.array(ApiKeySchema) });
+
+const serialParam = { serial: Serial };
+const pairParam = { pairId: PairId };
+
+export const PAIRING_API: ServiceApiDoc = {
+  service: 'pairing',
+  title: 'HA License Sync: pairing',
+  description:
+    'Products and HA pairs, and the API keys of all three services. Appends `ProductRegistered`, ' +
+    '`ProductFirmwareChanged`, `ProductsAssociated` and `ProductsDissociated` to the PAIRING stream (docs/asyncapi.yaml).',
+  defaultPort: 3001,
+  operations: {
+    ...COMMON_OPERATIONS,
+    'POST /products': {
+      operationId: 'registerProduct',
+      summary: 'Register an appliance',
+      description:
+        'Appends `ProductRegistered`. `accountId` is required from an operator key (400 `VALIDATION_FAILED` without it). ' +
+        "An account-admin's products always go to its key's account: it may leave `accountId` out; naming another " +
+        'account is 403 `FORBIDDEN`. Models: NSA 2700, 3700, 4700, 5700, 6700 (stateful sync capable), TZ 270, 370, 470, 570, 670.',
+      body: RegisterProductBody,
+      correlationId: true,
+      success: { description: 'The registered product (`pairId` null).', schema: ProductSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (body), `UNKNOWN_MODEL` (the model is not in the model catalog).',
+        409: '`PRODUCT_ALREADY_REGISTERED`.',
+      },
+    },
+    'GET /products/{serial}': {
+      operationId: 'getProduct',
+      summary: 'A registered product',
+      description: "Read from the product's stream, so a product registered a moment ago is always found.",
+      params: serialParam,
+      success: { description: 'The product.', schema: ProductSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'PATCH /products/{serial}': {
+      operationId: 'changeFirmware',
+      summary: 'Record a firmware upgrade or downgrade',
+      description: 'Appends `ProductFirmwareChanged` (it decides stateful sync eligibility).',
+      params: serialParam,
+      body: ChangeFirmwareBody,
+      correlationId: true,
+      success: { description: 'The product after the change.', schema: ProductSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`, body).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'POST /pairs': {
+      operationId: 'associateProducts',
+      summary: 'Make two registered products an HA pair',
+      description:
+        'Appends `ProductsAssociated`. Both products must be registered, distinct, of the same model and account, and ' +
+        'in no other pair (in either role). The rules are checked in this order.',
+      body: AssociateProductsBody,
+      correlationId: true,
+      success: { description: 'The new pair (`status` associated).', schema: PairSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (body).',
+        404: '`PRODUCT_NOT_FOUND` (the Primary or the Secondary).',
+        409: '`SAME_PRODUCT`, `MODEL_MISMATCH`, `ACCOUNT_MISMATCH`, `ALREADY_PAIRED`.',
+      },
+    },
+    'GET /pairs/{pairId}': {
+      operationId: 'getPair',
+      summary: 'A pair',
+      params: pairParam,
+      success: { description: 'The pair, associated or dissociated.', schema: PairSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
+    },
+    'DELETE /pairs/{pairId}': {
+      operationId: 'dissociateProducts',
+      summary: 'Dissociate a pair',
+      description: 'Appends `ProductsDissociated`; the two products stop sharing licenses and may be paired again. Final.',
+      params: pairParam,
+      correlationId: true,
+      success: { description: 'The pair (`status` dissociated).', schema: PairSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (`pairId`).',
+        404: '`PAIR_NOT_FOUND`.',
+        409: '`PAIR_DISSOCIATED` (already dissociated).',
+      },
+    },
+    'POST /pairs/{pairId}/replacements': {
+      operationId: 'replaceUnit',
+      summary: 'Replace a failed unit of a pair (RMA)',
+      description:
+        'In one transaction: appends `ProductsAssociated` (with `replaces`) to a new pair and `ProductsDissociated` (with ' +
+        '`replacedBy`) to the old one. If the Primary failed, the old Secondary becomes the Primary and the successor (it ' +
+        "takes over the failed unit's licenses) and the replacement becomes the Secondary; if the Secondary failed, the " +
+        'replacement becomes the Secondary and the successor.',
+      params: pairParam,
+      body: ReplaceUnitBody,
+      correlationId: true,
+      success: {
+        description: 'The new pair; its `replaces` names the old pair, the failed unit, the replacement and the successor.',
+        schema: PairSchema,
+      },
+      errors: {
+        400: '`VALIDATION_FAILED` (`pairId`, body).',
+        404: '`PAIR_NOT_FOUND`, `PRODUCT_NOT_FOUND` (the replacement).',
+        409:
+          '`PAIR_DISSOCIATED`, `UNIT_NOT_IN_PAIR` (the failed serial is not a unit of the pair), `SAME_PRODUCT` (the ' +
+          'replacement is already a unit of the pair), `MODEL_MISMATCH`, `ACCOUNT_MISMATCH`, `ALREADY_PAIRED` (the ' +
+          'replacement is in another pair).',
+      },
+    },
+    'POST /api-keys': {
+      operationId: 'createApiKey',
+      summary: 'Create an API key',
+      description:
+        'The secret `apiKey` is in this response only; pairing keeps its SHA-256. account-admin and reader keys need an ' +
+        '`accountId`; operator, auditor and metrics keys must not have one.',
+      body: CreateApiKeyBody,
+      success: { description: 'The key, with its secret (shown once).', schema: CreatedApiKeySchema },
+      errors: { 400: '`VALIDATION_FAILED` (body; `accountId` missing for an account-scoped role or set for another).' },
+    },
+    'GET /api-keys': {
+      operationId: 'listApiKeys',
+      summary: 'List API keys, never their secrets',
+      description: 'Newest first, revoked keys included; the bootstrap operator key (configuration) is not listed.',
+      query: ListApiKeysQuery,
+      success: { description: 'The keys.', schema: ApiKeyListSchema },
+      errors: { 400: '`VALIDATION_FAILED` (query).' },
+    },
+    'DELETE /api-keys/{keyId}': {
+      operationId: 'revokeApiKey',
+      summary: 'Revoke an API key',
+      description:
+        'Refused at once by pairing, and by licensing and the sync agent within `API_KEY_CACHE_SECONDS` (default 5). ' +
+        'Revoking twice keeps the first instant.',
+      params: { keyId: z.uuid() },
+      success: { description: 'The revoked key.', schema: ApiKeySchema },
+      errors: { 400: '`VALIDATION_FAILED` (`keyId`).', 404: '`API_KEY_NOT_FOUND`.' },
+    },
+  },
+};
+
+/** Schemas with a component name of their own in pairing's document. */
+export const PAIRING_SCHEMAS = [
+  [ProductSchema, 'Product'],
+  [PairSchema, 'Pair'],
+  [PairReplacementV1, 'PairReplacementV1'],
+  [ApiKeySchema, 'ApiKey'],
+  [CreatedApiKeySchema, 'CreatedApiKey'],
+  [ApiKeyListSchema, 'ApiKeyList'],
+  [RegisterProductBody, 'RegisterProductRequest'],
+  [ChangeFirmwareBody, 'ChangeFirmwareRequest'],
+  [AssociateProductsBody, 'AssociateProductsRequest'],
+  [ReplaceUnitBody, 'ReplaceUnitRequest'],
+  [CreateApiKeyBody, 'CreateApiKeyRequest'],
+] as const;

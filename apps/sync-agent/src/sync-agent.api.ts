@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import {
+  AccountId,
+  COMMON_OPERATIONS,
+  DEAD_LETTER_OPERATIONS,
+  EffectiveLicenseSetV1,
+  EffectiveLicenseV1,
+  EventCauseV1,
+  LicenseSourceV1,
+  STATEFUL_SYNC_REASONS,
+  Serial,
+  StatefulSyncStatusV1,
+  sameShape,
+  type LicenseSigningKeySetV1,
+  type SameShape,
+  type ServiceApiDoc,
+  type SignedLicenseDocumentV1,
+} from '#shared';
+import { AsOfInstant } from './read-models/effective-licenses/effective-licenses.controller.js';
+import { HistoryQuery } from './read-models/effective-licenses-history/effective-licenses-history.controller.js';
+import type { EffectiveLicensesHistoryPage } from './read-models/effective-licenses-history/effective-licenses-history.query.js';
+import { GAP_SEVERITY, type FailoverReadinessReport } from './read-models/failover-readiness/failover-readiness.js';
+import type { AccountReadinessReport } from './read-models/failover-readiness/failover-readiness.query.js';
+
+/** What the sync agent answers, and what its routes read: the source of docs/openapi/sync-agent.yaml (npm run docs:contracts). */
+
+const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
+
+export const HistoryItemSchema = z.object({
+  version: z
+    .number()
+    .int()
+    .positive()
+    .meta({ description: 'The version of stream `effective-licenses-<serial>` (1 = the first set).' }),
+  at: Instant.meta({ description: 'When the sync agent computed the change.' }),
+  cause: EventCauseV1,
+  added: z.array(z.string()),
+  removed: z.array(z.string()),
+  changed: z.array(z.string()),
+});
+export const HistoryPageSchema = z.object({
+  serial: Serial,
+  items: z.array(HistoryItemSchema),
+  nextAfter: z.number().int().nullable().meta({ description: 'The `after` of the next page; null on the last page.' }),
+});
+sameShape<SameShape<z.output<typeof HistoryPageSchema>, EffectiveLicensesHistoryPage>>();
+
+const GAP_CODES = Object.keys(GAP_SEVERITY) as [keyof typeof GAP_SEVERITY, ...(keyof typeof GAP_SEVERITY)[]];
+export const ReadinessGapSchema = z
+  .object({
+    code: z.enum(GAP_CODES),
+    severity: z.enum(['blocking', 'warning']),
+    sku: z.string().optional(),
+    detail: z.string(),
+  })
+  .meta({
+    description:
+      'One reason why a pair is not (or will soon not be) ready for a failover. Blocking: `PAIR_NOT_ACTIVE`, ' +
+      '`PRIMARY_UNKNOWN`, `SECONDARY_UNKNOWN`, `MISSING_LICENSE`, `PROJECTION_LAG`; warning: `EXPIRING_SOON`.',
+  });
+export const FailoverReadinessSchema = z.object({
+  pairId: z.uuid(),
+  primarySerial: Serial,
+  secondarySerial: Serial,
+  ready: z.boolean().meta({ description: 'True when no gap blocks.' }),
+  checkedAt: Instant,
+  statefulSync: StatefulSyncStatusV1,
+  gaps: z.array(ReadinessGapSchema),
+});
+sameShape<SameShape<z.output<typeof FailoverReadinessSchema>, FailoverReadinessReport>>();
+export const AccountReadinessSchema = z.object({
+  accountId: z.string(),
+  checkedAt: Instant,
+  pairs: z.array(FailoverReadinessSchema),
+});
+sameShape<SameShape<z.output<typeof AccountReadinessSchema>, AccountReadinessReport>>();
+
+export const LicenseDocumentSchema = z
+  .object({
+    version: z.literal(1),
+    kid: z.string().meta({ description: "The signing key's id." }),
+    issuedAt: Instant,
+    expiresAt: Instant.meta({ description: '`issuedAt` plus the time-to-live; the document is not valid from this instant on.' }),
+    serial: Serial,
+    role: z.enum(['primary', 'secondary', 'standalone']),
+    peerSerial: Serial.nullable(),
+    pairId: z.uuid().nullable(),
+    licenses: z.array(EffectiveLicenseV1),
+    statefulSync: z.object({ enabled: z.boolean(), reason: z.enum(STATEFUL_SYNC_REASONS).nullable() }),
+  })
+  .meta({ description: 'What the signature covers.' });
+export const SignedLicenseDocumentSchema = z.object({
+  document: LicenseDocumentSchema,
+  signature: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .meta({ description: 'Ed25519 over the canonical JSON (RFC 8785) of `document` (UTF-8), base64url without padding.' }),
+});
+sameShape<SameShape<z.output<typeof SignedLicenseDocumentSchema>, SignedLicenseDocumentV1>>();
+
+export const LicenseSigningKeySetSchema = z.object({
+  keys: z.array(
+    z
+      .object({
+        kid: z.string(),
+        kty: z.literal('OKP'),
+        crv: z.literal('Ed25519'),
+        alg: z.literal('EdDSA'),
+        use: z.literal('sig'),
+        x: z.string().meta({ description: 'The raw 32-byte public key, base64url without padding.' }),
+        publicKeyPem: z.string(),
+      })
+      .meta({ description: 'A JSON Web Key (RFC 8037, OKP/Ed25519) that also carries its SPKI PEM.' }),
+  ),
+  activeKid: z.string().meta({ description: 'The key new documents are signed with.' }),
+});
+sameShape<SameShape<z.output<typeof LicenseSigningKeySetSchema>, LicenseSigningKeySetV1>>();
+
+const serialParam = { serial: Serial };
+
+export const SYNC_AGENT_API: ServiceApiDoc = {
+  service: 'sync-agent',
+  title: 'HA License Sync: sync agent',
+  description:
+    'Each product’s effective license set (now, as of an instant, and its history), failover readiness of pairs, and ' +
+    'signed license documents. Consumes the PAIRING and LICENSING streams and publishes `EffectiveLicensesChanged` ' +
+    'and `StatefulSyncChanged` on SYNC_AGENT (docs/asyncapi.yaml). A product answers 404 `PRODUCT_NOT_FOUND` until ' +
+    'the agent has seen its registration.',
+  defaultPort: 3003,
+  operations: {
+    ...COMMON_OPERATIONS,
+    ...DEAD_LETTER_OPERATIONS,
+    'GET /products/{serial}/effective-licenses': {
+      operationId: 'getEffectiveLicenses',
+      summary: 'What the unit may use now, or at an instant',
+      description:
+        "A Secondary's set is its own licenses plus every shareable, unexpired license of its Primary; a Primary's and " +
+        'a standalone unit’s set is its own. Computed from the projected facts against the clock when read, so an ' +
+        'expiry needs no event. With `at`, the set as it was at that instant, folded from the consumed events.',
+      params: serialParam,
+      query: z.object({ at: AsOfInstant.optional().meta({ description: 'An instant in the past, with an offset.' }) }),
+      success: { description: 'The effective set.', schema: EffectiveLicenseSetV1 },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`, or a bad or future `at`).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'GET /products/{serial}/effective-licenses/history': {
+      operationId: 'getEffectiveLicensesHistory',
+      summary: "Every change of a product's effective set, oldest first",
+      description: 'The EffectiveLicensesChanged events of the product, paginated by stream version.',
+      params: serialParam,
+      query: HistoryQuery,
+      success: { description: 'A page of changes.', schema: HistoryPageSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`, query).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'GET /products/{serial}/license-document': {
+      operationId: 'getLicenseDocument',
+      summary: 'The effective set now, signed for the appliance to verify offline',
+      description: 'Verify with the keys of `GET /.well-known/license-signing-keys` (by `document.kid`), and honour `expiresAt`.',
+      params: serialParam,
+      success: { description: 'The signed document.', schema: SignedLicenseDocumentSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
+    'GET /.well-known/license-signing-keys': {
+      operationId: 'getLicenseSigningKeys',
+      summary: 'The public keys license documents are verified with',
+      description: 'Old keys stay listed after a rotation until the documents they signed have expired.',
+      success: { description: 'The key set and the active key.', schema: LicenseSigningKeySetSchema },
+    },
+    'GET /pairs/{pairId}/failover-readiness': {
+      operationId: 'getFailoverReadiness',
+      summary: 'Whether a pair is ready for a failover, and every gap',
+      params: { pairId: z.uuid() },
+      success: { description: 'The readiness report.', schema: FailoverReadinessSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
+    },
+    'GET /pairs/readiness': {
+      operationId: 'getAccountReadiness',
+      summary: 'The readiness of every associated pair of an account',
+      description:
+        'An operator or auditor names the account; an account-scoped key reads its own (naming another is 403 `FORBIDDEN`).',
+      query: z.object({ accountId: AccountId.optional() }),
+      success: { description: 'The reports.', schema: AccountReadinessSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`accountId` missing for an operator or auditor key, or malformed).' },
+    },
+  },
+};
+
+/** Schemas with a component name of their own in the sync agent's document. */
+export const SYNC_AGENT_SCHEMAS = [
+  [EffectiveLicenseSetV1, 'EffectiveLicenseSetV1'],
+  [EffectiveLicenseV1, 'EffectiveLicenseV1'],
+  [LicenseSourceV1, 'LicenseSourceV1'],
+  [StatefulSyncStatusV1, 'StatefulSyncStatusV1'],
+  [EventCauseV1, 'EventCause'],
+  [HistoryPageSchema, 'EffectiveLicensesHistoryPage'],
+  [ReadinessGapSchema, 'ReadinessGap'],
+  [FailoverReadinessSchema, 'FailoverReadinessReport'],
+  [AccountReadinessSchema, 'AccountReadinessReport'],
+  [SignedLicenseDocumentSchema, 'SignedLicenseDocumentV1'],
+  [LicenseSigningKeySetSchema, 'LicenseSigningKeySetV1'],
+] as const;
