@@ -36,7 +36,10 @@ function ipv6Groups(address: string): string[] {
  * The failed-authentication budget of each client address (FAILED_AUTH_PER_MINUTE): an address may present
  * that many refused API keys at once, refilled at that many a minute. Checked before a key is looked up, so an
  * address that used its budget is answered 429 without any database or bus work; only refusals spend it, so
- * clients with valid keys behind the same address are slowed only while someone there keeps failing.
+ * clients with valid keys behind the same address are slowed only while someone there keeps failing. Every
+ * refusal is charged, also past the budget: requests admitted together while one unit was left (a flood with
+ * many requests in flight) put the address in debt, down to one budget's worth, instead of each refill letting
+ * a whole flight of lookups through.
  */
 export class FailedAuthLimiter {
   private readonly buckets: TokenBuckets;
@@ -55,8 +58,8 @@ export class FailedAuthLimiter {
     return verdict;
   }
 
-  /** A key the address presented was refused: spends one of its budget. */
+  /** A key the address presented was refused: spends one of its budget, or adds to its debt. */
   refused(address: string | undefined): void {
-    this.buckets.take(addressKey(address));
+    this.buckets.charge(addressKey(address));
   }
 }

@@ -46,6 +46,16 @@ export class TokenBuckets {
     return allowed ? ALLOWED : this.refusal(tokens);
   }
 
+  /**
+   * Takes a token of `key`'s bucket whether or not one is left, down to `-burst` at most: for costs already
+   * paid (a refused key was looked up), so that requests admitted together while one token was left are each
+   * charged, and the key waits until the debt is refilled.
+   */
+  charge(key: string): void {
+    const now = this.now();
+    this.store(key, Math.max(-this.burst, this.tokensAt(key, now) - 1), now);
+  }
+
   /** Whether `key`'s bucket holds a token, without taking it (and without making a bucket for it). */
   peek(key: string): Verdict {
     const tokens = this.tokensAt(key, this.now());

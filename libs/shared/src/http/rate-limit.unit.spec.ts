@@ -81,6 +81,18 @@ describe('TokenBuckets', () => {
     });
   });
 
+  it('charges a cost already paid even without a token, down to minus the burst', () => {
+    const time = clock();
+    const buckets = new TokenBuckets({ perMinute: 60, burst: 2 }, time.now);
+    for (let i = 0; i < 10; i++) buckets.charge('a');
+    // Two tokens, then a debt of two: three seconds until one is back, not one.
+    expect(buckets.peek('a')).toEqual(refused(3));
+    time.at(2_000);
+    expect(buckets.peek('a')).toEqual(refused(1));
+    time.at(3_000);
+    expect(buckets.peek('a')).toEqual(ALLOWED);
+  });
+
   it('peeks without taking a token and without making a bucket', () => {
     const buckets = new TokenBuckets({ perMinute: 60, burst: 1 }, () => 0);
     expect([buckets.peek('a'), buckets.peek('a'), buckets.size]).toEqual([ALLOWED, ALLOWED, 0]);
@@ -122,6 +134,18 @@ describe('FailedAuthLimiter', () => {
     expect(throttled).toBe(2);
     time.at(20_000);
     expect(limiter.admit('192.0.2.1')).toEqual(ALLOWED);
+  });
+
+  it('charges every refusal of requests admitted together, so a flood in flight gains nothing per refill', () => {
+    const time = clock();
+    const limiter = new FailedAuthLimiter(60, { now: time.now });
+    for (let i = 0; i < 60; i++) limiter.refused('192.0.2.1');
+    time.at(1_000); // one token back
+    const inFlight = Array.from({ length: 32 }, () => limiter.admit('192.0.2.1'));
+    expect(inFlight.every((v) => v.allowed)).toBe(true);
+    for (let i = 0; i < 32; i++) limiter.refused('192.0.2.1');
+    // 31 in debt: the next lookup in 32 s, not in 1 s.
+    expect(limiter.admit('192.0.2.1')).toEqual(refused(32));
   });
 
   it('is not spent by admitted requests (a valid key behind the address costs nothing)', () => {
