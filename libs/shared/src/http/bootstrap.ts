@@ -79,7 +79,7 @@ export function operatorKeyOrExit(service: string): OperatorKey {
  * Who verifies API keys: pairing owns the api_keys table and reads it, keeping only "unknown" answers
  * API_KEY_CACHE_SECONDS (so a revocation is immediate, and a repeated unknown key costs no transaction; a created
  * key leaves that cache at once, see RuntimeModule); the other services ask pairing over NATS by the key's hash
- * (signed request/reply) and keep the answer API_KEY_CACHE_SECONDS (docs/decisions.md §21, §36).
+ * (signed request/reply) and keep the answer API_KEY_CACHE_SECONDS (docs/decisions.md §21, §37).
  */
 function apiKeyVerifier(runtime: ServiceRuntime, operatorKey: OperatorKey, ownsApiKeys: boolean): ApiKeyVerifier {
   const bootstrapHash = hashApiKey(operatorKey.key);

@@ -29,7 +29,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxBytes: DEFAULT_STREAM_MA
  * - a bounded age (one year) and size (STREAM_MAX_BYTES, default 1 GiB), discarding the oldest messages
  *   first, so no publisher can fill the disk; the event store in PostgreSQL remains the source of truth and can
  *   republish from any position. A durable consumer that was behind the discarded messages continues at the
- *   stream's first remaining one (it never sees the discarded ones: republish them, docs/decisions.md §34).
+ *   stream's first remaining one (it never sees the discarded ones: republish them, docs/decisions.md §37).
  *   nats-server reserves `max_bytes` of its JetStream store per stream when the stream is created.
  */
 export function eventStreamConfig(
