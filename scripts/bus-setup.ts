@@ -19,7 +19,9 @@ const names = busNames(config.busNamespace);
 const log = (message: string) => console.log(`[bus-setup] ${message}`);
 const nc = await connectNats(config.nats, 'bus-setup', AbortSignal.timeout(60_000));
 try {
-  await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log);
+  await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log, {
+    maxBytes: config.streamMaxBytes,
+  });
   log('done');
 } catch (error) {
   console.error(`[bus-setup] failed: ${(error as Error).message}`);
