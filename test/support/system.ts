@@ -357,6 +357,9 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       OPERATOR_API_KEY: TEST_OPERATOR_KEY,
+      // nats-server reserves each stream's max_bytes in its store when the stream is created: a test namespace's
+      // four streams at the 1 GiB default would reserve 4 GiB each, so test runs use small ones.
+      STREAM_MAX_BYTES: String(64 * 1024 ** 2),
       ...options.env,
       ...options.envOf?.(name),
     };
