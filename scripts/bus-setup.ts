@@ -6,8 +6,8 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { busNames, configOrExit, connectNats, setupBus } from '#shared';
-import { licensingConsumers } from '../apps/licensing/src/application/transfer-licenses/transfer-consumers.js';
-import { projectionConsumers } from '../apps/sync-agent/src/read-models/failover-readiness/projection-consumers.js';
+import { licensingConsumers } from '../apps/licensing/src/index.js';
+import { projectionConsumers } from '../apps/sync-agent/src/index.js';
 
 const config = configOrExit({
   service: 'bus-setup',

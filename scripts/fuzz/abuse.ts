@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { LoopbackClient } from './loopback-client.js';
-import { CONNECTIONS_CHECKING_INTERVAL_MS } from '../../libs/shared/src/http/http-server.js';
+import { CONNECTIONS_CHECKING_INTERVAL_MS } from '#shared';
 
 /** How late a slow client may be cut off: the server's check interval, and half a second of scheduling. */
 const CUT_OFF_SLACK_SECONDS = CONNECTIONS_CHECKING_INTERVAL_MS / 1000 + 0.5;

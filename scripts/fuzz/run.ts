@@ -16,10 +16,10 @@ import pg from 'pg';
 import { fuzzBus } from './bus.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { busNames } from '../../libs/shared/src/contracts/subjects.js';
+import { busNames } from '#shared/contracts';
 import { fuzzHttp, type HttpFuzzReport } from './http.js';
 import { describeAbuse, measureAbuse } from './abuse.js';
-import { loadServiceConfig } from '../../libs/shared/src/config/service-config.js';
+import { loadServiceConfig } from '#shared/tools';
 
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const SERVICES = [
