@@ -239,6 +239,8 @@ export class ServiceRuntime {
           this.logger.error(`JetStream lost events of ${this.names.stream(this.options.publishes)}: ${detail}`);
         },
         republished: (n) => this.metrics.eventsRepublished.inc(n),
+        backlog: (n) => this.metrics.outboxBacklog.set(n),
+        leader: (isLeader) => this.metrics.relayLeader.set(isLeader ? 1 : 0),
       },
     });
     this.relay.start();
@@ -250,6 +252,20 @@ export class ServiceRuntime {
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       }, jetStreamWait('the JetStream consumers'));
       const { verification } = this.eventKeys;
+      // Read at each scrape; while NATS is away the series are left out rather than stale.
+      this.metrics.readPendingFrom(() => {
+        if (this.natsDisconnected) return Promise.reject(new Error('NATS is disconnected'));
+        return Promise.all(
+          [...specs, ...indexSpecs].map(async ({ stream, durable }) => {
+            const info = await jsm.consumers.info(stream, durable);
+            return { stream, durable, pending: info.num_pending + info.num_ack_pending };
+          }),
+        );
+      });
+      const batchTimer = (consumer: string) => (events: number, seconds: number) => {
+        this.metrics.consumerBatchDuration.observe({ consumer }, seconds);
+        this.metrics.consumerBatchSize.observe({ consumer }, events);
+      };
       this.consumer = new BatchingConsumer(
         this.jsClient,
         specs,
@@ -262,6 +278,7 @@ export class ServiceRuntime {
           },
           failed: () => this.metrics.consumerBatchFailures.inc(),
           deadLettered: (consumer, reason) => this.metrics.deadLettered.inc({ consumer, reason }),
+          batchApplied: batchTimer(consumerLabel(specs)),
         },
         {
           decode: this.consumerDecoder(this.consumption),
@@ -279,6 +296,7 @@ export class ServiceRuntime {
           applied: () => undefined,
           rejected: (reason, subject) => this.logger.warn(`ignored a malformed dead letter on ${subject}: ${reason}`),
           failed: () => this.metrics.consumerBatchFailures.inc(),
+          batchApplied: batchTimer(consumerLabel(indexSpecs)),
         },
         { decode: decodeDeadLetter },
       );
@@ -363,6 +381,11 @@ export class ServiceRuntime {
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/** A consumer's label on the batch metrics: its durable name(s), e.g. `sync-agent` for both of its streams. */
+function consumerLabel(specs: readonly DurableConsumerSpec[]): string {
+  return [...new Set(specs.map((spec) => spec.durable))].join(',');
 }
 
 /** A request/reply subject this service answers, and how. */
