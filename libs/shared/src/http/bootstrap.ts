@@ -19,9 +19,10 @@ import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
 import { ApiKeyStore } from '../auth/api-key-store.js';
 import { ApiKeyLookupReplyV1 } from '../auth/api-key-lookup.js';
 import { hashApiKey } from '../auth/api-keys.js';
-import { LOCAL_OPERATOR_KEY_FILE, resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
+import { resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
 import { ServiceLogger } from '../observability/logger.js';
 import { accessLog, expressRoutes, type MappedRoute } from './access-log.js';
+import { operatorKeyNotice, readyBanner } from './startup-messages.js';
 
 /** Reads the configuration, or prints what is wrong with it and exits (code 78, EX_CONFIG). */
 export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
@@ -151,12 +152,8 @@ export async function runService(
   app.use(requestHardening);
   app.useBodyParser('json', { limit: MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   configure?.(runtime, app);
-  // Said once per start, by the service that keeps the keys (the three share the file); the key itself is not logged.
-  if (operatorKey.source !== 'environment' && options.ownsApiKeys)
-    logger.log(
-      `no OPERATOR_API_KEY: the development operator key is in ${LOCAL_OPERATOR_KEY_FILE} ` +
-        `(${operatorKey.source === 'generated' ? 'generated now' : 'made by an earlier start'}; e.g. \`cat ${LOCAL_OPERATOR_KEY_FILE}\`)`,
-    );
+  const keyNotice = operatorKeyNotice(operatorKey.source, options.ownsApiKeys ?? false);
+  if (keyNotice) logger.log(keyNotice);
   exitCleanlyOnSignals(app, logger);
   const { host, port } = options.config.http;
   await app.listen(port, host);
@@ -164,7 +161,7 @@ export async function runService(
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   logger.debug(`listening on ${url}; waiting for PostgreSQL and NATS (${url}/readyz answers 503 until ready)`);
   runtime.start().then(
-    () => logger.log(`${service} ready on ${url} (liveness ${url}/livez, readiness ${url}/readyz, metrics ${url}/metrics)`),
+    () => logger.log(readyBanner(service, url)),
     (error: Error) => logger.error(`startup failed: ${error.message}`),
   );
   return { app, runtime, url };
