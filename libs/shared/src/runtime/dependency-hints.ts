@@ -9,11 +9,12 @@ import { sqlState } from '../database/postgres.js';
 const README = 'see README, Quick start and Configuration';
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const nth = (attempt: number | undefined): string => (attempt === undefined ? '' : `, attempt ${attempt}`);
 const codeOf = (error: unknown): string | undefined => sqlState(error) ?? (error as { code?: string } | null)?.code;
 
 /** "waiting for PostgreSQL at host:port (…)" with the likely fix for `error`. */
-export function postgresWaitMessage(settings: PostgresSettings, error: unknown): string {
-  const where = `PostgreSQL at ${settings.host}:${settings.port} (database ${settings.database}, user ${settings.user})`;
+export function postgresWaitMessage(settings: PostgresSettings, error: unknown, attempt?: number): string {
+  const where = `PostgreSQL at ${settings.host}:${settings.port} (database ${settings.database}, user ${settings.user}${nth(attempt)})`;
   return `waiting for ${where}: ${errorText(error)}. ${postgresHint(error)}`;
 }
 
@@ -35,8 +36,8 @@ function postgresHint(error: unknown): string {
 }
 
 /** "waiting for NATS at url" with the likely fix for `error`. */
-export function natsWaitMessage(servers: readonly string[], error: unknown): string {
-  return `waiting for NATS at ${servers.join(',')}: ${errorText(error)}. ${natsHint(error)}`;
+export function natsWaitMessage(servers: readonly string[], error: unknown, attempt?: number): string {
+  return `waiting for NATS at ${servers.join(',')}${attempt === undefined ? '' : ` (attempt ${attempt})`}: ${errorText(error)}. ${natsHint(error)}`;
 }
 
 function natsHint(error: unknown): string {
@@ -51,12 +52,12 @@ function natsHint(error: unknown): string {
 }
 
 /** "waiting for JetStream" (NATS answers, but JetStream does not) with the likely fix. */
-export function jetStreamWaitMessage(what: string, servers: readonly string[], error: unknown): string {
+export function jetStreamWaitMessage(what: string, servers: readonly string[], error: unknown, attempt?: number): string {
   const text = errorText(error);
   const hint = /not enabled|no responders|503/i.test(text)
     ? 'Is JetStream enabled? Start nats-server with `-js` (or `jetstream {}` in its configuration)'
     : /permission|authori[sz]ation/i.test(text)
       ? 'The bus user may not do this: run `npm run bus:setup` as the admin user first; see README, Bus security'
       : README;
-  return `waiting for ${what} at ${servers.join(',')}: ${text}. ${hint}`;
+  return `waiting for ${what} at ${servers.join(',')}${attempt === undefined ? '' : ` (attempt ${attempt})`}: ${text}. ${hint}`;
 }

@@ -15,9 +15,9 @@ const errorWithCode = (message: string, code: string) => Object.assign(new Error
 
 describe('waiting for PostgreSQL', () => {
   it('names the address, database and user, and how to start PostgreSQL when nothing answers', () => {
-    const message = postgresWaitMessage(postgres, errorWithCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'));
+    const message = postgresWaitMessage(postgres, errorWithCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'), 3);
     expect(message).toMatch(
-      /^waiting for PostgreSQL at 127\.0\.0\.1:5432 \(database ha_pairing, user postgres\): connect ECONNREFUSED/,
+      /^waiting for PostgreSQL at 127\.0\.0\.1:5432 \(database ha_pairing, user postgres, attempt 3\): connect ECONNREFUSED/,
     );
     expect(message).toContain('pg_ctlcluster');
     expect(message).toContain('README');
@@ -41,8 +41,8 @@ describe('waiting for NATS', () => {
   const servers = ['nats://127.0.0.1:4222'];
 
   it('names the address and the command that starts NATS with JetStream when nothing answers', () => {
-    const message = natsWaitMessage(servers, new Error('connection refused'));
-    expect(message).toMatch(/^waiting for NATS at nats:\/\/127\.0\.0\.1:4222: connection refused\./);
+    const message = natsWaitMessage(servers, new Error('connection refused'), 1);
+    expect(message).toMatch(/^waiting for NATS at nats:\/\/127\.0\.0\.1:4222 \(attempt 1\): connection refused\./);
     expect(message).toContain('`nats-server -js`');
   });
 

@@ -201,7 +201,8 @@ export class ServiceRuntime {
   private async connectAll(): Promise<void> {
     const { config } = this.options;
     const servers = config.nats.servers;
-    const jetStreamWait = (what: string) => (error: unknown) => jetStreamWaitMessage(what, servers, error);
+    const jetStreamWait = (what: string) => (error: unknown, attempt: number) =>
+      jetStreamWaitMessage(what, servers, error, attempt);
     await this.retry(
       async () => {
         await ensureDatabaseAndSchema(config.postgres);
@@ -210,10 +211,10 @@ export class ServiceRuntime {
         if (applied.length > 0)
           this.logger.log(`applied ${applied.length} database migration(s): ${applied.map((m) => m.name).join(', ')}`);
       },
-      (error) => postgresWaitMessage(config.postgres, error),
+      (error, attempt) => postgresWaitMessage(config.postgres, error, attempt),
     );
     this.nc = await connectNats(config.nats, config.service, this.abort.signal, (attempt, error) => {
-      if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`${natsWaitMessage(servers, error)} (attempt ${attempt})`);
+      if (attempt === 1 || attempt % 10 === 0) this.logger.warn(natsWaitMessage(servers, error, attempt));
     });
     void this.watchNatsStatus(this.nc);
     const jsm: JetStreamManager = await this.retry(() => jetstreamManager(this.nc!), jetStreamWait('JetStream'));
@@ -339,14 +340,14 @@ export class ServiceRuntime {
     }
   }
 
-  /** Runs `work` until it succeeds, saying what it waits for (`waiting(error)`) on the first and every tenth failure. */
-  private async retry<T>(work: () => Promise<T>, waiting: (error: unknown) => string): Promise<T> {
+  /** Runs `work` until it succeeds, saying what it waits for (`waiting(…)`) on the first and every tenth failure. */
+  private async retry<T>(work: () => Promise<T>, waiting: (error: unknown, attempt: number) => string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await work();
       } catch (error) {
         if (this.abort.signal.aborted) throw error;
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(`${waiting(error)} (attempt ${attempt})`);
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(waiting(error, attempt));
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
       }
     }
