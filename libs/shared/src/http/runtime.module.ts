@@ -41,11 +41,18 @@ export class HealthController {
     return { service: this.runtime.config.service, status: 'ok' };
   }
 
-  @Get(['readyz', 'health'])
+  @Get('readyz')
   @Public()
   async readyz(@Res() response: Response): Promise<void> {
     const report = await this.runtime.health();
     response.status(report.status === 'ok' ? 200 : 503).json({ service: this.runtime.config.service, ...report });
+  }
+
+  /** The older name of /readyz, kept for the clients and health checks that use it. */
+  @Get('health')
+  @Public()
+  health(@Res() response: Response): Promise<void> {
+    return this.readyz(response);
   }
 
   /** Scraped with an operator key or a `metrics` key (a key that can read nothing else). */
