@@ -11,6 +11,5 @@ export function readyBanner(service: string, url: string): string {
  */
 export function operatorKeyNotice(source: OperatorKey['source'], ownsApiKeys: boolean): string | null {
   if (source === 'environment' || !ownsApiKeys) return null;
-  const made = source === 'generated' ? 'generated now' : 'made by an earlier start';
-  return `no OPERATOR_API_KEY: the development operator key is in ${LOCAL_OPERATOR_KEY_FILE} (${made}; \`cat ${LOCAL_OPERATOR_KEY_FILE}\` shows it)`;
+  return `no OPERATOR_API_KEY: the development operator key is in ${LOCAL_OPERATOR_KEY_FILE} (\`cat ${LOCAL_OPERATOR_KEY_FILE}\` shows it)`;
 }
