@@ -19,6 +19,8 @@ import {
   type ServiceName,
 } from './support/system.js';
 import { busNames } from '#shared/contracts';
+import { METRIC_PREFIX } from '#shared';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { alertRules, dashboardQueries, declaredMetrics, isExposed, metricNamesIn } from './support/promql.js';
 
 jest.setTimeout(90_000);
@@ -197,6 +199,18 @@ describe('a running system', () => {
 
     const missing = used.filter(({ name }) => !PROMETHEUS_OWN.has(name) && !isExposed(name, declared));
     expect(missing.map(({ where, name }) => `${where}: ${name}`)).toEqual([]);
+  });
+
+  it('names every application metric it exposes ha_license_sync_*, leaving only the default process metrics unprefixed', async () => {
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    const standard = new Set((await defaults.getMetricsAsJSON()).map((m) => m.name));
+    for (const service of ['pairing', 'licensing', 'sync-agent'] as const) {
+      const unprefixed = [...declaredMetrics(await scrape(service)).keys()].filter(
+        (name) => !name.startsWith(METRIC_PREFIX) && !standard.has(name),
+      );
+      expect({ service, unprefixed }).toEqual({ service, unprefixed: [] });
+    }
   });
 });
 

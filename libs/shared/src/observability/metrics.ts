@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * The prefix of every application metric, so that the system's series are found (and told apart from other
  * applications') by one name. prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`) keep
  * their standard names, which ready-made Node.js dashboards and alerts expect; the `service` label tells the
- * three services apart (docs/decisions.md §37).
+ * three services apart (docs/decisions.md §39).
  */
 export const METRIC_PREFIX = 'ha_license_sync_';
 
