@@ -324,7 +324,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 function finalCounters(metrics: MetricsWatcher, pid: number | undefined) {
-  const letters = (labels: string[] = []) => metrics.current('sync-agent', pid, 'dead_lettered_total', labels) ?? 0;
+  const letters = (labels: string[] = []) =>
+    metrics.current('sync-agent', pid, 'ha_license_sync_dead_lettered_total', labels) ?? 0;
   const replayed = letters(['reason="REPLAYED"']);
   const stale = letters(['reason="STALE_VERSION"']);
   return { replayed, stale, poison: letters() - replayed - stale };
@@ -423,7 +424,7 @@ function buildReport(input: ReportInput): ChaosReport {
 
   const agent = (name: string, labels: string[] = []) => metrics.total('sync-agent', name, labels);
   const published = ['pairing', 'licensing', 'sync-agent'].map((s) =>
-    metrics.total(s as ServiceName, 'outbox_events_published_total'),
+    metrics.total(s as ServiceName, 'ha_license_sync_outbox_events_published_total'),
   );
   const report: Omit<ChaosReport, 'failures'> = {
     seed: input.options.seed,
@@ -434,11 +435,11 @@ function buildReport(input: ReportInput): ChaosReport {
     eventsInStores: input.streams.counts,
     eventsPublished: published.every((p) => p === null) ? null : published.reduce<number>((a, b) => a + (b ?? 0), 0),
     redeliveries: input.redeliveries,
-    redeliveredAbsorbed: agent('consumer_events_total', ['outcome="redelivered"']),
-    replaysDeadLettered: agent('dead_lettered_total', ['reason="REPLAYED"']),
-    staleDeadLettered: agent('dead_lettered_total', ['reason="STALE_VERSION"']),
-    poisonRejected: agent('consumer_events_total', ['outcome="rejected"']),
-    deadLettered: agent('dead_lettered_total'),
+    redeliveredAbsorbed: agent('ha_license_sync_consumer_events_total', ['outcome="redelivered"']),
+    replaysDeadLettered: agent('ha_license_sync_dead_lettered_total', ['reason="REPLAYED"']),
+    staleDeadLettered: agent('ha_license_sync_dead_lettered_total', ['reason="STALE_VERSION"']),
+    poisonRejected: agent('ha_license_sync_consumer_events_total', ['outcome="rejected"']),
+    deadLettered: agent('ha_license_sync_dead_lettered_total'),
     injected: input.injected,
     finalRound: input.finalRound,
     faults,

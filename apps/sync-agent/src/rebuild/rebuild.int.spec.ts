@@ -95,6 +95,7 @@ beforeAll(async () => {
     nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_sync-agent' },
     busNamespace: names.namespace,
     logFormat: 'text',
+    logLevel: 'log',
     expiryWarningDays: 30,
     eventKeys,
     rateLimitPerMinute: 60_000,
