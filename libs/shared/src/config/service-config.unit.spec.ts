@@ -35,6 +35,7 @@ describe('loadServiceConfig', () => {
         },
         nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_pairing' },
         busNamespace: '',
+        streamReplicas: 1,
         logFormat: 'text',
         expiryWarningDays: 30,
         rateLimitPerMinute: 60_000,
@@ -85,6 +86,10 @@ describe('loadServiceConfig', () => {
       expect(config.logFormat).toBe('json');
     });
 
+    it('reads how many replicas the streams get on a cluster', () => {
+      expect(loadServiceConfig(pairing, { STREAM_REPLICAS: '3' }).streamReplicas).toBe(3);
+    });
+
     it('lets DATABASE_URL override every PG* variable it names, decoding user, password and database', () => {
       const config = loadServiceConfig(pairing, {
         DATABASE_URL: 'postgresql://app%40corp:p%2Fss%3Aword@db.example.com:7000/pairing%5Fprod',
@@ -116,6 +121,10 @@ describe('loadServiceConfig', () => {
       expect(configurationError({ EXPIRY_WARNING_DAYS: value }).problems).toEqual([
         expect.stringContaining('EXPIRY_WARNING_DAYS: '),
       ]);
+    });
+
+    it.each([['0'], ['6'], ['2.5'], ['three']])('names STREAM_REPLICAS for STREAM_REPLICAS=%s', (value) => {
+      expect(configurationError({ STREAM_REPLICAS: value }).problems).toEqual([expect.stringContaining('STREAM_REPLICAS: ')]);
     });
 
     it.each([['abc'], ['0'], ['65536'], ['80.5'], ['-1']])('names PAIRING_PORT for PAIRING_PORT=%s', (value) => {

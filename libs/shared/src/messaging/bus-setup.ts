@@ -8,19 +8,21 @@ import { ensureDeadLetterStream, ensureEventStream } from './streams.js';
 /**
  * The bus administration the services' own users may not do: creates (or updates) every event stream, the
  * dead-letter stream, and every durable consumer (with each one's dead-letter index consumer). Run with an admin bus user (`npm run bus:setup`, the compose `bus-setup` step) before the
- * services start; against a server without authorization the services also do it themselves.
+ * services start; against a server without authorization the services also do it themselves. Streams get
+ * `replicas` copies (STREAM_REPLICAS: 3 on a 3-node JetStream cluster).
  */
 export async function setupBus(
   jsm: JetStreamManager,
   names: BusNames,
   consumers: readonly DurableConsumerSpec[],
   log: (message: string) => void = () => undefined,
+  replicas = 1,
 ): Promise<void> {
   for (const source of EVENT_SOURCES) {
-    await ensureEventStream(jsm, names, source);
+    await ensureEventStream(jsm, names, source, replicas);
     log(`stream ${names.stream(source)} (${names.allSubjects(source)}) ready`);
   }
-  await ensureDeadLetterStream(jsm, names);
+  await ensureDeadLetterStream(jsm, names, replicas);
   log(`stream ${names.deadLetterStream} (${names.allDeadLetterSubjects}) ready`);
   for (const spec of [...consumers, ...deadLetterIndexConsumers(names, consumers)]) {
     await ensureDurableConsumer(jsm, spec);

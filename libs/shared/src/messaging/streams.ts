@@ -20,7 +20,7 @@ export const STREAM_MAX_AGE_MS = 365 * 24 * 3600_000;
  * - a bounded age (default one year) so the disk cannot fill without end; the event store in PostgreSQL
  *   remains the source of truth and can republish from any position.
  */
-export function eventStreamConfig(names: BusNames, source: EventSource): Partial<StreamConfig> & { name: string } {
+export function eventStreamConfig(names: BusNames, source: EventSource, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name: names.stream(source),
     subjects: [names.allSubjects(source)],
@@ -29,7 +29,7 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
 }
 
@@ -38,7 +38,7 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
  * so a dead letter survives restarts and stays for a year; `Nats-Msg-Id` = `<stream>:<seq>:<consumer>` of the
  * original makes a consumer's dead-lettering the same message twice store it once.
  */
-export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> & { name: string } {
+export function deadLetterStreamConfig(names: BusNames, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name: names.deadLetterStream,
     subjects: [names.allDeadLetterSubjects],
@@ -47,7 +47,7 @@ export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> &
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
 }
 
@@ -62,15 +62,21 @@ export function isPermissionViolation(error: unknown): boolean {
 /**
  * Creates a source's stream if it is missing, or brings its settings up to date. A service whose bus user may
  * not administer streams (the locked-down deployment) leaves an existing stream as the setup step made it, and
- * fails (so its start-up retries) while the stream is missing.
+ * fails (so its start-up retries) while the stream is missing. `replicas` (STREAM_REPLICAS) is 1 on a single
+ * server, 3 on a 3-node JetStream cluster.
  */
-export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
-  await ensureStream(jsm, eventStreamConfig(names, source));
+export async function ensureEventStream(
+  jsm: JetStreamManager,
+  names: BusNames,
+  source: EventSource,
+  replicas = 1,
+): Promise<void> {
+  await ensureStream(jsm, eventStreamConfig(names, source, replicas));
 }
 
 /** Creates the namespace's dead-letter stream if it is missing, or brings its settings up to date. */
-export async function ensureDeadLetterStream(jsm: JetStreamManager, names: BusNames): Promise<void> {
-  await ensureStream(jsm, deadLetterStreamConfig(names));
+export async function ensureDeadLetterStream(jsm: JetStreamManager, names: BusNames, replicas = 1): Promise<void> {
+  await ensureStream(jsm, deadLetterStreamConfig(names, replicas));
 }
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {

@@ -154,7 +154,7 @@ export class ServiceRuntime {
     this.jsClient = jetstream(this.nc);
     const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
     await this.retry('JetStream streams', async () => {
-      for (const source of sources) await ensureEventStream(jsm, this.names, source);
+      for (const source of sources) await ensureEventStream(jsm, this.names, source, config.streamReplicas);
     });
     this.relay = new OutboxRelay({
       postgres: config.postgres,
@@ -174,7 +174,7 @@ export class ServiceRuntime {
       const specs = this.consumption.consumers(this.names);
       const indexSpecs = deadLetterIndexConsumers(this.names, specs);
       await this.retry('JetStream consumers', async () => {
-        await ensureDeadLetterStream(jsm, this.names);
+        await ensureDeadLetterStream(jsm, this.names, config.streamReplicas);
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
       const { verification } = this.eventKeys;
