@@ -94,6 +94,7 @@ beforeAll(async () => {
     postgres: db.settings,
     nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_sync-agent' },
     busNamespace: names.namespace,
+    streamReplicas: 1,
     logFormat: 'text',
     logLevel: 'log',
     expiryWarningDays: 30,

@@ -13,6 +13,8 @@ export interface ServiceConfig {
   readonly nats: NatsSettings;
   /** Prefix of every subject and stream name; empty in production, unique per test run. */
   readonly busNamespace: string;
+  /** Copies JetStream keeps of each stream the service creates: 1 on a single server, 3 on a 3-node cluster. */
+  readonly streamReplicas: number;
   readonly logFormat: 'text' | 'json';
   /** LOG_LEVEL: the least severe level printed (`debug` adds health probes and scrapes, `verbose` Nest's start-up). */
   readonly logLevel: LogThreshold;
@@ -177,6 +179,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .string()
       .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
       .default(''),
+    STREAM_REPLICAS: z.coerce.number().int('must be a whole number').min(1, 'must be 1-5').max(5, 'must be 1-5').default(1),
     NATS_USER: z.string().optional(),
     NATS_PASSWORD: z.string().optional(),
     NATS_TLS_CA_FILE: z.string().optional(),
@@ -275,6 +278,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       inboxPrefix: c.NATS_INBOX_PREFIX,
     },
     busNamespace: c.BUS_NAMESPACE,
+    streamReplicas: c.STREAM_REPLICAS,
     logFormat: c.LOG_FORMAT,
     logLevel: c.LOG_LEVEL,
     expiryWarningDays: c.EXPIRY_WARNING_DAYS,

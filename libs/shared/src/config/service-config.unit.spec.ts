@@ -35,6 +35,7 @@ describe('loadServiceConfig', () => {
         },
         nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_pairing' },
         busNamespace: '',
+        streamReplicas: 1,
         logFormat: 'text',
         logLevel: 'log',
         expiryWarningDays: 30,
@@ -89,6 +90,10 @@ describe('loadServiceConfig', () => {
       expect(config.busNamespace).toBe('run-1');
       expect(config.logFormat).toBe('json');
       expect(config.logLevel).toBe('debug');
+    });
+
+    it('reads how many replicas the streams get on a cluster', () => {
+      expect(loadServiceConfig(pairing, { STREAM_REPLICAS: '3' }).streamReplicas).toBe(3);
     });
 
     it('lets DATABASE_URL override every PG* variable it names, decoding user, password and database', () => {
@@ -172,6 +177,10 @@ describe('loadServiceConfig', () => {
       expect(configurationError({ EXPIRY_WARNING_DAYS: value }).problems).toEqual([
         expect.stringContaining('EXPIRY_WARNING_DAYS: '),
       ]);
+    });
+
+    it.each([['0'], ['6'], ['2.5'], ['three']])('names STREAM_REPLICAS for STREAM_REPLICAS=%s', (value) => {
+      expect(configurationError({ STREAM_REPLICAS: value }).problems).toEqual([expect.stringContaining('STREAM_REPLICAS: ')]);
     });
 
     it.each([['abc'], ['0'], ['65536'], ['80.5'], ['-1']])('names PAIRING_PORT for PAIRING_PORT=%s', (value) => {

@@ -221,7 +221,7 @@ export class ServiceRuntime {
     this.jsClient = jetstream(this.nc);
     const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
     await this.retry(async () => {
-      for (const source of sources) await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes });
+      for (const source of sources) await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
     }, jetStreamWait('the JetStream streams'));
     this.relay = new OutboxRelay({
       postgres: config.postgres,
@@ -249,7 +249,7 @@ export class ServiceRuntime {
       const specs = this.consumption.consumers(this.names);
       const indexSpecs = deadLetterIndexConsumers(this.names, specs);
       await this.retry(async () => {
-        await ensureDeadLetterStream(jsm, this.names, { maxBytes: config.streamMaxBytes });
+        await ensureDeadLetterStream(jsm, this.names, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       }, jetStreamWait('the JetStream consumers'));
       const { verification } = this.eventKeys;
