@@ -221,7 +221,8 @@ export class ServiceRuntime {
     this.jsClient = jetstream(this.nc);
     const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
     await this.retry(async () => {
-      for (const source of sources) await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
+      for (const source of sources)
+        await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
     }, jetStreamWait('the JetStream streams'));
     this.relay = new OutboxRelay({
       postgres: config.postgres,
