@@ -4,13 +4,12 @@ import { RegisterProductController } from './application/register-product/regist
 import { ViewModelsController } from './application/view-models/view-models.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
-import { ProductLookupResponder } from './application/view-products/product-lookup.responder.js';
 import { AssociateProductsController } from './application/associate-products/associate-products.controller.js';
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
 import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
-import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-lookup.responder.js';
+import { PairingResponders } from './application/pairing-responders.js';
 
 /** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
 @Module({
@@ -26,6 +25,6 @@ import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-loo
     ReplaceUnitController,
     ApiKeysController,
   ],
-  providers: [ProductLookupResponder, ApiKeyLookupResponder],
+  providers: [PairingResponders],
 })
 export class PairingModule {}
