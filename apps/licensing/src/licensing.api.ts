@@ -52,6 +52,14 @@ export const LicenseHistoryEntrySchema = z.object({
     .meta({ description: 'The change of an `EntitlementChanged`; null for an `EntitlementExpiringSoon`.' }),
   at: Instant.meta({ description: 'When the event was recorded.' }),
   effectiveAt: Instant.meta({ description: 'When the change took effect (an expiry’s own instant) or the warning was issued.' }),
+  actor: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        'Who made the change: the id of the API key whose request made it (a transfer: the replacement’s), never the key; ' +
+        'null for an expiry or a warning the scheduler recorded, and for changes recorded before actors were.',
+    }),
   license: LicenseStateV1,
   transferredFrom: Serial.optional().meta({ description: 'Only for a `transferred` change: the unit the license left.' }),
   windowDays: z.number().int().positive().optional().meta({ description: 'Only for an `EntitlementExpiringSoon`.' }),

@@ -34,6 +34,9 @@ export const HistoryItemSchema = z.object({
     .meta({ description: 'The version of stream `effective-licenses-<serial>` (1 = the first set).' }),
   at: Instant.meta({ description: 'When the sync agent computed the change.' }),
   cause: EventCauseV1,
+  actor: z.string().nullable().meta({
+    description: 'Who made the change the set follows from: the API key id of its cause’s request, never the key; else null.',
+  }),
   added: z.array(z.string()),
   removed: z.array(z.string()),
   changed: z.array(z.string()),

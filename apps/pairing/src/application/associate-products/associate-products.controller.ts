@@ -55,7 +55,7 @@ export class AssociateProductsController {
           pairOfPrimary: await activePairOf(tx, body.primarySerial),
           pairOfSecondary: await activePairOf(tx, body.secondarySerial),
         },
-        metadata: { now: this.clock.now(), correlationId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       }),
       afterAppend: (tx) => recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial),
     });

@@ -44,7 +44,11 @@ export class ChangeFirmwareController {
       store: this.store,
       decider: productDecider,
       streamId: productStreamId(serial),
-      command: { type: 'ChangeFirmware', data: { serial, ...body }, metadata: { now: this.clock.now(), correlationId } },
+      command: {
+        type: 'ChangeFirmware',
+        data: { serial, ...body },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+      },
       afterAppend: async (tx) => {
         pairId = await activePairOf(tx, serial);
       },

@@ -26,7 +26,11 @@ export class DissociateProductsController {
       store: this.store,
       decider: haPairDecider,
       streamId: pairStreamId(pairId),
-      command: { type: 'DissociateProducts', data: { pairId }, metadata: { now: this.clock.now(), correlationId } },
+      command: {
+        type: 'DissociateProducts',
+        data: { pairId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+      },
       afterAppend: (tx) => releaseMemberships(tx, pairId),
     });
     if (state.status === 'none') throw new Error('dissociation of a missing pair');

@@ -58,7 +58,7 @@ export class RegisterProductController {
       command: {
         type: 'RegisterProduct',
         data: { ...body, accountId },
-        metadata: { now: this.clock.now(), correlationId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       },
     });
     if (state.status !== 'registered') throw new Error('registration produced no product');
