@@ -9,6 +9,8 @@ import { DissociateProductsController } from './application/dissociate-products/
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
 import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
+import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
+import { ListProductsController } from './read-models/listings/list-products.controller.js';
 import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-lookup.responder.js';
 
 /** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
@@ -23,6 +25,8 @@ import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-loo
     ViewPairsController,
     ReplaceUnitController,
     ApiKeysController,
+    ListProductsController,
+    ListPairsController,
   ],
   providers: [ProductLookupResponder, ApiKeyLookupResponder],
 })

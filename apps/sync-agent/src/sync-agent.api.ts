@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  AccountId,
   COMMON_OPERATIONS,
   DEAD_LETTER_OPERATIONS,
   EffectiveLicenseSetV1,
@@ -20,7 +19,8 @@ import { AsOfInstant } from './read-models/effective-licenses/effective-licenses
 import { HistoryQuery } from './read-models/effective-licenses-history/effective-licenses-history.controller.js';
 import type { EffectiveLicensesHistoryPage } from './read-models/effective-licenses-history/effective-licenses-history.query.js';
 import { GAP_SEVERITY, type FailoverReadinessReport } from './read-models/failover-readiness/failover-readiness.js';
-import type { AccountReadinessReport } from './read-models/failover-readiness/failover-readiness.query.js';
+import { ReadinessListQuery } from './read-models/failover-readiness/failover-readiness.controller.js';
+import { MAX_SCANNED_PER_PAGE, type AccountReadinessReport } from './read-models/failover-readiness/failover-readiness.query.js';
 
 /** What the sync agent answers, and what its routes read: the source of docs/openapi/sync-agent.yaml (npm run docs:contracts). */
 
@@ -71,10 +71,17 @@ export const FailoverReadinessSchema = z.object({
   gaps: z.array(ReadinessGapSchema),
 });
 sameShape<SameShape<z.output<typeof FailoverReadinessSchema>, FailoverReadinessReport>>();
+export const ListedPairReadinessSchema = FailoverReadinessSchema.extend({
+  accountId: z.string().nullable().meta({ description: "The pair's account (null while the agent knows neither unit)." }),
+});
 export const AccountReadinessSchema = z.object({
-  accountId: z.string(),
+  accountId: z.string().nullable().meta({ description: 'The account read; null: every account (an operator or auditor).' }),
   checkedAt: Instant,
-  pairs: z.array(FailoverReadinessSchema),
+  pairs: z.array(ListedPairReadinessSchema),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `cursor` for the next page (same filters); null once every pair has been looked at.' }),
 });
 sameShape<SameShape<z.output<typeof AccountReadinessSchema>, AccountReadinessReport>>();
 
@@ -177,12 +184,19 @@ export const SYNC_AGENT_API: ServiceApiDoc = {
     },
     'GET /pairs/readiness': {
       operationId: 'getAccountReadiness',
-      summary: 'The readiness of every associated pair of an account',
+      summary: 'The readiness of associated pairs, a page at a time',
       description:
-        'An operator or auditor names the account; an account-scoped key reads its own (naming another is 403 `FORBIDDEN`).',
-      query: z.object({ accountId: AccountId.optional() }),
-      success: { description: 'The reports.', schema: AccountReadinessSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`accountId` missing for an operator or auditor key, or malformed).' },
+        'Oldest association first. An operator or auditor reads every account, or the one `accountId` names; an ' +
+        'account-scoped key reads its own (naming another is 403 `FORBIDDEN`). Each page assesses at most ' +
+        `${MAX_SCANNED_PER_PAGE} pairs: with a \`ready\` filter that few pairs match, a page may hold fewer than \`limit\` ` +
+        '(even none) and still have a `nextCursor`; follow it until it is null. Each pair is assessed as ' +
+        '`GET /pairs/{pairId}/failover-readiness` does, when the page is read.',
+      query: ReadinessListQuery,
+      success: { description: 'A page of reports.', schema: AccountReadinessSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (query: a malformed `accountId`, `ready` other than true/false, a bad `limit`, or a `cursor` this list did not make).',
+        403: '`FORBIDDEN` (an account-scoped key naming another account).',
+      },
     },
   },
 };
@@ -197,6 +211,7 @@ export const SYNC_AGENT_SCHEMAS = [
   [HistoryPageSchema, 'EffectiveLicensesHistoryPage'],
   [ReadinessGapSchema, 'ReadinessGap'],
   [FailoverReadinessSchema, 'FailoverReadinessReport'],
+  [ListedPairReadinessSchema, 'ListedPairReadiness'],
   [AccountReadinessSchema, 'AccountReadinessReport'],
   [SignedLicenseDocumentSchema, 'SignedLicenseDocumentV1'],
   [LicenseSigningKeySetSchema, 'LicenseSigningKeySetV1'],

@@ -38,3 +38,4 @@ export * from './http/rate-limit.js';
 export * from './event-signing/event-signing-keys.controller.js';
 export * from './messaging/team-consumers.js';
 export * from './api-docs/api-doc.js';
+export * from './pagination/pagination.js';

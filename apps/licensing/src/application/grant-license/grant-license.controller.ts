@@ -52,7 +52,7 @@ export class GrantLicenseController {
         context: { product },
         metadata: { now, correlationId, actor: caller.keyId },
       },
-      afterAppend: projectLicense,
+      afterAppend: (tx, events, after) => projectLicense(tx, events, after, product?.accountId ?? null),
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     const license = licenseOf(state);

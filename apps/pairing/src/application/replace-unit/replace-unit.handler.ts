@@ -3,6 +3,7 @@ import type { ReplaceUnit } from '../../domain/ha-pair/ha-pair.commands.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import { replaceUnit } from '../../domain/ha-pair/ha-pair.replace.js';
 import type { AssociatedPair, DissociatedPair } from '../../domain/ha-pair/ha-pair.state.js';
+import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships, releaseMemberships } from '../pairing-store.js';
 
 /** What the HTTP request asks for, plus the new pair's id and the clock reading the controller took. */
@@ -66,6 +67,8 @@ export async function handleReplaceUnit(
         const newPair = haPairDecider.evolve(haPairDecider.initialState, associated);
         const oldPair = haPairDecider.evolve(old.state, dissociated);
         if (newPair.status !== 'associated' || oldPair.status !== 'dissociated') throw new Error('replacement folded wrongly');
+        await projectPairListing(tx, oldPair);
+        await projectPairListing(tx, newPair);
         return { newPair, oldPair };
       });
     } catch (error) {
