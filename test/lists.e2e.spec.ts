@@ -50,7 +50,9 @@ describe('lists, scopes and actors', () => {
     let cursor: string | null = null;
     for (let page = 0; page < 50; page++) {
       const separator = path.includes('?') ? '&' : '?';
-      const response = await as.get<Json>(`${path}${separator}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      const response: { status: number; body: Json } = await as.get<Json>(
+        `${path}${separator}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(response.status).toBe(200);
       items.push(...(response.body.items ?? response.body.pairs));
       cursor = response.body.nextCursor;

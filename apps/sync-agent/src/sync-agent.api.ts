@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ApiKeyRole,
   COMMON_OPERATIONS,
   DEAD_LETTER_OPERATIONS,
   EffectiveLicenseSetV1,
@@ -11,6 +12,7 @@ import {
   StatefulSyncStatusV1,
   sameShape,
   type LicenseSigningKeySetV1,
+  type Principal,
   type SameShape,
   type ServiceApiDoc,
   type SignedLicenseDocumentV1,
@@ -84,6 +86,13 @@ export const AccountReadinessSchema = z.object({
     .meta({ description: 'Pass as `cursor` for the next page (same filters); null once every pair has been looked at.' }),
 });
 sameShape<SameShape<z.output<typeof AccountReadinessSchema>, AccountReadinessReport>>();
+
+export const CallerSchema = z.object({
+  keyId: z.string().meta({ description: 'The key’s id (`bootstrap-operator` for OPERATOR_API_KEY), never the key.' }),
+  role: ApiKeyRole,
+  accountId: z.string().nullable(),
+});
+sameShape<SameShape<z.output<typeof CallerSchema>, Principal>>();
 
 export const LicenseDocumentSchema = z
   .object({
@@ -182,6 +191,13 @@ export const SYNC_AGENT_API: ServiceApiDoc = {
       success: { description: 'The readiness report.', schema: FailoverReadinessSchema },
       errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
+    'GET /me': {
+      operationId: 'getCaller',
+      summary: 'Who the presented API key is',
+      description:
+        'Its id (recorded as the actor of the changes it makes), role and account (null for operator, auditor and metrics keys).',
+      success: { description: 'The key’s holder.', schema: CallerSchema },
+    },
     'GET /pairs/readiness': {
       operationId: 'getAccountReadiness',
       summary: 'The readiness of associated pairs, a page at a time',
@@ -214,5 +230,6 @@ export const SYNC_AGENT_SCHEMAS = [
   [ListedPairReadinessSchema, 'ListedPairReadiness'],
   [AccountReadinessSchema, 'AccountReadinessReport'],
   [SignedLicenseDocumentSchema, 'SignedLicenseDocumentV1'],
+  [CallerSchema, 'Caller'],
   [LicenseSigningKeySetSchema, 'LicenseSigningKeySetV1'],
 ] as const;
