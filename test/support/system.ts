@@ -156,6 +156,8 @@ export class ServiceProcess {
             'NATS_INBOX_PREFIX',
             'EVENT_KEYS_DIR',
             'EVENT_SIGNING_KEY_ID',
+            'PAIRING_URL',
+            'LICENSING_URL',
             ...SERVICES.map((s) => s.portVariable),
           ].includes(name),
       ),
@@ -351,6 +353,8 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       OPERATOR_API_KEY: TEST_OPERATOR_KEY,
+      // The sync agent's console proxy forwards to these (pairing and licensing start first).
+      ...(name === 'sync-agent' ? { PAIRING_URL: urls.pairing, LICENSING_URL: urls.licensing } : {}),
       ...options.env,
       ...options.envOf?.(name),
     };

@@ -56,13 +56,15 @@ export interface Timeline {
 
 /** How far past now the timeline reaches at most, to show upcoming expiries without squashing the past. */
 export const FUTURE_SPAN_MS = 120 * DAY_MS;
+/** The future takes at most this share of the past's width, so that history stays readable whatever its length. */
+const FUTURE_SHARE = 0.25;
 
 const rowKeyOf = (unit: string, sku: string) => `${unit}:${sku}`;
 
 /**
  * Builds the timeline of a pair's units. `from` is the earliest instant to show (e.g. the association); the
- * timeline starts at the earlier of it and the first grant, and ends at now plus the latest expiry still to come
- * (at most FUTURE_SPAN_MS ahead).
+ * timeline starts at the earlier of it and the first grant, and reaches past now towards the latest expiry still to
+ * come, by at most a quarter of the past's span and FUTURE_SPAN_MS (bars running on past the edge are marked open).
  */
 export function buildTimeline(units: readonly UnitLicenses[], now: number, from: number): Timeline {
   const rows = new Map<string, Row & { bars: Bar[] }>();
@@ -104,14 +106,16 @@ export function buildTimeline(units: readonly UnitLicenses[], now: number, from:
       }
     }
   }
-  const end = Math.min(latestExpiry, now + FUTURE_SPAN_MS);
+  start = Math.min(start, now);
+  const future = Math.min(latestExpiry - now, FUTURE_SPAN_MS, Math.max((now - start) * FUTURE_SHARE, 1_000));
+  const end = now + Math.max(future, 0);
   const clipped = [...rows.values()].map((row) => ({
     ...row,
     bars: row.bars.map((bar) => ({ ...bar, end: Math.min(bar.end, end), open: bar.end > end })),
   }));
   clipped.sort((a, b) => (a.unit === b.unit ? a.sku.localeCompare(b.sku) : a.unit === 'primary' ? -1 : 1));
   markers.sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
-  return { start: Math.min(start, now), end: Math.max(end, now), rows: clipped, markers };
+  return { start, end, rows: clipped, markers };
 }
 
 /** The change instants of the timeline (and the pair's own), each once, oldest first: where "previous/next change" stop. */

@@ -1,5 +1,5 @@
 import { actorLabel, formatDate, formatInstant } from '../format';
-import { CHANGE_LABEL, type Marker, type Timeline as TimelineData } from '../timeline';
+import { CHANGE_LABEL, DAY_MS, type Marker, type Timeline as TimelineData } from '../timeline';
 import type { LicenseChange } from '../types';
 
 const LABEL_WIDTH = 210;
@@ -29,6 +29,7 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
   return (
     <figure className="timeline">
       <svg
+        className="timeline-chart"
         viewBox={`0 0 ${WIDTH} ${height}`}
         role="img"
         aria-labelledby="timeline-title timeline-desc"
@@ -42,7 +43,7 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
           <g key={t}>
             <line x1={x(t)} x2={x(t)} y1={AXIS_HEIGHT - 6} y2={height} className="grid-line" />
             <text x={x(t)} y={14} className="axis" textAnchor="middle">
-              {formatDate(t)}
+              {tickLabel(t, span)}
             </text>
           </g>
         ))}
@@ -157,6 +158,13 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
       </table>
     </figure>
   );
+}
+
+/** A tick's label: the date over long spans, the time of day (UTC) over short ones. */
+function tickLabel(t: number, span: number): string {
+  if (span >= 3 * DAY_MS) return formatDate(t);
+  const iso = new Date(t).toISOString();
+  return span >= 3 * 3_600_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 19);
 }
 
 function MarkerShape({ marker, cx, cy }: { marker: Marker; cx: number; cy: number }) {
