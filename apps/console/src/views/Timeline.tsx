@@ -39,10 +39,10 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
         <desc id="timeline-desc">
           One row per unit and SKU; bars are licenses, marks are their changes. The table below lists every change.
         </desc>
-        {ticks.map((t) => (
+        {ticks.map((t, i) => (
           <g key={t}>
             <line x1={x(t)} x2={x(t)} y1={AXIS_HEIGHT - 6} y2={height} className="grid-line" />
-            <text x={x(t)} y={14} className="axis" textAnchor="middle">
+            <text x={x(t)} y={14} className="axis" textAnchor={i === 0 ? 'start' : i === ticks.length - 1 ? 'end' : 'middle'}>
               {tickLabel(t, span)}
             </text>
           </g>
@@ -110,6 +110,15 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
           ))}
           <li>
             <span className="swatch swatch-pair" aria-hidden="true" /> association / dissociation
+          </li>
+          <li>
+            <span className="box bar-active" aria-hidden="true" /> license, active
+          </li>
+          <li>
+            <span className="box bar-revoked" aria-hidden="true" /> revoked (bar ends at the revocation)
+          </li>
+          <li>
+            <span className="box bar-expired" aria-hidden="true" /> expired
           </li>
         </ul>
       </figcaption>
