@@ -115,8 +115,9 @@ export function PairPage({
       <ErrorNote error={pair.error} what="the pair" />
       {pair.value && (
         <p className="muted">
-          {pair.value.model} · account {pair.value.accountId} · {pair.value.status} {formatInstant(pair.value.associatedAt)}
-          {pair.value.dissociatedAt ? ` – ${formatInstant(pair.value.dissociatedAt)}` : ''} · pair id {pair.value.pairId}
+          {pair.value.model} · account {pair.value.accountId} · associated {formatInstant(pair.value.associatedAt)}
+          {pair.value.dissociatedAt ? `, dissociated ${formatInstant(pair.value.dissociatedAt)}` : ''} · pair id{' '}
+          {pair.value.pairId}
         </p>
       )}
       <ReadinessPanel report={readiness.value} error={readiness.error} />
