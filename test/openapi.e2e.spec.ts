@@ -437,6 +437,7 @@ describe('docs/openapi/<service>.yaml', () => {
       expectDocumented('get', '/.well-known/event-signing-keys', await service.get('/.well-known/event-signing-keys'));
     expectDocumented('get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${pairId}/failover-readiness`));
     expectDocumented('get', '/pairs/readiness', await syncAgent.get(`/pairs/readiness?accountId=${encodeURIComponent(account)}`));
+    expectDocumented('get', '/me', await syncAgent.get('/me'));
 
     // replacement, revocation, dissociation (and the replaced pair, with replacedBy)
     const replaced = await pairing.post<Json>(`/pairs/${pairId}/replacements`, {
