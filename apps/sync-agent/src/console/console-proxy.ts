@@ -21,6 +21,17 @@ function allowed(method: string, path: string): boolean {
 /** A path and query as a client may send them: starting with one `/`, no dot segments, only URL characters. */
 const SAFE_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*$/;
 
+/** Whether a path has a `.` or `..` segment, written plainly or percent-encoded (fetch would resolve either). */
+function hasDotSegment(path: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return /(^|\/)\.\.?(\/|$)/.test(decoded);
+}
+
 /** Request headers passed on, and response headers passed back. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'accept', 'x-correlation-id'] as const;
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'cache-control'] as const;
@@ -35,7 +46,7 @@ export function consoleProxy(upstreams: ConsoleUpstreams) {
     const service = match[1] as keyof ConsoleUpstreams;
     const target = match[2]!;
     const path = target.split('?')[0]!;
-    if (!SAFE_TARGET.test(target) || /(^|\/)\.\.?(\/|$)/.test(path))
+    if (!SAFE_TARGET.test(target) || hasDotSegment(path))
       return problemOf(response, 400, 'VALIDATION_FAILED', 'The path is not one the console proxy forwards.');
     if (!allowed(request.method, path))
       return problemOf(response, 405, 'METHOD_NOT_ALLOWED', 'The console proxy forwards reads and dead-letter replays only.');
