@@ -46,6 +46,32 @@ module.exports = {
       to: { path: '^apps/' },
     },
     {
+      name: 'shared-only-through-its-entry-points',
+      comment:
+        'Outside libs/shared, it is imported as #shared, #shared/contracts, #shared/tools or #shared/testing(/decider): ' +
+        'never a file inside it, so what it offers is what its entry points say.',
+      severity: 'error',
+      from: { pathNot: '^libs/shared/' },
+      to: {
+        path: '^libs/shared/src/',
+        pathNot: '^libs/shared/src/(index|tools|contracts/index|testing/index|testing/decider-spec)[.]ts$',
+      },
+    },
+    {
+      name: 'tools-reach-apps-through-their-entry-points',
+      comment: "Scripts and the benchmark use only what an app's src/index.ts offers, never its internals.",
+      severity: 'error',
+      from: { path: '^(scripts|bench)/' },
+      to: { path: '^apps/', pathNot: '^apps/[^/]+/src/index[.]ts$' },
+    },
+    {
+      name: 'examples-stand-alone',
+      comment: 'An example is what another team could write: public npm packages only, no code of this repository.',
+      severity: 'error',
+      from: { path: '^examples/' },
+      to: { path: '^(apps|libs|scripts|bench|test)/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

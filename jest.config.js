@@ -9,6 +9,7 @@ export default {
   moduleNameMapper: {
     '^#shared$': '<rootDir>/libs/shared/src/index.ts',
     '^#shared/contracts$': '<rootDir>/libs/shared/src/contracts/index.ts',
+    '^#shared/tools$': '<rootDir>/libs/shared/src/tools.ts',
     '^#shared/testing$': '<rootDir>/libs/shared/src/testing/index.ts',
     '^#shared/testing/decider$': '<rootDir>/libs/shared/src/testing/decider-spec.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -8,8 +8,7 @@
  */
 import { join } from 'node:path';
 import { createDataSource, ensureDatabaseAndSchema, type PostgresSettings } from '#shared';
-import { SYNC_AGENT_MIGRATIONS } from '../apps/sync-agent/src/infrastructure/migrations.js';
-import { REBUILD_DURABLE } from '../apps/sync-agent/src/rebuild/rebuild.js';
+import { REBUILD_DURABLE, SYNC_AGENT_MIGRATIONS } from '../apps/sync-agent/src/index.js';
 import { growBacklog, type Backlog } from './backlog.js';
 import { PG, REPO_ROOT, namespaceFor } from './support/config.js';
 import type { BenchContext } from './support/context.js';

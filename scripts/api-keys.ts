@@ -10,8 +10,7 @@
  * `.local/operator-api-key`. Exit 0 done; 1 refused by the service; 2 usage error or no service.
  */
 import { parseArgs } from 'node:util';
-import { API_KEY_ROLES, generateApiKey } from '../libs/shared/src/auth/api-keys.js';
-import { clientOperatorKey } from '../libs/shared/src/auth/operator-key.js';
+import { API_KEY_ROLES, clientOperatorKey, generateApiKey } from '#shared/tools';
 
 const USAGE = `usage: npm run api-keys -- generate
        npm run api-keys -- create --role <${API_KEY_ROLES.join('|')}> [--account <accountId>] --name <name>

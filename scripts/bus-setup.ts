@@ -6,8 +6,8 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { busNames, configOrExit, connectNats, setupBus } from '#shared';
-import { licensingConsumers } from '../apps/licensing/src/application/transfer-licenses/transfer-consumers.js';
-import { projectionConsumers } from '../apps/sync-agent/src/read-models/failover-readiness/projection-consumers.js';
+import { licensingConsumers } from '../apps/licensing/src/index.js';
+import { projectionConsumers } from '../apps/sync-agent/src/index.js';
 
 const config = configOrExit({
   service: 'bus-setup',
@@ -19,7 +19,9 @@ const names = busNames(config.busNamespace);
 const log = (message: string) => console.log(`[bus-setup] ${message}`);
 const nc = await connectNats(config.nats, 'bus-setup', AbortSignal.timeout(60_000));
 try {
-  await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log);
+  await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log, {
+    maxBytes: config.streamMaxBytes,
+  });
   log('done');
 } catch (error) {
   console.error(`[bus-setup] failed: ${(error as Error).message}`);

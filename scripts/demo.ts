@@ -5,7 +5,7 @@
  * operator: OPERATOR_API_KEY, or the development key `npm start` generated in `.local/operator-api-key`.
  */
 import { randomBytes } from 'node:crypto';
-import { clientOperatorKey } from '../libs/shared/src/auth/operator-key.js';
+import { clientOperatorKey } from '#shared/tools';
 
 const pairingUrl = process.env.PAIRING_URL ?? 'http://127.0.0.1:3001';
 const licensingUrl = process.env.LICENSING_URL ?? 'http://127.0.0.1:3002';

@@ -93,7 +93,7 @@ const nc = await connect({ ...natsAuthOptions(config.nats), servers: config.nats
 try {
   await db.connect();
   const names = busNames(config.busNamespace);
-  await ensureEventStream(await jetstreamManager(nc), names, service);
+  await ensureEventStream(await jetstreamManager(nc), names, service, { maxBytes: config.streamMaxBytes });
   console.log(
     `republishing ${service} events from position ${from}${to ? ` to ${to}` : ''} (${config.postgres.database}.${config.postgres.schema} → ${names.stream(service)})`,
   );

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { publicKeysOfKeySet, verifyLicenseDocument, type LicenseDocumentV1 } from '../libs/shared/src/license-document/index.js';
+import { publicKeysOfKeySet, verifyLicenseDocument, type LicenseDocumentV1 } from '#shared/tools';
 
 const USAGE = `usage: npm run verify-license -- <document.json | -> --keys <keys.json | URL> --serial <SERIAL> [--at <ISO-8601>] [--clock-tolerance <seconds>]
 

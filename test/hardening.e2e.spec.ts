@@ -1,8 +1,8 @@
 /**
  * What a hostile or careless client meets: oversized bodies (413), bodies that are not JSON (415), unknown or
- * unbounded fields (400), malformed correlation ids (400), a per-key rate limit (429 with Retry-After), errors
- * without internals, and a production start without the bootstrap operator key (exit 78). Every refusal is
- * problem+json and writes nothing.
+ * unbounded fields (400), malformed correlation ids (400), errors without internals, and a production start
+ * without the bootstrap operator key (exit 78). Every refusal is problem+json and writes nothing. The rate
+ * limits, time limits and control characters: test/abuse.e2e.spec.ts.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
@@ -12,7 +12,6 @@ import {
   randomSerial,
   startSystem,
   type Api,
-  type ApiResponse,
   type Json,
   type RunningSystem,
 } from './support/system.js';
@@ -20,15 +19,12 @@ import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(90_000);
 
-/** Low enough to reach in a test, high enough for the operator's own requests of this file. */
-const RATE_LIMIT = 40;
-
 let system: RunningSystem;
 let pairing: Api;
 let licensing: Api;
 
 beforeAll(async () => {
-  system = await startSystem('hardening', { env: { RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT) } });
+  system = await startSystem('hardening');
   pairing = api(system.pairing);
   licensing = api(system.licensing);
 }, 60_000);
@@ -134,29 +130,6 @@ describe('errors', () => {
       expect(response.status).toBeLessThan(500);
       expectNoInternals(response.body);
     }
-  });
-});
-
-describe('the rate limit', () => {
-  it(`answers 429 RATE_LIMITED with Retry-After past ${RATE_LIMIT} requests a minute of one key, and limits each key apart`, async () => {
-    const created = await pairing.post<Json>('/api-keys', { name: 'busy', role: 'reader', accountId: 'acct-hardening' });
-    const busy = api(system.licensing, created.body.apiKey as string);
-    const statuses: number[] = [];
-    let limited: ApiResponse | undefined;
-    for (let i = 0; i < RATE_LIMIT + 5 && !limited; i++) {
-      const response = await busy.get('/catalog');
-      statuses.push(response.status);
-      if (response.status === 429) limited = response;
-    }
-    if (!limited) throw new Error(`never limited: ${statuses.join(', ')}`);
-    expectProblem(limited, 429, 'RATE_LIMITED');
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    // The burst is the minute's allowance (a token or two may refill while the test runs).
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(RATE_LIMIT);
-    // Another key is not slowed down by this one.
-    expect((await licensing.get('/catalog')).status).toBe(200);
-    // /health needs no key and is never limited.
-    expect((await api(system.licensing, null).get('/health')).status).toBe(200);
   });
 });
 

@@ -363,6 +363,7 @@ describe('docs/openapi/<service>.yaml', () => {
     const primary = await register();
     const secondary = await register();
     const replacement = await register();
+    expectDocumented('get', '/models', await pairing.get('/models'));
     expectDocumented('get', '/products/{serial}', await pairing.get(`/products/${primary}`));
     expectDocumented('patch', '/products/{serial}', await pairing.patch(`/products/${secondary}`, { firmwareVersion: '7.1.0' }));
     const associated = await pairing.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });

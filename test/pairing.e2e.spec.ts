@@ -98,8 +98,18 @@ describe('registering a product', () => {
   it('rejects a model missing from the catalog with 400 UNKNOWN_MODEL and registers nothing', async () => {
     const input = product({ model: 'NSA 9999' });
 
-    expectProblem(await pairing.post('/products', input), 400, 'UNKNOWN_MODEL');
+    const refused = await pairing.post('/products', input);
+    expectProblem(refused, 400, 'UNKNOWN_MODEL');
+    expect(refused.body.detail).toContain('valid models: "NSA 2700"');
     expectProblem(await pairing.get(`/products/${input.serial}`), 404, 'PRODUCT_NOT_FOUND');
+  });
+
+  it('lists the models a product can be registered as, the one a refused model is compared with', async () => {
+    const models = await pairing.get('/models');
+    expect(models.status).toBe(200);
+    expect(models.body).toContainEqual({ model: 'NSA 2700', statefulSync: true });
+    expect(models.body).toContainEqual({ model: 'TZ 270', statefulSync: false });
+    expect((await pairing.post('/products', product({ model: models.body[0].model as string }))).status).toBe(201);
   });
 
   it.each([

@@ -42,11 +42,18 @@ export async function connectNats(name = 'bench'): Promise<NatsConnection> {
   return connect({ servers: NATS_URL, name });
 }
 
+/**
+ * The benchmark's stream byte limit (its services get it as STREAM_MAX_BYTES): the rebuild reads a million
+ * events from the streams' start, close to the 1 GiB default, and must find every one still there.
+ */
+export const BENCH_STREAM_MAX_BYTES = 4 * 1024 ** 3;
+
 /** The PAIRING and LICENSING streams of a namespace, with the settings the services give them. */
 export async function ensureSourceStreams(jsm: JetStreamManager, names: BusNames): Promise<void> {
-  await ensureEventStream(jsm, names, 'pairing');
-  await ensureEventStream(jsm, names, 'licensing');
-  await ensureEventStream(jsm, names, 'sync-agent');
+  const limits = { maxBytes: BENCH_STREAM_MAX_BYTES };
+  await ensureEventStream(jsm, names, 'pairing', limits);
+  await ensureEventStream(jsm, names, 'licensing', limits);
+  await ensureEventStream(jsm, names, 'sync-agent', limits);
 }
 
 /** Deletes every stream of this run's namespaces (names start with `BENCH_<RUN>_`). */

@@ -10,6 +10,7 @@ import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { NATS_URL, PG, REPO_ROOT, RUN_ID } from './config.js';
+import { BENCH_STREAM_MAX_BYTES } from './infra.js';
 import { sleep } from './stats.js';
 
 export type ServiceName = 'pairing' | 'licensing' | 'sync-agent';
@@ -37,6 +38,9 @@ const SERVICE_VARIABLES = [
   'LOG_FORMAT',
   'OPERATOR_API_KEY',
   'RATE_LIMIT_PER_MINUTE',
+  'RATE_LIMIT_BURST',
+  'FAILED_AUTH_PER_MINUTE',
+  'STREAM_MAX_BYTES',
   'API_KEY_CACHE_SECONDS',
   ...Object.values(PORT_VARIABLE),
 ];
@@ -153,6 +157,7 @@ export function serviceEnv(service: ServiceName, port: number, schema: string, n
     OPERATOR_API_KEY: BENCH_OPERATOR_KEY,
     // The benchmark drives one key as hard as the machine allows: the per-key limit must not be what it measures.
     RATE_LIMIT_PER_MINUTE: '100000000',
+    STREAM_MAX_BYTES: String(BENCH_STREAM_MAX_BYTES),
   };
 }
 

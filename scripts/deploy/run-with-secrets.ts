@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeKeyFileError } from '../../libs/shared/src/event-signing/pem-key-files.js';
+import { describeKeyFileError } from '#shared/tools';
 
 /** The variables that may come from a file. Others ending in _FILE (NATS_TLS_CA_FILE…) are paths on purpose. */
 const SECRET_VARIABLES = ['PGPASSWORD', 'DATABASE_URL', 'NATS_PASSWORD', 'OPERATOR_API_KEY'] as const;

@@ -9,8 +9,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { generateApiKey } from '../../libs/shared/src/auth/api-keys.js';
-import { describeKeyFileError } from '../../libs/shared/src/event-signing/pem-key-files.js';
+import { describeKeyFileError, generateApiKey } from '#shared/tools';
 
 /** The producing services, each with its own event-signing key (EVENT_KEYS_DIR/<source>/<kid>.pem). */
 export const APP_SERVICES = ['pairing', 'licensing', 'sync-agent'] as const;

@@ -9,12 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { stringify } from 'yaml';
-import { PairingModule } from '../../apps/pairing/src/pairing.module.js';
-import { PAIRING_API, PAIRING_SCHEMAS } from '../../apps/pairing/src/pairing.api.js';
-import { LicensingModule } from '../../apps/licensing/src/licensing.module.js';
-import { LICENSING_API, LICENSING_SCHEMAS } from '../../apps/licensing/src/licensing.api.js';
-import { SyncAgentModule } from '../../apps/sync-agent/src/sync-agent.module.js';
-import { SYNC_AGENT_API, SYNC_AGENT_SCHEMAS } from '../../apps/sync-agent/src/sync-agent.api.js';
+import { PAIRING_API, PAIRING_SCHEMAS, PairingModule } from '../../apps/pairing/src/index.js';
+import { LICENSING_API, LICENSING_SCHEMAS, LicensingModule } from '../../apps/licensing/src/index.js';
+import { SYNC_AGENT_API, SYNC_AGENT_SCHEMAS, SyncAgentModule } from '../../apps/sync-agent/src/index.js';
 import { asyncApiDocument } from './asyncapi.js';
 import { openApiDocument } from './openapi.js';
 

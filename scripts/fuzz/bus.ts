@@ -15,15 +15,8 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers, type MsgHdrs } from '@nats-io/transport-node';
-import {
-  busNames,
-  contractOf,
-  LICENSE_CATALOG,
-  type BusNames,
-  type EventEnvelope,
-  type PublishedEvent,
-} from '../../libs/shared/src/contracts/index.js';
-import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '../../libs/shared/src/event-signing/event-signature.js';
+import { busNames, contractOf, LICENSE_CATALOG, type BusNames, type EventEnvelope, type PublishedEvent } from '#shared/contracts';
+import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared/tools';
 
 export interface FuzzBusOptions {
   /** The NATS server (loopback) and, on a server with authorization, the bus user to attack with. */

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import pg from 'pg';
+import { LoopbackClient } from './loopback-client.js';
 
 /** A running system to fuzz, and where its state lives. */
 export interface FuzzTarget {
@@ -64,6 +65,12 @@ interface Request {
 }
 
 const serial = (): string => randomBytes(6).toString('hex').toUpperCase();
+/**
+ * Where the unauthenticated requests come from: an address of their own, as an attacker's would be. Each
+ * client address has a failed-authentication budget (FAILED_AUTH_PER_MINUTE): sent from 127.0.0.1, they would
+ * spend it for every other category and have those answered 429 instead of checked.
+ */
+const UNAUTHENTICATED_FROM = '127.0.0.6';
 const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/;
 
 async function call(
@@ -528,6 +535,7 @@ export async function fuzzHttp(target: FuzzTarget, options: HttpFuzzOptions): Pr
   const failures: string[] = [];
   let fiveXx = 0;
   let acceptedChanges = 0;
+  const stranger = new LoopbackClient(UNAUTHENTICATED_FROM, options.concurrency ?? 8);
   let next = 0;
   let done = 0;
   const step = Math.max(1, Math.floor(requests.length / 10));
@@ -537,7 +545,10 @@ export async function fuzzHttp(target: FuzzTarget, options: HttpFuzzOptions): Pr
         const r = requests[next++]!;
         let status: number;
         try {
-          ({ status } = await call(target[r.service], r.method, r.path, r.key, r.body, { raw: r.raw, headers: r.headers }));
+          ({ status } =
+            r.category === 'unauthenticated'
+              ? await stranger.request(`${target[r.service]}${r.path}`, { method: r.method, body: r.body, headers: r.headers })
+              : await call(target[r.service], r.method, r.path, r.key, r.body, { raw: r.raw, headers: r.headers }));
         } catch (error) {
           status = 0;
           if (failures.length < 20) failures.push(`${r.method} ${r.path}: no answer (${(error as Error).message})`);
@@ -558,6 +569,7 @@ export async function fuzzHttp(target: FuzzTarget, options: HttpFuzzOptions): Pr
       }
     }),
   );
+  stranger.close();
   const after = await stateDigest(target);
   return {
     sent: requests.length,

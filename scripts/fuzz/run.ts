@@ -1,8 +1,10 @@
 /**
  * `npm run fuzz`: starts the three services on loopback (own schemas in the `ha_fuzz` database, own bus
  * namespace, a random operator key), sends FUZZ_HTTP_REQUESTS (default 10,000) hostile HTTP requests across
- * every endpoint (scripts/fuzz/http.ts), prints the counts by response class, status and category, and exits
- * 1 unless there was no 5xx, no accepted change and no changed table. FUZZ_SEED replays a run.
+ * every endpoint (scripts/fuzz/http.ts), prints the counts by response class, status and category, then
+ * FUZZ_BUS_MESSAGES forged messages (scripts/fuzz/bus.ts), then measures the abuse bounds for FUZZ_ABUSE_SECONDS
+ * (default 15) per flood (scripts/fuzz/abuse.ts), and exits 1 unless there was no 5xx, no accepted change, no
+ * changed table, every forged message was rejected and every bound held. FUZZ_SEED replays a run.
  * Needs `npm run build` (the npm script does it), PostgreSQL and NATS on localhost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,8 +16,10 @@ import pg from 'pg';
 import { fuzzBus } from './bus.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { busNames } from '../../libs/shared/src/contracts/subjects.js';
+import { busNames } from '#shared/contracts';
 import { fuzzHttp, type HttpFuzzReport } from './http.js';
+import { describeAbuse, measureAbuse } from './abuse.js';
+import { loadServiceConfig } from '#shared/tools';
 
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const SERVICES = [
@@ -76,6 +80,11 @@ function print(report: HttpFuzzReport, seed: number, seconds: number): void {
 }
 
 const requests = Number(process.env.FUZZ_HTTP_REQUESTS ?? 10_000);
+const abuseSeconds = Number(process.env.FUZZ_ABUSE_SECONDS ?? 15);
+if (!Number.isFinite(abuseSeconds) || abuseSeconds < 1 || abuseSeconds > 300) {
+  console.error('FUZZ_ABUSE_SECONDS must be 1-300');
+  process.exit(2);
+}
 const seed = Number(process.env.FUZZ_SEED ?? randomBytes(4).readUInt32BE() % 2 ** 31);
 if (!Number.isInteger(requests) || requests < 1 || requests > 1_000_000) {
   console.error('FUZZ_HTTP_REQUESTS must be 1-1000000');
@@ -84,6 +93,16 @@ if (!Number.isInteger(requests) || requests < 1 || requests > 1_000_000) {
 const namespace = `fuzz_${randomBytes(4).toString('hex')}`;
 const operatorKey = `hlsk_${randomBytes(32).toString('base64url')}`;
 const schemas = SERVICES.map(({ name }) => `${namespace}_${name.replace('-', '_')}`);
+const childEnv: NodeJS.ProcessEnv = {
+  // Half the default per-key rate (60,000/min), so that one client on a 2-core machine, beside the services,
+  // offers about twice the limit and the measurement shows the limit binding, not the machine's ceiling.
+  RATE_LIMIT_PER_MINUTE: '30000',
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(NODE_OPTIONS|DATABASE_URL|DB_SCHEMA|BUS_NAMESPACE|OPERATOR_API_KEY|PGDATABASE|.*_PORT)$/.test(k),
+    ),
+  ),
+};
 const children: ChildProcess[] = [];
 const urls: string[] = [];
 let output = '';
@@ -96,11 +115,7 @@ try {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: REPO_ROOT,
       env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(
-            ([k]) => !/^(NODE_OPTIONS|DATABASE_URL|DB_SCHEMA|BUS_NAMESPACE|OPERATOR_API_KEY|PGDATABASE|.*_PORT)$/.test(k),
-          ),
-        ),
+        ...childEnv,
         HTTP_HOST: '127.0.0.1',
         [portVariable]: String(port),
         PGDATABASE: PG.database,
@@ -145,7 +160,23 @@ try {
   console.log(
     `\nBus fuzz: ${bus.sent} messages; rejected ${bus.rejected} ${JSON.stringify(bus.rejectedByReason)}; dead-lettered ${bus.deadLettered}; state changes ${bus.stateChanges}`,
   );
+  // The abuse bounds, with the settings the services run with (defaults unless the environment says otherwise).
+  const settings = loadServiceConfig(
+    { service: 'fuzz', portVariable: 'FUZZ_PORT', defaultPort: 1, defaultDatabase: PG.database },
+    childEnv,
+  );
+  const abuse = await measureAbuse(
+    { pairing: urls[0]!, licensing: urls[1]!, syncAgent: urls[2]!, operatorKey, settings: { ...settings, ...settings.http } },
+    { floodSeconds: abuseSeconds, perKeySeconds: abuseSeconds, log: (line) => console.log(line) },
+  );
+  console.log(
+    `\nAbuse bounds:\n${describeAbuse(abuse)
+      .map((line) => `  ${line}`)
+      .join('\n')}`,
+  );
+  for (const failure of abuse.failures) console.log(`  ! ${failure}`);
   const passed =
+    abuse.failures.length === 0 &&
     report.fiveXx === 0 &&
     report.acceptedChanges === 0 &&
     report.changedTables.length === 0 &&
@@ -153,7 +184,9 @@ try {
     bus.deadLettered === bus.sent &&
     bus.stateChanges === 0;
   console.log(
-    passed ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected and dead-lettered' : '\nFAIL',
+    passed
+      ? '\nPASS: no 5xx, nothing accepted, no state changed, every forged message rejected and dead-lettered, every abuse bound held'
+      : '\nFAIL',
   );
   exitCode = passed ? 0 : 1;
 } catch (error) {

@@ -147,6 +147,12 @@ export class ServiceProcess {
             'LOG_FORMAT',
             'OPERATOR_API_KEY',
             'RATE_LIMIT_PER_MINUTE',
+            'RATE_LIMIT_BURST',
+            'FAILED_AUTH_PER_MINUTE',
+            'TRUST_PROXY',
+            'HTTP_HEADERS_TIMEOUT_SECONDS',
+            'HTTP_REQUEST_TIMEOUT_SECONDS',
+            'STREAM_MAX_BYTES',
             'API_KEY_CACHE_SECONDS',
             'NATS_USER',
             'NATS_PASSWORD',
@@ -353,6 +359,9 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       BUS_NAMESPACE: namespace,
       LOG_FORMAT: 'text',
       OPERATOR_API_KEY: TEST_OPERATOR_KEY,
+      // nats-server reserves each stream's max_bytes in its store when the stream is created: a test namespace's
+      // four streams at the 1 GiB default would reserve 4 GiB each, so test runs use small ones.
+      STREAM_MAX_BYTES: String(64 * 1024 ** 2),
       // The sync agent's console proxy forwards to these (pairing and licensing start first).
       ...(name === 'sync-agent' ? { PAIRING_URL: urls.pairing, LICENSING_URL: urls.licensing } : {}),
       ...options.env,

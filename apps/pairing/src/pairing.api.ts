@@ -24,6 +24,11 @@ import { ListProductsQuery } from './read-models/listings/list-products.controll
 /** What pairing answers, and what its routes read: the source of docs/openapi/pairing.yaml (npm run docs:contracts). */
 
 const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
+
+export const ApplianceModelSchema = z.object({
+  model: z.string().meta({ description: 'As written when registering, e.g. "NSA 2700" (with the space).' }),
+  statefulSync: z.boolean().meta({ description: 'Whether the model can run the Stateful Synchronization upgrade.' }),
+});
 const PairId = z.uuid();
 
 export const ProductSchema = z.object({
@@ -91,6 +96,12 @@ export const PAIRING_API: ServiceApiDoc = {
   defaultPort: 3001,
   operations: {
     ...COMMON_OPERATIONS,
+    'GET /models': {
+      operationId: 'listModels',
+      summary: 'The appliance models a product can be registered as',
+      description: 'Registering any other model answers 400 `UNKNOWN_MODEL`, naming these.',
+      success: { description: 'The model catalog.', schema: z.array(ApplianceModelSchema) },
+    },
     'POST /products': {
       operationId: 'registerProduct',
       summary: 'Register an appliance',
@@ -243,6 +254,7 @@ export const PAIRING_API: ServiceApiDoc = {
 
 /** Schemas with a component name of their own in pairing's document. */
 export const PAIRING_SCHEMAS = [
+  [ApplianceModelSchema, 'ApplianceModel'],
   [ProductSchema, 'Product'],
   [PairSchema, 'Pair'],
   [PairReplacementV1, 'PairReplacementV1'],

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EventSigningKeysModule } from '#shared';
 import { RegisterProductController } from './application/register-product/register-product.controller.js';
+import { ViewModelsController } from './application/view-models/view-models.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
 import { ProductLookupResponder } from './application/view-products/product-lookup.responder.js';
@@ -17,6 +18,7 @@ import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-loo
 @Module({
   imports: [EventSigningKeysModule],
   controllers: [
+    ViewModelsController,
     RegisterProductController,
     ChangeFirmwareController,
     ViewProductsController,

@@ -1,5 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigurationError, configOrExit, runService } from '#shared';
+import { ApiKeyVerifier, ConfigurationError, FailedAuthLimiter, configOrExit, runService } from '#shared';
 import { consoleUpstreams, type ConsoleUpstreams } from './console/console-config.js';
 import { CONSOLE_API_PREFIX, consoleProxy } from './console/console-proxy.js';
 import { serveConsole } from './console/console-static.js';
@@ -37,7 +37,10 @@ await runService(
       handler: projector.handle,
     });
     // The web console (/console/) and its way to pairing and licensing (docs/decisions.md, the console).
-    app.use(CONSOLE_API_PREFIX, consoleProxy(upstreams));
+    app.use(
+      CONSOLE_API_PREFIX,
+      consoleProxy(upstreams, { verifier: app.get(ApiKeyVerifier), failures: app.get(FailedAuthLimiter) }),
+    );
     if (!serveConsole(app as NestExpressApplication))
       console.warn('sync-agent: the console was not built (dist/console); /console/ is not served');
   },

@@ -35,6 +35,8 @@ export * from './auth/auth.guard.js';
 export * from './auth/operator-key.js';
 export * from './http/hardening.js';
 export * from './http/rate-limit.js';
+export * from './http/failed-auth-limit.js';
+export * from './http/http-server.js';
 export * from './event-signing/event-signing-keys.controller.js';
 export * from './messaging/team-consumers.js';
 export * from './api-docs/api-doc.js';

@@ -3,9 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
-import { ConfigurationError } from '#shared';
+import { ConfigurationError, FailedAuthLimiter, type Principal } from '#shared';
 import { consoleUpstreams } from './console-config.js';
-import { consoleProxy } from './console-proxy.js';
+import { consoleProxy, type ProxyAuthentication } from './console-proxy.js';
+
+const KNOWN = 'hlsk_known';
+/** The sync agent's checks, with one known key and a budget of two refused keys per address. */
+function authentication(): ProxyAuthentication {
+  const reader: Principal = { keyId: 'k', role: 'reader', accountId: 'acme' };
+  return {
+    verifier: { verify: (key) => Promise.resolve(key === KNOWN ? reader : null) },
+    failures: new FailedAuthLimiter(2),
+  };
+}
 
 /** What the proxy answered: status, headers and body, as a minimal stand-in for Express's response. */
 function recorder() {
@@ -42,23 +52,23 @@ describe('the console proxy', () => {
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    proxy = consoleProxy({ pairing: origin, licensing: origin });
+    proxy = consoleProxy({ pairing: origin, licensing: origin }, authentication());
   });
 
   afterAll(async () => {
     await new Promise((resolve) => upstream.close(resolve));
   });
 
-  const call = async (method: string, url: string, headers: Record<string, string> = {}) => {
+  const call = async (method: string, url: string, headers: Record<string, string> = { authorization: `Bearer ${KNOWN}` }) => {
     const { answer, response, next } = recorder();
-    await proxy({ method, url, headers } as unknown as Request, response, next);
+    await proxy({ method, url, headers, ip: '192.0.2.1' } as unknown as Request, response, next);
     return answer;
   };
 
   it('forwards a read with the Authorization header only, and passes back the body and its type', async () => {
     seen = [];
     const answer = await call('GET', '/pairing/products?limit=2', {
-      authorization: 'Bearer hlsk_x',
+      authorization: `Bearer ${KNOWN}`,
       cookie: 'session=1',
       'x-forwarded-for': '10.0.0.1',
     });
@@ -68,7 +78,7 @@ describe('the console proxy', () => {
       expect.objectContaining({
         method: 'GET',
         url: '/products?limit=2',
-        headers: expect.objectContaining({ authorization: 'Bearer hlsk_x' }),
+        headers: expect.objectContaining({ authorization: `Bearer ${KNOWN}` }),
       }),
     ]);
     expect(seen[0]!.headers.cookie).toBeUndefined();
@@ -103,10 +113,24 @@ describe('the console proxy', () => {
     expect((await call('GET', '/sync-agent/pairs')).nextCalled).toBe(true);
   });
 
+  it('forwards nothing without a key the sync agent knows, and budgets refused keys per address as its guard does', async () => {
+    seen = [];
+    expect((await call('GET', '/pairing/products', {})).status).toBe(401);
+    expect((await call('GET', '/pairing/products', { authorization: 'Bearer hlsk_unknown' })).status).toBe(401);
+    expect((await call('GET', '/pairing/products', { authorization: 'Bearer hlsk_unknown' })).status).toBe(401);
+    const throttled = await call('GET', '/pairing/products', { authorization: `Bearer ${KNOWN}` });
+    expect({ status: throttled.status, retryAfter: throttled.headers['retry-after'] }).toEqual({ status: 429, retryAfter: '30' });
+    expect(seen).toEqual([]);
+  });
+
   it('answers 503 DEPENDENCY_UNAVAILABLE when the service does not answer', async () => {
-    const unreachable = consoleProxy({ pairing: 'http://127.0.0.1:9', licensing: 'http://127.0.0.1:9' });
+    const unreachable = consoleProxy({ pairing: 'http://127.0.0.1:9', licensing: 'http://127.0.0.1:9' }, authentication());
     const { answer, response, next } = recorder();
-    await unreachable({ method: 'GET', url: '/pairing/products', headers: {} } as unknown as Request, response, next);
+    await unreachable(
+      { method: 'GET', url: '/pairing/products', headers: { authorization: `Bearer ${KNOWN}` } } as unknown as Request,
+      response,
+      next,
+    );
     expect(answer.status).toBe(503);
     expect(JSON.parse(answer.body)).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
   });

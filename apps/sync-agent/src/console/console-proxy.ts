@@ -1,11 +1,14 @@
 /**
  * The console's way to pairing and licensing: `/console/api/pairing/<path>` and `/console/api/licensing/<path>` on the
  * sync agent are forwarded to that service with the caller's `Authorization` header, so the browser talks to one
- * origin (no CORS, one port to publish). The proxy decides nothing: the service behind it authenticates the key,
- * applies its role and account scope and rate-limits it, exactly as for a direct call. It forwards only what the
- * console needs: reads (GET) and a dead letter's replay, never a body.
+ * origin (no CORS, one port to publish). The service behind it authenticates the key, applies its role and account
+ * scope and rate-limits it, exactly as for a direct call. The proxy only checks first that the key is one at all, as
+ * the sync agent's own guard does (with its failed-authentication budget per client address): every proxied request
+ * reaches the service from the sync agent's address, so refused keys forwarded there would spend one budget shared by
+ * every console user. It forwards only what the console needs: reads (GET) and a dead letter's replay, never a body.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { bearerToken, type ApiKeyVerifier, type FailedAuthLimiter } from '#shared';
 import { problemOf } from './console-problem.js';
 import type { ConsoleUpstreams } from './console-config.js';
 
@@ -32,6 +35,39 @@ function hasDotSegment(path: string): boolean {
   return /(^|\/)\.\.?(\/|$)/.test(decoded);
 }
 
+/** Whether the request carries a key the sync agent knows; answers 401, 429 or 503 (as its guard would) when not. */
+async function authenticated(auth: ProxyAuthentication, request: Request, response: Response): Promise<boolean> {
+  const token = bearerToken(request.headers.authorization);
+  if (token === null) {
+    problemOf(response, 401, 'UNAUTHENTICATED', 'Send a valid API key as "Authorization: Bearer <api key>".');
+    return false;
+  }
+  const admitted = auth.failures.admit(request.ip);
+  if (!admitted.allowed) {
+    response.setHeader('Retry-After', String(admitted.retryAfterSeconds));
+    problemOf(
+      response,
+      429,
+      'RATE_LIMITED',
+      `Too many refused API keys from this address; retry after ${admitted.retryAfterSeconds} s.`,
+    );
+    return false;
+  }
+  let principal;
+  try {
+    principal = await auth.verifier.verify(token);
+  } catch {
+    problemOf(response, 503, 'SERVICE_UNAVAILABLE', 'The API key cannot be checked now; retry shortly.');
+    return false;
+  }
+  if (principal === null) {
+    auth.failures.refused(request.ip);
+    problemOf(response, 401, 'UNAUTHENTICATED', 'Send a valid API key as "Authorization: Bearer <api key>".');
+    return false;
+  }
+  return true;
+}
+
 /** Request headers passed on, and response headers passed back. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'accept', 'x-correlation-id'] as const;
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'cache-control'] as const;
@@ -39,7 +75,13 @@ const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'cache-contro
 /** How long the proxy waits for the service. */
 const UPSTREAM_TIMEOUT_MS = 15_000;
 
-export function consoleProxy(upstreams: ConsoleUpstreams) {
+/** What the proxy checks a key with: the sync agent's own verifier and failed-authentication budget. */
+export interface ProxyAuthentication {
+  readonly verifier: Pick<ApiKeyVerifier, 'verify'>;
+  readonly failures: Pick<FailedAuthLimiter, 'admit' | 'refused'>;
+}
+
+export function consoleProxy(upstreams: ConsoleUpstreams, auth: ProxyAuthentication) {
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
     const match = /^\/(pairing|licensing)(\/.*)$/.exec(request.url);
     if (!match) return next();
@@ -50,6 +92,7 @@ export function consoleProxy(upstreams: ConsoleUpstreams) {
       return problemOf(response, 400, 'VALIDATION_FAILED', 'The path is not one the console proxy forwards.');
     if (!allowed(request.method, path))
       return problemOf(response, 405, 'METHOD_NOT_ALLOWED', 'The console proxy forwards reads and dead-letter replays only.');
+    if (!(await authenticated(auth, request, response))) return;
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = request.headers[name];

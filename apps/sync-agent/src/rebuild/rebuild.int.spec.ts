@@ -90,7 +90,7 @@ beforeAll(async () => {
   await live.start();
   config = {
     service: 'sync-agent',
-    http: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0, headersTimeoutSeconds: 10, requestTimeoutSeconds: 10, trustProxy: false },
     postgres: db.settings,
     nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_sync-agent' },
     busNamespace: names.namespace,
@@ -98,7 +98,10 @@ beforeAll(async () => {
     expiryWarningDays: 30,
     eventKeys,
     rateLimitPerMinute: 60_000,
+    rateLimitBurst: 1_000,
+    failedAuthPerMinute: 60,
     apiKeyCacheSeconds: 5,
+    streamMaxBytes: 1024 ** 3,
   };
 });
 

@@ -90,7 +90,11 @@ function view(row: ApiKeyRow): ApiKeyView {
 
 /** The api_keys table of the owning service (pairing). */
 export class ApiKeyStore {
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    /** Told each new key's hash once it is committed (pairing's verifier forgets that the hash was unknown). */
+    private readonly created: (keyHash: string) => void = () => undefined,
+  ) {}
 
   /** Creates a key; the secret is in the result and nowhere else. */
   async create(input: {
@@ -117,6 +121,7 @@ export class ApiKeyStore {
         ],
       ),
     );
+    this.created(hashApiKey(apiKey));
     return { ...view(rows[0]!), apiKey };
   }
 

@@ -14,7 +14,6 @@ import {
 } from './api-keys.js';
 import { ApiKeyVerifier, BOOTSTRAP_OPERATOR } from './api-key-verifier.js';
 import { resolveOperatorKey } from './operator-key.js';
-import { TokenBuckets } from '../http/rate-limit.js';
 import { ConfigurationError } from '../config/service-config.js';
 
 describe('generateApiKey', () => {
@@ -131,6 +130,93 @@ describe('ApiKeyVerifier', () => {
   });
 });
 
+describe('ApiKeyVerifier with a cache of unknown keys only (pairing)', () => {
+  const bootstrap = generateApiKey();
+  const holder: Principal = { keyId: 'k1', role: 'reader', accountId: 'acme' };
+
+  /** A directory holding `known` (mutable), counting the hashes it is asked for. */
+  function directory(known: Map<string, Principal>) {
+    const asked: string[] = [];
+    return { asked, lookUp: (hash: string) => (asked.push(hash), Promise.resolve(known.get(hash) ?? null)) };
+  }
+
+  it.each([
+    ['an unknown key, asked five times within the window', null, 5, 1],
+    ['a holder, asked five times (a revocation must take effect at once)', holder, 5, 5],
+  ])('asks the directory about %s: %s', async (_, principal, presented, lookups) => {
+    const key = generateApiKey();
+    const known = new Map(principal ? [[hashApiKey(key), principal]] : []);
+    const dir = directory(known);
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), dir.lookUp, { unknownCacheMs: 5_000, now: () => 0 });
+    for (let i = 0; i < presented; i++) await expect(verifier.verify(key)).resolves.toEqual(principal);
+    expect(dir.asked).toHaveLength(lookups);
+  });
+
+  it('sees a revocation at once', async () => {
+    const key = generateApiKey();
+    const known = new Map([[hashApiKey(key), holder]]);
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), directory(known).lookUp, { unknownCacheMs: 5_000 });
+    await expect(verifier.verify(key)).resolves.toEqual(holder);
+    known.delete(hashApiKey(key));
+    await expect(verifier.verify(key)).resolves.toBeNull();
+  });
+
+  it('asks again once the window has passed', async () => {
+    let clock = 0;
+    const dir = directory(new Map());
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), dir.lookUp, { unknownCacheMs: 5_000, now: () => clock });
+    const key = generateApiKey();
+    await verifier.verify(key);
+    clock = 4_999;
+    await verifier.verify(key);
+    clock = 5_000;
+    await verifier.verify(key);
+    expect(dir.asked).toHaveLength(2);
+  });
+
+  it('forgets that a key was unknown when a key with its hash is created', async () => {
+    const key = generateApiKey();
+    const known = new Map<string, Principal>();
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), directory(known).lookUp, { unknownCacheMs: 60_000 });
+    await expect(verifier.verify(key)).resolves.toBeNull();
+    known.set(hashApiKey(key), holder);
+    verifier.keyCreated(hashApiKey(key));
+    await expect(verifier.verify(key)).resolves.toEqual(holder);
+  });
+
+  it('does not keep an "unknown" answer from a lookup that a creation overtook', async () => {
+    const key = generateApiKey();
+    let answer!: (principal: Principal | null) => void;
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), () => new Promise((resolve) => (answer = resolve)), {
+      unknownCacheMs: 60_000,
+    });
+    const first = verifier.verify(key);
+    verifier.keyCreated(hashApiKey(key)); // committed while the lookup was on its way
+    answer(null);
+    await expect(first).resolves.toBeNull();
+    const second = verifier.verify(key);
+    answer(holder);
+    await expect(second).resolves.toEqual(holder);
+  });
+
+  it('refuses a key that is not of the issued form without asking', async () => {
+    const dir = directory(new Map());
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), dir.lookUp, { unknownCacheMs: 5_000 });
+    for (const key of ['hlsk_short', 'x'.repeat(48), `hlsk_${'A'.repeat(42)}!`, `${bootstrap}x`])
+      await expect(verifier.verify(key)).resolves.toBeNull();
+    expect(dir.asked).toEqual([]);
+  });
+
+  it('keeps at most maxEntries unknown keys, the oldest going first', async () => {
+    const dir = directory(new Map());
+    const verifier = new ApiKeyVerifier(hashApiKey(bootstrap), dir.lookUp, { unknownCacheMs: 60_000, maxEntries: 2 });
+    const [a, b, c] = [generateApiKey(), generateApiKey(), generateApiKey()];
+    for (const key of [a, b, c, c, b, a]) await verifier.verify(key);
+    // a was pushed out by c; asking for a again then pushed out b.
+    expect(dir.asked).toEqual([a, b, c, a].map(hashApiKey));
+  });
+});
+
 describe('resolveOperatorKey', () => {
   const fresh = () => mkdtempSync(join(tmpdir(), 'operator-key-'));
 
@@ -171,27 +257,3 @@ function captured(run: () => unknown): ConfigurationError {
   }
   throw new Error('expected a ConfigurationError');
 }
-
-describe('TokenBuckets', () => {
-  it('allows a burst of perMinute, then refuses with the seconds until a token is back, per key', () => {
-    let clock = 0;
-    const buckets = new TokenBuckets(60, () => clock);
-    for (let i = 0; i < 60; i++) expect(buckets.take('a')).toEqual({ allowed: true });
-    expect(buckets.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
-    expect(buckets.take('b')).toEqual({ allowed: true });
-    clock = 1_000;
-    expect(buckets.take('a')).toEqual({ allowed: true });
-    expect(buckets.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
-  });
-
-  it('refills no further than the burst', () => {
-    let clock = 0;
-    const buckets = new TokenBuckets(2, () => clock);
-    clock = 3_600_000;
-    expect([buckets.take('a'), buckets.take('a'), buckets.take('a')]).toEqual([
-      { allowed: true },
-      { allowed: true },
-      { allowed: false, retryAfterSeconds: 30 },
-    ]);
-  });
-});

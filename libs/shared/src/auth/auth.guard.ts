@@ -10,9 +10,12 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { Response } from 'express';
 import { bearerToken, type ApiKeyRole, type Principal } from './api-keys.js';
 import { ApiKeyVerifier } from './api-key-verifier.js';
 import { DependencyUnavailableError } from '../messaging/request-reply.js';
+import { FailedAuthLimiter } from '../http/failed-auth-limit.js';
+import { tooManyRequests } from '../http/rate-limit.js';
 
 const PUBLIC = 'auth:public';
 const ROLES = 'auth:roles';
@@ -30,6 +33,8 @@ export const ACCOUNT_WRITERS: readonly ApiKeyRole[] = ['operator', 'account-admi
 
 interface AuthenticatedRequest {
   headers: Record<string, string | string[] | undefined>;
+  /** Express's client address: the socket's peer, or X-Forwarded-For's as far as TRUST_PROXY allows. */
+  ip?: string;
   principal?: Principal;
 }
 
@@ -44,12 +49,15 @@ export const Caller = createParamDecorator((_: unknown, context: ExecutionContex
  * The global guard: every HTTP route needs `Authorization: Bearer <api key>` of an active key whose role the
  * route allows (`@Allow`; operators only when unsaid), except `@Public()` routes. 401 UNAUTHENTICATED without a
  * valid key, 403 FORBIDDEN for a role the route does not allow. Request/reply handlers (NATS) are not HTTP.
+ * A presented key is looked up only while its client address has failed-authentication budget left
+ * (FailedAuthLimiter); past it, 429 RATE_LIMITED with Retry-After, whatever the key.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     @Inject(Reflector) private readonly reflector: Reflector,
     @Inject(ApiKeyVerifier) private readonly verifier: ApiKeyVerifier,
+    @Inject(FailedAuthLimiter) private readonly failures: FailedAuthLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -58,12 +66,19 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(request.headers.authorization);
-    const principal = token === null ? null : await this.verify(token);
-    if (!principal)
-      throw new UnauthorizedException({
-        code: 'UNAUTHENTICATED',
-        message: 'Send a valid API key as "Authorization: Bearer <api key>".',
-      });
+    if (token === null) throw unauthenticated();
+    const admitted = this.failures.admit(request.ip);
+    if (!admitted.allowed)
+      throw tooManyRequests(
+        context.switchToHttp().getResponse<Response>(),
+        admitted.retryAfterSeconds,
+        `Too many refused API keys from this address; retry after ${admitted.retryAfterSeconds} s.`,
+      );
+    const principal = await this.verify(token);
+    if (!principal) {
+      this.failures.refused(request.ip);
+      throw unauthenticated();
+    }
     const allowed = this.reflector.getAllAndOverride<ApiKeyRole[] | undefined>(ROLES, targets) ?? ['operator'];
     if (!allowed.includes(principal.role))
       throw new ForbiddenException({
@@ -86,4 +101,11 @@ export class AuthGuard implements CanActivate {
       });
     }
   }
+}
+
+function unauthenticated(): UnauthorizedException {
+  return new UnauthorizedException({
+    code: 'UNAUTHENTICATED',
+    message: 'Send a valid API key as "Authorization: Bearer <api key>".',
+  });
 }

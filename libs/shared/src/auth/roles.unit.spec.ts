@@ -17,6 +17,7 @@ import {
   type Principal,
 } from './api-keys.js';
 import { ACCOUNT_WRITERS, Allow, AuthGuard, READERS } from './auth.guard.js';
+import { FailedAuthLimiter } from '../http/failed-auth-limit.js';
 
 @Controller('things')
 class Routes {
@@ -53,6 +54,7 @@ const guard = new AuthGuard(
     const role = API_KEY_ROLES.find((r) => hash === hashOf(r));
     return Promise.resolve(role ? principalOf(role) : null);
   }),
+  new FailedAuthLimiter(60),
 );
 
 /** What the guard answers a request with `role`'s key to `handler`: allowed, or the refusal's code. */

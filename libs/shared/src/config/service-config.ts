@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -7,7 +8,7 @@ import { z } from 'zod';
  */
 export interface ServiceConfig {
   readonly service: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: HttpSettings;
   readonly postgres: PostgresSettings;
   readonly nats: NatsSettings;
   /** Prefix of every subject and stream name; empty in production, unique per test run. */
@@ -15,12 +16,34 @@ export interface ServiceConfig {
   readonly logFormat: 'text' | 'json';
   /** Licenses expiring within this many days are flagged and announced as expiring soon. */
   readonly expiryWarningDays: number;
-  /** Requests one API key may make per minute to one service before 429 RATE_LIMITED. */
+  /** Requests one API key may make per minute to one service before 429 RATE_LIMITED (the sustained rate). */
   readonly rateLimitPerMinute: number;
+  /** How many requests of one key may come at once above that rate (default one second's share of it). */
+  readonly rateLimitBurst: number;
+  /** Refused API keys one client address may present per minute (and at once) before 429 without a lookup. */
+  readonly failedAuthPerMinute: number;
   /** How long licensing and the sync agent trust pairing's answer about a key (so a revocation takes this long). */
   readonly apiKeyCacheSeconds: number;
   /** Where the keys that sign this service's events and verify everyone's are. */
   readonly eventKeys: EventKeySettings;
+  /** The byte limit of every JetStream stream (event streams and dead letters); the oldest messages go first. */
+  readonly streamMaxBytes: number;
+}
+
+/** Where the HTTP server listens, how long a client may take to send a request, and whom to believe about it. */
+export interface HttpSettings {
+  readonly host: string;
+  readonly port: number;
+  /** HTTP_HEADERS_TIMEOUT_SECONDS: the whole request head must arrive within this (else 408 and closed). */
+  readonly headersTimeoutSeconds: number;
+  /** HTTP_REQUEST_TIMEOUT_SECONDS: the whole request, head and body, must arrive within this (else 408 and closed). */
+  readonly requestTimeoutSeconds: number;
+  /**
+   * TRUST_PROXY: whose X-Forwarded-For to believe for the client address. `false` (unset): nobody, the socket's
+   * peer is the client; a number: that many proxy hops in front; a list: proxies at these addresses or subnets
+   * (or `loopback`, `linklocal`, `uniquelocal`).
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 /** How a service reaches NATS: servers, its bus user, TLS, and the inbox prefix its replies arrive under. */
@@ -67,6 +90,54 @@ export class ConfigurationError extends Error {
 
 /** Where development event keys go when EVENT_KEYS_DIR is unset (git-ignored). */
 const DEVELOPMENT_EVENT_KEYS_DIR = '.local/event-signing-keys';
+
+/** A whole number from `min` to `max` (environment variables are text). */
+function wholeNumber(min: number, max: number) {
+  return z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be ${min}-${max}`)
+    .max(max, `must be ${min}-${max}`);
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address (`10.0.0.1`), a subnet (`10.0.0.0/8`, `fd00::/8`) or one of proxy-addr's names. */
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const TRUST_PROXY_RULE =
+  'must be false, a number of proxy hops (1-10), or comma-separated proxy addresses or subnets (or loopback, linklocal, uniquelocal)';
+
+/**
+ * TRUST_PROXY: `false` trusts no X-Forwarded-For; `1`-`10` trusts that many hops; otherwise a comma-separated
+ * list of proxy addresses or subnets. `true` (anyone's header) is refused: it would let every client choose its
+ * own address, and with it a fresh failed-authentication budget per request.
+ */
+const trustProxy = z.string().transform((raw, ctx): false | number | string[] => {
+  const value = raw.trim();
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops >= 1 && hops <= 10) return hops;
+  } else {
+    const entries = value.split(',').map((entry) => entry.trim());
+    if (entries.every(isProxyEntry)) return entries;
+  }
+  ctx.addIssue({ code: 'custom', message: TRUST_PROXY_RULE });
+  return z.NEVER;
+});
+
+/** The default byte limit of each JetStream stream: 1 GiB (four streams reserve 4 GiB of the server's store). */
+export const DEFAULT_STREAM_MAX_BYTES = 1024 ** 3;
+const MIN_STREAM_MAX_BYTES = 1024 ** 2;
+const MAX_STREAM_MAX_BYTES = 1024 ** 4;
 
 const port = z.coerce.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (a-z, 0-9, _)');
@@ -128,6 +199,12 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .min(1, 'must be 1 or more')
       .max(100_000_000, 'must be at most 100000000')
       .default(60_000),
+    RATE_LIMIT_BURST: wholeNumber(1, 100_000_000).optional(),
+    FAILED_AUTH_PER_MINUTE: wholeNumber(1, 1_000_000).default(60),
+    TRUST_PROXY: trustProxy.default(false),
+    HTTP_HEADERS_TIMEOUT_SECONDS: wholeNumber(1, 300).default(10),
+    HTTP_REQUEST_TIMEOUT_SECONDS: wholeNumber(1, 300).default(10),
+    STREAM_MAX_BYTES: wholeNumber(MIN_STREAM_MAX_BYTES, MAX_STREAM_MAX_BYTES).default(DEFAULT_STREAM_MAX_BYTES),
     API_KEY_CACHE_SECONDS: z.coerce
       .number()
       .int('must be a whole number')
@@ -159,13 +236,23 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       ? [`${va === undefined ? a : b}: must be set together with ${va === undefined ? b : a}`]
       : [],
   );
+  if (c.HTTP_HEADERS_TIMEOUT_SECONDS > c.HTTP_REQUEST_TIMEOUT_SECONDS)
+    problems.push(
+      `HTTP_HEADERS_TIMEOUT_SECONDS: must not exceed HTTP_REQUEST_TIMEOUT_SECONDS (${c.HTTP_REQUEST_TIMEOUT_SECONDS}), which includes the headers (got ${c.HTTP_HEADERS_TIMEOUT_SECONDS})`,
+    );
   if (problems.length > 0) throw new ConfigurationError(problems);
   const tlsFiles = { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE };
   const tls = Object.fromEntries(Object.entries(tlsFiles).filter(([, v]) => v !== undefined));
   const fromUrl = c.DATABASE_URL ? new URL(c.DATABASE_URL) : undefined;
   return {
     service: defaults.service,
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    http: {
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      headersTimeoutSeconds: c.HTTP_HEADERS_TIMEOUT_SECONDS,
+      requestTimeoutSeconds: c.HTTP_REQUEST_TIMEOUT_SECONDS,
+      trustProxy: c.TRUST_PROXY,
+    },
     postgres: {
       host: fromUrl?.hostname || c.PGHOST,
       port: fromUrl?.port ? Number(fromUrl.port) : c.PGPORT,
@@ -184,6 +271,9 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
     logFormat: c.LOG_FORMAT,
     expiryWarningDays: c.EXPIRY_WARNING_DAYS,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    // One second's share by default: a burst of a whole minute let a flood through at several times the rate.
+    rateLimitBurst: c.RATE_LIMIT_BURST ?? Math.ceil(c.RATE_LIMIT_PER_MINUTE / 60),
+    failedAuthPerMinute: c.FAILED_AUTH_PER_MINUTE,
     apiKeyCacheSeconds: c.API_KEY_CACHE_SECONDS,
     eventKeys: {
       dir: resolve(c.EVENT_KEYS_DIR ?? DEVELOPMENT_EVENT_KEYS_DIR),
@@ -191,6 +281,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       signingKeyId: c.EVENT_SIGNING_KEY_ID,
       production: c.NODE_ENV === 'production',
     },
+    streamMaxBytes: c.STREAM_MAX_BYTES,
   };
 }
 

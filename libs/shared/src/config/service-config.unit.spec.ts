@@ -24,7 +24,7 @@ describe('loadServiceConfig', () => {
     it('uses the localhost defaults and the service-specific port and database', () => {
       expect(loadServiceConfig(pairing, {})).toEqual({
         service: 'pairing',
-        http: { host: '127.0.0.1', port: 3001 },
+        http: { host: '127.0.0.1', port: 3001, headersTimeoutSeconds: 10, requestTimeoutSeconds: 10, trustProxy: false },
         postgres: {
           host: '127.0.0.1',
           port: 5432,
@@ -38,6 +38,8 @@ describe('loadServiceConfig', () => {
         logFormat: 'text',
         expiryWarningDays: 30,
         rateLimitPerMinute: 60_000,
+        rateLimitBurst: 1_000,
+        failedAuthPerMinute: 60,
         apiKeyCacheSeconds: 5,
         eventKeys: {
           dir: resolve('.local/event-signing-keys'),
@@ -45,6 +47,7 @@ describe('loadServiceConfig', () => {
           signingKeyId: undefined,
           production: false,
         },
+        streamMaxBytes: 1024 ** 3,
       });
     });
 
@@ -108,6 +111,56 @@ describe('loadServiceConfig', () => {
     it('falls back to PG* for what DATABASE_URL leaves out (as libpq does)', () => {
       const config = loadServiceConfig(pairing, { DATABASE_URL: 'postgres://db.example.com', PGPORT: '6000', PGUSER: 'svc' });
       expect(config.postgres).toMatchObject({ host: 'db.example.com', port: 6000, user: 'svc', database: 'ha_pairing' });
+    });
+  });
+
+  describe('the abuse bounds', () => {
+    it.each([
+      [{ RATE_LIMIT_PER_MINUTE: '600' }, { rateLimitPerMinute: 600, rateLimitBurst: 10 }],
+      [{ RATE_LIMIT_PER_MINUTE: '40' }, { rateLimitPerMinute: 40, rateLimitBurst: 1 }],
+      [
+        { RATE_LIMIT_PER_MINUTE: '600', RATE_LIMIT_BURST: '50' },
+        { rateLimitPerMinute: 600, rateLimitBurst: 50 },
+      ],
+      [{ FAILED_AUTH_PER_MINUTE: '5' }, { failedAuthPerMinute: 5 }],
+      [{ STREAM_MAX_BYTES: '1048576' }, { streamMaxBytes: 1_048_576 }],
+    ])('read %j (the burst defaults to one second of the rate)', (env, expected) => {
+      expect(loadServiceConfig(pairing, env)).toMatchObject(expected);
+    });
+
+    it.each([
+      [
+        { HTTP_HEADERS_TIMEOUT_SECONDS: '2', HTTP_REQUEST_TIMEOUT_SECONDS: '3' },
+        { headersTimeoutSeconds: 2, requestTimeoutSeconds: 3 },
+      ],
+      [{ TRUST_PROXY: 'false' }, { trustProxy: false }],
+      [{ TRUST_PROXY: '2' }, { trustProxy: 2 }],
+      [{ TRUST_PROXY: 'loopback' }, { trustProxy: ['loopback'] }],
+      [
+        { TRUST_PROXY: '10.0.0.0/8, 192.0.2.7 ,fd00::/8,uniquelocal' },
+        { trustProxy: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'uniquelocal'] },
+      ],
+    ])('read %j into the HTTP settings', (env, expected) => {
+      expect(loadServiceConfig(pairing, env).http).toMatchObject(expected);
+    });
+
+    it.each([
+      [{ TRUST_PROXY: 'true' }, /^TRUST_PROXY: must be false, a number of proxy hops/],
+      [{ TRUST_PROXY: '0' }, /^TRUST_PROXY: /],
+      [{ TRUST_PROXY: '11' }, /^TRUST_PROXY: /],
+      [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: /],
+      [{ TRUST_PROXY: 'proxy.example.com' }, /^TRUST_PROXY: /],
+      [{ HTTP_REQUEST_TIMEOUT_SECONDS: '0' }, /^HTTP_REQUEST_TIMEOUT_SECONDS: must be 1-300/],
+      [{ HTTP_HEADERS_TIMEOUT_SECONDS: '301' }, /^HTTP_HEADERS_TIMEOUT_SECONDS: must be 1-300/],
+      [
+        { HTTP_HEADERS_TIMEOUT_SECONDS: '20', HTTP_REQUEST_TIMEOUT_SECONDS: '10' },
+        /^HTTP_HEADERS_TIMEOUT_SECONDS: must not exceed HTTP_REQUEST_TIMEOUT_SECONDS/,
+      ],
+      [{ RATE_LIMIT_BURST: '0' }, /^RATE_LIMIT_BURST: /],
+      [{ FAILED_AUTH_PER_MINUTE: 'many' }, /^FAILED_AUTH_PER_MINUTE: must be a whole number/],
+      [{ STREAM_MAX_BYTES: '1000' }, /^STREAM_MAX_BYTES: must be 1048576-/],
+    ])('refuse %j', (env, problem) => {
+      expect(configurationError(env).problems).toEqual([expect.stringMatching(problem)]);
     });
   });
 

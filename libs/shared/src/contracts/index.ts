@@ -10,6 +10,7 @@ export * from './envelope.js';
 export * from './subjects.js';
 export * from './product-lookup.js';
 export * from './newest-event.js';
+export * from './text.js';
 export * from '../catalog/model-catalog.js';
 export * from '../catalog/license-catalog.js';
 export * from '../domain/decider.js';

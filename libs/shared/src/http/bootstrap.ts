@@ -11,6 +11,8 @@ import {
 } from '../config/service-config.js';
 import { ServiceRuntime, type ServiceRuntimeOptions } from '../runtime/service-runtime.js';
 import { RuntimeModule } from './runtime.module.js';
+import { TimedExpressAdapter, trustProxySetting } from './http-server.js';
+import { abuseMetrics } from './abuse-metrics.js';
 import { requestHardening } from './hardening.js';
 import { MAX_BODY_BYTES } from './problem-details.js';
 import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
@@ -74,14 +76,22 @@ export function operatorKeyOrExit(service: string): OperatorKey {
 }
 
 /**
- * Who verifies API keys: pairing owns the api_keys table and reads it; the other services ask pairing over
- * NATS by the key's hash (signed request/reply) and keep the answer API_KEY_CACHE_SECONDS (docs/decisions.md §21).
+ * Who verifies API keys: pairing owns the api_keys table and reads it, keeping only "unknown" answers
+ * API_KEY_CACHE_SECONDS (so a revocation is immediate, and a repeated unknown key costs no transaction; a created
+ * key leaves that cache at once, see RuntimeModule); the other services ask pairing over NATS by the key's hash
+ * (signed request/reply) and keep the answer API_KEY_CACHE_SECONDS (docs/decisions.md §21, §37).
  */
 function apiKeyVerifier(runtime: ServiceRuntime, operatorKey: OperatorKey, ownsApiKeys: boolean): ApiKeyVerifier {
   const bootstrapHash = hashApiKey(operatorKey.key);
   if (ownsApiKeys) {
     const store = new ApiKeyStore(runtime.eventStore);
-    return new ApiKeyVerifier(bootstrapHash, (hash) => store.findActive(hash));
+    const { apiKeyLookups } = abuseMetrics(runtime.metrics.registry);
+    const lookUp = async (hash: string) => {
+      const principal = await store.findActive(hash);
+      apiKeyLookups.inc({ answer: principal ? 'known' : 'unknown' });
+      return principal;
+    };
+    return new ApiKeyVerifier(bootstrapHash, lookUp, { unknownCacheMs: runtime.config.apiKeyCacheSeconds * 1000 });
   }
   // Only pairing's signed answer is believed: a forged "operator" reply is ignored, and without a genuine answer
   // in time the request fails with 503 and nothing is cached.
@@ -125,9 +135,12 @@ export async function runService(
   const verifier = apiKeyVerifier(runtime, operatorKey, options.ownsApiKeys ?? false);
   const app = await NestFactory.create<NestExpressApplication>(
     { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime, verifier), appModule(runtime)] },
+    new TimedExpressAdapter(options.config.http),
     { logger, abortOnError: false, bodyParser: false },
   );
   app.disable('x-powered-by');
+  // request.ip, the address a failed-authentication budget belongs to: the socket's peer unless TRUST_PROXY.
+  app.set('trust proxy', trustProxySetting(options.config.http.trustProxy));
   // Before the parser: refuse non-JSON bodies (415) and malformed correlation ids; then JSON up to 16 KB (413).
   app.use(requestHardening);
   app.useBodyParser('json', { limit: MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });

@@ -23,6 +23,8 @@ import { Allow, AuthGuard, Public } from '../auth/auth.guard.js';
 import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
 import { ApiKeyStore } from '../auth/api-key-store.js';
 import { RateLimitGuard } from './rate-limit.js';
+import { FailedAuthLimiter } from './failed-auth-limit.js';
+import { abuseMetrics } from './abuse-metrics.js';
 
 /** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
 @Controller()
@@ -79,12 +81,13 @@ class RuntimeShutdown implements OnApplicationShutdown {
 
 /**
  * The thin Nest adapter around a ServiceRuntime: health and metrics endpoints, problem+json errors, the
- * guards (API key first, then readiness, then the per-key rate limit), and the runtime's parts (event store,
- * API keys) as injectable providers.
+ * guards (API key first, behind the failed-authentication budget of the client address; then readiness, then
+ * the per-key rate limit), and the runtime's parts (event store, API keys) as injectable providers.
  */
 @Module({})
 export class RuntimeModule {
   static forRuntime(runtime: ServiceRuntime, verifier: ApiKeyVerifier): DynamicModule {
+    const { authThrottled } = abuseMetrics(runtime.metrics.registry);
     return {
       module: RuntimeModule,
       global: true,
@@ -94,7 +97,12 @@ export class RuntimeModule {
         { provide: EventStore, useValue: runtime.eventStore },
         { provide: CLOCK, useValue: systemClock },
         { provide: ApiKeyVerifier, useValue: verifier },
-        { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.eventStore) },
+        // A created key's hash leaves the verifier's cache of unknown keys at once.
+        { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.eventStore, (hash) => verifier.keyCreated(hash)) },
+        {
+          provide: FailedAuthLimiter,
+          useValue: new FailedAuthLimiter(runtime.config.failedAuthPerMinute, { throttled: () => authThrottled.inc() }),
+        },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         // Global guards run in this order.
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -3,7 +3,7 @@ import type { BusNames } from '../contracts/index.js';
 import { EVENT_SOURCES } from '../event-signing/event-key-ring.js';
 import { ensureDurableConsumer, type DurableConsumerSpec } from './durable-consumer.js';
 import { deadLetterIndexConsumers } from '../dead-letters/dead-letter-index.js';
-import { ensureDeadLetterStream, ensureEventStream } from './streams.js';
+import { DEFAULT_STREAM_LIMITS, ensureDeadLetterStream, ensureEventStream, type StreamLimits } from './streams.js';
 
 /**
  * The bus administration the services' own users may not do: creates (or updates) every event stream, the
@@ -15,12 +15,13 @@ export async function setupBus(
   names: BusNames,
   consumers: readonly DurableConsumerSpec[],
   log: (message: string) => void = () => undefined,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
 ): Promise<void> {
   for (const source of EVENT_SOURCES) {
-    await ensureEventStream(jsm, names, source);
+    await ensureEventStream(jsm, names, source, limits);
     log(`stream ${names.stream(source)} (${names.allSubjects(source)}) ready`);
   }
-  await ensureDeadLetterStream(jsm, names);
+  await ensureDeadLetterStream(jsm, names, limits);
   log(`stream ${names.deadLetterStream} (${names.allDeadLetterSubjects}) ready`);
   for (const spec of [...consumers, ...deadLetterIndexConsumers(names, consumers)]) {
     await ensureDurableConsumer(jsm, spec);

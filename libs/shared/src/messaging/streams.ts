@@ -1,6 +1,7 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { BusNames, EventSource } from '../contracts/index.js';
+import { DEFAULT_STREAM_MAX_BYTES } from '../config/service-config.js';
 
 /**
  * JetStream's `Nats-Msg-Id` de-duplication window. It must exceed the relay's retry horizon
@@ -12,15 +13,30 @@ export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** How long streams keep messages; the event store in PostgreSQL remains the source of truth. */
 export const STREAM_MAX_AGE_MS = 365 * 24 * 3600_000;
 
+/** The byte limit of a stream (STREAM_MAX_BYTES); past it the oldest messages are discarded. */
+export interface StreamLimits {
+  readonly maxBytes: number;
+}
+
+/** 1 GiB a stream, what STREAM_MAX_BYTES defaults to. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxBytes: DEFAULT_STREAM_MAX_BYTES };
+
 /**
  * The JetStream settings every event stream gets, chosen deliberately:
  * - file storage and limits retention: events stay for late and rebuilding consumers, not just until acked;
  * - a 2-minute duplicate window: the relay republishes unacknowledged events within seconds of a retry,
  *   so `Nats-Msg-Id` de-duplication absorbs every republish it makes (DUPLICATE_WINDOW_MS);
- * - a bounded age (default one year) so the disk cannot fill without end; the event store in PostgreSQL
- *   remains the source of truth and can republish from any position.
+ * - a bounded age (one year) and size (STREAM_MAX_BYTES, default 1 GiB), discarding the oldest messages
+ *   first, so no publisher can fill the disk; the event store in PostgreSQL remains the source of truth and can
+ *   republish from any position. A durable consumer that was behind the discarded messages continues at the
+ *   stream's first remaining one (it never sees the discarded ones: republish them, docs/decisions.md §37).
+ *   nats-server reserves `max_bytes` of its JetStream store per stream when the stream is created.
  */
-export function eventStreamConfig(names: BusNames, source: EventSource): Partial<StreamConfig> & { name: string } {
+export function eventStreamConfig(
+  names: BusNames,
+  source: EventSource,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: names.stream(source),
     subjects: [names.allSubjects(source)],
@@ -29,16 +45,21 @@ export function eventStreamConfig(names: BusNames, source: EventSource): Partial
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
+    max_bytes: limits.maxBytes,
     num_replicas: 1,
   };
 }
 
 /**
  * The namespace's dead-letter stream (`dead-letter.<consumer>`): the same durable settings as an event stream,
- * so a dead letter survives restarts and stays for a year; `Nats-Msg-Id` = `<stream>:<seq>:<consumer>` of the
+ * so a dead letter survives restarts and stays for a year (or until STREAM_MAX_BYTES of newer ones push it out;
+ * its index row in the consumer's database stays); `Nats-Msg-Id` = `<stream>:<seq>:<consumer>` of the
  * original makes a consumer's dead-lettering the same message twice store it once.
  */
-export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> & { name: string } {
+export function deadLetterStreamConfig(
+  names: BusNames,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: names.deadLetterStream,
     subjects: [names.allDeadLetterSubjects],
@@ -47,6 +68,7 @@ export function deadLetterStreamConfig(names: BusNames): Partial<StreamConfig> &
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
+    max_bytes: limits.maxBytes,
     num_replicas: 1,
   };
 }
@@ -64,13 +86,22 @@ export function isPermissionViolation(error: unknown): boolean {
  * not administer streams (the locked-down deployment) leaves an existing stream as the setup step made it, and
  * fails (so its start-up retries) while the stream is missing.
  */
-export async function ensureEventStream(jsm: JetStreamManager, names: BusNames, source: EventSource): Promise<void> {
-  await ensureStream(jsm, eventStreamConfig(names, source));
+export async function ensureEventStream(
+  jsm: JetStreamManager,
+  names: BusNames,
+  source: EventSource,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Promise<void> {
+  await ensureStream(jsm, eventStreamConfig(names, source, limits));
 }
 
 /** Creates the namespace's dead-letter stream if it is missing, or brings its settings up to date. */
-export async function ensureDeadLetterStream(jsm: JetStreamManager, names: BusNames): Promise<void> {
-  await ensureStream(jsm, deadLetterStreamConfig(names));
+export async function ensureDeadLetterStream(
+  jsm: JetStreamManager,
+  names: BusNames,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Promise<void> {
+  await ensureStream(jsm, deadLetterStreamConfig(names, limits));
 }
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {

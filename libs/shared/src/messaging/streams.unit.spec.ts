@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { busNames } from '../contracts/index.js';
 import { RELAY_RETRY_HORIZON_MS } from '../event-store/outbox-relay.js';
 import { CONSUMER_DEFAULTS, redeliveryDelayMs } from './durable-consumer.js';
-import { DUPLICATE_WINDOW_MS, deadLetterStreamConfig, eventStreamConfig } from './streams.js';
+import { DEFAULT_STREAM_LIMITS, DUPLICATE_WINDOW_MS, deadLetterStreamConfig, eventStreamConfig } from './streams.js';
 
 describe('the JetStream settings', () => {
   const names = busNames('');
@@ -18,6 +18,15 @@ describe('the JetStream settings', () => {
       });
     }
     expect(deadLetterStreamConfig(names)).toMatchObject({ name: 'DEAD_LETTER', subjects: ['dead-letter.>'] });
+  });
+
+  it('bound every stream in bytes (1 GiB unless told), discarding the oldest messages', () => {
+    const limits = { maxBytes: 5 * 1024 ** 2 };
+    for (const config of [eventStreamConfig(names, 'licensing'), deadLetterStreamConfig(names)])
+      expect(config).toMatchObject({ max_bytes: 1024 ** 3, discard: DiscardPolicy.Old });
+    expect(DEFAULT_STREAM_LIMITS.maxBytes).toBe(1024 ** 3);
+    for (const config of [eventStreamConfig(names, 'licensing', limits), deadLetterStreamConfig(names, limits)])
+      expect(config).toMatchObject({ max_bytes: 5 * 1024 ** 2, discard: DiscardPolicy.Old });
   });
 
   it('have a duplicate window longer than the relay takes to publish an unacknowledged event again', () => {

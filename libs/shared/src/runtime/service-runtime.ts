@@ -199,7 +199,7 @@ export class ServiceRuntime {
     this.jsClient = jetstream(this.nc);
     const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
     await this.retry('JetStream streams', async () => {
-      for (const source of sources) await ensureEventStream(jsm, this.names, source);
+      for (const source of sources) await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes });
     });
     this.relay = new OutboxRelay({
       postgres: config.postgres,
@@ -225,7 +225,7 @@ export class ServiceRuntime {
       const specs = this.consumption.consumers(this.names);
       const indexSpecs = deadLetterIndexConsumers(this.names, specs);
       await this.retry('JetStream consumers', async () => {
-        await ensureDeadLetterStream(jsm, this.names);
+        await ensureDeadLetterStream(jsm, this.names, { maxBytes: config.streamMaxBytes });
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
       });
       const { verification } = this.eventKeys;

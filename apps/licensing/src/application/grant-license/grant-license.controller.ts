@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, Serial, handleCommand, valid, type Clock, type Principal } from '#shared';
+import { CLOCK, Caller, EventStore, PlainText, Serial, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { ProductDirectory } from '../product-directory.js';
@@ -15,7 +15,7 @@ export const Instant = z.iso
 
 /** POST /products/:serial/licenses */
 export const GrantLicenseBody = z.strictObject({
-  sku: z.string().min(1).max(64),
+  sku: PlainText({ max: 64 }),
   expiresAt: Instant.nullable().optional(),
   trial: z.boolean().optional(),
 });

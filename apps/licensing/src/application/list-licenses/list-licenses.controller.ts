@@ -7,6 +7,7 @@ import {
   Caller,
   EventStore,
   PageLimit,
+  PlainText,
   READERS,
   cursorOf,
   listScope,
@@ -22,7 +23,7 @@ import { listLicenses } from './list-licenses.query.js';
 /** `GET /licenses?accountId=&sku=&status=&expiresBefore=&cursor=&limit=`. */
 export const ListLicensesQuery = z.strictObject({
   accountId: AccountFilter.optional(),
-  sku: z.string().min(1).max(64).optional().meta({ description: 'Only this SKU, e.g. `GATEWAY_AV`.' }),
+  sku: PlainText({ max: 64 }).optional().meta({ description: 'Only this SKU, e.g. `GATEWAY_AV`.' }),
   status: z
     .enum(['active', 'expired', 'revoked'])
     .optional()

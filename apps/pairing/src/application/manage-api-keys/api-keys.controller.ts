@@ -7,6 +7,7 @@ import {
   ApiKeyStore,
   CLOCK,
   Caller,
+  PlainText,
   RuleViolation,
   ValidationFailedError,
   valid,
@@ -17,7 +18,7 @@ import {
 
 /** POST /api-keys: a name for humans, a role, and the account for account-scoped roles (none for the others). */
 export const CreateApiKeyBody = z.strictObject({
-  name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+  name: PlainText({ max: 100 }),
   role: ApiKeyRole,
   accountId: AccountId.optional(),
 });

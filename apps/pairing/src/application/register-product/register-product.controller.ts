@@ -8,6 +8,7 @@ import {
   Caller,
   EventStore,
   FIRMWARE_VERSION_PATTERN,
+  PlainText,
   SERIAL_PATTERN,
   handleCommand,
   valid,
@@ -26,7 +27,7 @@ import { productView, type ProductView } from '../views.js';
  */
 export const RegisterProductBody = z.strictObject({
   serial: z.string().regex(SERIAL_PATTERN, 'must be 12 characters 0-9A-F'),
-  model: z.string().min(1).max(64),
+  model: PlainText({ max: 64 }),
   firmwareVersion: z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1'),
   accountId: AccountId.optional(),
 });

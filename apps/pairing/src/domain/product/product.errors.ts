@@ -1,4 +1,4 @@
-import { RuleViolation } from '#shared/contracts';
+import { MODEL_CATALOG, RuleViolation } from '#shared/contracts';
 
 /** Stable codes of the product rules; the HTTP layer exposes them, so never rename one. */
 export const ProductErrorCode = {
@@ -22,7 +22,11 @@ export const productNotFound = (serial: string): RuleViolation =>
 
 /** Licensing and stateful sync depend on the model, so only catalogued models are accepted. */
 export const unknownModel = (model: string): RuleViolation =>
-  new RuleViolation(ProductErrorCode.UNKNOWN_MODEL, 'invalid', `Model "${model}" is not in the model catalog`);
+  new RuleViolation(
+    ProductErrorCode.UNKNOWN_MODEL,
+    'invalid',
+    `Model "${model}" is not in the model catalog; valid models: ${MODEL_CATALOG.map((m) => `"${m.model}"`).join(', ')} (GET /models)`,
+  );
 
 export const invalidSerial = (serial: string): RuleViolation =>
   new RuleViolation(

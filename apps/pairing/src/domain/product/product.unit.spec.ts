@@ -75,6 +75,12 @@ describe('product', () => {
 
     it.each([
       ['an unknown model', register({ model: 'XYZ' }), 'UNKNOWN_MODEL', 'Model "XYZ" is not in the model catalog'],
+      [
+        'a model written without its space',
+        register({ model: 'NSA2700' }),
+        'UNKNOWN_MODEL',
+        'valid models: "NSA 2700", "NSA 3700"',
+      ],
       ['a lowercase serial', register({ serial: '0040103a1b2c' }), 'INVALID_SERIAL', 'Serial "0040103a1b2c"'],
       ['a short serial', register({ serial: '0040103A1B' }), 'INVALID_SERIAL', 'Serial "0040103A1B"'],
       ['a non-numeric firmware version', register({ firmwareVersion: 'seven' }), 'INVALID_FIRMWARE_VERSION', '"seven"'],

@@ -6,6 +6,7 @@ import {
   Caller,
   EventStore,
   PageLimit,
+  PlainText,
   READERS,
   Serial,
   cursorOf,
@@ -20,7 +21,7 @@ import { listProducts } from './listings.query.js';
 /** `GET /products?accountId=&model=&pairStatus=&cursor=&limit=`. */
 export const ListProductsQuery = z.strictObject({
   accountId: AccountFilter.optional(),
-  model: z.string().min(1).max(64).optional().meta({ description: 'Only this model, e.g. `NSA 2700`.' }),
+  model: PlainText({ max: 64 }).optional().meta({ description: 'Only this model, e.g. `NSA 2700`.' }),
   pairStatus: z
     .enum(['paired', 'unpaired'])
     .optional()
