@@ -26,7 +26,7 @@ export interface SyncAgentRun extends ConsumerRunResult {
   /** EffectiveLicensesChanged the agent wrote to its outbox, and how long its relay took to publish the rest. */
   readonly outboxEvents: number;
   readonly outboxDrainedAfterSeconds: number | null;
-  /** consumer_events_total by outcome, from the agent's /metrics. */
+  /** ha_license_sync_consumer_events_total by outcome, from the agent's /metrics. */
   readonly outcomes: Record<string, number>;
   readonly cpuProfile?: CpuProfileSummary;
   readonly postgresProfile?: StatementProfile;
@@ -113,11 +113,11 @@ async function countOutbox(db: pg.Client, schema: string): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-/** consumer_events_total{outcome} from a service's Prometheus metrics. */
+/** ha_license_sync_consumer_events_total{outcome} from a service's Prometheus metrics. */
 async function consumedOutcomes(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${BENCH_OPERATOR_KEY}` } })).text();
   const outcomes: Record<string, number> = {};
-  for (const match of text.matchAll(/^consumer_events_total\{([^}]*)\} (\S+)$/gm)) {
+  for (const match of text.matchAll(/^ha_license_sync_consumer_events_total\{([^}]*)\} (\S+)$/gm)) {
     const outcome = /outcome="([^"]+)"/.exec(match[1]!)?.[1];
     if (outcome) outcomes[outcome] = Number(match[2]);
   }

@@ -1,8 +1,9 @@
 /**
  * `npm run bus:setup`: creates or updates the JetStream streams and the services' durable consumers, with the
  * bus user given in NATS_USER / NATS_PASSWORD (the admin user of deploy/nats/permissions.conf; none against a
- * server without authorization). Same NATS_URL, NATS_TLS_*, BUS_NAMESPACE variables as the services. Run before
- * the services start (`npm start` and docker-compose do): their own users may not administer the bus.
+ * server without authorization). Same NATS_URL, NATS_TLS_*, BUS_NAMESPACE and STREAM_REPLICAS variables as the
+ * services. Run before the services start (`npm start` and docker-compose do): their own users may not administer
+ * the bus.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { busNames, configOrExit, connectNats, setupBus } from '#shared';
@@ -21,6 +22,7 @@ const nc = await connectNats(config.nats, 'bus-setup', AbortSignal.timeout(60_00
 try {
   await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log, {
     maxBytes: config.streamMaxBytes,
+    replicas: config.streamReplicas,
   });
   log('done');
 } catch (error) {

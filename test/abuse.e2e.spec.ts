@@ -62,7 +62,9 @@ afterAll(async () => {
 async function lookups(answer: 'known' | 'unknown'): Promise<number> {
   const response = await api(system.pairing).get<string>('/metrics');
   expect(response.status).toBe(200);
-  const line = response.body.split('\n').find((l) => l.startsWith('api_key_lookups_total{') && l.includes(`answer="${answer}"`));
+  const line = response.body
+    .split('\n')
+    .find((l) => l.startsWith('ha_license_sync_api_key_lookups_total{') && l.includes(`answer="${answer}"`));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 

@@ -68,11 +68,11 @@ afterAll(async () => {
   await bus?.dispose();
 }, 60_000);
 
-/** Counters of a service's /metrics, by reason, for events_rejected_total. */
+/** Counters of a service's /metrics, by reason, for ha_license_sync_events_rejected_total. */
 async function rejected(url: string): Promise<Record<string, number>> {
   const text = (await api(url).get<string>('/metrics')).body;
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm))
+  for (const match of text.matchAll(/^ha_license_sync_events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm))
     counts[match[1]!] = Number(match[2]);
   return counts;
 }

@@ -100,7 +100,9 @@ describe('a poison message on the pairing stream', () => {
     expect(licensingLetter).toMatchObject({ consumer: 'licensing', reason: 'MALFORMED_JSON', subject: poisonSubject });
 
     const metrics = await syncAgent.get<string>('/metrics');
-    expect(metrics.body).toMatch(/dead_lettered_total\{[^}]*consumer="sync-agent"[^}]*reason="MALFORMED_JSON"[^}]*\} 1\b/);
+    expect(metrics.body).toMatch(
+      /ha_license_sync_dead_lettered_total\{[^}]*consumer="sync-agent"[^}]*reason="MALFORMED_JSON"[^}]*\} 1\b/,
+    );
   });
 
   it('is listed with filters and refused with 422 on replay while it is still poison, staying listed', async () => {

@@ -223,7 +223,8 @@ let licensing: Api;
 let syncAgent: Api;
 
 beforeAll(async () => {
-  system = await startSystem('openapi');
+  // Nest's route mapping lines are printed at verbose only: they are how this test learns the mapped routes.
+  system = await startSystem('openapi', { env: { LOG_LEVEL: 'verbose' } });
   pairing = api(system.pairing);
   licensing = api(system.licensing);
   syncAgent = api(system.syncAgent);
@@ -320,14 +321,15 @@ describe('docs/openapi/<service>.yaml', () => {
           const resolved = deref(response);
           if (!resolved.description) problems.push(`${name} ${status}: no description`);
           const isError = status === 'default' || Number(status) >= 400;
-          // /health answers its own JSON report with 503, not a problem.
+          // /readyz and /health answer their own JSON report with 503, not a problem.
+          const probe = path === '/readyz' || path === '/health';
           if (
             isError &&
-            path !== '/health' &&
+            !probe &&
             resolved.content?.['application/problem+json']?.schema?.$ref !== '#/components/schemas/Problem'
           )
             problems.push(`${name} ${status}: not application/problem+json with the Problem schema`);
-          if (isError && path !== '/health' && !/`[A-Z][A-Z_]+`/.test(resolved.description ?? ''))
+          if (isError && !probe && !/`[A-Z][A-Z_]+`/.test(resolved.description ?? ''))
             problems.push(`${name} ${status}: the description lists no error code`);
         }
       }
@@ -462,6 +464,8 @@ describe('docs/openapi/<service>.yaml', () => {
 
     // operations
     for (const service of [pairing, licensing, syncAgent]) {
+      expectDocumented('get', '/livez', await service.get('/livez'));
+      expectDocumented('get', '/readyz', await service.get('/readyz'));
       expectDocumented('get', '/health', await service.get('/health'));
       expectDocumented('get', '/metrics', await service.get('/metrics'));
     }

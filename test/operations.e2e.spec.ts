@@ -156,21 +156,24 @@ describe('a running system', () => {
       ['sync-agent', system.syncAgent],
     ] as const) {
       const text = await scrape(url);
-      expect(text).toMatch(/^# HELP service_ready /m);
-      expect(text).toMatch(/^# TYPE service_ready gauge$/m);
-      expect(value(text, 'service_ready', { service })).toBe(1);
+      expect(text).toMatch(/^# HELP ha_license_sync_service_ready /m);
+      expect(text).toMatch(/^# TYPE ha_license_sync_service_ready gauge$/m);
+      expect(value(text, 'ha_license_sync_service_ready', { service })).toBe(1);
       expect(text).toMatch(/^process_cpu_user_seconds_total\{[^}]*\} \d/m);
     }
     await eventually(
       async () => {
         expect(
-          value(await scrape(system.pairing), 'outbox_events_published_total', { service: 'pairing' }),
+          value(await scrape(system.pairing), 'ha_license_sync_outbox_events_published_total', { service: 'pairing' }),
         ).toBeGreaterThanOrEqual(1);
         expect(
-          value(await scrape(system.licensing), 'outbox_events_published_total', { service: 'licensing' }),
+          value(await scrape(system.licensing), 'ha_license_sync_outbox_events_published_total', { service: 'licensing' }),
         ).toBeGreaterThanOrEqual(1);
         expect(
-          value(await scrape(system.syncAgent), 'consumer_events_total', { service: 'sync-agent', outcome: 'applied' }),
+          value(await scrape(system.syncAgent), 'ha_license_sync_consumer_events_total', {
+            service: 'sync-agent',
+            outcome: 'applied',
+          }),
         ).toBeGreaterThanOrEqual(2);
         return true;
       },

@@ -120,7 +120,10 @@ describe('with a rogue answering every request on the bus', () => {
 
   it('counts the forgeries it ignored on /metrics', async () => {
     const metrics = (await api(system.licensing).get<string>('/metrics')).body;
-    const forged = [...metrics.matchAll(/^rpc_forged_replies_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const forged = [...metrics.matchAll(/^ha_license_sync_rpc_forged_replies_total\{[^}]*\} (\d+)/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
     expect(forged).toBeGreaterThan(0);
   });
 });

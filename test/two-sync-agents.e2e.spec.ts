@@ -91,7 +91,7 @@ class Oracle {
 async function scrapeConsumed(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_OPERATOR_KEY}` } })).text();
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^consumer_events_total\{[^}]*outcome="([a-z]+)"[^}]*\} (\S+)$/gm)) {
+  for (const match of text.matchAll(/^ha_license_sync_consumer_events_total\{[^}]*outcome="([a-z]+)"[^}]*\} (\S+)$/gm)) {
     counts[match[1]!] = Number(match[2]);
   }
   return counts;
@@ -99,7 +99,7 @@ async function scrapeConsumed(url: string): Promise<Record<string, number>> {
 
 async function published(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_OPERATOR_KEY}` } })).text();
-  return Number(/^outbox_events_published_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return Number(/^ha_license_sync_outbox_events_published_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? NaN);
 }
 
 describe('two sync-agent instances', () => {

@@ -1,7 +1,8 @@
 /**
- * The chaos run: a private PostgreSQL and nats-server, the three services as processes against them, a mixed
- * load, a nemesis that kills and restarts everything, injections onto the bus; then quiet, reconciliation
- * against the oracle, and a report. Used by `npm run chaos` (run.ts) and, short, by test/chaos.e2e.spec.ts.
+ * The chaos run: a private PostgreSQL and NATS (one nats-server, or a 3-node JetStream cluster), the three services
+ * as processes against them, a mixed load, a readiness poller, a nemesis that kills, restarts, partitions and cuts
+ * the power of everything, injections onto the bus; then quiet, reconciliation against the oracles, and a report.
+ * Used by `npm run chaos` (run.ts) and, short, by test/chaos.e2e.spec.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -10,14 +11,34 @@ import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { busNames } from '#shared/contracts';
-import { startPrivateNatsServer, type PrivateNatsServer } from '#shared/testing';
 import { request, type HttpOptions, type Reply } from './http.js';
 import { Injector } from './injector.js';
 import { Load, Random, Recorder } from './load.js';
 import { MetricsWatcher } from './metrics.js';
-import { Nemesis, faultPlan, type DownWindow, type Fault, type FaultRecord } from './nemesis.js';
+import { ChaosBus, type BusMode } from './nats-bus.js';
+import {
+  Nemesis,
+  countFaults,
+  faultPlan,
+  faultsPerRound,
+  type DownWindow,
+  type Fault,
+  type FaultCounts,
+  type FaultRecord,
+  type PlanSettings,
+} from './nemesis.js';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
-import { checkEffectiveSets, checkStores, checkStreams, resolveUnknowns, waitForQuiet, type Backends } from './reconcile.js';
+import { checkReadiness, describeViolation, type AckedWrite, type ReadinessVerdict } from './readiness-oracle.js';
+import { ReadinessPoller, type ReadinessPollCounts } from './readiness-poller.js';
+import {
+  checkEffectiveSets,
+  checkStores,
+  checkStreams,
+  readReadinessFacts,
+  resolveUnknowns,
+  waitForQuiet,
+  type Backends,
+} from './reconcile.js';
 import { SERVICES, freePort, startSystem, type RunningSystem, type ServiceName } from './services.js';
 import { World, type ProductEntry } from './world.js';
 
@@ -29,18 +50,27 @@ export interface ChaosOptions {
   readonly requestTimeoutMs: number;
   readonly thinkMs: number;
   readonly maxProducts: number;
-  /** [min, max] length of a NATS outage and of a PostgreSQL outage, and of the pause between two faults. */
+  /** The bus: one nats-server, or a 3-node JetStream cluster whose streams have 3 replicas. */
+  readonly bus: BusMode;
+  /**
+   * [min, max] length of a NATS outage, of a PostgreSQL outage, of the unsynced tail a power loss loses, of a
+   * node's kill or partition, and of the pause between two faults.
+   */
   readonly natsDownMs: readonly [number, number];
   readonly postgresDownMs: readonly [number, number];
+  readonly powerLossTailMs: readonly [number, number];
+  readonly nodeDownMs: readonly [number, number];
   readonly gapMs: readonly [number, number];
   readonly convergeTimeoutMs: number;
   readonly quietTimeoutMs: number;
-  /** Faults inflicted even if the time is up: the first five of the plan cover every kind. */
-  readonly minFaults: number;
+  /** Faults inflicted even if the time is up; default one round of the plan, so every fault the bus allows. */
+  readonly minFaults?: number;
   /** Only these kinds of fault (default all): to chase one failure. */
   readonly faultKinds?: readonly Fault['kind'][];
   /** Injections per round, and how often a round runs. */
   readonly injectEveryMs: number;
+  /** Pause between two readiness requests of the poller. */
+  readonly readinessEveryMs: number;
   readonly apiKey: string;
   readonly log: (line: string) => void;
   readonly signal?: AbortSignal;
@@ -56,13 +86,17 @@ export function chaosOptions(seconds: number, overrides: Partial<ChaosOptions> =
     requestTimeoutMs: 10_000,
     thinkMs: 20,
     maxProducts: Math.round(40 + seconds / 2),
+    bus: 'cluster',
     natsDownMs: long ? [20_000, 60_000] : [3_000, 5_000],
     postgresDownMs: long ? [3_000, 15_000] : [1_000, 2_000],
+    // nats-server 2.9 syncs its store every 2 minutes: a power loss loses up to that much.
+    powerLossTailMs: long ? [10_000, 90_000] : [3_000, 8_000],
+    nodeDownMs: long ? [10_000, 30_000] : [3_000, 8_000],
     gapMs: long ? [5_000, 20_000] : [500, 2_000],
     convergeTimeoutMs: 180_000,
     quietTimeoutMs: 300_000,
-    minFaults: 5,
     injectEveryMs: long ? 3_000 : 1_500,
+    readinessEveryMs: 25,
     apiKey: `chaos-operator-${randomBytes(16).toString('hex')}`,
     log: (line) => console.log(line),
     ...overrides,
@@ -84,12 +118,25 @@ export interface FaultSummary {
    * the outage, or needed only what was up); any other server error (a failed check).
    */
   readonly whileDown: { problem503: number; answered: number; otherServerError: number } | null;
+  /** What the fault did beyond its label (the tail a power loss took). */
+  readonly detail: string | null;
   readonly error: string | null;
+}
+
+/** The readiness oracle's findings (see readiness-oracle.ts), with the poller's other answers. */
+export interface ReadinessSummary extends ReadinessVerdict {
+  readonly polls: ReadinessPollCounts;
+  /** Blocking gap codes over every 200 answer, with how often each was given. */
+  readonly gapCodes: Readonly<Record<string, number>>;
+  readonly acknowledgedWrites: number;
+  readonly appliedAtSource: string;
 }
 
 export interface ChaosReport {
   readonly seed: number;
   readonly seconds: number;
+  /** The bus: single server or cluster, its nodes, and the replicas each stream had. */
+  readonly bus: { readonly mode: BusMode; readonly nodes: number; readonly replicas: Readonly<Record<string, number>> };
   readonly requests: Record<string, RequestCounts>;
   readonly totals: RequestCounts;
   readonly world: World['counts'];
@@ -106,6 +153,9 @@ export interface ChaosReport {
   readonly injected: { duplicates: number; staleCopies: number; poison: number; skipped: number };
   readonly finalRound: { duplicates: string; stale: string; poison: string };
   readonly faults: readonly FaultSummary[];
+  /** How many faults of each kind the nemesis inflicted. */
+  readonly faultCounts: FaultCounts;
+  readonly readiness: ReadinessSummary;
   readonly resolved: { tookEffect: number; didNot: number };
   readonly storeMismatches: readonly string[];
   readonly notOnStream: readonly string[];
@@ -135,21 +185,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const root = await mkdtemp(join(tmpdir(), 'ha-chaos-'));
   await chmod(root, 0o711);
   let postgres: PrivatePostgres | undefined;
-  let nats: PrivateNatsServer | undefined;
+  let bus: ChaosBus | undefined;
   let system: RunningSystem | undefined;
   let nc: NatsConnection | undefined;
   let injector: Injector | undefined;
   let metrics: MetricsWatcher | undefined;
+  let poller: ReadinessPoller | undefined;
   try {
     log(`chaos: seed ${options.seed}, ${options.seconds} s, ${options.concurrency} workers; working directory ${root}`);
     postgres = await startPrivatePostgres(join(root, 'postgres'), await freePort(), 'ha_chaos');
     log(`  PostgreSQL (private) on 127.0.0.1:${postgres.port}`);
-    nats = await startPrivateNatsServer({ storeDir: join(root, 'nats') });
-    log(`  nats-server (private, JetStream) on ${nats.url}`);
+    bus = await ChaosBus.start(join(root, 'nats'), options.bus);
+    const natsUrls = bus.urls;
+    log(
+      options.bus === 'cluster'
+        ? `  NATS (private): a 3-node JetStream cluster on ${natsUrls.join(', ')}, streams with ${bus.replicas} replicas`
+        : `  NATS (private): nats-server with JetStream on ${natsUrls.join(', ')}`,
+    );
     system = await startSystem('chaos', {
       postgres,
-      natsUrl: nats.url,
-      env: { OPERATOR_API_KEY: options.apiKey },
+      natsUrl: natsUrls.join(','),
+      env: { OPERATOR_API_KEY: options.apiKey, STREAM_REPLICAS: String(bus.replicas) },
       readyTimeoutMs: 120_000,
     });
     const sys = system;
@@ -157,10 +213,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`  services: ${SERVICES.map(({ name }) => `${name} ${urls[name]}`).join(', ')}`);
 
     const names = busNames(system.namespace);
-    const natsUrl = nats.url;
     const jsm = async (): Promise<JetStreamManager> => {
-      if (!nc || nc.isClosed()) nc = await connect({ servers: natsUrl, name: 'chaos-inspector', maxReconnectAttempts: -1 });
+      if (!nc || nc.isClosed()) nc = await connect({ servers: natsUrls, name: 'chaos-inspector', maxReconnectAttempts: -1 });
       return jetstreamManager(nc, { timeout: 5000 });
+    };
+    const streamNames = [...SERVICES.map(({ name }) => names.stream(name)), names.deadLetterStream];
+    const lastSequences = async (): Promise<Record<string, number> | null> => {
+      try {
+        const manager = await jsm();
+        const entries = await Promise.all(
+          streamNames.map(async (stream) => [stream, (await manager.streams.info(stream)).state.last_seq] as const),
+        );
+        return Object.fromEntries(entries);
+      } catch {
+        return null;
+      }
     };
     const backends: Backends = { postgres, schemas: system.schemas, jsm, names };
     const http: HttpOptions = { apiKey: options.apiKey, timeoutMs: options.requestTimeoutMs };
@@ -179,7 +246,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       })),
     );
     metrics.start(1000);
-    injector = await Injector.connect(natsUrl, names, random);
+    injector = await Injector.connect(natsUrls, names, random);
+    // Its own generator, so polling does not shift the load's and the nemesis's choices of a seed.
+    poller = new ReadinessPoller(
+      world,
+      recorder,
+      urls['sync-agent'],
+      http,
+      new Random(options.seed + 1),
+      options.readinessEveryMs,
+    );
+
+    // Every stream must have the bus's replicas (the services create them with STREAM_REPLICAS).
+    const replicas: Record<string, number> = {};
+    for (const stream of streamNames) {
+      const manager = await jsm();
+      const info = await eventuallyValue(() => manager.streams.info(stream), 60_000);
+      replicas[stream] = info.config.num_replicas;
+    }
+    const underReplicated = Object.entries(replicas).filter(([, n]) => n !== bus!.replicas);
+    if (underReplicated.length > 0)
+      throw new Error(`streams without ${bus.replicas} replicas: ${underReplicated.map(([s, n]) => `${s} ${n}`).join(', ')}`);
+    log(
+      `  streams: ${Object.entries(replicas)
+        .map(([s, n]) => `${s} (${n} replica${n === 1 ? '' : 's'})`)
+        .join(', ')}`,
+    );
 
     // The probe product: a fresh grant on it must reach the sync agent for the system to count as converged.
     let probe: ProductEntry | undefined;
@@ -220,13 +312,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await sleep(100);
       }
     };
-    const nemesis = new Nemesis({ system, nats, postgres, random, converge, log, convergeTimeoutMs: options.convergeTimeoutMs });
+    const nemesis = new Nemesis({
+      system,
+      bus,
+      postgres,
+      random,
+      converge,
+      lastSequences,
+      log,
+      convergeTimeoutMs: options.convergeTimeoutMs,
+    });
     crashes.revive = () => nemesis.reviveCrashed();
 
     // ---- the run ----
     const startedAt = Date.now();
     const until = startedAt + options.seconds * 1000;
     load.start();
+    poller.start();
     let over = false; // set when the time is up and the nemesis has inflicted at least minFaults
     const injecting = (async () => {
       while (!over && !options.signal?.aborted) {
@@ -240,14 +342,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(
         `  t=${Math.round((Date.now() - startedAt) / 1000)} s: requests ok ${t.ok}, failed ${t.failed}, indeterminate ${t.indeterminate + t.refused}; ` +
           `${c.products} products, ${c.activePairs}/${c.pairs} pairs active, ${c.licenses} licenses; ` +
-          `${nemesis.records.length} faults; injected ${injector!.counts.duplicates} duplicates, ${injector!.counts.staleCopies} stale, ${injector!.counts.poison} poison`,
+          `${nemesis.records.length} faults; injected ${injector!.counts.duplicates} duplicates, ${injector!.counts.staleCopies} stale, ${injector!.counts.poison} poison; ` +
+          `readiness ${poller!.answers.length} answers (${poller!.answers.filter((a) => a.ready).length} ready)`,
       );
     }, 10_000);
-    const plan = faultPlan(random, 1000, options.natsDownMs, options.postgresDownMs).filter(
-      (f) => !options.faultKinds || options.faultKinds.includes(f.kind),
-    );
+    const planSettings: PlanSettings = {
+      natsDownMs: options.natsDownMs,
+      postgresDownMs: options.postgresDownMs,
+      powerLossTailMs: options.powerLossTailMs,
+      nodeDownMs: options.nodeDownMs,
+      nodes: bus.nodes.length,
+      ...(options.faultKinds ? { kinds: options.faultKinds } : {}),
+    };
+    const plan = faultPlan(random, 1000, planSettings);
+    const minFaults = options.minFaults ?? faultsPerRound(planSettings);
     try {
-      await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal, options.minFaults);
+      await nemesis.run(plan, until, options.gapMs, options.signal ?? new AbortController().signal, minFaults);
       while (Date.now() < until && !options.signal?.aborted) await sleep(200);
     } finally {
       over = true;
@@ -262,6 +372,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     nemesis.reviveCrashed();
     await system.waitUntilHealthy(options.convergeTimeoutMs);
     let quietMs = await waitForQuiet(backends, options.quietTimeoutMs, log);
+    // Readiness is strict (nothing pending, every committed event applied), so under load it is rarely claimed: the
+    // poller goes on through the quiet, where pairs are ready and each ready answer is judged like the others.
+    await sleep(3000);
+    await poller.stop();
     const agentPid = () => sys.processes['sync-agent'].child.pid;
     await metrics.scrape();
     const before = finalCounters(metrics, agentPid());
@@ -285,6 +399,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const streams = await checkStreams(backends);
     const sets = await checkEffectiveSets(world, http, urls['sync-agent']);
     await metrics.stop();
+    const readiness = await judgeReadiness(backends, recorder, poller);
 
     const report = buildReport({
       options,
@@ -301,6 +416,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       streams,
       sets,
       quietMs,
+      bus: { mode: options.bus, nodes: bus.nodes.length, replicas },
+      readiness,
       redeliveries: await redeliveries(backends),
       serviceErrors: system
         .logs()
@@ -312,19 +429,56 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     return report;
   } finally {
-    log('tearing down: services, nats-server, PostgreSQL, working directory');
+    log('tearing down: services, NATS, PostgreSQL, working directory');
+    await poller?.stop().catch(() => undefined);
     await metrics?.stop().catch(() => undefined);
     await injector?.close().catch(() => undefined);
     await nc?.close().catch(() => undefined);
     if (system) await Promise.all(SERVICES.map(({ name }) => system!.kill(name, 'SIGTERM', 10_000).catch(() => undefined)));
-    await nats?.dispose().catch(() => undefined);
+    await bus?.dispose().catch(() => undefined);
     await postgres?.dispose().catch(() => undefined);
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
+/** Calls `read` until it resolves (a cluster elects stream leaders a moment after the stream is made). */
+async function eventuallyValue<T>(read: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+/** The readiness oracle over the run: the poller's answers, the acknowledged writes, the stores and the inbox. */
+async function judgeReadiness(backends: Backends, recorder: Recorder, poller: ReadinessPoller): Promise<ReadinessSummary> {
+  const writes: AckedWrite[] = recorder.observations
+    .filter((o) => o.write && o.reply.outcome === 'ok' && o.units.length > 0)
+    .map((o) => ({
+      op: o.op,
+      units: o.units,
+      correlationId: o.reply.correlationId,
+      ackTick: o.reply.endedTick,
+      ackAt: o.reply.endedAt,
+    }));
+  const facts = await readReadinessFacts(backends);
+  const verdict = checkReadiness({ answers: poller.answers, writes, produced: facts.produced, inbox: facts.inbox });
+  return {
+    ...verdict,
+    polls: { ...poller.counts },
+    gapCodes: Object.fromEntries([...poller.gapCodes].sort()),
+    acknowledgedWrites: writes.length,
+    appliedAtSource: facts.appliedAtSource,
+  };
+}
+
 function finalCounters(metrics: MetricsWatcher, pid: number | undefined) {
-  const letters = (labels: string[] = []) => metrics.current('sync-agent', pid, 'dead_lettered_total', labels) ?? 0;
+  const letters = (labels: string[] = []) =>
+    metrics.current('sync-agent', pid, 'ha_license_sync_dead_lettered_total', labels) ?? 0;
   const replayed = letters(['reason="REPLAYED"']);
   const stale = letters(['reason="STALE_VERSION"']);
   return { replayed, stale, poison: letters() - replayed - stale };
@@ -380,6 +534,8 @@ interface ReportInput {
   readonly streams: { missing: string[]; counts: Record<string, number> };
   readonly sets: { missing: string[]; extra: string[]; checked: number };
   readonly quietMs: number;
+  readonly bus: ChaosReport['bus'];
+  readonly readiness: ReadinessSummary;
   readonly redeliveries: number | null;
   readonly serviceErrors: readonly string[];
 }
@@ -407,7 +563,7 @@ function buildReport(input: ReportInput): ChaosReport {
     }
   }
   const faults: FaultSummary[] = records.map((record) => {
-    const window = windows.find((w) => w.from >= record.at && (w.target === 'nats' || w.target === 'postgres'));
+    const window = record.window;
     let whileDown: FaultSummary['whileDown'] = null;
     if (record.fault.kind !== 'service' && window) {
       whileDown = { problem503: 0, answered: 0, otherServerError: 0 };
@@ -418,30 +574,39 @@ function buildReport(input: ReportInput): ChaosReport {
         else whileDown.answered++;
       }
     }
-    return { label: record.label, convergeMs: record.convergeMs, whileDown, error: record.error ?? null };
+    return {
+      label: record.label,
+      convergeMs: record.convergeMs,
+      whileDown,
+      detail: record.detail ?? null,
+      error: record.error ?? null,
+    };
   });
 
   const agent = (name: string, labels: string[] = []) => metrics.total('sync-agent', name, labels);
   const published = ['pairing', 'licensing', 'sync-agent'].map((s) =>
-    metrics.total(s as ServiceName, 'outbox_events_published_total'),
+    metrics.total(s as ServiceName, 'ha_license_sync_outbox_events_published_total'),
   );
   const report: Omit<ChaosReport, 'failures'> = {
     seed: input.options.seed,
     seconds: input.options.seconds,
+    bus: input.bus,
     requests,
     totals,
     world: input.world.counts,
     eventsInStores: input.streams.counts,
     eventsPublished: published.every((p) => p === null) ? null : published.reduce<number>((a, b) => a + (b ?? 0), 0),
     redeliveries: input.redeliveries,
-    redeliveredAbsorbed: agent('consumer_events_total', ['outcome="redelivered"']),
-    replaysDeadLettered: agent('dead_lettered_total', ['reason="REPLAYED"']),
-    staleDeadLettered: agent('dead_lettered_total', ['reason="STALE_VERSION"']),
-    poisonRejected: agent('consumer_events_total', ['outcome="rejected"']),
-    deadLettered: agent('dead_lettered_total'),
+    redeliveredAbsorbed: agent('ha_license_sync_consumer_events_total', ['outcome="redelivered"']),
+    replaysDeadLettered: agent('ha_license_sync_dead_lettered_total', ['reason="REPLAYED"']),
+    staleDeadLettered: agent('ha_license_sync_dead_lettered_total', ['reason="STALE_VERSION"']),
+    poisonRejected: agent('ha_license_sync_consumer_events_total', ['outcome="rejected"']),
+    deadLettered: agent('ha_license_sync_dead_lettered_total'),
     injected: input.injected,
     finalRound: input.finalRound,
     faults,
+    faultCounts: countFaults(records.map((r) => r.fault)),
+    readiness: input.readiness,
     resolved: input.resolved,
     storeMismatches: input.storeMismatches,
     notOnStream: input.streams.missing,
@@ -463,6 +628,15 @@ function buildReport(input: ReportInput): ChaosReport {
   if (hung > 0) failures.push(`${hung} requests hung (no answer within ${input.options.requestTimeoutMs} ms)`);
   if (nonProblemErrors > 0) failures.push(`${nonProblemErrors} error answers that were not problem+json`);
   if (non503ServerErrors > 0) failures.push(`${non503ServerErrors} server errors other than 503 problem+json`);
+  const { readiness } = report;
+  if (readiness.violations.length > 0)
+    failures.push(
+      `${readiness.violations.length} readiness answers said ready while an acknowledged write on the pair was not applied`,
+    );
+  if (readiness.readyChecked === 0)
+    failures.push('the readiness oracle checked no ready answer (no pair was ever reported ready after a write)');
+  if (readiness.writesWithoutEvents.length > 0)
+    failures.push(`${readiness.writesWithoutEvents.length} acknowledged writes without an event in their producer's store`);
   for (const f of faults) if (f.error) failures.push(`${f.label}: ${f.error}`);
   for (const c of input.crashes) failures.push(c);
   for (const [name, text] of Object.entries(input.finalRound))
@@ -470,12 +644,29 @@ function buildReport(input: ReportInput): ChaosReport {
   return { ...report, failures };
 }
 
+/** The nemesis's tally in words: power losses, node kills and partitions first. */
+export function describeCounts(c: FaultCounts): string {
+  const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  return [
+    `${n(c.powerLosses + c.nodePowerLosses, 'power loss', 'power losses')} (${c.powerLosses} of the whole bus, ${c.nodePowerLosses} of one node)`,
+    n(c.nodeKills, 'node kill'),
+    n(c.partitions, 'partition'),
+    `${n(c.serviceKills, 'service kill -9', 'service kill -9s')}, ${n(c.serviceStops, 'SIGTERM')}`,
+    `NATS ${n(c.natsRestarts, 'restart')}, ${n(c.natsKills, 'kill -9', 'kill -9s')}, ${n(c.natsOutages, 'outage')}`,
+    `PostgreSQL ${n(c.postgresCrashes, 'crash', 'crashes')}, ${n(c.postgresRestarts, 'fast restart')}`,
+  ].join('; ');
+}
+
 /** The report as the table `npm run chaos` prints. */
 export function formatReport(report: ChaosReport): string {
   const lines: string[] = [];
   const pad = (s: string | number, n: number) => String(s).padStart(n);
   const na = (v: number | null, why = 'n/a (metric not exposed)') => (v === null ? why : String(v));
-  lines.push('', `Chaos report — ${report.seconds} s, seed ${report.seed}`, '');
+  const bus =
+    report.bus.mode === 'cluster'
+      ? `NATS: ${report.bus.nodes}-node JetStream cluster, streams with ${Math.min(...Object.values(report.bus.replicas))} replicas`
+      : 'NATS: one nats-server';
+  lines.push('', `Chaos report — ${report.seconds} s, seed ${report.seed}, ${bus}`, '');
   lines.push(`${'requests'.padEnd(18)}${pad('ok', 8)}${pad('failed', 8)}${pad('indeterminate', 15)}${pad('(refused)', 11)}`);
   for (const [op, c] of Object.entries(report.requests).sort())
     lines.push(
@@ -518,11 +709,28 @@ export function formatReport(report: ChaosReport): string {
     const d = f.whileDown;
     const down = d ? `${d.problem503}× 503 problem+json, ${d.answered} answered, ${d.otherServerError} other 5xx` : '';
     lines.push(`${f.label.padEnd(34)}${pad(converged, 16)}  ${down}${f.error ? `  ! ${f.error}` : ''}`);
+    if (f.detail) lines.push(`  └ ${f.detail}`);
   }
-  lines.push('');
+  lines.push('', `${'nemesis'.padEnd(20)}${describeCounts(report.faultCounts)}`);
+  const r = report.readiness;
+  const gaps = Object.entries(r.gapCodes)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  lines.push(
+    '',
+    `${'readiness'.padEnd(20)}${r.answers} answers on ${r.pairs} pairs, ${r.ready} ready; ` +
+      `${r.polls.notFound} × 404 (pair not seen yet), ${r.polls.unavailable} × 503 or no answer, ${r.polls.other} other`,
+    `${'  blocking gaps'.padEnd(20)}${gaps || 'none'}`,
+    `${'  checked'.padEnd(20)}${r.readyChecked} ready answers against ${r.eventsChecked} events of the ${r.acknowledgedWrites} acknowledged writes ` +
+      `on their units acknowledged before each request was sent`,
+    `${''.padEnd(20)}applied = the sync agent's inbox row of the event (or a later version of its stream), at its ${r.appliedAtSource}; ` +
+      `a violation = applied after the answer arrived, or never; ${r.raced} applied while the request was in flight (not counted)`,
+    '',
+  );
   lines.push(`${'products checked'.padEnd(20)}${report.productsChecked}`);
   lines.push(`${'missing'.padEnd(20)}${report.missing.length}`);
   lines.push(`${'extra'.padEnd(20)}${report.extra.length}`);
+  lines.push(`${'readiness violations'.padEnd(20)}${report.readiness.violations.length}`);
   lines.push(`${'store mismatches'.padEnd(20)}${report.storeMismatches.length}`);
   lines.push(`${'not on stream'.padEnd(20)}${report.notOnStream.length}`);
   lines.push(`${'hung requests'.padEnd(20)}${report.hung}`);
@@ -531,6 +739,8 @@ export function formatReport(report: ChaosReport): string {
   for (const [title, items] of [
     ['missing', report.missing],
     ['extra', report.extra],
+    ['readiness violations', report.readiness.violations.map(describeViolation)],
+    ['acknowledged writes without events', report.readiness.writesWithoutEvents],
     ['store mismatches', report.storeMismatches],
     ['not on stream', report.notOnStream],
     ['non-503 5xx', report.non503Examples],

@@ -1,7 +1,19 @@
 /**
- * The harness's HTTP client: every request carries the operator key and a deadline, and every answer is
- * classified the way the chaos report counts it.
+ * The harness's HTTP client: every request carries the operator key, a deadline and a correlation id of its own
+ * (the services copy it into the events a write appends), and every answer is classified the way the chaos report
+ * counts it and stamped with the order in which the harness sent the request and saw the answer.
  */
+import { randomUUID } from 'node:crypto';
+
+let ticks = 0;
+/**
+ * The harness's own order of events: a request is stamped when it is sent, an answer when it is seen. Node runs
+ * the harness on one thread, so `a.endedTick < b.sentTick` means the harness had `a`'s answer before it sent `b`,
+ * even within one millisecond.
+ */
+export function nextTick(): number {
+  return ++ticks;
+}
 
 /**
  * ok: 2xx. failed: a definite error status. indeterminate: no answer (timeout, reset, connection closed), so the
@@ -21,6 +33,10 @@ export interface Reply {
   readonly error: string | null;
   readonly startedAt: number;
   readonly endedAt: number;
+  readonly sentTick: number;
+  readonly endedTick: number;
+  /** The x-correlation-id the request carried. */
+  readonly correlationId: string;
 }
 
 export interface HttpOptions {
@@ -40,14 +56,16 @@ export async function request(
   path: string,
   body?: unknown,
 ): Promise<Reply> {
+  const correlationId = `chaos-${randomUUID()}`;
   const startedAt = Date.now();
+  const sentTick = nextTick();
   try {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: {
         accept: 'application/json',
         authorization: `Bearer ${options.apiKey}`,
-        'x-correlation-id': `chaos-${startedAt}-${Math.random().toString(36).slice(2, 8)}`,
+        'x-correlation-id': correlationId,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -75,6 +93,9 @@ export async function request(
       error: null,
       startedAt,
       endedAt: Date.now(),
+      sentTick,
+      endedTick: nextTick(),
+      correlationId,
     };
   } catch (error) {
     const name = (error as Error).name;
@@ -90,6 +111,9 @@ export async function request(
       error: timedOut ? `no answer within ${options.timeoutMs} ms` : `${(error as Error).message}${code ? ` (${code})` : ''}`,
       startedAt,
       endedAt: Date.now(),
+      sentTick,
+      endedTick: nextTick(),
+      correlationId,
     };
   }
 }

@@ -37,8 +37,8 @@ export class Injector {
     private readonly random: Random,
   ) {}
 
-  static async connect(url: string, names: BusNames, random: Random): Promise<Injector> {
-    const nc = await connect({ servers: url, name: 'chaos-injector', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  static async connect(servers: string[], names: BusNames, random: Random): Promise<Injector> {
+    const nc = await connect({ servers, name: 'chaos-injector', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     return new Injector(nc, jetstream(nc, { timeout: 3000 }), await jetstreamManager(nc, { timeout: 3000 }), names, random);
   }
 

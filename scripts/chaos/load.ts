@@ -41,13 +41,15 @@ export interface Observation {
   readonly op: string;
   readonly write: boolean;
   readonly reply: Reply;
+  /** The serials of the units a write concerns (its product, both units of a pair, a license's product). */
+  readonly units: readonly string[];
 }
 
 /** Every answer of the run, in order. */
 export class Recorder {
   readonly observations: Observation[] = [];
-  record(service: ServiceName, op: string, write: boolean, reply: Reply): Reply {
-    this.observations.push({ service, op, write, reply });
+  record(service: ServiceName, op: string, write: boolean, reply: Reply, units: readonly string[] = []): Reply {
+    this.observations.push({ service, op, write, reply, units });
     return reply;
   }
 }
@@ -104,9 +106,16 @@ export class Load {
     }
   }
 
-  private call(service: ServiceName, op: string, write: boolean, method: string, path: string, body?: unknown): Promise<Reply> {
+  private call(
+    service: ServiceName,
+    op: string,
+    units: readonly string[] | null,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<Reply> {
     return request(this.http, this.urls[service], method, path, body).then((reply) =>
-      this.recorder.record(service, op, write, reply),
+      this.recorder.record(service, op, units !== null, reply, units ?? []),
     );
   }
 
@@ -155,7 +164,7 @@ export class Load {
       reserved,
     };
     this.world.products.set(product.serial, entry);
-    const reply = await this.call('pairing', 'register', true, 'POST', '/products', product);
+    const reply = await this.call('pairing', 'register', [product.serial], 'POST', '/products', product);
     if (reply.outcome === 'ok') entry.registered = 'yes';
     else if (reply.outcome === 'refused' || (reply.outcome === 'failed' && reply.status < 500))
       this.world.products.delete(product.serial);
@@ -168,7 +177,7 @@ export class Load {
     const before = entry.product.firmwareVersion;
     const after = this.random.pick(FIRMWARE.filter((f) => f !== before));
     entry.firmwareBusy = true;
-    const reply = await this.call('pairing', 'firmware', true, 'PATCH', `/products/${entry.product.serial}`, {
+    const reply = await this.call('pairing', 'firmware', [entry.product.serial], 'PATCH', `/products/${entry.product.serial}`, {
       firmwareVersion: after,
     });
     entry.firmwareBusy = false;
@@ -179,9 +188,9 @@ export class Load {
 
   private async read(entry: ProductEntry): Promise<Reply> {
     const which = this.random.int(0, 2);
-    if (which === 0) return this.call('sync-agent', 'read', false, 'GET', `/products/${entry.product.serial}/effective-licenses`);
-    if (which === 1) return this.call('licensing', 'read', false, 'GET', `/products/${entry.product.serial}/licenses`);
-    return this.call('pairing', 'read', false, 'GET', `/products/${entry.product.serial}`);
+    if (which === 0) return this.call('sync-agent', 'read', null, 'GET', `/products/${entry.product.serial}/effective-licenses`);
+    if (which === 1) return this.call('licensing', 'read', null, 'GET', `/products/${entry.product.serial}/licenses`);
+    return this.call('pairing', 'read', null, 'GET', `/products/${entry.product.serial}`);
   }
 
   /** POST /pairs for two unpaired units of one model and account; prefers units that were paired before (re-pair). */
@@ -202,7 +211,7 @@ export class Load {
     primary.membershipBusy = secondary.membershipBusy = true;
     const op = wasPaired.has(primary.product.serial) || wasPaired.has(secondary.product.serial) ? 're-pair' : 'pair';
     const body = { primarySerial: primary.product.serial, secondarySerial: secondary.product.serial };
-    const reply = await this.call('pairing', op, true, 'POST', '/pairs', body);
+    const reply = await this.call('pairing', op, [body.primarySerial, body.secondarySerial], 'POST', '/pairs', body);
     primary.membershipBusy = secondary.membershipBusy = false;
     if (reply.outcome === 'ok') {
       const pairId = (reply.body as { pairId: string }).pairId;
@@ -226,7 +235,13 @@ export class Load {
     const units = [entry.pair.primarySerial, entry.pair.secondarySerial].map((s) => this.world.products.get(s)!);
     entry.busy = true;
     for (const u of units) u.membershipBusy = true;
-    const reply = await this.call('pairing', 'dissociate', true, 'DELETE', `/pairs/${entry.pair.pairId}`);
+    const reply = await this.call(
+      'pairing',
+      'dissociate',
+      [entry.pair.primarySerial, entry.pair.secondarySerial],
+      'DELETE',
+      `/pairs/${entry.pair.pairId}`,
+    );
     entry.busy = false;
     for (const u of units) u.membershipBusy = false;
     if (reply.outcome === 'ok') entry.pair = { ...entry.pair, status: 'dissociated' };
@@ -244,7 +259,14 @@ export class Load {
     const trial = r.chance(0.15);
     const expiresAt = trial || r.chance(0.7) ? new Date(Date.now() + r.int(365, 900) * DAY_MS).toISOString() : null;
     const body = { sku, expiresAt, trial };
-    const reply = await this.call('licensing', 'grant', true, 'POST', `/products/${entry.product.serial}/licenses`, body);
+    const reply = await this.call(
+      'licensing',
+      'grant',
+      [entry.product.serial],
+      'POST',
+      `/products/${entry.product.serial}/licenses`,
+      body,
+    );
     if (reply.outcome === 'ok') {
       const license = reply.body as ModelLicense;
       this.world.licenses.set(license.licenseId, {
@@ -269,7 +291,9 @@ export class Load {
     const before = entry.license;
     const expiresAt = new Date(Date.parse(before.expiresAt!) + this.random.int(30, 200) * DAY_MS).toISOString();
     entry.busy = true;
-    const reply = await this.call('licensing', 'renew', true, 'POST', `/licenses/${before.licenseId}/renewals`, { expiresAt });
+    const reply = await this.call('licensing', 'renew', [before.serial], 'POST', `/licenses/${before.licenseId}/renewals`, {
+      expiresAt,
+    });
     entry.busy = false;
     if (reply.outcome === 'ok') entry.license = { ...before, expiresAt };
     else if (uncertain(reply)) entry.candidates = [before, { ...before, expiresAt }];
@@ -281,7 +305,7 @@ export class Load {
     if (!entry) return null;
     const before = entry.license;
     entry.busy = true;
-    const reply = await this.call('licensing', 'revoke', true, 'DELETE', `/licenses/${before.licenseId}`);
+    const reply = await this.call('licensing', 'revoke', [before.serial], 'DELETE', `/licenses/${before.licenseId}`);
     entry.busy = false;
     if (reply.outcome === 'ok') entry.license = { ...before, status: 'revoked' };
     else if (uncertain(reply)) entry.candidates = [before, { ...before, status: 'revoked' }];
@@ -295,7 +319,13 @@ export class Load {
       const entry = this.freeLicense((l) => l.license.status === 'revoked');
       if (!entry) return null;
       entry.busy = true;
-      const reply = await this.call('licensing', 'revoke (refused)', true, 'DELETE', `/licenses/${entry.license.licenseId}`);
+      const reply = await this.call(
+        'licensing',
+        'revoke (refused)',
+        [entry.license.serial],
+        'DELETE',
+        `/licenses/${entry.license.licenseId}`,
+      );
       entry.busy = false;
       return reply;
     }
@@ -303,14 +333,21 @@ export class Load {
     if (products.length === 0) return null;
     const target = this.random.pick(products);
     if (which === 1) {
-      return this.call('licensing', 'grant (refused)', true, 'POST', `/products/${target.product.serial}/licenses`, {
-        sku: 'NO_SUCH_SKU',
-      });
+      return this.call(
+        'licensing',
+        'grant (refused)',
+        [target.product.serial],
+        'POST',
+        `/products/${target.product.serial}/licenses`,
+        {
+          sku: 'NO_SUCH_SKU',
+        },
+      );
     }
     const other = products.find((p) => p.product.model !== target.product.model && !p.membershipBusy && !p.membershipFrozen);
     if (!other || target.membershipBusy || target.membershipFrozen) return null;
     target.membershipBusy = other.membershipBusy = true;
-    const reply = await this.call('pairing', 'pair (refused)', true, 'POST', '/pairs', {
+    const reply = await this.call('pairing', 'pair (refused)', [target.product.serial, other.product.serial], 'POST', '/pairs', {
       primarySerial: target.product.serial,
       secondarySerial: other.product.serial,
     });

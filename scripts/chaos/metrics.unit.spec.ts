@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { parsePrometheus, sumOf } from './metrics.js';
 
-const TEXT = `# HELP consumer_events_total Events a consumer handled, by outcome
-# TYPE consumer_events_total counter
-consumer_events_total{outcome="applied",service="sync-agent"} 120
-consumer_events_total{outcome="duplicate",service="sync-agent"} 7
-consumer_events_total{service="sync-agent",outcome="stale"} 3
-outbox_events_published_total{service="sync-agent"} 99
+const TEXT = `# HELP ha_license_sync_consumer_events_total Events a consumer handled, by outcome
+# TYPE ha_license_sync_consumer_events_total counter
+ha_license_sync_consumer_events_total{outcome="applied",service="sync-agent"} 120
+ha_license_sync_consumer_events_total{outcome="duplicate",service="sync-agent"} 7
+ha_license_sync_consumer_events_total{service="sync-agent",outcome="stale"} 3
+ha_license_sync_outbox_events_published_total{service="sync-agent"} 99
 process_cpu_seconds_total 1.5
 `;
 
@@ -14,16 +14,16 @@ describe('reading /metrics', () => {
   const samples = parsePrometheus(TEXT);
 
   it('reads a counter by one of its labels, whatever the label order', () => {
-    expect(sumOf(samples, 'consumer_events_total', ['outcome="duplicate"'])).toBe(7);
-    expect(sumOf(samples, 'consumer_events_total', ['outcome="stale"'])).toBe(3);
+    expect(sumOf(samples, 'ha_license_sync_consumer_events_total', ['outcome="duplicate"'])).toBe(7);
+    expect(sumOf(samples, 'ha_license_sync_consumer_events_total', ['outcome="stale"'])).toBe(3);
   });
 
   it('sums every sample of a counter without a label filter', () => {
-    expect(sumOf(samples, 'consumer_events_total')).toBe(130);
-    expect(sumOf(samples, 'outbox_events_published_total')).toBe(99);
+    expect(sumOf(samples, 'ha_license_sync_consumer_events_total')).toBe(130);
+    expect(sumOf(samples, 'ha_license_sync_outbox_events_published_total')).toBe(99);
   });
 
   it('says null for a metric the service does not expose', () => {
-    expect(sumOf(samples, 'dead_lettered_total')).toBeNull();
+    expect(sumOf(samples, 'ha_license_sync_dead_lettered_total')).toBeNull();
   });
 });

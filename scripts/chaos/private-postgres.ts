@@ -54,7 +54,8 @@ export async function startPrivatePostgres(dir: string, port: number, database: 
   }
   await exec('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
   // fsync off: the faults here are process crashes, after which the OS still holds every written page, so an
-  // acknowledged commit survives them with or without fsync (only a power loss would need it).
+  // acknowledged commit survives them with or without fsync (only a power loss of PostgreSQL would need it; the
+  // power losses of the run are NATS's).
   await appendFile(
     join(dataDir, 'postgresql.conf'),
     [
@@ -65,6 +66,8 @@ export async function startPrivatePostgres(dir: string, port: number, database: 
       `unix_socket_directories = '${socketDir}'`,
       'fsync = off',
       'max_connections = 200',
+      // When each transaction committed: the readiness oracle reads when the sync agent applied an event.
+      'track_commit_timestamp = on',
       '',
     ].join('\n'),
   );

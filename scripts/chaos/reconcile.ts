@@ -5,9 +5,11 @@
  */
 import pg from 'pg';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { eventIdOfMessageId } from '#shared';
 import type { BusNames, EventSource } from '#shared/contracts';
 import { request, type HttpOptions, type Reply } from './http.js';
 import { compareFacts, expectedFacts, observedFacts, type ModelLicense, type ObservedSet } from './oracle.js';
+import type { InboxEntry, ProducedEvent } from './readiness-oracle.js';
 import type { PostgresServer, ServiceName } from './services.js';
 import type { World } from './world.js';
 
@@ -304,7 +306,8 @@ export async function checkStreams(backends: Backends): Promise<{ missing: strin
     for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
       const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
       const id = msg?.header?.get('Nats-Msg-Id');
-      if (id && !msg?.header?.get('Chaos-Injected')) onStream.add(id);
+      // A relay that found its stream short publishes the lost events again as `<eventId>~<tag>`.
+      if (id && !msg?.header?.get('Chaos-Injected')) onStream.add(eventIdOfMessageId(id));
     }
     for (const id of ids) if (!onStream.has(id)) missing.push(`${service} event ${id}`);
   }
@@ -329,4 +332,59 @@ export async function checkEffectiveSets(
     extra.push(...diff.extra);
   });
   return { missing: missing.sort(), extra: extra.sort(), checked: model.products.size };
+}
+
+/** What the readiness oracle judges by: the producers' events, and the sync agent's inbox with when each row committed. */
+export interface ReadinessFacts {
+  readonly produced: ProducedEvent[];
+  readonly inbox: InboxEntry[];
+  /** How the inbox's apply times were read: commit timestamps, or the applying transaction's start (`received_at`). */
+  readonly appliedAtSource: 'commit timestamp' | 'received_at';
+}
+
+/** Reads every event of pairing's and licensing's stores and every row of the sync agent's inbox. */
+export async function readReadinessFacts(backends: Backends): Promise<ReadinessFacts> {
+  return withClient(backends.postgres, async (client) => {
+    const produced: ProducedEvent[] = [];
+    for (const service of ['pairing', 'licensing'] as const) {
+      const { rows } = await client.query<{
+        id: string;
+        stream: string;
+        version: number;
+        cid: string | null;
+        cause: string | null;
+      }>(
+        `SELECT event_id::text AS id, stream_id AS stream, stream_version AS version,
+                metadata->>'correlationId' AS cid, metadata->>'causationId' AS cause
+           FROM ${pg.escapeIdentifier(backends.schemas[service])}.events`,
+      );
+      for (const r of rows)
+        produced.push({
+          eventId: r.id,
+          streamId: r.stream,
+          streamVersion: r.version,
+          correlationId: r.cause === null ? r.cid : null,
+        });
+    }
+    const inbox = pg.escapeIdentifier(backends.schemas['sync-agent']);
+    const read = async (appliedAt: string) => {
+      const { rows } = await client.query<{ id: string; stream: string; version: number; us: string }>(
+        `SELECT event_id::text AS id, stream_id AS stream, stream_version AS version,
+                (extract(epoch FROM ${appliedAt}) * 1000000)::bigint::text AS us
+           FROM ${inbox}.inbox`,
+      );
+      return rows.map((r) => ({ eventId: r.id, streamId: r.stream, streamVersion: r.version, appliedAtUs: Number(r.us) }));
+    };
+    try {
+      // A frozen row's xmin has no commit timestamp any more: its received_at is the next best.
+      return {
+        produced,
+        inbox: await read('coalesce(pg_xact_commit_timestamp(xmin), received_at)'),
+        appliedAtSource: 'commit timestamp',
+      };
+    } catch {
+      // track_commit_timestamp is off: the applying transaction's start, which is before its commit.
+      return { produced, inbox: await read('received_at'), appliedAtSource: 'received_at' };
+    }
+  });
 }

@@ -1,18 +1,22 @@
 /**
  * `npm run chaos`: the chaos harness (see harness.ts and the README's "Chaos testing"). Loopback only; it
- * starts its own PostgreSQL and nats-server and removes them at the end, also on Ctrl-C.
+ * starts its own PostgreSQL and NATS and removes them at the end, also on Ctrl-C.
  *
- *   CHAOS_SECONDS       how long the load and the nemesis run (default 600)
+ *   CHAOS_SECONDS       how long the load and the nemesis run (default 180; at least one round of every fault)
+ *   CHAOS_NATS          cluster: a 3-node JetStream cluster, streams with 3 replicas (default);
+ *                       single: one nats-server, as docker-compose deploys it
  *   CHAOS_SEED          the random seed (default: a new one, printed)
  *   CHAOS_CONCURRENCY   concurrent load workers (default 4)
- *   CHAOS_FAULTS        only these kinds of fault, comma-separated: service, nats, postgres (default all)
+ *   CHAOS_FAULTS        only these kinds of fault, comma-separated: service, nats, postgres, power-loss, node
+ *                       (default all; node needs the cluster)
  *   OPERATOR_API_KEY    the operator key sent with every request and given to the services (default: a new one)
  *
  * Exit code: 0 when every check passed, 1 when one failed (missing, extra, hung or non-problem answers...),
  * 2 when the harness itself could not run, 130 when interrupted.
  */
 import { chaosOptions, formatReport, runChaos } from './harness.js';
-import type { Fault } from './nemesis.js';
+import type { BusMode } from './nats-bus.js';
+import { FAULT_KINDS, type Fault } from './nemesis.js';
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -27,7 +31,7 @@ function positiveInt(name: string, fallback: number): number {
 
 function faultKinds(raw: string): Fault['kind'][] {
   const kinds = raw.split(',').map((k) => k.trim());
-  const known: readonly string[] = ['service', 'nats', 'postgres'];
+  const known: readonly string[] = FAULT_KINDS;
   const unknown = kinds.filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     console.error(`CHAOS_FAULTS: unknown kind(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
@@ -36,7 +40,14 @@ function faultKinds(raw: string): Fault['kind'][] {
   return kinds as Fault['kind'][];
 }
 
-const seconds = positiveInt('CHAOS_SECONDS', 600);
+function busMode(raw: string | undefined): BusMode {
+  if (raw === undefined || raw === '' || raw === 'cluster') return 'cluster';
+  if (raw === 'single') return 'single';
+  console.error(`CHAOS_NATS must be cluster or single, got "${raw}"`);
+  process.exit(2);
+}
+
+const seconds = positiveInt('CHAOS_SECONDS', 180);
 const abort = new AbortController();
 let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -52,6 +63,7 @@ const options = chaosOptions(seconds, {
   signal: abort.signal,
   ...(process.env.CHAOS_SEED ? { seed: positiveInt('CHAOS_SEED', 1) } : {}),
   concurrency: positiveInt('CHAOS_CONCURRENCY', 4),
+  bus: busMode(process.env.CHAOS_NATS),
   ...(process.env.CHAOS_FAULTS ? { faultKinds: faultKinds(process.env.CHAOS_FAULTS) } : {}),
   ...(process.env.OPERATOR_API_KEY ? { apiKey: process.env.OPERATOR_API_KEY } : {}),
 });

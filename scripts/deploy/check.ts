@@ -17,7 +17,7 @@
  *    127.0.0.1 and those ports by rewriting only the host:port part of URLs (and PGHOST/PGPORT); published service
  *    ports are mapped to free loopback ports. Every mapping is printed.
  * 4. In dependency order (depends_on): init, then NATS and PostgreSQL, bus-setup, then the three services, each
- *    until healthy (its compose healthcheck's /health). Then a grant must reach a Secondary: two products
+ *    until healthy (its compose healthcheck's /readyz). Then a grant must reach a Secondary: two products
  *    registered and paired, a license granted on the Primary with the operator key the init step created, and
  *    the Secondary's effective licenses polled until it shows.
  *
@@ -196,8 +196,8 @@ function staticChecks(services: readonly ComposeService[], declaredVolumes: read
     }
     for (const p of s.ports) {
       const probe = s.healthcheck?.join(' ') ?? '';
-      if (!probe.includes(`127.0.0.1:${p.containerPort}/health`))
-        problems.push(`${s.name}: its healthcheck does not probe the published port ${p.containerPort} (/health)`);
+      if (!probe.includes(`127.0.0.1:${p.containerPort}/readyz`))
+        problems.push(`${s.name}: its healthcheck does not probe the published port ${p.containerPort} (/readyz)`);
       if (!Object.entries(s.environment).some(([k, v]) => k.endsWith('_PORT') && v === p.containerPort))
         problems.push(`${s.name}: publishes ${p.containerPort} but no *_PORT variable makes it listen there`);
     }
@@ -557,10 +557,10 @@ async function main(): Promise<number> {
         `${service.name} to be healthy`,
         60_000,
         async () =>
-          (await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined,
+          (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined,
         () => (proc.running ? null : `${service.name} exited:\n${proc.tail()}`),
       );
-      say(`  ${service.name} healthy: GET 127.0.0.1:${port}/health → 200`);
+      say(`  ${service.name} healthy: GET 127.0.0.1:${port}/readyz → 200`);
     }
 
     // The operator key, read the documented way: `docker compose run --rm init show-operator-key`.

@@ -10,6 +10,7 @@ import {
   FieldErrorSchema,
   HealthController,
   HealthSchema,
+  LivenessSchema,
   ProblemSchema,
   Serial,
   type NamedSchemas,
@@ -28,7 +29,7 @@ export interface Route {
   readonly roles: readonly string[];
 }
 
-/** Every HTTP route of a service: its module's controllers (and imports'), plus the health and metrics every service has. */
+/** Every HTTP route of a service: its module's controllers (and imports'), plus the probes and metrics every service has. */
 export function routesOf(module: Type | DynamicModule): Route[] {
   const controllers = new Set<Type>([HealthController]);
   const visit = (m: Type | DynamicModule, seen = new Set<unknown>()): void => {
@@ -74,6 +75,7 @@ export const COMMON_SCHEMAS: NamedSchemas = [
   [ProblemSchema, 'Problem'],
   [FieldErrorSchema, 'FieldError'],
   [HealthSchema, 'Health'],
+  [LivenessSchema, 'Liveness'],
   [DeadLetterSchema, 'DeadLetter'],
   [DeadLetterPageSchema, 'DeadLetterPage'],
   [EventSigningKeySetV1, 'EventSigningKeySetV1'],
@@ -106,7 +108,10 @@ const COMMON_RESPONSES = {
 };
 
 /** Paths open before the service is ready (no 503 from the readiness guard). */
-const ALWAYS_OPEN = new Set(['/health', '/metrics']);
+const ALWAYS_OPEN = new Set(['/livez', '/readyz', '/health', '/metrics']);
+
+/** The probes, which answer their own JSON report (never a problem), 503 included. */
+const PROBES = new Set(['/livez', '/readyz', '/health']);
 
 const PORT_VARIABLES = { pairing: 'PAIRING_PORT', licensing: 'LICENSING_PORT', 'sync-agent': 'SYNC_AGENT_PORT' } as const;
 
@@ -140,7 +145,8 @@ export function openApiDocument(
       description:
         `${api.description}\n\n` +
         'Every error is `application/problem+json` (RFC 9457) with a stable `code`; a rejected request changes nothing. ' +
-        'Every endpoint but `/health` and the `/.well-known/` keys needs `Authorization: Bearer <api key>`; each ' +
+        'Every endpoint but the probes (`/livez`, `/readyz`, `/health`) and the `/.well-known/` keys needs ' +
+        '`Authorization: Bearer <api key>`; each ' +
         'operation lists the roles that may call it. Account-scoped keys (account-admin, reader) see only their account: ' +
         "another account's resource answers 404 exactly like an unknown id. Events: docs/asyncapi.yaml.",
     },
@@ -207,10 +213,9 @@ function operation(route: Route, doc: OperationDoc, book: SchemaBook): JsonSchem
     },
   };
   for (const [status, description] of Object.entries(doc.errors ?? {}))
-    responses[status] =
-      route.path === '/health'
-        ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } }
-        : problem(description);
+    responses[status] = PROBES.has(route.path)
+      ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } }
+      : problem(description);
   const common = (status: number, name: keyof typeof COMMON_RESPONSES) =>
     (responses[String(status)] ??= { $ref: `#/components/responses/${name}` });
   if (!route.isPublic) {
@@ -223,7 +228,7 @@ function operation(route: Route, doc: OperationDoc, book: SchemaBook): JsonSchem
     common(413, 'PayloadTooLarge');
     common(415, 'UnsupportedMediaType');
   }
-  if (route.path !== '/health') responses.default = { $ref: '#/components/responses/UnexpectedProblem' };
+  if (!PROBES.has(route.path)) responses.default = { $ref: '#/components/responses/UnexpectedProblem' };
 
   return {
     operationId: doc.operationId,

@@ -52,7 +52,7 @@ export interface AbuseReport {
     /** 429: refused before any lookup. */
     readonly throttled: number;
     readonly other: Record<string, number>;
-    /** pairing's api_keys lookups during the flood (api_key_lookups_total). */
+    /** pairing's api_keys lookups during the flood (ha_license_sync_api_key_lookups_total). */
     readonly lookups: number;
     /** Operator requests from another address during the flood, and how many were answered 200. */
     readonly operatorServed: { readonly sent: number; readonly ok: number };
@@ -267,7 +267,8 @@ export async function measureAbuse(target: AbuseTarget, options: AbuseOptions): 
   const repeater = new LoopbackClient('127.0.0.3', 4);
   const busy = new LoopbackClient('127.0.0.4', concurrency);
   const base = { pairing: target.pairing, licensing: target.licensing, syncAgent: target.syncAgent };
-  const unknownLookups = () => metric(operator, target.pairing, target.operatorKey, 'api_key_lookups_total', 'answer="unknown"');
+  const unknownLookups = () =>
+    metric(operator, target.pairing, target.operatorKey, 'ha_license_sync_api_key_lookups_total', 'answer="unknown"');
   try {
     // 1. An unknown key repeated, below the failed-authentication budget: one lookup.
     const repeated = Math.max(1, Math.min(20, settings.failedAuthPerMinute - 1));

@@ -2,8 +2,8 @@
  * `fuzzBus(options)`: sends malformed and forged messages onto the bus subjects the sync agent consumes, as a
  * client holding bus credentials but no signing key would, waits until the sync agent has dealt with every one,
  * and reports what happened: how many were sent, how many the sync agent rejected and why
- * (`events_rejected_total{reason}` before and after), and how many state changes they caused (effective sets of
- * the given products that differ, plus events the sync agent applied: `consumer_events_total{outcome="applied"}`). A correct system rejects every message and changes
+ * (`ha_license_sync_events_rejected_total{reason}` before and after), and how many state changes they caused (effective sets of
+ * the given products that differ, plus events the sync agent applied: `ha_license_sync_consumer_events_total{outcome="applied"}`). A correct system rejects every message and changes
  * nothing. Loopback only; bounded by `messages`. The messages are generated with fast-check from a seed, so a run
  * can be repeated.
  *
@@ -43,7 +43,7 @@ export interface FuzzBusResult {
   readonly sent: number;
   /** Sent messages by kind. */
   readonly sentByKind: Readonly<Record<string, number>>;
-  /** The sync agent's events_rejected_total increase, by reason. */
+  /** The sync agent's ha_license_sync_events_rejected_total increase, by reason. */
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly rejected: number;
   /** Copied to the dead-letter stream (every rejected message should be). */
@@ -76,7 +76,7 @@ function signatureHeaders(keyId: string | undefined, signature: string | undefin
   return h;
 }
 
-/** The sync agent's events_rejected_total by reason, and how many events it has applied. */
+/** The sync agent's ha_license_sync_events_rejected_total by reason, and how many events it has applied. */
 async function consumerCounts(
   syncAgentUrl: string,
   apiKey: string,
@@ -85,10 +85,11 @@ async function consumerCounts(
   if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
   const text = await response.text();
   const rejected: Record<string, number> = {};
-  for (const m of text.matchAll(/^events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm)) rejected[m[1]!] = Number(m[2]);
-  const applied = /^consumer_events_total\{[^}]*outcome="applied"[^}]*\} (\d+)/m.exec(text);
+  for (const m of text.matchAll(/^ha_license_sync_events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm))
+    rejected[m[1]!] = Number(m[2]);
+  const applied = /^ha_license_sync_consumer_events_total\{[^}]*outcome="applied"[^}]*\} (\d+)/m.exec(text);
   let deadLettered = 0;
-  for (const m of text.matchAll(/^dead_lettered_total\{[^}]*\} (\d+)/gm)) deadLettered += Number(m[1]);
+  for (const m of text.matchAll(/^ha_license_sync_dead_lettered_total\{[^}]*\} (\d+)/gm)) deadLettered += Number(m[1]);
   return { rejected, applied: applied ? Number(applied[1]) : 0, deadLettered };
 }
 

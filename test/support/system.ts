@@ -145,6 +145,7 @@ export class ServiceProcess {
             'NATS_URL',
             'BUS_NAMESPACE',
             'LOG_FORMAT',
+            'LOG_LEVEL',
             'OPERATOR_API_KEY',
             'RATE_LIMIT_PER_MINUTE',
             'RATE_LIMIT_BURST',

@@ -64,7 +64,13 @@ export const ProblemSchema = z
   })
   .meta({ description: 'An RFC 9457 problem document with a stable `code`.' });
 
-/** GET /health of every service. */
+/** GET /livez of every service. */
+export const LivenessSchema = z.object({
+  service: z.enum(['pairing', 'licensing', 'sync-agent']),
+  status: z.literal('ok'),
+});
+
+/** GET /readyz (and /health) of every service. */
 export const HealthSchema = z.object({
   service: z.enum(['pairing', 'licensing', 'sync-agent']),
   status: z.enum(['ok', 'unavailable']),
@@ -96,14 +102,31 @@ export const DeadLetterPageSchema = z.object({
     .meta({ description: 'Pass as `before` for the next (older) page; null on the last page.' }),
 });
 
-/** The operations every service has: health, metrics and its event-signing keys. */
+const NOT_READY = 'Starting, or PostgreSQL or NATS is unavailable (`status` is `unavailable`; `checks` says which).';
+
+/** The operations every service has: the probes, metrics and its event-signing keys. */
 export const COMMON_OPERATIONS: Readonly<Record<string, OperationDoc>> = {
-  'GET /health': {
-    operationId: 'getHealth',
-    summary: 'Whether the service is connected and ready',
+  'GET /livez': {
+    operationId: 'getLiveness',
+    summary: 'Whether the process answers (liveness probe)',
+    description:
+      'Always open (no readiness guard). 200 whenever the process answers; it checks no dependency, so an outage of ' +
+      'PostgreSQL or NATS never fails it (that is /readyz). Use it for liveness probes and /readyz for readiness.',
+    success: { description: 'The process is up.', schema: LivenessSchema },
+  },
+  'GET /readyz': {
+    operationId: 'getReadiness',
+    summary: 'Whether the service is connected and ready (readiness probe)',
     description: 'Always open (no readiness guard). 200 once PostgreSQL and NATS are connected and the service has started.',
     success: { description: 'Ready.', schema: HealthSchema },
-    errors: { 503: 'Starting, or PostgreSQL or NATS is unavailable (`status` is `unavailable`; `checks` says which).' },
+    errors: { 503: NOT_READY },
+  },
+  'GET /health': {
+    operationId: 'getHealth',
+    summary: 'Whether the service is connected and ready (the older name of /readyz)',
+    description: 'The same as /readyz, kept for the clients that use this name. Always open (no readiness guard).',
+    success: { description: 'Ready.', schema: HealthSchema },
+    errors: { 503: NOT_READY },
   },
   'GET /metrics': {
     operationId: 'getMetrics',

@@ -13,7 +13,11 @@ export interface ServiceConfig {
   readonly nats: NatsSettings;
   /** Prefix of every subject and stream name; empty in production, unique per test run. */
   readonly busNamespace: string;
+  /** Copies JetStream keeps of each stream the service creates: 1 on a single server, 3 on a 3-node cluster. */
+  readonly streamReplicas: number;
   readonly logFormat: 'text' | 'json';
+  /** LOG_LEVEL: the least severe level printed (`debug` adds health probes and scrapes, `verbose` Nest's start-up). */
+  readonly logLevel: LogThreshold;
   /** Licenses expiring within this many days are flagged and announced as expiring soon. */
   readonly expiryWarningDays: number;
   /** Requests one API key may make per minute to one service before 429 RATE_LIMITED (the sustained rate). */
@@ -87,6 +91,10 @@ export class ConfigurationError extends Error {
     this.name = 'ConfigurationError';
   }
 }
+
+/** LOG_LEVEL's values, most severe first; each prints itself and everything more severe. */
+export const LOG_THRESHOLDS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogThreshold = (typeof LOG_THRESHOLDS)[number];
 
 /** Where development event keys go when EVENT_KEYS_DIR is unset (git-ignored). */
 const DEVELOPMENT_EVENT_KEYS_DIR = '.local/event-signing-keys';
@@ -171,6 +179,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .string()
       .regex(/^[a-z0-9_-]*$/, 'may only contain a-z, 0-9, _ and -')
       .default(''),
+    STREAM_REPLICAS: z.coerce.number().int('must be a whole number').min(1, 'must be 1-5').max(5, 'must be 1-5').default(1),
     NATS_USER: z.string().optional(),
     NATS_PASSWORD: z.string().optional(),
     NATS_TLS_CA_FILE: z.string().optional(),
@@ -187,6 +196,7 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .regex(/^([a-z-]+\/)?[A-Za-z0-9._-]{1,64}$/, 'must be a key name (the file name without .pem)')
       .optional(),
     LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+    LOG_LEVEL: z.enum(LOG_THRESHOLDS).default('log'),
     EXPIRY_WARNING_DAYS: z.coerce
       .number()
       .int('must be a whole number')
@@ -268,7 +278,9 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       inboxPrefix: c.NATS_INBOX_PREFIX,
     },
     busNamespace: c.BUS_NAMESPACE,
+    streamReplicas: c.STREAM_REPLICAS,
     logFormat: c.LOG_FORMAT,
+    logLevel: c.LOG_LEVEL,
     expiryWarningDays: c.EXPIRY_WARNING_DAYS,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     // One second's share by default: a burst of a whole minute let a flood through at several times the rate.

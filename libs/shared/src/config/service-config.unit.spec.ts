@@ -35,7 +35,9 @@ describe('loadServiceConfig', () => {
         },
         nats: { servers: ['nats://127.0.0.1:4222'], inboxPrefix: '_INBOX_pairing' },
         busNamespace: '',
+        streamReplicas: 1,
         logFormat: 'text',
+        logLevel: 'log',
         expiryWarningDays: 30,
         rateLimitPerMinute: 60_000,
         rateLimitBurst: 1_000,
@@ -63,7 +65,7 @@ describe('loadServiceConfig', () => {
       expect(loadServiceConfig(pairing, { PAIRING_PORT: '8080', HTTP_PORT: '9999' }).http.port).toBe(8080);
     });
 
-    it('reads the PG* variables, the schema, several NATS servers, the namespace and the log format', () => {
+    it('reads the PG* variables, the schema, several NATS servers, the namespace and the log format and level', () => {
       const config = loadServiceConfig(pairing, {
         PGHOST: 'db.local',
         PGPORT: '6543',
@@ -74,6 +76,7 @@ describe('loadServiceConfig', () => {
         NATS_URL: 'nats://a:4222, nats://b:4223',
         BUS_NAMESPACE: 'run-1',
         LOG_FORMAT: 'json',
+        LOG_LEVEL: 'debug',
       });
       expect(config.postgres).toEqual({
         host: 'db.local',
@@ -86,6 +89,11 @@ describe('loadServiceConfig', () => {
       expect(config.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
       expect(config.busNamespace).toBe('run-1');
       expect(config.logFormat).toBe('json');
+      expect(config.logLevel).toBe('debug');
+    });
+
+    it('reads how many replicas the streams get on a cluster', () => {
+      expect(loadServiceConfig(pairing, { STREAM_REPLICAS: '3' }).streamReplicas).toBe(3);
     });
 
     it('lets DATABASE_URL override every PG* variable it names, decoding user, password and database', () => {
@@ -171,6 +179,10 @@ describe('loadServiceConfig', () => {
       ]);
     });
 
+    it.each([['0'], ['6'], ['2.5'], ['three']])('names STREAM_REPLICAS for STREAM_REPLICAS=%s', (value) => {
+      expect(configurationError({ STREAM_REPLICAS: value }).problems).toEqual([expect.stringContaining('STREAM_REPLICAS: ')]);
+    });
+
     it.each([['abc'], ['0'], ['65536'], ['80.5'], ['-1']])('names PAIRING_PORT for PAIRING_PORT=%s', (value) => {
       const error = configurationError({ PAIRING_PORT: value });
       expect(error.message).toContain('PAIRING_PORT');
@@ -242,11 +254,13 @@ describe('loadServiceConfig', () => {
         DB_SCHEMA: 'X',
         BUS_NAMESPACE: 'A.B',
         LOG_FORMAT: 'xml',
+        LOG_LEVEL: 'info',
       });
       expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual([
         'BUS_NAMESPACE',
         'DB_SCHEMA',
         'LOG_FORMAT',
+        'LOG_LEVEL',
         'NATS_URL',
         'PAIRING_PORT',
       ]);

@@ -34,7 +34,7 @@ export const EVENT_KEY_ID_HEADER = 'Event-Key-Id';
 export const EVENT_SIGNATURE_HEADER = 'Event-Signature';
 
 /**
- * Why a consumer refused an event, as counted in `events_rejected_total{reason}`. The first six are decided
+ * Why a consumer refused an event, as counted in `ha_license_sync_events_rejected_total{reason}`. The first six are decided
  * from the message alone (verifyEventMessage); `replayed` and `stale_version` by the consumer's inbox and
  * newest-version rule, which know what was applied before.
  */

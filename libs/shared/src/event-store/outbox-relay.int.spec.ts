@@ -243,6 +243,45 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     }, 45_000);
   });
 
+  describe('while it cannot publish', () => {
+    it('reports the committed events it has not published as its backlog (counted past a batch), and 0 once it has', async () => {
+      const { fixture, names, stream } = await setup('backlog');
+      const serials = Array.from({ length: 7 }, nextSerial);
+      for (const serial of serials) await commit(fixture, `product-${serial}`, [registered(serial)]);
+      const backlog: number[] = [];
+      const leader: boolean[] = [];
+      const { record, observer } = recorder();
+      let natsDown = true;
+      const real = new PubAckPublisher(nc);
+      const relay = new OutboxRelay({
+        postgres: fixture.settings,
+        names,
+        batchSize: 3,
+        pollIntervalMs: 100,
+        publisher: {
+          publishAll: (messages, timeoutMs) =>
+            natsDown ? Promise.reject(new Error('NATS is down')) : real.publishAll(messages, timeoutMs),
+        },
+        observer: { ...observer, backlog: (n) => backlog.push(n), leader: (l) => leader.push(l) },
+      });
+      relays.push(relay);
+      relay.start();
+
+      // A full batch (3) read: the rest are counted, so the gauge says 7, not 3.
+      await eventually(() => record.failures.length >= 2, { description: 'the relay failing to publish' });
+      expect(leader).toEqual([true]);
+      expect(new Set(backlog)).toEqual(new Set([7]));
+
+      natsDown = false;
+      await eventually(async () => (await published(stream)).length === 7 && backlog.at(-1) === 0, {
+        description: 'the backlog published',
+      });
+      expect(backlog.slice(backlog.lastIndexOf(7) + 1)).toEqual(expect.arrayContaining([4, 1, 0]));
+      await relay.stop();
+      expect(leader.at(-1)).toBe(false);
+    });
+  });
+
   describe('when transactions commit out of position order', () => {
     it('waits for the open transaction with the lower position and then publishes both, skipping nothing', async () => {
       const { fixture, names, stream } = await setup('overtake');

@@ -30,6 +30,13 @@ export interface RelayObserver {
   lossDetected?(detail: string): void;
   /** Events published again because the stream had lost them. */
   republished?(count: number): void;
+  /**
+   * Committed events not yet published, as the last round saw them: exact when the round read less than a batch,
+   * else counted (up to RELAY_BACKLOG_COUNT_LIMIT) at most every RELAY_BACKLOG_COUNT_INTERVAL_MS. 0 on a standby.
+   */
+  backlog?(events: number): void;
+  /** Whether this instance holds the relay's lock (publishes) or waits as a standby. */
+  leader?(isLeader: boolean): void;
 }
 
 /**
@@ -64,6 +71,14 @@ export interface OutboxRelayOptions {
 
 /** The stream is audited at least this often (a lost tail is otherwise noticed by the next publish). */
 export const RELAY_AUDIT_INTERVAL_MS = 10_000;
+
+/**
+ * A backlog larger than a batch is counted at most this often (an index range scan as long as the backlog, so not
+ * once per round while the relay catches up); in between it is the last count less what was published since.
+ */
+export const RELAY_BACKLOG_COUNT_INTERVAL_MS = 5_000;
+/** The backlog is counted up to this many events, so one count reads at most as many index entries. */
+export const RELAY_BACKLOG_COUNT_LIMIT = 1_000_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -154,6 +169,8 @@ export class OutboxRelay {
   private lastAudit = 0;
   /** While republishing after a loss: the last event to republish, and the tag that makes the copies new ids. */
   private recovery: { readonly until: Position; readonly tag: string } | undefined;
+  /** The last backlog count of a full batch and when it was taken (ms), or undefined to count again. */
+  private backlogCount: { events: number; at: number } | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -263,6 +280,10 @@ export class OutboxRelay {
     );
     const heldBack = result.rows[0]?.held_back === true;
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
+    // Reported before publishing, so that a NATS outage shows as a backlog that grows.
+    if (rows.length < this.batchSize) this.backlogCount = undefined;
+    const backlog = rows.length < this.batchSize ? rows.length : await this.countBacklog(client, from);
+    this.options.observer?.backlog?.(backlog);
     if (rows.length === 0) return { published: 0, heldBack };
     const { publisher, names, signer } = this.options;
     const recovery = this.recovery;
@@ -301,6 +322,8 @@ export class OutboxRelay {
     };
     await this.writeCheckpoint(client, position);
     this.options.observer?.published(rows.length);
+    this.options.observer?.backlog?.(Math.max(0, backlog - rows.length));
+    if (this.backlogCount) this.backlogCount.events = Math.max(0, this.backlogCount.events - rows.length);
     if (republished > 0) this.options.observer?.republished?.(republished);
     if (recovery && !isAfter(recovery.until, position)) this.recovery = undefined;
     return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
@@ -338,11 +361,31 @@ export class OutboxRelay {
       if (rows[0]) position = { ...rows[0], stream_seq: String(heldSeq) };
     }
     await this.writeCheckpoint(client, position);
+    this.backlogCount = undefined;
     this.recovery = { until: newest, tag: Date.now().toString(36) };
     this.options.observer?.lossDetected?.(
       `the stream holds messages up to sequence ${heldSeq} but had acknowledged up to ${publishedSeq}: ` +
         `republishing every event after ${position.global_position === '0' ? 'the start' : `global position ${position.global_position}`}`,
     );
+  }
+
+  /**
+   * Committed events after `from` (below the oldest running transaction), up to RELAY_BACKLOG_COUNT_LIMIT: counted
+   * when the last count is older than RELAY_BACKLOG_COUNT_INTERVAL_MS, else the last count less what was published.
+   */
+  private async countBacklog(client: pg.Client, from: Position): Promise<number> {
+    const last = this.backlogCount;
+    if (last && Date.now() - last.at < RELAY_BACKLOG_COUNT_INTERVAL_MS) return Math.max(last.events, this.batchSize);
+    const { rows } = await client.query<{ events: string }>(
+      `SELECT count(*)::text AS events FROM (
+         SELECT 1 FROM events
+          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          LIMIT $3) backlog`,
+      [from.transaction_id, from.global_position, RELAY_BACKLOG_COUNT_LIMIT],
+    );
+    this.backlogCount = { events: Number(rows[0]?.events ?? 0), at: Date.now() };
+    return this.backlogCount.events;
   }
 
   private async writeCheckpoint(client: pg.Client, position: Position): Promise<void> {
@@ -381,6 +424,7 @@ export class OutboxRelay {
       `${schema}.outbox-relay.${this.relayName}`,
     ]);
     this.leader = lock.rows[0]?.locked === true;
+    this.options.observer?.leader?.(this.leader);
     if (this.leader) {
       // The checkpoint is the relay's only write. Losing its last advances in a crash of PostgreSQL only makes
       // the relay publish those events again, which JetStream (Nats-Msg-Id) and the inboxes drop; so its commits
@@ -404,8 +448,11 @@ export class OutboxRelay {
   private async closeClient(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    if (this.leader) this.options.observer?.backlog?.(0); // a standby reports none: the leader reports the backlog
     this.leader = false;
+    this.options.observer?.leader?.(false);
     this.checkpoint = undefined;
+    this.backlogCount = undefined;
     this.lastAudit = 0; // a new leader (or connection) audits before it publishes
     if (client) await client.end().catch(() => undefined);
   }

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import { metricName } from '../observability/metrics.js';
 
 /** The counters that show abuse being bounded, on GET /metrics. */
 export interface AbuseMetrics {
@@ -15,11 +16,11 @@ export function abuseMetrics(registry: Registry): AbuseMetrics {
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   return {
     authThrottled: counter(
-      'auth_throttled_total',
+      metricName('auth_throttled_total'),
       'Requests answered 429 before their API key was looked up, because their client address had presented FAILED_AUTH_PER_MINUTE refused keys',
     ),
     apiKeyLookups: counter(
-      'api_key_lookups_total',
+      metricName('api_key_lookups_total'),
       "API keys looked up in pairing's api_keys table (one transaction each), by answer: known or unknown",
       ['answer'],
     ),

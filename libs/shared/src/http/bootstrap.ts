@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -19,7 +19,10 @@ import { ApiKeyVerifier } from '../auth/api-key-verifier.js';
 import { ApiKeyStore } from '../auth/api-key-store.js';
 import { ApiKeyLookupReplyV1 } from '../auth/api-key-lookup.js';
 import { hashApiKey } from '../auth/api-keys.js';
-import { LOCAL_OPERATOR_KEY_FILE, resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
+import { resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
+import { ServiceLogger } from '../observability/logger.js';
+import { accessLog, expressRoutes, type MappedRoute } from './access-log.js';
+import { operatorKeyNotice, readyBanner } from './startup-messages.js';
 
 /** Reads the configuration, or prints what is wrong with it and exits (code 78, EX_CONFIG). */
 export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
@@ -36,7 +39,7 @@ export function configOrExit(defaults: ServiceConfigDefaults): ServiceConfig {
  * SIGINT (Ctrl-C) and SIGTERM: stop accepting requests, drain the consumers and the relay, close the
  * connections, exit 0. A second signal exits at once.
  */
-function exitCleanlyOnSignals(app: INestApplication, logger: ConsoleLogger): void {
+function exitCleanlyOnSignals(app: INestApplication, logger: ServiceLogger): void {
   let stopping = false;
   // While stopping, every answer closes its connection. Otherwise a client that keeps a keep-alive connection
   // busy holds the HTTP server's close() open for ever (found by the chaos harness: SIGTERM under load hung
@@ -123,21 +126,25 @@ export async function runService(
   configure?: (runtime: ServiceRuntime, app: INestApplication) => void,
 ): Promise<RunningService> {
   const operatorKey = operatorKeyOrExit(options.config.service);
+  const { service, logFormat, logLevel } = options.config;
+  const logger = new ServiceLogger(service, { format: logFormat, level: logLevel });
   let runtime: ServiceRuntime;
   try {
-    runtime = new ServiceRuntime(options);
+    runtime = new ServiceRuntime({ ...options, logger });
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     console.error(`${options.config.service}: ${error.message}`);
     process.exit(78);
   }
-  const logger = new ConsoleLogger(options.config.service, { json: options.config.logFormat === 'json', timestamp: true });
   const verifier = apiKeyVerifier(runtime, operatorKey, options.ownsApiKeys ?? false);
   const app = await NestFactory.create<NestExpressApplication>(
     { module: class ServiceRootModule {}, imports: [RuntimeModule.forRuntime(runtime, verifier), appModule(runtime)] },
     new TimedExpressAdapter(options.config.http),
     { logger, abortOnError: false, bodyParser: false },
   );
+  // First, so that every request is logged and timed, also those the hardening, the guards or the router refuse.
+  let routes: readonly MappedRoute[] = [];
+  app.use(accessLog({ logger, duration: runtime.metrics.httpRequestDuration, routes: () => routes }));
   app.disable('x-powered-by');
   // request.ip, the address a failed-authentication budget belongs to: the socket's peer unless TRUST_PROXY.
   app.set('trust proxy', trustProxySetting(options.config.http.trustProxy));
@@ -145,15 +152,17 @@ export async function runService(
   app.use(requestHardening);
   app.useBodyParser('json', { limit: MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   configure?.(runtime, app);
-  if (operatorKey.source === 'generated')
-    logger.log(
-      `no OPERATOR_API_KEY: generated the development operator key ${operatorKey.key} (kept in ${LOCAL_OPERATOR_KEY_FILE}; shown once)`,
-    );
+  const keyNotice = operatorKeyNotice(operatorKey.source, options.ownsApiKeys ?? false);
+  if (keyNotice) logger.log(keyNotice);
   exitCleanlyOnSignals(app, logger);
   const { host, port } = options.config.http;
   await app.listen(port, host);
+  routes = expressRoutes(app.getHttpAdapter().getInstance());
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  logger.log(`${options.config.service} listening on ${url} (health: ${url}/health)`);
-  runtime.start().catch((error: Error) => logger.error(`startup failed: ${error.message}`));
+  logger.debug(`listening on ${url}; waiting for PostgreSQL and NATS (${url}/readyz answers 503 until ready)`);
+  runtime.start().then(
+    () => logger.log(readyBanner(service, url)),
+    (error: Error) => logger.error(`startup failed: ${error.message}`),
+  );
   return { app, runtime, url };
 }

@@ -26,16 +26,33 @@ import { RateLimitGuard } from './rate-limit.js';
 import { FailedAuthLimiter } from './failed-auth-limit.js';
 import { abuseMetrics } from './abuse-metrics.js';
 
-/** GET /health: 200 once PostgreSQL and NATS are connected and the service has started; 503 before. */
+/**
+ * The probes: GET /livez is 200 while the process answers at all (nothing it depends on is checked, so a NATS or
+ * PostgreSQL outage never restarts it); GET /readyz (and its older name /health) is 200 once PostgreSQL and NATS
+ * are connected and the service has started, 503 before and during an outage. None needs a key.
+ */
 @Controller()
 export class HealthController {
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
-  @Get('health')
+  @Get('livez')
   @Public()
-  async health(@Res() response: Response): Promise<void> {
+  livez(): { service: string; status: 'ok' } {
+    return { service: this.runtime.config.service, status: 'ok' };
+  }
+
+  @Get('readyz')
+  @Public()
+  async readyz(@Res() response: Response): Promise<void> {
     const report = await this.runtime.health();
     response.status(report.status === 'ok' ? 200 : 503).json({ service: this.runtime.config.service, ...report });
+  }
+
+  /** The older name of /readyz, kept for the clients and health checks that use it. */
+  @Get('health')
+  @Public()
+  health(@Res() response: Response): Promise<void> {
+    return this.readyz(response);
   }
 
   /** Scraped with an operator key or a `metrics` key (a key that can read nothing else). */
@@ -48,7 +65,7 @@ export class HealthController {
   }
 }
 
-const ALWAYS_OPEN = new Set(['/health', '/metrics']);
+const ALWAYS_OPEN = new Set(['/livez', '/readyz', '/health', '/metrics']);
 
 /** Business endpoints answer 503 problem+json until the service is ready (and while NATS is away). */
 @Injectable()

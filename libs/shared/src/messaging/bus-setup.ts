@@ -8,7 +8,8 @@ import { DEFAULT_STREAM_LIMITS, ensureDeadLetterStream, ensureEventStream, type 
 /**
  * The bus administration the services' own users may not do: creates (or updates) every event stream, the
  * dead-letter stream, and every durable consumer (with each one's dead-letter index consumer). Run with an admin bus user (`npm run bus:setup`, the compose `bus-setup` step) before the
- * services start; against a server without authorization the services also do it themselves.
+ * services start; against a server without authorization the services also do it themselves. Streams get
+ * `replicas` copies (STREAM_REPLICAS: 3 on a 3-node JetStream cluster).
  */
 export async function setupBus(
   jsm: JetStreamManager,

@@ -54,6 +54,8 @@ export interface ConsumerObserver {
   failed(error: Error): void;
   /** A message was copied to the dead-letter stream (and then terminated). */
   deadLettered?(consumer: string, reason: DeadLetterReason): void;
+  /** A batch of `events` committed after `seconds` in the handler (the attempt that succeeded). */
+  batchApplied?(events: number, seconds: number): void;
 }
 
 /** How a BatchingConsumer turns messages into values and where it puts the ones it gives up on. */
@@ -329,6 +331,7 @@ export class BatchingConsumer<T = EventEnvelope> {
   private async apply(deliveries: Delivery<T>[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let refused: readonly RefusedEvent[];
+      const started = performance.now();
       try {
         refused =
           (await this.handle(
@@ -370,6 +373,7 @@ export class BatchingConsumer<T = EventEnvelope> {
         this.settle(msg, 'nak', delay);
         return;
       }
+      this.observer?.batchApplied?.(deliveries.length, (performance.now() - started) / 1000);
       // Committed: the refused events changed nothing and go to the dead-letter stream; the others are done.
       const refusalOf = new Map(refused.map((r) => [r.index, r]));
       for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) this.settle(msg, 'ack');

@@ -16,12 +16,14 @@ export function natsAuthOptions(settings: NatsSettings): Partial<ConnectionOptio
 
 /**
  * Connects to NATS, retrying until it answers, and keeps reconnecting forever afterwards: a NATS outage
- * makes the service unready (503) instead of killing it.
+ * makes the service unready (503) instead of killing it. Each failed attempt goes to `onWaiting` (by default the
+ * first and every tenth are printed).
  */
 export async function connectNats(
   settings: string[] | NatsSettings,
   name: string,
   signal?: AbortSignal,
+  onWaiting?: (attempt: number, error: Error) => void,
 ): Promise<NatsConnection> {
   const servers = Array.isArray(settings) ? settings : settings.servers;
   const auth = Array.isArray(settings) ? {} : natsAuthOptions(settings);
@@ -36,7 +38,8 @@ export async function connectNats(
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      if (attempt === 1 || attempt % 10 === 0) {
+      if (onWaiting) onWaiting(attempt, error as Error);
+      else if (attempt === 1 || attempt % 10 === 0) {
         console.warn(`[${name}] waiting for NATS at ${servers.join(',')}: ${(error as Error).message}`);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));

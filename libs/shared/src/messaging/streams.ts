@@ -16,6 +16,8 @@ export const STREAM_MAX_AGE_MS = 365 * 24 * 3600_000;
 /** The byte limit of a stream (STREAM_MAX_BYTES); past it the oldest messages are discarded. */
 export interface StreamLimits {
   readonly maxBytes: number;
+  /** STREAM_REPLICAS: copies in a JetStream cluster (1 on a single server). */
+  readonly replicas?: number;
 }
 
 /** 1 GiB a stream, what STREAM_MAX_BYTES defaults to. */
@@ -46,7 +48,7 @@ export function eventStreamConfig(
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
     max_bytes: limits.maxBytes,
-    num_replicas: 1,
+    num_replicas: limits.replicas ?? 1,
   };
 }
 
@@ -69,7 +71,7 @@ export function deadLetterStreamConfig(
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_MAX_AGE_MS),
     max_bytes: limits.maxBytes,
-    num_replicas: 1,
+    num_replicas: limits.replicas ?? 1,
   };
 }
 
@@ -84,7 +86,8 @@ export function isPermissionViolation(error: unknown): boolean {
 /**
  * Creates a source's stream if it is missing, or brings its settings up to date. A service whose bus user may
  * not administer streams (the locked-down deployment) leaves an existing stream as the setup step made it, and
- * fails (so its start-up retries) while the stream is missing.
+ * fails (so its start-up retries) while the stream is missing. `replicas` (STREAM_REPLICAS) is 1 on a single
+ * server, 3 on a 3-node JetStream cluster.
  */
 export async function ensureEventStream(
   jsm: JetStreamManager,

@@ -23,6 +23,7 @@ import {
 } from '../messaging/durable-consumer.js';
 import { ServiceMetrics } from '../observability/metrics.js';
 import { loadEventKeyRing, type EventKeyRing } from '../event-signing/event-key-ring.js';
+import { jetStreamWaitMessage, natsWaitMessage, postgresWaitMessage } from './dependency-hints.js';
 import { verifiedEventBatchDecoder, verifiedEventDecoder } from '../event-signing/event-signature.js';
 import { SignatureVerifier } from '../event-signing/signature-verifier.js';
 
@@ -43,6 +44,15 @@ export interface ServiceRuntimeOptions {
   readonly migrations: readonly MigrationClass[];
   /** The source whose events this service writes to its event store and relays to JetStream. */
   readonly publishes: EventSource;
+  /** Where the runtime reports (the service's logger; default the console, prefixed with the service). */
+  readonly logger?: RuntimeLogger;
+}
+
+/** What the runtime logs with: the service's logger, in its format. */
+export interface RuntimeLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 }
 
 export interface HealthReport {
@@ -78,8 +88,15 @@ export class ServiceRuntime {
   private started = false;
   private starting: Promise<void> | undefined;
   private readonly abort = new AbortController();
+  private readonly logger: RuntimeLogger;
 
   constructor(private readonly options: ServiceRuntimeOptions) {
+    const prefix = `[${options.config.service}]`;
+    this.logger = options.logger ?? {
+      log: (message) => console.log(prefix, message),
+      warn: (message) => console.warn(prefix, message),
+      error: (message) => console.error(prefix, message),
+    };
     this.names = busNames(options.config.busNamespace);
     this.dataSource = createDataSource(options.config.postgres, options.migrations);
     this.eventStore = new EventStore(this.dataSource);
@@ -87,7 +104,7 @@ export class ServiceRuntime {
     this.deadLetters = new DeadLetterIndex(this.dataSource);
     // Throws ConfigurationError (exit 78) when the keys are missing or unreadable.
     this.eventKeys = loadEventKeyRing(options.config.eventKeys, options.publishes);
-    for (const warning of this.eventKeys.warnings) this.log(warning);
+    for (const warning of this.eventKeys.warnings) this.logger.warn(warning);
     // Every producer says which event it committed last, so a consumer can tell whether it has applied all.
     this.answer(this.names.newestEvent(options.publishes), NewestEventRequestV1, async () => ({
       eventId: await this.eventStore.newestEventId(),
@@ -114,7 +131,7 @@ export class ServiceRuntime {
       dependency,
       onForgery: (subject, detail) => {
         this.metrics.forgedReplies.inc({ subject });
-        this.log(`ignored a forged answer on ${subject}: ${detail}`);
+        this.logger.warn(`ignored a forged answer on ${subject}: ${detail}`);
       },
     });
   }
@@ -125,7 +142,7 @@ export class ServiceRuntime {
         ...responder,
         queue: this.options.config.service,
         signer: this.eventKeys.signing,
-        onError: (detail) => this.log(detail),
+        onError: (detail) => this.logger.warn(detail),
       }),
     );
   }
@@ -181,26 +198,32 @@ export class ServiceRuntime {
     return this.starting;
   }
 
-  private log(message: string): void {
-    console.log(`[${this.options.config.service}] ${message}`);
-  }
-
   private async connectAll(): Promise<void> {
     const { config } = this.options;
-    await this.retry('PostgreSQL', async () => {
-      await ensureDatabaseAndSchema(config.postgres);
-      if (!this.dataSource.isInitialized) await this.dataSource.initialize();
-      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
-      for (const m of applied) this.log(`applied migration ${m.name}`);
+    const servers = config.nats.servers;
+    const jetStreamWait = (what: string) => (error: unknown, attempt: number) =>
+      jetStreamWaitMessage(what, servers, error, attempt);
+    await this.retry(
+      async () => {
+        await ensureDatabaseAndSchema(config.postgres);
+        if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+        const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+        if (applied.length > 0)
+          this.logger.log(`applied ${applied.length} database migration(s): ${applied.map((m) => m.name).join(', ')}`);
+      },
+      (error, attempt) => postgresWaitMessage(config.postgres, error, attempt),
+    );
+    this.nc = await connectNats(config.nats, config.service, this.abort.signal, (attempt, error) => {
+      if (attempt === 1 || attempt % 10 === 0) this.logger.warn(natsWaitMessage(servers, error, attempt));
     });
-    this.nc = await connectNats(config.nats, config.service, this.abort.signal);
     void this.watchNatsStatus(this.nc);
-    const jsm: JetStreamManager = await this.retry('JetStream', () => jetstreamManager(this.nc!));
+    const jsm: JetStreamManager = await this.retry(() => jetstreamManager(this.nc!), jetStreamWait('JetStream'));
     this.jsClient = jetstream(this.nc);
     const sources = new Set<EventSource>([this.options.publishes, ...(this.consumption?.sources ?? [])]);
-    await this.retry('JetStream streams', async () => {
-      for (const source of sources) await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes });
-    });
+    await this.retry(async () => {
+      for (const source of sources)
+        await ensureEventStream(jsm, this.names, source, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
+    }, jetStreamWait('the JetStream streams'));
     this.relay = new OutboxRelay({
       postgres: config.postgres,
       publisher: new PubAckPublisher(this.nc, config.nats.inboxPrefix),
@@ -211,24 +234,40 @@ export class ServiceRuntime {
         published: (n) => this.metrics.eventsPublished.inc(n),
         failed: (e) => {
           this.metrics.relayFailures.inc();
-          this.log(`relay round failed, retrying: ${e.message}`);
+          this.logger.warn(`relay round failed, retrying: ${e.message}`);
         },
         lossDetected: (detail) => {
           this.metrics.streamLossDetected.inc();
-          this.log(`JetStream lost events of ${this.names.stream(this.options.publishes)}: ${detail}`);
+          this.logger.error(`JetStream lost events of ${this.names.stream(this.options.publishes)}: ${detail}`);
         },
         republished: (n) => this.metrics.eventsRepublished.inc(n),
+        backlog: (n) => this.metrics.outboxBacklog.set(n),
+        leader: (isLeader) => this.metrics.relayLeader.set(isLeader ? 1 : 0),
       },
     });
     this.relay.start();
     if (this.consumption) {
       const specs = this.consumption.consumers(this.names);
       const indexSpecs = deadLetterIndexConsumers(this.names, specs);
-      await this.retry('JetStream consumers', async () => {
-        await ensureDeadLetterStream(jsm, this.names, { maxBytes: config.streamMaxBytes });
+      await this.retry(async () => {
+        await ensureDeadLetterStream(jsm, this.names, { maxBytes: config.streamMaxBytes, replicas: config.streamReplicas });
         for (const spec of [...specs, ...indexSpecs]) await ensureDurableConsumer(jsm, spec);
-      });
+      }, jetStreamWait('the JetStream consumers'));
       const { verification } = this.eventKeys;
+      // Read at each scrape; while NATS is away the series are left out rather than stale.
+      this.metrics.readPendingFrom(() => {
+        if (this.natsDisconnected) return Promise.reject(new Error('NATS is disconnected'));
+        return Promise.all(
+          [...specs, ...indexSpecs].map(async ({ stream, durable }) => {
+            const info = await jsm.consumers.info(stream, durable);
+            return { stream, durable, pending: info.num_pending + info.num_ack_pending };
+          }),
+        );
+      });
+      const batchTimer = (consumer: string) => (events: number, seconds: number) => {
+        this.metrics.consumerBatchDuration.observe({ consumer }, seconds);
+        this.metrics.consumerBatchSize.observe({ consumer }, events);
+      };
       this.consumer = new BatchingConsumer(
         this.jsClient,
         specs,
@@ -241,6 +280,7 @@ export class ServiceRuntime {
           },
           failed: () => this.metrics.consumerBatchFailures.inc(),
           deadLettered: (consumer, reason) => this.metrics.deadLettered.inc({ consumer, reason }),
+          batchApplied: batchTimer(consumerLabel(specs)),
         },
         {
           decode: this.consumerDecoder(this.consumption),
@@ -256,8 +296,9 @@ export class ServiceRuntime {
         this.deadLetters.record,
         {
           applied: () => undefined,
-          rejected: (reason, subject) => this.log(`ignored a malformed dead letter on ${subject}: ${reason}`),
+          rejected: (reason, subject) => this.logger.warn(`ignored a malformed dead letter on ${subject}: ${reason}`),
           failed: () => this.metrics.consumerBatchFailures.inc(),
+          batchApplied: batchTimer(consumerLabel(indexSpecs)),
         },
         { decode: decodeDeadLetter },
       );
@@ -268,7 +309,6 @@ export class ServiceRuntime {
     this.started = true;
     for (const responder of this.responders) this.startResponder(responder);
     this.metrics.ready.set(1);
-    this.log('ready');
   }
 
   /**
@@ -290,8 +330,10 @@ export class ServiceRuntime {
       if (status.type === 'disconnect') {
         this.natsDisconnected = true;
         this.metrics.ready.set(0);
+        this.logger.warn(`lost NATS (${this.options.config.nats.servers.join(',')}): not ready (/readyz 503) until it is back`);
       } else if (status.type === 'reconnect') {
         this.natsDisconnected = false;
+        this.logger.log(`NATS is back${this.started ? ': ready' : ''}`);
         // The server may have restarted with less than it acknowledged (a power loss): look before publishing on.
         this.relay?.auditSoon();
         if (this.started) this.metrics.ready.set(1);
@@ -299,14 +341,14 @@ export class ServiceRuntime {
     }
   }
 
-  private async retry<T>(what: string, work: () => Promise<T>): Promise<T> {
+  /** Runs `work` until it succeeds, saying what it waits for (`waiting(…)`) on the first and every tenth failure. */
+  private async retry<T>(work: () => Promise<T>, waiting: (error: unknown, attempt: number) => string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await work();
       } catch (error) {
         if (this.abort.signal.aborted) throw error;
-        if (attempt === 1 || attempt % 10 === 0)
-          this.log(`waiting for ${what} (attempt ${attempt}): ${(error as Error).message}`);
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(waiting(error, attempt));
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
       }
     }
@@ -341,6 +383,11 @@ export class ServiceRuntime {
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/** A consumer's label on the batch metrics: its durable name(s), e.g. `sync-agent` for both of its streams. */
+function consumerLabel(specs: readonly DurableConsumerSpec[]): string {
+  return [...new Set(specs.map((spec) => spec.durable))].join(',');
 }
 
 /** A request/reply subject this service answers, and how. */

@@ -69,6 +69,8 @@ export interface ProjectBatchOptions extends EffectiveSetOptions {
   readonly publish?: boolean;
   /** Events projected on one working set (default PROJECTION_SLICE). */
   readonly sliceSize?: number;
+  /** Called once the batch committed, with the events it applied (not the redelivered or refused ones). */
+  readonly onCommitted?: (applied: readonly EventEnvelope[]) => void;
 }
 
 /**
@@ -86,11 +88,13 @@ export async function projectBatch(
   positions: readonly StreamPosition[] = [],
 ): Promise<BatchOutcome> {
   const counts: BatchOutcome = { applied: 0, redelivered: 0, refused: [] };
+  const applied: EventEnvelope[] = [];
   await store.transaction(async (tx) => {
     // One projector transaction at a time per schema, so two instances never interleave a
     // read-compute-write of the same effective set.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
     Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
+    applied.length = 0;
     // Slice by slice, so that what is held in memory at once is one slice's working set, however big the batch:
     // each slice sees what the slices before it wrote in this transaction, as a later batch would. When sets are
     // published, a pair's events go into the same slice, so that its two sets are still published once per batch.
@@ -98,9 +102,10 @@ export async function projectBatch(
     const grouped = batch.length > slice && options.publish !== false;
     const order = grouped ? await orderByPair(tx, batch) : batch.map((_, index) => index);
     for (let from = 0; from < order.length; from += slice) {
-      await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts);
+      await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts, applied);
     }
   });
+  options.onCommitted?.(applied);
   return counts;
 }
 
@@ -150,6 +155,7 @@ async function projectSlice(
   indexes: readonly number[],
   options: ProjectBatchOptions,
   counts: BatchOutcome,
+  appliedEvents: EventEnvelope[],
 ): Promise<void> {
   const firstIndexOf = new Map<string, number>();
   for (const index of indexes) {
@@ -192,6 +198,7 @@ async function projectSlice(
       continue;
     }
     counts.applied++;
+    appliedEvents.push(event);
     for (const serial of affected) {
       const causes = causeOf.get(serial);
       if (causes) causes.push(event);
@@ -339,11 +346,20 @@ export class EffectiveLicensesProjector {
   ) {}
 
   readonly handle: BatchHandler = async (batch, positions) => {
+    const { propagation } = this.runtime.metrics;
     const counts = await projectBatch(
       this.store,
       this.clock,
       batch,
-      { warningWindowDays: this.runtime.config.expiryWarningDays },
+      {
+        warningWindowDays: this.runtime.config.expiryWarningDays,
+        // From the producer's occurredAt to this commit: how long a change took to reach the effective sets.
+        onCommitted: (applied) => {
+          const now = Date.now();
+          for (const event of applied)
+            propagation.observe({ type: event.type }, Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
+        },
+      },
       positions,
     );
     const metrics = this.runtime.metrics.eventsConsumed;
