@@ -347,6 +347,7 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
           version: 1,
           at: expect.any(String),
           cause: expect.objectContaining({ type: 'ProductRegistered' }),
+          actor: 'bootstrap-operator',
           added: [],
           removed: [],
           changed: [],
@@ -355,6 +356,7 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
           version: 2,
           at: expect.any(String),
           cause: { type: 'ProductsAssociated', eventId: associated1 },
+          actor: 'bootstrap-operator',
           added: ['GATEWAY_AV'],
           removed: [],
           changed: [],
@@ -363,6 +365,7 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
           version: 3,
           at: expect.any(String),
           cause: { type: 'EntitlementChanged', eventId: renewal },
+          actor: 'bootstrap-operator',
           added: [],
           removed: [],
           changed: ['GATEWAY_AV'],
@@ -371,6 +374,7 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
           version: 4,
           at: expect.any(String),
           cause: { type: 'ProductsDissociated', eventId: dissociated1 },
+          actor: 'bootstrap-operator',
           added: [],
           removed: ['GATEWAY_AV'],
           changed: [],
@@ -379,6 +383,7 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
           version: 5,
           at: expect.any(String),
           cause: { type: 'ProductsAssociated', eventId: associated2 },
+          actor: 'bootstrap-operator',
           added: ['GATEWAY_AV'],
           removed: [],
           changed: [],
@@ -519,7 +524,10 @@ describe('failover readiness', () => {
         expect(response.body).toEqual({
           accountId: account,
           checkedAt: expect.any(String),
-          pairs: [expect.objectContaining({ pairId: healthy.pairId, primarySerial: healthy.primary, ready: true })],
+          pairs: [
+            expect.objectContaining({ pairId: healthy.pairId, primarySerial: healthy.primary, accountId: account, ready: true }),
+          ],
+          nextCursor: null,
         });
         return true;
       },
@@ -530,11 +538,14 @@ describe('failover readiness', () => {
     expect({ status: nobody.status, pairs: nobody.body.pairs }).toEqual({ status: 200, pairs: [] });
   });
 
-  it('answers 400 VALIDATION_FAILED without an accountId (the route is not taken for a pair id)', async () => {
-    const response = await syncAgent.get('/pairs/readiness');
+  it('answers every account for an operator without an accountId, and 400 for a bad filter (the route is not taken for a pair id)', async () => {
+    const all = await syncAgent.get('/pairs/readiness?limit=200');
+    expect(all.status).toBe(200);
+    expect(all.body.accountId).toBeNull();
+    const response = await syncAgent.get('/pairs/readiness?ready=maybe');
     expect(response.status).toBe(400);
     expect(response.body).toEqual(
-      expect.objectContaining({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'accountId' })] }),
+      expect.objectContaining({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'ready' })] }),
     );
   });
 

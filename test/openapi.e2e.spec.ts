@@ -372,6 +372,8 @@ describe('docs/openapi/<service>.yaml', () => {
     expectDocumented('post', '/pairs', associated);
     const pairId = associated.body.pairId as string;
     expectDocumented('get', '/pairs/{pairId}', await pairing.get(`/pairs/${pairId}`));
+    expectDocumented('get', '/products', await pairing.get(`/products?accountId=${encodeURIComponent(account)}&limit=2`));
+    expectDocumented('get', '/pairs', await pairing.get(`/pairs?accountId=${encodeURIComponent(account)}&status=associated`));
 
     // licensing
     expectDocumented('get', '/catalog', await licensing.get('/catalog'));
@@ -399,6 +401,7 @@ describe('docs/openapi/<service>.yaml', () => {
     );
     expectDocumented('get', '/licenses/{licenseId}', await licensing.get(`/licenses/${licenseId}`));
     expectDocumented('get', '/products/{serial}/licenses', await licensing.get(`/products/${primary}/licenses`));
+    expectDocumented('get', '/licenses', await licensing.get(`/licenses?accountId=${encodeURIComponent(account)}&limit=1`));
 
     // sync agent, once it has seen the pair and the licenses
     const set = await eventually(
@@ -437,6 +440,7 @@ describe('docs/openapi/<service>.yaml', () => {
       expectDocumented('get', '/.well-known/event-signing-keys', await service.get('/.well-known/event-signing-keys'));
     expectDocumented('get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${pairId}/failover-readiness`));
     expectDocumented('get', '/pairs/readiness', await syncAgent.get(`/pairs/readiness?accountId=${encodeURIComponent(account)}`));
+    expectDocumented('get', '/me', await syncAgent.get('/me'));
 
     // replacement, revocation, dissociation (and the replaced pair, with replacedBy)
     const replaced = await pairing.post<Json>(`/pairs/${pairId}/replacements`, {
@@ -546,7 +550,7 @@ describe('docs/openapi/<service>.yaml', () => {
       ],
       ['get', '/pairs/{pairId}/failover-readiness', await syncAgent.get(`/pairs/${unknownId}/failover-readiness`), 404],
       ['delete', '/api-keys/{keyId}', await pairing.delete(`/api-keys/${unknownId}`), 404],
-      ['get', '/pairs/readiness', await syncAgent.get('/pairs/readiness'), 400],
+      ['get', '/pairs/readiness', await syncAgent.get('/pairs/readiness?limit=0'), 400],
       // authentication, roles, media types and sizes
       ['get', '/products/{serial}/effective-licenses', await unauthenticated.get(`/products/${primary}/effective-licenses`), 401],
       ['get', '/metrics', await unauthenticated.get('/metrics'), 401],

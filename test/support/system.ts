@@ -163,6 +163,8 @@ export class ServiceProcess {
             'NATS_INBOX_PREFIX',
             'EVENT_KEYS_DIR',
             'EVENT_SIGNING_KEY_ID',
+            'PAIRING_URL',
+            'LICENSING_URL',
             ...SERVICES.map((s) => s.portVariable),
           ].includes(name),
       ),
@@ -361,6 +363,8 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       // nats-server reserves each stream's max_bytes in its store when the stream is created: a test namespace's
       // four streams at the 1 GiB default would reserve 4 GiB each, so test runs use small ones.
       STREAM_MAX_BYTES: String(64 * 1024 ** 2),
+      // The sync agent's console proxy forwards to these (pairing and licensing start first).
+      ...(name === 'sync-agent' ? { PAIRING_URL: urls.pairing, LICENSING_URL: urls.licensing } : {}),
       ...options.env,
       ...options.envOf?.(name),
     };

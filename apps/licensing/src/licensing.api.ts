@@ -4,7 +4,9 @@ import {
   DEAD_LETTER_OPERATIONS,
   LicenseStateV1,
   Serial,
+  pageSchema,
   sameShape,
+  type Page,
   type LicenseSku,
   type SameShape,
   type ServiceApiDoc,
@@ -12,6 +14,7 @@ import {
 import { GrantLicenseBody } from './application/grant-license/grant-license.controller.js';
 import type { LicenseHistoryEntry } from './application/license-history/license-history.controller.js';
 import type { LicenseView } from './application/licenses.js';
+import { ListLicensesQuery } from './application/list-licenses/list-licenses.controller.js';
 import { RenewLicenseBody } from './application/renew-license/renew-license.controller.js';
 
 /** What licensing answers, and what its routes read: the source of docs/openapi/licensing.yaml (npm run docs:contracts). */
@@ -32,6 +35,8 @@ export const LicenseSchema = z
   .meta({ description: 'A license as the HTTP API returns it; `status` is computed against the clock at read time.' });
 sameShape<SameShape<z.output<typeof LicenseSchema>, LicenseView>>();
 
+export const LicensePageSchema = pageSchema(LicenseSchema);
+sameShape<SameShape<z.output<typeof LicensePageSchema>, Page<LicenseView>>>();
 export const ProductLicensesSchema = z.object({ serial: Serial, licenses: z.array(LicenseSchema) });
 
 export const LicenseSkuSchema = z.object({
@@ -52,6 +57,14 @@ export const LicenseHistoryEntrySchema = z.object({
     .meta({ description: 'The change of an `EntitlementChanged`; null for an `EntitlementExpiringSoon`.' }),
   at: Instant.meta({ description: 'When the event was recorded.' }),
   effectiveAt: Instant.meta({ description: 'When the change took effect (an expiry’s own instant) or the warning was issued.' }),
+  actor: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        'Who made the change: the id of the API key whose request made it (a transfer: the replacement’s), never the key; ' +
+        'null for an expiry or a warning the scheduler recorded, and for changes recorded before actors were.',
+    }),
   license: LicenseStateV1,
   transferredFrom: Serial.optional().meta({ description: 'Only for a `transferred` change: the unit the license left.' }),
   windowDays: z.number().int().positive().optional().meta({ description: 'Only for an `EntitlementExpiringSoon`.' }),
@@ -104,6 +117,20 @@ export const LICENSING_API: ServiceApiDoc = {
       success: { description: "The product's licenses.", schema: ProductLicensesSchema },
       errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
+    'GET /licenses': {
+      operationId: 'listLicenses',
+      summary: 'List licenses, a page at a time, soonest expiry first',
+      description:
+        "The caller's licenses: an account-scoped key's account, or every account for an operator or auditor (narrowed " +
+        'with `accountId`). Sorted by expiry (perpetual last), then id. Filters combine; keep them the same while ' +
+        'following `nextCursor`. Upcoming expiries: `status=active&expiresBefore=<now + 90 days>`.',
+      query: ListLicensesQuery,
+      success: { description: 'A page of licenses.', schema: LicensePageSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit` or instant, or a `cursor` this list did not make).',
+        403: '`FORBIDDEN` (an account-scoped key naming another account).',
+      },
+    },
     'GET /licenses/{licenseId}': {
       operationId: 'getLicense',
       summary: 'A license',
@@ -150,6 +177,7 @@ export const LICENSING_SCHEMAS = [
   [LicenseStateV1, 'LicenseStateV1'],
   [LicenseSkuSchema, 'LicenseSku'],
   [ProductLicensesSchema, 'ProductLicenses'],
+  [LicensePageSchema, 'LicensePage'],
   [LicenseHistorySchema, 'LicenseHistory'],
   [LicenseHistoryEntrySchema, 'LicenseHistoryEntry'],
   [GrantLicenseBody, 'GrantLicenseRequest'],

@@ -8,6 +8,8 @@ import { RenewLicenseController } from './application/renew-license/renew-licens
 import { RevokeLicenseController } from './application/revoke-license/revoke-license.controller.js';
 import { LicenseTransfers } from './application/transfer-licenses/license-transfers.js';
 import { ViewLicensesController } from './application/view-licenses/view-licenses.controller.js';
+import { LicenseAccounts } from './application/list-licenses/license-accounts.js';
+import { ListLicensesController } from './application/list-licenses/list-licenses.controller.js';
 import { ViewCatalogController } from './application/view-catalog/view-catalog.controller.js';
 
 /** The licensing service: licenses per product, their expiry scheduler, and transfers on replacement. */
@@ -20,10 +22,12 @@ import { ViewCatalogController } from './application/view-catalog/view-catalog.c
     ViewLicensesController,
     LicenseHistoryController,
     ViewCatalogController,
+    ListLicensesController,
   ],
   providers: [
     ProductDirectory,
     LicenseTransfers,
+    LicenseAccounts,
     {
       provide: ExpiryScheduler,
       inject: [EventStore, CLOCK, ServiceRuntime],

@@ -1,4 +1,5 @@
 import { ExpiryScheduler } from './application/expiry-scheduler/expiry-scheduler.js';
+import { LicenseAccounts } from './application/list-licenses/license-accounts.js';
 import { LicenseTransfers } from './application/transfer-licenses/license-transfers.js';
 import { licensingConsumers } from './application/transfer-licenses/transfer-consumers.js';
 import { LICENSING_MIGRATIONS } from './infrastructure/migrations.js';
@@ -26,5 +27,8 @@ await runService(
     // Stopped by Nest's shutdown hook, before the runtime closes the database.
     const scheduler = app.get(ExpiryScheduler);
     runtime.whenConnected(() => scheduler.start());
+    // Licenses granted before licenses_view recorded accounts get theirs from pairing.
+    const accounts = app.get(LicenseAccounts);
+    runtime.whenConnected(() => accounts.start());
   },
 );

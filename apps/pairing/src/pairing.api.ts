@@ -5,7 +5,9 @@ import {
   COMMON_OPERATIONS,
   PairReplacementV1,
   Serial,
+  pageSchema,
   sameShape,
+  type Page,
   type ApiKeyView,
   type SameShape,
   type ServiceApiDoc,
@@ -16,6 +18,8 @@ import { CreateApiKeyBody, ListApiKeysQuery } from './application/manage-api-key
 import { RegisterProductBody } from './application/register-product/register-product.controller.js';
 import { ReplaceUnitBody } from './application/replace-unit/replace-unit.controller.js';
 import type { PairView, ProductView } from './application/views.js';
+import { ListPairsQuery } from './read-models/listings/list-pairs.controller.js';
+import { ListProductsQuery } from './read-models/listings/list-products.controller.js';
 
 /** What pairing answers, and what its routes read: the source of docs/openapi/pairing.yaml (npm run docs:contracts). */
 
@@ -56,6 +60,11 @@ export const PairSchema = z.object({
     .meta({ description: 'Only on a pair that ended because a unit was replaced: the pair that replaced it.' }),
 });
 sameShape<SameShape<z.output<typeof PairSchema>, PairView>>();
+
+export const ProductPageSchema = pageSchema(ProductSchema);
+sameShape<SameShape<z.output<typeof ProductPageSchema>, Page<ProductView>>>();
+export const PairPageSchema = pageSchema(PairSchema);
+sameShape<SameShape<z.output<typeof PairPageSchema>, Page<PairView>>>();
 
 export const ApiKeySchema = z.object({
   keyId: z.uuid(),
@@ -108,6 +117,20 @@ export const PAIRING_API: ServiceApiDoc = {
         409: '`PRODUCT_ALREADY_REGISTERED`.',
       },
     },
+    'GET /products': {
+      operationId: 'listProducts',
+      summary: 'List products, a page at a time',
+      description:
+        "The caller's products in serial order: an account-scoped key's account, or every account for an operator or " +
+        'auditor (narrowed with `accountId`). Filters combine; keep them the same while following `nextCursor`. A ' +
+        'product appears as soon as its registration has answered.',
+      query: ListProductsQuery,
+      success: { description: 'A page of products.', schema: ProductPageSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit`, or a `cursor` this list did not make).',
+        403: '`FORBIDDEN` (an account-scoped key naming another account).',
+      },
+    },
     'GET /products/{serial}': {
       operationId: 'getProduct',
       summary: 'A registered product',
@@ -139,6 +162,19 @@ export const PAIRING_API: ServiceApiDoc = {
         400: '`VALIDATION_FAILED` (body).',
         404: '`PRODUCT_NOT_FOUND` (the Primary or the Secondary).',
         409: '`SAME_PRODUCT`, `MODEL_MISMATCH`, `ACCOUNT_MISMATCH`, `ALREADY_PAIRED`.',
+      },
+    },
+    'GET /pairs': {
+      operationId: 'listPairs',
+      summary: 'List pairs, a page at a time',
+      description:
+        "The caller's pairs, newest association first: an account-scoped key's account, or every account for an " +
+        'operator or auditor (narrowed with `accountId`). Dissociated pairs are listed too unless `status` says otherwise.',
+      query: ListPairsQuery,
+      success: { description: 'A page of pairs.', schema: PairPageSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit`, or a `cursor` this list did not make).',
+        403: '`FORBIDDEN` (an account-scoped key naming another account).',
       },
     },
     'GET /pairs/{pairId}': {
@@ -222,6 +258,8 @@ export const PAIRING_SCHEMAS = [
   [ProductSchema, 'Product'],
   [PairSchema, 'Pair'],
   [PairReplacementV1, 'PairReplacementV1'],
+  [ProductPageSchema, 'ProductPage'],
+  [PairPageSchema, 'PairPage'],
   [ApiKeySchema, 'ApiKey'],
   [CreatedApiKeySchema, 'CreatedApiKey'],
   [ApiKeyListSchema, 'ApiKeyList'],

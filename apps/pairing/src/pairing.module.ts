@@ -10,6 +10,8 @@ import { ViewPairsController } from './application/view-pairs/view-pairs.control
 import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
 import { PairingResponders } from './application/pairing-responders.js';
+import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
+import { ListProductsController } from './read-models/listings/list-products.controller.js';
 
 /** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
 @Module({
@@ -24,6 +26,8 @@ import { PairingResponders } from './application/pairing-responders.js';
     ViewPairsController,
     ReplaceUnitController,
     ApiKeysController,
+    ListProductsController,
+    ListPairsController,
   ],
   providers: [PairingResponders],
 })

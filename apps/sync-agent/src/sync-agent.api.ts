@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  AccountId,
+  ApiKeyRole,
   COMMON_OPERATIONS,
   DEAD_LETTER_OPERATIONS,
   EffectiveLicenseSetV1,
@@ -12,6 +12,7 @@ import {
   StatefulSyncStatusV1,
   sameShape,
   type LicenseSigningKeySetV1,
+  type Principal,
   type SameShape,
   type ServiceApiDoc,
   type SignedLicenseDocumentV1,
@@ -20,7 +21,8 @@ import { AsOfInstant } from './read-models/effective-licenses/effective-licenses
 import { HistoryQuery } from './read-models/effective-licenses-history/effective-licenses-history.controller.js';
 import type { EffectiveLicensesHistoryPage } from './read-models/effective-licenses-history/effective-licenses-history.query.js';
 import { GAP_SEVERITY, type FailoverReadinessReport } from './read-models/failover-readiness/failover-readiness.js';
-import type { AccountReadinessReport } from './read-models/failover-readiness/failover-readiness.query.js';
+import { ReadinessListQuery } from './read-models/failover-readiness/failover-readiness.controller.js';
+import { MAX_SCANNED_PER_PAGE, type AccountReadinessReport } from './read-models/failover-readiness/failover-readiness.query.js';
 
 /** What the sync agent answers, and what its routes read: the source of docs/openapi/sync-agent.yaml (npm run docs:contracts). */
 
@@ -34,6 +36,9 @@ export const HistoryItemSchema = z.object({
     .meta({ description: 'The version of stream `effective-licenses-<serial>` (1 = the first set).' }),
   at: Instant.meta({ description: 'When the sync agent computed the change.' }),
   cause: EventCauseV1,
+  actor: z.string().nullable().meta({
+    description: 'Who made the change the set follows from: the API key id of its cause’s request, never the key; else null.',
+  }),
   added: z.array(z.string()),
   removed: z.array(z.string()),
   changed: z.array(z.string()),
@@ -68,12 +73,26 @@ export const FailoverReadinessSchema = z.object({
   gaps: z.array(ReadinessGapSchema),
 });
 sameShape<SameShape<z.output<typeof FailoverReadinessSchema>, FailoverReadinessReport>>();
+export const ListedPairReadinessSchema = FailoverReadinessSchema.extend({
+  accountId: z.string().nullable().meta({ description: "The pair's account (null while the agent knows neither unit)." }),
+});
 export const AccountReadinessSchema = z.object({
-  accountId: z.string(),
+  accountId: z.string().nullable().meta({ description: 'The account read; null: every account (an operator or auditor).' }),
   checkedAt: Instant,
-  pairs: z.array(FailoverReadinessSchema),
+  pairs: z.array(ListedPairReadinessSchema),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `cursor` for the next page (same filters); null once every pair has been looked at.' }),
 });
 sameShape<SameShape<z.output<typeof AccountReadinessSchema>, AccountReadinessReport>>();
+
+export const CallerSchema = z.object({
+  keyId: z.string().meta({ description: 'The key’s id (`bootstrap-operator` for OPERATOR_API_KEY), never the key.' }),
+  role: ApiKeyRole,
+  accountId: z.string().nullable(),
+});
+sameShape<SameShape<z.output<typeof CallerSchema>, Principal>>();
 
 export const LicenseDocumentSchema = z
   .object({
@@ -172,14 +191,28 @@ export const SYNC_AGENT_API: ServiceApiDoc = {
       success: { description: 'The readiness report.', schema: FailoverReadinessSchema },
       errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
+    'GET /me': {
+      operationId: 'getCaller',
+      summary: 'Who the presented API key is',
+      description:
+        'Its id (recorded as the actor of the changes it makes), role and account (null for operator, auditor and metrics keys).',
+      success: { description: 'The key’s holder.', schema: CallerSchema },
+    },
     'GET /pairs/readiness': {
       operationId: 'getAccountReadiness',
-      summary: 'The readiness of every associated pair of an account',
+      summary: 'The readiness of associated pairs, a page at a time',
       description:
-        'An operator or auditor names the account; an account-scoped key reads its own (naming another is 403 `FORBIDDEN`).',
-      query: z.object({ accountId: AccountId.optional() }),
-      success: { description: 'The reports.', schema: AccountReadinessSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`accountId` missing for an operator or auditor key, or malformed).' },
+        'Oldest association first. An operator or auditor reads every account, or the one `accountId` names; an ' +
+        'account-scoped key reads its own (naming another is 403 `FORBIDDEN`). Each page assesses at most ' +
+        `${MAX_SCANNED_PER_PAGE} pairs: with a \`ready\` filter that few pairs match, a page may hold fewer than \`limit\` ` +
+        '(even none) and still have a `nextCursor`; follow it until it is null. Each pair is assessed as ' +
+        '`GET /pairs/{pairId}/failover-readiness` does, when the page is read.',
+      query: ReadinessListQuery,
+      success: { description: 'A page of reports.', schema: AccountReadinessSchema },
+      errors: {
+        400: '`VALIDATION_FAILED` (query: a malformed `accountId`, `ready` other than true/false, a bad `limit`, or a `cursor` this list did not make).',
+        403: '`FORBIDDEN` (an account-scoped key naming another account).',
+      },
     },
   },
 };
@@ -194,7 +227,9 @@ export const SYNC_AGENT_SCHEMAS = [
   [HistoryPageSchema, 'EffectiveLicensesHistoryPage'],
   [ReadinessGapSchema, 'ReadinessGap'],
   [FailoverReadinessSchema, 'FailoverReadinessReport'],
+  [ListedPairReadinessSchema, 'ListedPairReadiness'],
   [AccountReadinessSchema, 'AccountReadinessReport'],
   [SignedLicenseDocumentSchema, 'SignedLicenseDocumentV1'],
+  [CallerSchema, 'Caller'],
   [LicenseSigningKeySetSchema, 'LicenseSigningKeySetV1'],
 ] as const;

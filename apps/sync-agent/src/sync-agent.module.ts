@@ -5,6 +5,7 @@ import { EffectiveLicensesController } from './read-models/effective-licenses/ef
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
 import { FailoverReadinessController } from './read-models/failover-readiness/failover-readiness.controller.js';
 import { FailoverReadinessQuery } from './read-models/failover-readiness/failover-readiness.query.js';
+import { MeController } from './console/me.controller.js';
 import { LicenseDocumentModule } from './read-models/license-document/license-document.module.js';
 
 /**
@@ -13,7 +14,7 @@ import { LicenseDocumentModule } from './read-models/license-document/license-do
  */
 @Module({
   imports: [LicenseDocumentModule, DeadLettersModule, EventSigningKeysModule],
-  controllers: [EffectiveLicensesController, EffectiveLicensesHistoryController, FailoverReadinessController],
+  controllers: [EffectiveLicensesController, EffectiveLicensesHistoryController, FailoverReadinessController, MeController],
   providers: [EffectiveLicensesProjector, FailoverReadinessQuery],
 })
 export class SyncAgentModule {}

@@ -21,8 +21,15 @@ export function licenseOf(state: LicenseState): LicenseStateV1 {
  * Keeps licenses_view in step with the license's stream, in the same transaction as the append: the row is the
  * state after the new events (serial, expiry, status, and which expiry was warned about or recorded), guarded
  * by the stream version so an older state never overwrites a newer one. Fits handleCommand's `afterAppend`.
+ * `accountId` is the product's account, known at the grant (licensing asks pairing then); a later change keeps the
+ * row's, since a license never leaves its account (a transfer moves it to a unit of the same account).
  */
-export async function projectLicense(tx: Tx, events: readonly StoredEvent<LicenseEvent>[], state: LicenseState): Promise<void> {
+export async function projectLicense(
+  tx: Tx,
+  events: readonly StoredEvent<LicenseEvent>[],
+  state: LicenseState,
+  accountId: string | null = null,
+): Promise<void> {
   const last = events.at(-1);
   if (last === undefined || state.status === 'none') return;
   const l = state.license;
@@ -30,11 +37,12 @@ export async function projectLicense(tx: Tx, events: readonly StoredEvent<Licens
     tx,
     'licensing.project-license',
     `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at,
-                                warned_for, expiry_recorded_for, version)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                warned_for, expiry_recorded_for, version, account_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, expires_at = EXCLUDED.expires_at,
        status = EXCLUDED.status, revoked_at = EXCLUDED.revoked_at, warned_for = EXCLUDED.warned_for,
-       expiry_recorded_for = EXCLUDED.expiry_recorded_for, version = EXCLUDED.version
+       expiry_recorded_for = EXCLUDED.expiry_recorded_for, version = EXCLUDED.version,
+       account_id = COALESCE(EXCLUDED.account_id, licenses_view.account_id)
      WHERE licenses_view.version < EXCLUDED.version`,
     [
       l.licenseId,
@@ -48,6 +56,7 @@ export async function projectLicense(tx: Tx, events: readonly StoredEvent<Licens
       state.warnedFor,
       state.expiryRecordedFor,
       last.streamVersion,
+      accountId,
     ],
   );
 }

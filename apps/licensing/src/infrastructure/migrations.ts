@@ -61,6 +61,32 @@ export class AddHandledEventSource1764200000001 implements MigrationInterface {
   }
 }
 
+/**
+ * Each license's account (its product's, which never changes), so the license list can be scoped and filtered by
+ * account without asking pairing per row; and the list's order (soonest expiry first, perpetual last, then id) as an
+ * index. Licenses granted before have none until LicenseAccounts fills them in from pairing at start; until then an
+ * account-scoped key does not see them in the list (operators and auditors do).
+ */
+export class AddLicenseAccount1766000000001 implements MigrationInterface {
+  name = 'AddLicenseAccount1766000000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE licenses_view ADD COLUMN account_id text');
+    await q.query(
+      "CREATE INDEX licenses_view_expiry_order ON licenses_view ((COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
+    );
+    await q.query(
+      "CREATE INDEX licenses_view_account_order ON licenses_view (account_id, (COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
+    );
+    await q.query('CREATE INDEX licenses_view_account_missing ON licenses_view (serial) WHERE account_id IS NULL');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX licenses_view_account_missing, licenses_view_account_order, licenses_view_expiry_order');
+    await q.query('ALTER TABLE licenses_view DROP COLUMN account_id');
+  }
+}
+
 /** Every migration of the licensing database, in order. */
 export const LICENSING_MIGRATIONS = [
   CreateEventStore1764000000000,
@@ -68,4 +94,5 @@ export const LICENSING_MIGRATIONS = [
   CreateDeadLetters1764100000000,
   AddHandledEventSource1764200000001,
   AddRelayStreamSequence1765100000000,
+  AddLicenseAccount1766000000001,
 ];

@@ -5,6 +5,12 @@ import { contractOf, isEventType, type PublishedEvent } from './event-catalog.js
 export const EventMetadata = z.object({
   correlationId: z.string().nullable(),
   causationId: z.string().nullable(),
+  /**
+   * Who made the change: the id of the API key whose request appended the event (never the key itself), or, for an
+   * event the sync agent or licensing derived from another, that event's actor. Absent for changes nobody asked for
+   * (an expiry recorded by the scheduler) and on events recorded before it existed; optional within v1.
+   */
+  actor: z.string().min(1).max(128).optional(),
 });
 export type EventMetadata = z.infer<typeof EventMetadata>;
 

@@ -12,6 +12,7 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { z } from 'zod';
+import { Allow } from '../auth/auth.guard.js';
 import { valid } from '../http/zod-validation.pipe.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../messaging/decode-event.js';
 import { ServiceRuntime } from '../runtime/service-runtime.js';
@@ -38,7 +39,9 @@ export const DeadLetterId = z.coerce.number().int('must be a whole number').posi
 export class DeadLettersController {
   constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
+  /** Operators and auditors: a letter may hold any account's event, so account-scoped keys may not list them. */
   @Get()
+  @Allow('operator', 'auditor')
   list(@Query(valid(DeadLetterListQuery)) query: z.infer<typeof DeadLetterListQuery>): Promise<DeadLetterPage> {
     return this.runtime.deadLetters.list(query);
   }

@@ -33,4 +33,6 @@ export interface CommandMetadata {
   readonly correlationId?: string | null | undefined;
   /** The event that caused this command, when a consumer issues it (recorded as the events' causationId). */
   readonly causationId?: string | null | undefined;
+  /** The API key id of the request (never the key), recorded as the events' `metadata.actor`. */
+  readonly actor?: string | null | undefined;
 }

@@ -50,10 +50,7 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
         );
         const command = typeof options.command === 'function' ? await options.command(tx) : options.command;
         const newEvents = decider.decide(command, state);
-        const metadata: EventMetadata = {
-          correlationId: command.metadata.correlationId ?? null,
-          causationId: command.metadata.causationId ?? null,
-        };
+        const metadata = eventMetadataOf(command.metadata);
         const stored = await store.append(tx, streamId, history.length, newEvents, {
           occurredAt: command.metadata.now,
           metadata,
@@ -67,6 +64,15 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
       if (!raced || attempt >= maxAttempts) throw error;
     }
   }
+}
+
+/** What a command's metadata records on its events: correlation, causation and, when known, the actor. */
+export function eventMetadataOf(metadata: Omit<CommandMetadata, 'now'>): EventMetadata {
+  return {
+    correlationId: metadata.correlationId ?? null,
+    causationId: metadata.causationId ?? null,
+    ...(metadata.actor ? { actor: metadata.actor } : {}),
+  };
 }
 
 /** Reads an aggregate's current state without deciding anything. */

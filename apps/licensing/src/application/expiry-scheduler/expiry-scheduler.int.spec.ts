@@ -4,7 +4,11 @@ import { handleCommand, type Clock, type EventStore, type LicensingEvent, type S
 import { createTestEventStore, eventually, sampleEvent, testEnvelope, type TestEventStore } from '#shared/testing';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
-import { AddHandledEventSource1764200000001, CreateLicensesView1764000000002 } from '../../infrastructure/migrations.js';
+import {
+  AddHandledEventSource1764200000001,
+  AddLicenseAccount1766000000001,
+  CreateLicensesView1764000000002,
+} from '../../infrastructure/migrations.js';
 import { licensesOfProduct, projectLicense } from '../licenses.js';
 import { LicenseTransfers } from '../transfer-licenses/license-transfers.js';
 import { ExpiryScheduler, nextDueInstant } from './expiry-scheduler.js';
@@ -17,7 +21,11 @@ let db: TestEventStore;
 let store: EventStore;
 
 beforeAll(async () => {
-  db = await createTestEventStore('licensing_expiry', [CreateLicensesView1764000000002, AddHandledEventSource1764200000001]);
+  db = await createTestEventStore('licensing_expiry', [
+    CreateLicensesView1764000000002,
+    AddHandledEventSource1764200000001,
+    AddLicenseAccount1766000000001,
+  ]);
   store = db.store;
 });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, PlainText, Serial, handleCommand, valid, type Clock } from '#shared';
+import { CLOCK, Caller, EventStore, PlainText, Serial, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { ProductDirectory } from '../product-directory.js';
@@ -34,6 +34,7 @@ export class GrantLicenseController {
   async grant(
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Body(valid(GrantLicenseBody)) body: z.infer<typeof GrantLicenseBody>,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     // Asked before the transaction: a network round trip must not hold a database connection.
@@ -49,9 +50,9 @@ export class GrantLicenseController {
         type: 'GrantLicense',
         data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
         context: { product },
-        metadata: { now, correlationId },
+        metadata: { now, correlationId, actor: caller.keyId },
       },
-      afterAppend: projectLicense,
+      afterAppend: (tx, events, after) => projectLicense(tx, events, after, product?.accountId ?? null),
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     const license = licenseOf(state);

@@ -16,6 +16,8 @@ export interface LicenseHistoryEntry {
   readonly at: string;
   /** When the change took effect (an expiry's own instant) or the warning was issued. */
   readonly effectiveAt: string;
+  /** Who made the change: the API key id of the request (null for an expiry or warning nobody asked for). */
+  readonly actor: string | null;
   readonly license: LicenseStateV1;
   readonly transferredFrom?: string;
   readonly windowDays?: number;
@@ -41,7 +43,13 @@ export class LicenseHistoryController {
     if (serial === undefined || !(await this.products.isVisibleTo(caller, serial)))
       throw licenseErrors.licenseNotFound(licenseId);
     const events = stored.map((e): LicenseHistoryEntry => {
-      const common = { eventId: e.eventId, streamVersion: e.streamVersion, type: e.type, at: e.occurredAt };
+      const common = {
+        eventId: e.eventId,
+        streamVersion: e.streamVersion,
+        type: e.type,
+        at: e.occurredAt,
+        actor: e.metadata.actor ?? null,
+      };
       const event = { type: e.type, data: e.data } as LicenseEvent;
       switch (event.type) {
         case 'EntitlementChanged': {

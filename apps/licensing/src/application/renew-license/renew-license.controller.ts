@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { Instant } from '../grant-license/grant-license.controller.js';
@@ -23,6 +23,7 @@ export class RenewLicenseController {
   async renew(
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
     @Body(valid(RenewLicenseBody)) body: z.infer<typeof RenewLicenseBody>,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     const now = this.clock.now();
@@ -30,7 +31,11 @@ export class RenewLicenseController {
       store: this.store,
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
-      command: { type: 'RenewLicense', data: { licenseId, expiresAt: body.expiresAt }, metadata: { now, correlationId } },
+      command: {
+        type: 'RenewLicense',
+        data: { licenseId, expiresAt: body.expiresAt },
+        metadata: { now, correlationId, actor: caller.keyId },
+      },
       afterAppend: projectLicense,
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.

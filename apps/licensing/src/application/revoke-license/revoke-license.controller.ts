@@ -1,6 +1,6 @@
 import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, EventStore, handleCommand, valid, type Clock } from '#shared';
+import { CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
@@ -16,6 +16,7 @@ export class RevokeLicenseController {
   @Delete(':licenseId')
   async revoke(
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @Caller() caller: Principal,
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     const now = this.clock.now();
@@ -23,7 +24,7 @@ export class RevokeLicenseController {
       store: this.store,
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
-      command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId } },
+      command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId, actor: caller.keyId } },
       afterAppend: projectLicense,
     });
     return licenseView(licenseOf(state), now);

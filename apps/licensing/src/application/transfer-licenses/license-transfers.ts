@@ -74,7 +74,13 @@ export class LicenseTransfers {
           Promise.resolve({
             type: 'TransferLicense' as const,
             data: { licenseId, fromSerial: failedSerial, toSerial: successorSerial },
-            metadata: { now: this.clock.now(), correlationId: event.metadata.correlationId, causationId: event.eventId },
+            metadata: {
+              now: this.clock.now(),
+              correlationId: event.metadata.correlationId,
+              causationId: event.eventId,
+              // The replacement's actor made this transfer happen.
+              actor: event.metadata.actor,
+            },
           }),
         afterAppend: projectLicense,
       });

@@ -17,6 +17,7 @@ import { ensureProductVisible } from '../tenancy.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import type { AssociateProducts } from '../../domain/ha-pair/ha-pair.commands.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships } from '../pairing-store.js';
+import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { pairView, type PairView } from '../views.js';
 
 /** POST /pairs: make two registered products an HA pair. */
@@ -55,9 +56,12 @@ export class AssociateProductsController {
           pairOfPrimary: await activePairOf(tx, body.primarySerial),
           pairOfSecondary: await activePairOf(tx, body.secondarySerial),
         },
-        metadata: { now: this.clock.now(), correlationId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       }),
-      afterAppend: (tx) => recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial),
+      afterAppend: async (tx, _events, pair) => {
+        await recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial);
+        await projectPairListing(tx, pair);
+      },
     });
     if (state.status === 'none') throw new Error('association produced no pair');
     return pairView(state);

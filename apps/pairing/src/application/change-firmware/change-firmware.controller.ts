@@ -16,6 +16,7 @@ import {
 import { ensureProductVisible } from '../tenancy.js';
 import { productDecider } from '../../domain/product/product.decide.js';
 import { activePairOf, productStreamId } from '../pairing-store.js';
+import { projectProductListing } from '../../read-models/listings/listings.projection.js';
 import { productView, type ProductView } from '../views.js';
 
 /** PATCH /products/:serial: a firmware upgrade or downgrade (it decides stateful sync eligibility). */
@@ -44,8 +45,13 @@ export class ChangeFirmwareController {
       store: this.store,
       decider: productDecider,
       streamId: productStreamId(serial),
-      command: { type: 'ChangeFirmware', data: { serial, ...body }, metadata: { now: this.clock.now(), correlationId } },
-      afterAppend: async (tx) => {
+      command: {
+        type: 'ChangeFirmware',
+        data: { serial, ...body },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+      },
+      afterAppend: async (tx, _events, product) => {
+        await projectProductListing(tx, product);
         pairId = await activePairOf(tx, serial);
       },
     });

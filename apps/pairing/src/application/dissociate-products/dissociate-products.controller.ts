@@ -4,6 +4,7 @@ import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, handleCommand, valid
 import { ensurePairVisible } from '../tenancy.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import { pairStreamId, releaseMemberships } from '../pairing-store.js';
+import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { pairView, type PairView } from '../views.js';
 
 /** DELETE /pairs/:pairId: the two products stop sharing licenses; both may be paired again. */
@@ -26,8 +27,15 @@ export class DissociateProductsController {
       store: this.store,
       decider: haPairDecider,
       streamId: pairStreamId(pairId),
-      command: { type: 'DissociateProducts', data: { pairId }, metadata: { now: this.clock.now(), correlationId } },
-      afterAppend: (tx) => releaseMemberships(tx, pairId),
+      command: {
+        type: 'DissociateProducts',
+        data: { pairId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+      },
+      afterAppend: async (tx, _events, pair) => {
+        await releaseMemberships(tx, pairId);
+        await projectPairListing(tx, pair);
+      },
     });
     if (state.status === 'none') throw new Error('dissociation of a missing pair');
     return pairView(state);

@@ -17,6 +17,7 @@ import {
 } from '#shared';
 import { productDecider } from '../../domain/product/product.decide.js';
 import { productStreamId } from '../pairing-store.js';
+import { projectProductListing } from '../../read-models/listings/listings.projection.js';
 import { productView, type ProductView } from '../views.js';
 
 /**
@@ -59,8 +60,9 @@ export class RegisterProductController {
       command: {
         type: 'RegisterProduct',
         data: { ...body, accountId },
-        metadata: { now: this.clock.now(), correlationId },
+        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       },
+      afterAppend: (tx, _events, product) => projectProductListing(tx, product),
     });
     if (state.status !== 'registered') throw new Error('registration produced no product');
     return productView(state, null);

@@ -34,6 +34,7 @@ export class ReplaceUnitController {
       ...body,
       now: this.clock.now(),
       correlationId,
+      actor: caller.keyId,
     });
     return pairView(newPair);
   }

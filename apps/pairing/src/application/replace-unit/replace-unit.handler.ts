@@ -1,8 +1,9 @@
-import { UNIQUE_VIOLATION, VersionConflictError, loadState, sqlState, type EventMetadata, type EventStore } from '#shared';
+import { UNIQUE_VIOLATION, VersionConflictError, eventMetadataOf, loadState, sqlState, type EventStore } from '#shared';
 import type { ReplaceUnit } from '../../domain/ha-pair/ha-pair.commands.js';
 import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
 import { replaceUnit } from '../../domain/ha-pair/ha-pair.replace.js';
 import type { AssociatedPair, DissociatedPair } from '../../domain/ha-pair/ha-pair.state.js';
+import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships, releaseMemberships } from '../pairing-store.js';
 
 /** What the HTTP request asks for, plus the new pair's id and the clock reading the controller took. */
@@ -13,6 +14,8 @@ export interface ReplaceUnitRequest {
   readonly replacementSerial: string;
   readonly now: Date;
   readonly correlationId?: string | null | undefined;
+  /** The API key id of the request. */
+  readonly actor?: string | null | undefined;
 }
 
 /** Both pairs after the replacement. */
@@ -40,7 +43,7 @@ export async function handleReplaceUnit(
   maxAttempts = 5,
 ): Promise<ReplaceUnitResult> {
   const { pairId, newPairId, failedSerial, replacementSerial, now } = request;
-  const metadata: EventMetadata = { correlationId: request.correlationId ?? null, causationId: null };
+  const metadata = eventMetadataOf({ correlationId: request.correlationId, actor: request.actor });
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(async (tx) => {
@@ -52,7 +55,7 @@ export async function handleReplaceUnit(
             replacement: await loadProduct(store, replacementSerial, tx),
             pairOfReplacement: await activePairOf(tx, replacementSerial),
           },
-          metadata: { now, correlationId: request.correlationId },
+          metadata: { now, correlationId: request.correlationId, actor: request.actor },
         };
         const events = replaceUnit(command, old.state);
         await store.append(tx, pairStreamId(newPairId), 0, events.newPair, { occurredAt: now, metadata });
@@ -64,6 +67,8 @@ export async function handleReplaceUnit(
         const newPair = haPairDecider.evolve(haPairDecider.initialState, associated);
         const oldPair = haPairDecider.evolve(old.state, dissociated);
         if (newPair.status !== 'associated' || oldPair.status !== 'dissociated') throw new Error('replacement folded wrongly');
+        await projectPairListing(tx, oldPair);
+        await projectPairListing(tx, newPair);
         return { newPair, oldPair };
       });
     } catch (error) {

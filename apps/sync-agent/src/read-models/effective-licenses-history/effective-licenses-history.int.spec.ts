@@ -163,7 +163,8 @@ describe('the history of an effective set', () => {
       for (let n = 1; n <= 5; n++) {
         await db.store.append(tx, stream, n - 1, [change(n)], {
           occurredAt: new Date(`2025-0${n}-01T00:00:00.000Z`),
-          metadata: { correlationId: null, causationId: null },
+          // The second change was made by an API key; the first by nobody known.
+          metadata: { correlationId: null, causationId: null, ...(n === 2 ? { actor: 'key-of-change-2' } : {}) },
         });
       }
       // Another product's history is not this one's.
@@ -174,7 +175,7 @@ describe('the history of an effective set', () => {
     });
   });
 
-  it('lists the changes oldest first with time, cause and SKUs, in pages', async () => {
+  it('lists the changes oldest first with time, cause, actor and SKUs, in pages', async () => {
     const first = await db.store.transaction((tx) => readHistoryPage(tx, S, 0, 2));
     expect(first).toEqual({
       serial: S,
@@ -183,6 +184,7 @@ describe('the history of an effective set', () => {
           version: 1,
           at: '2025-01-01T00:00:00.000Z',
           cause: { type: 'ProductsAssociated', eventId: '00000000-0000-4000-a000-000000000001' },
+          actor: null,
           added: ['GATEWAY_AV'],
           removed: [],
           changed: [],
@@ -191,6 +193,7 @@ describe('the history of an effective set', () => {
           version: 2,
           at: '2025-02-01T00:00:00.000Z',
           cause: { type: 'ProductsDissociated', eventId: '00000000-0000-4000-a000-000000000002' },
+          actor: 'key-of-change-2',
           added: [],
           removed: ['GATEWAY_AV'],
           changed: [],

@@ -42,6 +42,8 @@ export interface EffectiveLicensesHistoryItem {
   readonly at: string;
   /** The consumed event that caused it. */
   readonly cause: { readonly type: string; readonly eventId: string };
+  /** Who made the change the set follows from (the API key id of the cause's request), or null. */
+  readonly actor: string | null;
   readonly added: readonly string[];
   readonly removed: readonly string[];
   readonly changed: readonly string[];
@@ -61,20 +63,25 @@ export async function readHistoryPage(
   after: number,
   limit: number,
 ): Promise<EffectiveLicensesHistoryPage> {
-  const rows: { stream_version: number; data: EffectiveLicensesChangedV1 }[] = await tx.query(
-    `SELECT stream_version, data FROM events
-      WHERE stream_id = $1 AND event_type = 'EffectiveLicensesChanged' AND stream_version > $2
-      ORDER BY stream_version
+  // The actor is the set's own event's, or for a set computed before actors were propagated, its cause's (in the inbox).
+  const rows: { stream_version: number; data: EffectiveLicensesChangedV1; actor: string | null }[] = await tx.query(
+    `SELECT e.stream_version, e.data,
+            COALESCE(e.metadata->>'actor', (SELECT i.envelope->'metadata'->>'actor' FROM inbox i
+                                             WHERE i.event_id = (e.data->'cause'->>'eventId')::uuid)) AS actor
+       FROM events e
+      WHERE e.stream_id = $1 AND e.event_type = 'EffectiveLicensesChanged' AND e.stream_version > $2
+      ORDER BY e.stream_version
       LIMIT $3`,
     [effectiveLicensesStreamId(serial), after, limit + 1],
   );
   const page = rows.slice(0, limit);
   return {
     serial,
-    items: page.map(({ stream_version, data }) => ({
+    items: page.map(({ stream_version, data, actor }) => ({
       version: stream_version,
       at: data.computedAt,
       cause: { type: data.cause.type, eventId: data.cause.eventId },
+      actor,
       added: data.added,
       removed: data.removed,
       changed: data.changed,

@@ -7,7 +7,9 @@ import {
   CLOCK,
   EventStore,
   ServiceRuntime,
+  eventMetadataOf,
   type Clock,
+  type EventMetadata,
   type EffectiveLicenseSetV1,
   type BatchHandler,
   type EventCauseV1,
@@ -256,7 +258,7 @@ async function publishEffectiveSets(
       streamId: effectiveLicensesStreamId(serial),
       expectedVersion: version,
       events: [change],
-      context: { occurredAt: now, metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId } },
+      context: { occurredAt: now, metadata: derivedMetadata(cause) },
     });
     published.push({ set, version: version + 1 });
   }
@@ -314,10 +316,19 @@ async function publishStatefulSync(
     };
     await store.append(tx, statefulSyncStreamId(pair.pairId), version, [change], {
       occurredAt: now,
-      metadata: { correlationId: cause.metadata.correlationId, causationId: cause.eventId },
+      metadata: derivedMetadata(cause),
     });
     await savePublishedStatefulSync(tx, pair, status, version + 1);
   }
+}
+
+/** A derived event's metadata: the cause's correlation and actor (who made the change it follows from), caused by it. */
+function derivedMetadata(cause: EventEnvelope): EventMetadata {
+  return eventMetadataOf({
+    correlationId: cause.metadata.correlationId,
+    causationId: cause.eventId,
+    actor: cause.metadata.actor,
+  });
 }
 
 function shouldPublish(previous: StatefulSyncStatusV1 | null, status: StatefulSyncStatusV1): boolean {

@@ -1,14 +1,15 @@
-import { Controller, ForbiddenException, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  AccountId,
+  AccountFilter,
   Allow,
   Caller,
   EventStore,
+  PageLimit,
   READERS,
   RuleViolation,
-  ValidationFailedError,
-  seesEveryAccount,
+  cursorOf,
+  listScope,
   valid,
   type Principal,
 } from '#shared';
@@ -16,9 +17,20 @@ import { pairVisibleTo } from '../tenancy.js';
 import type { FailoverReadinessReport } from './failover-readiness.js';
 import { FailoverReadinessQuery, type AccountReadinessReport } from './failover-readiness.query.js';
 
+/** `GET /pairs/readiness?accountId=&ready=&cursor=&limit=`. */
+export const ReadinessListQuery = z.strictObject({
+  accountId: AccountFilter.optional(),
+  ready: z
+    .enum(['true', 'false'])
+    .optional()
+    .meta({ description: '`false`: only pairs that are not ready (a blocking gap); `true`: only ready ones.' }),
+  cursor: cursorOf(z.tuple([z.iso.datetime(), z.uuid()])).optional(),
+  limit: PageLimit,
+});
+
 /**
  * GET /pairs/:pairId/failover-readiness: whether the Secondary could take over now, and every gap.
- * GET /pairs/readiness?accountId=: the same for every associated pair of an account (for operators).
+ * GET /pairs/readiness: the same for every associated pair the caller may see, a page at a time.
  * The two routes differ in their number of segments, so `readiness` is never taken for a pairId.
  */
 @Controller('pairs')
@@ -28,21 +40,22 @@ export class FailoverReadinessController {
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
-  /** An operator or auditor names the account; an account-scoped key reads its own (naming another is 403 FORBIDDEN). */
+  /**
+   * An operator or auditor reads every account, or the one it names; an account-scoped key reads its own (naming
+   * another is 403 FORBIDDEN). Paged with `cursor` and `limit`, narrowed with `ready`.
+   */
   @Get('readiness')
   @Allow(...READERS)
-  async ofAccount(
-    @Query('accountId', valid(AccountId.optional(), 'accountId')) requested: string | undefined,
+  async list(
+    @Query(valid(ReadinessListQuery)) query: z.output<typeof ReadinessListQuery>,
     @Caller() caller: Principal,
   ): Promise<AccountReadinessReport> {
-    if (seesEveryAccount(caller)) {
-      if (requested === undefined) throw new ValidationFailedError([{ field: 'accountId', message: 'is required' }]);
-      return this.query.forAccount(requested);
-    }
-    if (caller.accountId === null) throw new Error('an account-scoped key without an account');
-    if (requested !== undefined && requested !== caller.accountId)
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'This key reads its own account only.' });
-    return this.query.forAccount(caller.accountId);
+    return this.query.list({
+      accountId: listScope(caller, query.accountId),
+      ready: query.ready === undefined ? undefined : query.ready === 'true',
+      after: query.cursor ?? null,
+      limit: query.limit,
+    });
   }
 
   @Get(':pairId/failover-readiness')

@@ -14,7 +14,7 @@ import { createTestEventStore, deleteStreams, testBusNamespace, type TestEventSt
 import { applyEvent, emptyProjection } from '../../domain/effective-licenses/projection.js';
 import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
 import { saveChangedFacts } from '../effective-licenses/projection-store.js';
-import { associatedPairsOfAccount, readConsumerLag, serialsOfPair } from './failover-readiness.query.js';
+import { associatedPairsPage, readConsumerLag, serialsOfPair } from './failover-readiness.query.js';
 import { projectionConsumers } from './projection-consumers.js';
 
 const A1 = 'C0EAE4000001';
@@ -87,12 +87,18 @@ describe('reading the pairs to check from PostgreSQL', () => {
   });
 
   it('lists the associated pairs of an account, oldest association first, without dissociated ones', async () => {
-    expect(await db.store.transaction((tx) => associatedPairsOfAccount(tx, 'acct-a'))).toEqual([
-      { pairId: PAIR_A12, primarySerial: A1, secondarySerial: A2 },
-      { pairId: PAIR_A34, primarySerial: A3, secondarySerial: A4 },
-    ]);
-    expect(await db.store.transaction((tx) => associatedPairsOfAccount(tx, 'acct-b'))).toEqual([]);
-    expect(await db.store.transaction((tx) => associatedPairsOfAccount(tx, 'acct-nobody'))).toEqual([]);
+    const a12 = { pairId: PAIR_A12, primarySerial: A1, secondarySerial: A2, accountId: 'acct-a' };
+    const a34 = { pairId: PAIR_A34, primarySerial: A3, secondarySerial: A4, accountId: 'acct-a' };
+    const page = (accountId: string | null, after: readonly [string, string] | null, limit = 10) =>
+      db.store.transaction((tx) => associatedPairsPage(tx, accountId, after, limit));
+    expect(await page('acct-a', null)).toEqual([expect.objectContaining(a12), expect.objectContaining(a34)]);
+    expect(await page(null, null)).toEqual([expect.objectContaining(a12), expect.objectContaining(a34)]);
+    expect(await page('acct-b', null)).toEqual([]);
+    expect(await page('acct-nobody', null)).toEqual([]);
+    // Keyset: the page after the first pair holds the second only.
+    const [first] = await page('acct-a', null, 1);
+    expect(first).toEqual(expect.objectContaining(a12));
+    expect(await page('acct-a', [first!.associatedAt, first!.pairId])).toEqual([expect.objectContaining(a34)]);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   EventStore,
   NewestEventReplyV1,
   ServiceRuntime,
+  encodeCursor,
   type Clock,
   type DurableConsumerSpec,
   type EventSource,
@@ -69,28 +70,85 @@ export async function serialsOfPair(tx: Tx, pairId: string): Promise<{ primarySe
   return row ? { primarySerial: row.primary_serial, secondarySerial: row.secondary_serial } : null;
 }
 
-/** The associated pairs with a unit of `accountId`, oldest association first. */
-export async function associatedPairsOfAccount(
-  tx: Tx,
-  accountId: string,
-): Promise<{ pairId: string; primarySerial: string; secondarySerial: string }[]> {
-  const rows: { pair_id: string; primary_serial: string; secondary_serial: string }[] = await tx.query(
-    `SELECT p.pair_id, p.primary_serial, p.secondary_serial, p.associated_at FROM pairs p
-      WHERE p.status = 'associated'
-        AND EXISTS (SELECT 1 FROM products pr
-                     WHERE pr.serial IN (p.primary_serial, p.secondary_serial) AND pr.account_id = $1)
-      ORDER BY p.associated_at, p.pair_id`,
-    [accountId],
-  );
-  return rows.map((r) => ({ pairId: r.pair_id, primarySerial: r.primary_serial, secondarySerial: r.secondary_serial }));
+/** An associated pair as the readiness list walks them, with its account and its place in the order. */
+export interface ListedPair {
+  readonly pairId: string;
+  readonly primarySerial: string;
+  readonly secondarySerial: string;
+  readonly accountId: string | null;
+  readonly associatedAt: string;
 }
 
-/** The readiness of every associated pair of an account. */
-export interface AccountReadinessReport {
-  readonly accountId: string;
-  readonly checkedAt: string;
-  readonly pairs: readonly FailoverReadinessReport[];
+/** A place in the list: the `[associatedAt, pairId]` of the last pair looked at. */
+export type PairCursor = readonly [string, string];
+
+/**
+ * Up to `limit` associated pairs after `after`, oldest association first (ties by pair id), of `accountId` (a pair
+ * whose either unit is of it) or of every account (null).
+ */
+export async function associatedPairsPage(
+  tx: Tx,
+  accountId: string | null,
+  after: PairCursor | null,
+  limit: number,
+): Promise<ListedPair[]> {
+  const rows: {
+    pair_id: string;
+    primary_serial: string;
+    secondary_serial: string;
+    associated_at: Date;
+    account_id: string | null;
+  }[] = await tx.query(
+    `SELECT p.pair_id, p.primary_serial, p.secondary_serial, p.associated_at,
+            (SELECT pr.account_id FROM products pr
+              WHERE pr.serial IN (p.primary_serial, p.secondary_serial) ORDER BY pr.serial = p.primary_serial DESC LIMIT 1)
+              AS account_id
+       FROM pairs p
+      WHERE p.status = 'associated'
+        AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM products pr
+                                          WHERE pr.serial IN (p.primary_serial, p.secondary_serial) AND pr.account_id = $1))
+        AND ($2::timestamptz IS NULL OR (p.associated_at, p.pair_id) > ($2::timestamptz, $3::uuid))
+      ORDER BY p.associated_at, p.pair_id
+      LIMIT $4`,
+    [accountId, after?.[0] ?? null, after?.[1] ?? null, limit],
+  );
+  return rows.map((r) => ({
+    pairId: r.pair_id,
+    primarySerial: r.primary_serial,
+    secondarySerial: r.secondary_serial,
+    accountId: r.account_id,
+    associatedAt: r.associated_at.toISOString(),
+  }));
 }
+
+/** One pair's readiness in the list, with the account it belongs to (null while the agent knows neither unit). */
+export type ListedPairReadiness = FailoverReadinessReport & { readonly accountId: string | null };
+
+/** A page of the readiness list: `accountId` is the account read (null: every account). */
+export interface AccountReadinessReport {
+  readonly accountId: string | null;
+  readonly checkedAt: string;
+  readonly pairs: readonly ListedPairReadiness[];
+  /** Where the next page starts; null when every pair has been looked at. */
+  readonly nextCursor: string | null;
+}
+
+/** What the readiness list is narrowed to and where it starts. */
+export interface ReadinessListRequest {
+  readonly accountId: string | null;
+  /** Only pairs that are (true) or are not (false) ready. */
+  readonly ready?: boolean | undefined;
+  readonly after: PairCursor | null;
+  readonly limit: number;
+}
+
+/** Pairs assessed per statement while filling a page. */
+const SCAN_CHUNK = 200;
+/**
+ * The most pairs one page assesses. With a `ready` filter that few pairs match, a page may end short (even empty) with
+ * a `nextCursor`, rather than one request assessing the whole fleet.
+ */
+export const MAX_SCANNED_PER_PAGE = 2_000;
 
 @Injectable()
 export class FailoverReadinessQuery {
@@ -119,19 +177,47 @@ export class FailoverReadinessQuery {
     });
   }
 
-  /** The readiness of every associated pair of `accountId`. */
-  async forAccount(accountId: string): Promise<AccountReadinessReport> {
+  /**
+   * A page of the readiness of associated pairs, oldest association first: of `accountId` or every account, only
+   * those whose `ready` matches when asked. Pairs are assessed a chunk at a time until the page is full, the list ends,
+   * or MAX_SCANNED_PER_PAGE pairs were looked at; the cursor is the last pair looked at, so the next page goes on from
+   * there whether or not it matched.
+   */
+  async list(request: ReadinessListRequest): Promise<AccountReadinessReport> {
     const [lag, newest] = await Promise.all([this.lag(), this.newestEvents()]);
     return this.store.transaction(async (tx) => {
-      const pairs = await associatedPairsOfAccount(tx, accountId);
-      const state = await loadWorkingSet(tx, [...new Set(pairs.flatMap((p) => [p.primarySerial, p.secondarySerial]))]);
       const context = this.context(lag, await catchUpOf(tx, newest));
+      const found: ListedPairReadiness[] = [];
+      let after = request.after;
+      let scanned = 0;
+      let exhausted = false;
+      while (found.length < request.limit && scanned < MAX_SCANNED_PER_PAGE) {
+        const chunk = await associatedPairsPage(
+          tx,
+          request.accountId,
+          after,
+          Math.min(SCAN_CHUNK, MAX_SCANNED_PER_PAGE - scanned),
+        );
+        const state = await loadWorkingSet(tx, [...new Set(chunk.flatMap((p) => [p.primarySerial, p.secondarySerial]))]);
+        for (const pair of chunk) {
+          scanned++;
+          after = [pair.associatedAt, pair.pairId];
+          const report = assessFailoverReadiness(state, pair.pairId, context);
+          if (report === null || (request.ready !== undefined && report.ready !== request.ready)) continue;
+          found.push({ ...report, accountId: pair.accountId });
+          if (found.length === request.limit) break;
+        }
+        if (chunk.length < SCAN_CHUNK && scanned < MAX_SCANNED_PER_PAGE && found.length < request.limit) {
+          exhausted = true;
+          break;
+        }
+      }
+      // A full page may be followed by nothing; the next request then answers an empty last page.
       return {
-        accountId,
+        accountId: request.accountId,
         checkedAt: context.now.toISOString(),
-        pairs: pairs
-          .map((p) => assessFailoverReadiness(state, p.pairId, context))
-          .filter((r): r is FailoverReadinessReport => r !== null),
+        pairs: found,
+        nextCursor: exhausted || after === null ? null : encodeCursor(after),
       };
     });
   }
