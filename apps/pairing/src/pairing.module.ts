@@ -4,7 +4,6 @@ import { RegisterProductController } from './application/register-product/regist
 import { ViewModelsController } from './application/view-models/view-models.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
 import { ViewProductsController } from './application/view-products/view-products.controller.js';
-import { ProductLookupResponder } from './application/view-products/product-lookup.responder.js';
 import { AssociateProductsController } from './application/associate-products/associate-products.controller.js';
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
@@ -12,7 +11,7 @@ import { ReplaceUnitController } from './application/replace-unit/replace-unit.c
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
 import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
 import { ListProductsController } from './read-models/listings/list-products.controller.js';
-import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-lookup.responder.js';
+import { PairingResponders } from './application/pairing-responders.js';
 
 /** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
 @Module({
@@ -30,6 +29,6 @@ import { ApiKeyLookupResponder } from './application/manage-api-keys/api-key-loo
     ListProductsController,
     ListPairsController,
   ],
-  providers: [ProductLookupResponder, ApiKeyLookupResponder],
+  providers: [PairingResponders],
 })
 export class PairingModule {}
