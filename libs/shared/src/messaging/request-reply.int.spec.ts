@@ -52,13 +52,17 @@ describe('signed request/reply with a rogue responder on the bus', () => {
     await Promise.all([owner, asker, rogue].map((nc) => nc?.close()));
   });
 
-  function serveGenuine(): void {
+  /** pairing's own responder; `delayMs` makes its answer come after a rogue's immediate one. */
+  function serveGenuine(delayMs = 0): void {
     serving = serveSignedRequests(owner, {
       subject,
       queue: 'pairing',
       signer,
       requestSchema: Request,
-      handle: ({ keyHash }) => Promise.resolve(keyHash === 'known' ? { role: 'reader' } : null),
+      handle: async ({ keyHash }) => {
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return keyHash === 'known' ? { role: 'reader' } : null;
+      },
     });
   }
 
@@ -73,7 +77,7 @@ describe('signed request/reply with a rogue responder on the bus', () => {
   }
 
   it('believes only the owner: a forged operator answer that arrives first is ignored, the genuine one is used', async () => {
-    serveGenuine();
+    serveGenuine(100);
     await owner.flush();
     const forging = rogueAnswering(() => ({ data: JSON.stringify({ result: { role: 'operator' } }) }));
     await rogue.flush();
