@@ -212,6 +212,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         // one key, faster than a client's per-key limit allows, and a 429 would read as a store mismatch.
         RATE_LIMIT_PER_MINUTE: '100000000',
         RATE_LIMIT_BURST: '100000000',
+        // Its own bus, so the production size: the reconciliation expects every stored event still on its stream.
+        STREAM_MAX_BYTES: String(1024 ** 3),
       },
       readyTimeoutMs: 120_000,
     });
