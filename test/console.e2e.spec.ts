@@ -15,15 +15,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { busNames } from '#shared/contracts';
-import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, deadLetterHeaders, deadLetterKey, signEvent } from '#shared';
-import { sampleEvent, testEnvelope } from '#shared/testing';
+import { storeFixedCauseDeadLetter } from './support/dead-letters.js';
 import {
   DAY_MS,
   NATS_URL,
   REPO_ROOT,
   TEST_OPERATOR_KEY,
   api,
-  developmentSigningKey,
   eventually,
   fromNow,
   randomSerial,
@@ -317,30 +315,7 @@ async function deadLetterOfFixedCause(): Promise<{ id: number; serial: string }>
   const nc: NatsConnection = await connect({ servers: NATS_URL });
   try {
     const serial = randomSerial();
-    const envelope = testEnvelope(sampleEvent('ProductRegistered', { serial, accountId: mine }), {
-      streamId: `product-${serial}`,
-    });
-    const signed = signEvent(envelope, names.subjectOf(envelope), developmentSigningKey('pairing'));
-    const stream = names.stream('pairing');
-    const streamSequence = 1_000_000 + Math.floor(Math.random() * 1_000_000);
-    await jetstream(nc).publish(names.deadLetterSubject('sync-agent'), signed.body, {
-      msgID: deadLetterKey(stream, streamSequence, 'sync-agent'),
-      headers: deadLetterHeaders({
-        reason: 'UNKNOWN_EVENT_TYPE',
-        detail: 'unknown event type ProductRegistered',
-        consumer: 'sync-agent',
-        stream,
-        streamSequence,
-        subject: names.subjectOf(envelope),
-        deliveries: 1,
-        headers: {
-          'Nats-Msg-Id': [envelope.eventId],
-          [EVENT_KEY_ID_HEADER]: [signed.keyId],
-          [EVENT_SIGNATURE_HEADER]: [signed.signature],
-        },
-        deadLetteredAt: new Date().toISOString(),
-      }),
-    });
+    const { streamSequence } = await storeFixedCauseDeadLetter(jetstream(nc), names, serial, mine);
     const letter = await eventually(
       async () => {
         const items = (await syncAgent.get<Json>('/dead-letters?reason=UNKNOWN_EVENT_TYPE')).body.items as Json[];

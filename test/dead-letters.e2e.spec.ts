@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { busNames, type BusNames } from '#shared/contracts';
-import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, deadLetterHeaders, deadLetterKey, signEvent } from '#shared';
-import { sampleEvent, testEnvelope } from '#shared/testing';
+import { EVENT_KEY_ID_HEADER } from '#shared';
+import { storeFixedCauseDeadLetter } from './support/dead-letters.js';
 import {
   NATS_URL,
   api,
-  developmentSigningKey,
   eventually,
   randomSerial,
   startSystem,
@@ -141,34 +140,11 @@ describe('a dead letter whose cause has since been fixed', () => {
     // An earlier deployment that did not know ProductRegistered v1 yet dead-lettered this event (signed by pairing,
     // as every event must be); this one does.
     const serial = randomSerial();
-    const envelope = testEnvelope(sampleEvent('ProductRegistered', { serial, accountId: 'acct-dlq' }), {
-      streamId: `product-${serial}`,
-    });
-    const signed = signEvent(envelope, names.subjectOf(envelope), developmentSigningKey('pairing'));
-    const stream = names.stream('pairing');
-    const streamSequence = 1_000_000 + Math.floor(Math.random() * 1_000_000);
-    await js.publish(names.deadLetterSubject('sync-agent'), signed.body, {
-      msgID: deadLetterKey(stream, streamSequence, 'sync-agent'),
-      headers: deadLetterHeaders({
-        reason: 'UNKNOWN_EVENT_TYPE',
-        detail: 'unknown event type ProductRegistered',
-        consumer: 'sync-agent',
-        stream,
-        streamSequence,
-        subject: names.subjectOf(envelope),
-        deliveries: 1,
-        headers: {
-          'Nats-Msg-Id': [envelope.eventId],
-          [EVENT_KEY_ID_HEADER]: [signed.keyId],
-          [EVENT_SIGNATURE_HEADER]: [signed.signature],
-        },
-        deadLetteredAt: new Date().toISOString(),
-      }),
-    });
+    const { envelope, keyId, streamSequence } = await storeFixedCauseDeadLetter(js, names, serial, 'acct-dlq');
     const [letter] = await listed(syncAgent, '?reason=UNKNOWN_EVENT_TYPE', (items) => items.length === 1);
     expect(letter).toMatchObject({
       streamSequence,
-      headers: { 'Nats-Msg-Id': [envelope.eventId], [EVENT_KEY_ID_HEADER]: [signed.keyId] },
+      headers: { 'Nats-Msg-Id': [envelope.eventId], [EVENT_KEY_ID_HEADER]: [keyId] },
     });
     expect((await syncAgent.get(`/products/${serial}/effective-licenses`)).status).toBe(404);
 

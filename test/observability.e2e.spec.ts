@@ -6,15 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import {
-  ServiceProcess,
   TEST_OPERATOR_KEY,
   api,
   dropSchemas,
   eventually,
-  freePort,
   randomSerial,
+  spawnPairingWithoutNats,
   startSystem,
-  uniqueNamespace,
   type RunningSystem,
   type ServiceName,
 } from './support/system.js';
@@ -216,17 +214,8 @@ describe('a running system', () => {
 
 describe('a service whose NATS is not reachable', () => {
   it('is live (/livez 200) but not ready (/readyz and /health 503), and says where NATS is expected and how to start it', async () => {
-    const port = await freePort();
-    const deadNatsPort = await freePort();
-    const schema = `${uniqueNamespace('obs_nonats')}_pairing`;
-    const proc = ServiceProcess.spawn('pairing', {
-      HTTP_HOST: '127.0.0.1',
-      PAIRING_PORT: String(port),
-      PGDATABASE: 'ha_test',
-      DB_SCHEMA: schema,
-      NATS_URL: `nats://127.0.0.1:${deadNatsPort}`,
-    });
-    const pairing = api(`http://127.0.0.1:${port}`, null);
+    const { proc, url, schema, natsUrl } = await spawnPairingWithoutNats('obs_nonats');
+    const pairing = api(url, null);
     try {
       await eventually(
         async () => {
@@ -252,7 +241,7 @@ describe('a service whose NATS is not reachable', () => {
         description: 'the waiting message',
       });
       const waiting = proc.log.split('\n').find((line) => line.includes('waiting for NATS at'))!;
-      expect(waiting).toContain(`nats://127.0.0.1:${deadNatsPort}`);
+      expect(waiting).toContain(natsUrl);
       expect(waiting).toContain('`nats-server -js`');
       expect(proc.log).not.toMatch(/ready on http/);
     } finally {

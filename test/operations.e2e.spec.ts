@@ -4,10 +4,9 @@ import {
   api,
   dropSchemas,
   eventually,
-  freePort,
   randomSerial,
+  spawnPairingWithoutNats,
   startSystem,
-  uniqueNamespace,
   type RunningSystem,
   type ServiceName,
 } from './support/system.js';
@@ -54,17 +53,8 @@ describe('a service with a bad configuration', () => {
 
 describe('a service whose dependencies are not reachable', () => {
   it('answers /health 503 and business endpoints 503 problem+json, and still stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
-    const deadNatsPort = await freePort();
-    const schema = `${uniqueNamespace('ops_unready')}_pairing`;
-    const proc = ServiceProcess.spawn('pairing', {
-      HTTP_HOST: '127.0.0.1',
-      PAIRING_PORT: String(port),
-      PGDATABASE: 'ha_test',
-      DB_SCHEMA: schema,
-      NATS_URL: `nats://127.0.0.1:${deadNatsPort}`,
-    });
-    const pairing = api(`http://127.0.0.1:${port}`);
+    const { proc, url, schema } = await spawnPairingWithoutNats('ops_unready');
+    const pairing = api(url);
     try {
       const health = await eventually(
         async () => {

@@ -518,3 +518,28 @@ export function fromNow(ms: number): string {
 }
 
 export const DAY_MS = 86_400_000;
+
+/** A pairing process on its own schema whose NATS is an unused port: PostgreSQL up, the bus down. */
+export interface PairingWithoutNats {
+  readonly proc: ServiceProcess;
+  readonly url: string;
+  readonly schema: string;
+  /** The NATS URL it was given, where nothing answers. */
+  readonly natsUrl: string;
+}
+
+/** Starts pairing alone against a NATS that does not answer (for what a service does while the bus is down). */
+export async function spawnPairingWithoutNats(label: string): Promise<PairingWithoutNats> {
+  const port = await freePort();
+  const deadNatsPort = await freePort();
+  const schema = `${uniqueNamespace(label)}_pairing`;
+  const natsUrl = `nats://127.0.0.1:${deadNatsPort}`;
+  const proc = ServiceProcess.spawn('pairing', {
+    HTTP_HOST: '127.0.0.1',
+    PAIRING_PORT: String(port),
+    PGDATABASE: TEST_DATABASE,
+    DB_SCHEMA: schema,
+    NATS_URL: natsUrl,
+  });
+  return { proc, url: `http://127.0.0.1:${port}`, schema, natsUrl };
+}
