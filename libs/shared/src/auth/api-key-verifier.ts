@@ -33,18 +33,13 @@ export class ApiKeyVerifier {
       unknownCacheMs?: number;
       now?: () => number;
       maxEntries?: number;
-      close?: () => Promise<void>;
     } = {},
   ) {
     this.cacheMs = options.cacheMs ?? 0;
     this.unknownCacheMs = options.unknownCacheMs ?? 0;
     this.now = options.now ?? Date.now;
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.close = options.close ?? (() => Promise.resolve());
   }
-
-  /** Releases the directory's connection (at shutdown). */
-  readonly close: () => Promise<void>;
 
   async verify(key: string): Promise<Principal | null> {
     const hash = hashApiKey(key);

@@ -85,13 +85,9 @@ export class ReadinessGuard implements CanActivate {
 /** Stops the runtime when Nest shuts down (SIGINT/SIGTERM), after the HTTP server stopped accepting. */
 @Injectable()
 class RuntimeShutdown implements OnApplicationShutdown {
-  constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
-    @Inject(ApiKeyVerifier) private readonly verifier: ApiKeyVerifier,
-  ) {}
+  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.verifier.close().catch(() => undefined);
     await this.runtime.stop();
   }
 }
