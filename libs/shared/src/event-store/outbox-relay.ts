@@ -363,6 +363,7 @@ export class OutboxRelay {
     await this.writeCheckpoint(client, position);
     this.backlogCount = undefined;
     this.recovery = { until: newest, tag: Date.now().toString(36) };
+    this.notified = true; // republish at once, not after the poll interval
     this.options.observer?.lossDetected?.(
       `the stream holds messages up to sequence ${heldSeq} but had acknowledged up to ${publishedSeq}: ` +
         `republishing every event after ${position.global_position === '0' ? 'the start' : `global position ${position.global_position}`}`,
