@@ -5,7 +5,7 @@
  * newest version wins), then acks. What the machine can do at best for the same facts.
  *
  * With BENCH_RAW_VERIFY=1 it also checks each message's Ed25519 signature (the consumers' decode step), and
- * only that: the ceiling of any consumer that must verify signed events, as issue 6 requires.
+ * only that: the ceiling of any consumer that must verify signed events, as every consumer must.
  *
  * Environment: BENCH_SCHEMA, BENCH_NAMESPACE, BENCH_DURABLE, BENCH_RAW_VERIFY, PG* and BENCH_NATS_URL.
  */

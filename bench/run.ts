@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmark of issue 5, on loopback against the local PostgreSQL and NATS, in its own
+ * `npm run bench`: the benchmark, on loopback against the local PostgreSQL and NATS, in its own
  * database (`ha_bench`), schemas and bus namespaces, all removed at the end.
  *
  *   BENCH_SCALE=small npm run bench   # a few minutes, small counts (a smoke run)
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { busNames } from '#shared/contracts';
 import { measureApi } from './api.js';
+import { measureIdle } from './idle.js';
 import { publishBacklog, type Backlog } from './backlog.js';
 import { measureNaive } from './naive.js';
 import { measureOurs, profileOurs } from './ours.js';
@@ -130,13 +131,14 @@ try {
     measurements.rebuild = await phase('rebuild', () => measureRebuild(ctx, b));
   }
   measurements.query = await phase('query', () => measureQuery(ctx));
-  // `e2e` measures propagation at each offered rate, then the API's own ceiling; `api` only the latter.
+  // `e2e` measures the idle system, propagation at each offered rate, then the API's own ceiling; `api` the first and last.
   const e2e = wanted('e2e') ? 'e2e' : 'api';
   await phase(e2e, async () => {
     const system = await startSystem(ctx, config.apiPairs);
     const watcher = new PropagationWatcher(nc, system);
     watcher.start();
     try {
+      measurements.idle = await measureIdle(ctx, system);
       if (e2e === 'e2e') {
         measurements.propagation = [];
         for (const rate of config.propagationRates) {

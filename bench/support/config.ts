@@ -1,6 +1,6 @@
 /**
  * What one benchmark run measures and how big: `BENCH_SCALE=small` is a smoke run of a few minutes,
- * `full` (the default) meets the counts issue 5 asks for. Everything runs on loopback against the local
+ * `full` (the default) runs the counts the targets are set at. Everything runs on loopback against the local
  * PostgreSQL and NATS, in the benchmark's own database and bus namespaces.
  */
 import { randomBytes } from 'node:crypto';
@@ -35,10 +35,15 @@ export interface BenchConfig {
   readonly apiPairs: number;
   readonly apiSeconds: number;
   readonly apiConcurrency: number;
-  /** Offered grants/s; 50/s is a light-load reference beside the 200 and 1,000 the issue asks for. */
+  /**
+   * Offered grants/s: 50/s is a light-load reference; 500/s is where CPU per grant and propagation are judged,
+   * 1,000/s where propagation must still keep up.
+   */
   readonly propagationRates: readonly number[];
   readonly propagationSeconds: number;
   readonly propagationRepeats: number;
+  /** Seconds the started system is measured with no traffic at all (its poll loops and timers). */
+  readonly idleSeconds: number;
 }
 
 const SCALES: Record<Scale, BenchConfig> = {
@@ -58,9 +63,10 @@ const SCALES: Record<Scale, BenchConfig> = {
     apiPairs: 200,
     apiSeconds: 5,
     apiConcurrency: 16,
-    propagationRates: [50, 200, 1000],
+    propagationRates: [50, 500, 1000],
     propagationSeconds: 3,
     propagationRepeats: 3,
+    idleSeconds: 10,
   },
   full: {
     scale: 'full',
@@ -78,9 +84,10 @@ const SCALES: Record<Scale, BenchConfig> = {
     apiPairs: 2_000,
     apiSeconds: 15,
     apiConcurrency: 16,
-    propagationRates: [50, 200, 1000],
+    propagationRates: [50, 500, 1000],
     propagationSeconds: 10,
     propagationRepeats: 3,
+    idleSeconds: 30,
   },
 };
 

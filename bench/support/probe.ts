@@ -112,6 +112,9 @@ export class PostgresBackendsCpu {
  * CPU used by a set of processes (by label), their PostgreSQL backends, nats-server and this process
  * between begin() and end(): a CPU budget per unit of work when divided by the work done.
  */
+/** The benchmark's own process, measured beside the system but not part of it. */
+export const LOAD_GENERATOR = 'load generator';
+
 export class CpuMeter {
   private readonly startMs = new Map<string, number>();
   private benchStart = process.cpuUsage();
@@ -147,7 +150,7 @@ export class CpuMeter {
     if (this.nats !== undefined) used['nats-server'] = (cpuMsOf(this.nats) ?? 0) - this.startMs.get('nats-server')!;
     used.postgres = this.backends.usedMs();
     const bench = process.cpuUsage(this.benchStart);
-    used['load generator'] = (bench.user + bench.system) / 1000;
+    used[LOAD_GENERATOR] = (bench.user + bench.system) / 1000;
     return Object.fromEntries(Object.entries(used).map(([label, ms]) => [label, Math.round((ms / per) * 1000) / 1000]));
   }
 }
