@@ -1,4 +1,4 @@
-import { queryPrepared, type LicenseStateV1, type StoredEvent, type Tx } from '#shared';
+import { queryPrepared, type LicenseStateV1, type SqlStatement, type StoredEvent, type Tx } from '#shared';
 import type { LicenseEvent } from '../domain/license/license.events.js';
 import type { LicenseState } from '../domain/license/license.state.js';
 import { licenseStatusAt, type LicenseStatus } from '../domain/license/license.status.js';
@@ -31,12 +31,20 @@ export async function projectLicense(
   accountId: string | null = null,
 ): Promise<void> {
   const last = events.at(-1);
-  if (last === undefined || state.status === 'none') return;
+  const statement = last && licenseRowWrite(state, last.streamVersion, accountId);
+  if (statement) await queryPrepared(tx, statement.name, statement.text, [...statement.values]);
+}
+
+/**
+ * The write of projectLicense as one statement, for handleCommand's `project` (run in the append's own statement):
+ * the license's row at stream version `version`.
+ */
+export function licenseRowWrite(state: LicenseState, version: number, accountId: string | null = null): SqlStatement | null {
+  if (state.status === 'none') return null;
   const l = state.license;
-  await queryPrepared(
-    tx,
-    'licensing.project-license',
-    `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at,
+  return {
+    name: 'licensing.project-license',
+    text: `INSERT INTO licenses_view (license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at,
                                 warned_for, expiry_recorded_for, version, account_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, expires_at = EXCLUDED.expires_at,
@@ -44,7 +52,7 @@ export async function projectLicense(
        expiry_recorded_for = EXCLUDED.expiry_recorded_for, version = EXCLUDED.version,
        account_id = COALESCE(EXCLUDED.account_id, licenses_view.account_id)
      WHERE licenses_view.version < EXCLUDED.version`,
-    [
+    values: [
       l.licenseId,
       l.serial,
       l.sku,
@@ -55,10 +63,10 @@ export async function projectLicense(
       l.revokedAt,
       state.warnedFor,
       state.expiryRecordedFor,
-      last.streamVersion,
+      version,
       accountId,
     ],
-  );
+  };
 }
 
 interface LicenseRow {

@@ -1,6 +1,6 @@
 import { fold, type CommandMetadata, type Decider, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { UNIQUE_VIOLATION, sqlState, type Tx } from '../database/postgres.js';
-import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
+import { VersionConflictError, type EventStore, type SqlStatement, type StoredEvent } from './event-store.js';
 
 /** A command as every decider takes it: the time of the request travels with it. */
 export interface CommandEnvelope {
@@ -15,6 +15,13 @@ export interface HandleCommandOptions<Command extends CommandEnvelope, Event ext
   readonly command: Command | ((tx: Tx) => Promise<Command>);
   /** Runs in the same transaction after the append: inline projections, uniqueness reservations. */
   readonly afterAppend?: (tx: Tx, events: StoredEvent<Event>[], state: State) => Promise<void>;
+  /**
+   * Instead of a transaction: the inline projection as one write of the state after the new events (`version` is
+   * the stream's version then), run in the append's own statement. The command then costs a read of its stream
+   * and one statement (a new stream: the statement alone), not a transaction. Not with `afterAppend` or a
+   * command built in the transaction.
+   */
+  readonly project?: (state: State, version: number) => SqlStatement | null;
   readonly maxAttempts?: number;
   /**
    * The stream id was made for this command (a fresh random id): the first attempt decides on the empty stream
@@ -40,6 +47,7 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
 ): Promise<CommandResult<Event, State>> {
   const { store, decider, streamId } = options;
   const maxAttempts = options.maxAttempts ?? 5;
+  if (options.project) return handleInOneStatement({ ...options, project: options.project }, maxAttempts);
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(async (tx) => {
@@ -59,6 +67,47 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
         if (options.afterAppend) await options.afterAppend(tx, stored, after);
         return { events: stored, state: after };
       });
+    } catch (error) {
+      const raced = error instanceof VersionConflictError || sqlState(error) === UNIQUE_VIOLATION;
+      if (!raced || attempt >= maxAttempts) throw error;
+    }
+  }
+}
+
+/**
+ * handleCommand with an inline projection written in the append's statement: read the stream (not for a new
+ * stream's first attempt), decide, then append and project in one statement. The unique stream version is the
+ * only guard a transaction gave: a writer that appended since the read makes the statement fail as a whole, and
+ * the command is decided again on the longer stream.
+ */
+async function handleInOneStatement<Command extends CommandEnvelope, Event extends PublishedEvent, State>(
+  options: HandleCommandOptions<Command, Event, State> & {
+    readonly project: (state: State, version: number) => SqlStatement | null;
+  },
+  maxAttempts: number,
+): Promise<CommandResult<Event, State>> {
+  const { store, decider, streamId, command } = options;
+  if (typeof command === 'function' || options.afterAppend)
+    throw new Error('handleCommand: `project` writes in the append statement; it cannot run a transaction as well');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const history = options.newStream && attempt === 1 ? [] : await store.readStreamAlone<Event>(streamId);
+      const state = fold(
+        decider,
+        history.map((e) => ({ type: e.type, data: e.data }) as Event),
+      );
+      const newEvents = decider.decide(command, state);
+      const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
+      const stored = await store.appendAlone(
+        {
+          streamId,
+          expectedVersion: history.length,
+          events: newEvents,
+          context: { occurredAt: command.metadata.now, metadata: eventMetadataOf(command.metadata) },
+        },
+        newEvents.length > 0 ? options.project(after, history.length + newEvents.length) : null,
+      );
+      return { events: stored, state: after };
     } catch (error) {
       const raced = error instanceof VersionConflictError || sqlState(error) === UNIQUE_VIOLATION;
       if (!raced || attempt >= maxAttempts) throw error;

@@ -342,4 +342,93 @@ describe('EventStore (PostgreSQL)', () => {
       expect(attempts).toBe(3);
     });
   });
+  describe('handleCommand with an inline projection written in the append statement', () => {
+    beforeAll(async () => {
+      await store.transaction((tx) =>
+        tx.query('CREATE TABLE firmware_view (serial text PRIMARY KEY, firmware_version text NOT NULL, version int NOT NULL)'),
+      );
+    });
+
+    const firmwareRow = (state: ProductState, version: number) =>
+      state.status === 'registered'
+        ? {
+            name: 'test.firmware-view',
+            text: `INSERT INTO firmware_view (serial, firmware_version, version) VALUES ($1, $2, $3)
+                   ON CONFLICT (serial) DO UPDATE SET firmware_version = EXCLUDED.firmware_version, version = EXCLUDED.version
+                   WHERE firmware_view.version < EXCLUDED.version`,
+            values: [state.serial, state.firmwareVersion, version],
+          }
+        : null;
+    const viewOf = async (serial: string) =>
+      (
+        await store.transaction((tx) =>
+          tx.query('SELECT firmware_version, version FROM firmware_view WHERE serial = $1', [serial]),
+        )
+      )[0];
+    const run = (serial: string, type: ProductCommand['type'], firmwareVersion: string, newStream = false) =>
+      handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${serial}`,
+        newStream,
+        maxAttempts: 20,
+        command: { type, data: { serial, firmwareVersion }, metadata: { now: NOW, correlationId: 'corr-1', actor: 'key-1' } },
+        project: firmwareRow,
+      });
+
+    it('appends the events and writes the projection together, with the actor in the metadata', async () => {
+      const serial = nextSerial();
+      const { events, state } = await run(serial, 'RegisterProduct', '4.0', true);
+      expect(events.map((e) => [e.type, e.streamVersion, e.metadata])).toEqual([
+        ['ProductRegistered', 1, { correlationId: 'corr-1', causationId: null, actor: 'key-1' }],
+      ]);
+      expect(state).toEqual({ status: 'registered', serial, firmwareVersion: '4.0' });
+      expect(await viewOf(serial)).toEqual({ firmware_version: '4.0', version: 1 });
+    });
+
+    it('applies ten concurrent commands one after the other, and the projection ends at the last', async () => {
+      const serial = nextSerial();
+      await run(serial, 'RegisterProduct', '4.0', true);
+      const versions = Array.from({ length: 10 }, (_, i) => `5.${i}`);
+      await Promise.all(versions.map((v) => run(serial, 'ChangeFirmware', v)));
+      const stream = await store.readStream<ProductEvent>(`product-${serial}`);
+      expect(stream.map((e) => e.streamVersion)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+      const changes = stream.slice(1).map((e) => e.data as ProductFirmwareChangedV1);
+      // Each change was decided on the stream as it was: it names the version before it.
+      changes.forEach((c, i) => expect(c.previousFirmwareVersion).toBe(i === 0 ? '4.0' : changes[i - 1]!.firmwareVersion));
+      expect(new Set(changes.map((c) => c.firmwareVersion))).toEqual(new Set(versions));
+      expect(await viewOf(serial)).toEqual({ firmware_version: changes.at(-1)!.firmwareVersion, version: 11 });
+    });
+
+    it('appends nothing when the projection fails, and passes the error on', async () => {
+      const serial = nextSerial();
+      const failing = handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${serial}`,
+        newStream: true,
+        command: { type: 'RegisterProduct', data: { serial, firmwareVersion: '4.0' }, metadata: { now: NOW } },
+        project: () => ({ name: 'test.failing-view', text: 'INSERT INTO firmware_view (serial) VALUES ($1)', values: [serial] }),
+      });
+      await expect(failing).rejects.toThrow(/firmware_version/);
+      expect(await store.readStream(`product-${serial}`)).toEqual([]);
+      expect(await viewOf(serial)).toBeUndefined();
+    });
+
+    it('refuses to be combined with a transaction of its own', async () => {
+      const serial = nextSerial();
+      const mixed = handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${serial}`,
+        command: async (): Promise<ProductCommand> => ({
+          type: 'RegisterProduct',
+          data: { serial, firmwareVersion: '4.0' },
+          metadata: { now: NOW },
+        }),
+        project: firmwareRow,
+      });
+      await expect(mixed).rejects.toThrow(/cannot run a transaction as well/);
+    });
+  });
 });

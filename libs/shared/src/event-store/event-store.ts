@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { contractOf, isEventType, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { UNIQUE_VIOLATION, queryPrepared, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
@@ -119,33 +120,68 @@ export class EventStore {
    * Throws VersionConflictError naming a stream another writer got to first.
    */
   async appendToStreams<E extends PublishedEvent>(tx: Tx, appends: readonly StreamAppend<E>[]): Promise<StoredEvent<E>[]> {
-    const rows = appends.flatMap(({ streamId, expectedVersion, events, context }) =>
-      events.map((event, i) => {
-        if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${String(event.type)}`);
-        return {
-          event_id: randomUUID(),
-          stream_id: streamId,
-          stream_version: expectedVersion + i + 1,
-          event_type: event.type,
-          schema_version: contractOf(event.type).schemaVersion,
-          data: event.data,
-          metadata: context.metadata,
-          occurred_at: context.occurredAt,
-        };
-      }),
-    );
+    const rows = eventRowsOf(appends);
     if (rows.length === 0) return [];
     try {
-      const stored = await queryPrepared<EventRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]);
-      const order = new Map<string, number>(rows.map((r, i) => [r.event_id, i]));
-      stored.sort((a, b) => order.get(a.event_id)! - order.get(b.event_id)!);
-      return stored.map(toStoredEvent) as StoredEvent<E>[];
+      return inGivenOrder<E>(rows, await queryPrepared<EventRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]));
     } catch (error) {
-      if (sqlState(error) === UNIQUE_VIOLATION && violatedConstraint(error) === 'events_stream_version_unique') {
-        const conflicting =
-          appends.find((a) => (error as { detail?: string }).detail?.includes(`(${a.streamId},`)) ?? appends[0]!;
-        throw new VersionConflictError(conflicting.streamId, conflicting.expectedVersion);
-      }
+      throw versionConflictOr(error, appends);
+    }
+  }
+
+  /**
+   * Appends to one stream in a statement of its own, with `alongside` (an inline projection's write) as a
+   * data-modifying CTE of the same statement: one round trip and one commit, where a transaction costs a BEGIN, a
+   * statement each and a COMMIT. Both commit together or not at all, like the statements of a transaction; only
+   * for a write that reads nothing it must see in the append's transaction (its own table's row at most, guarded
+   * by the version). `alongside` numbers its parameters from $1, as if it ran alone.
+   */
+  async appendAlone<E extends PublishedEvent>(
+    append: StreamAppend<E>,
+    alongside: SqlStatement | null,
+  ): Promise<StoredEvent<E>[]> {
+    const rows = eventRowsOf([append]);
+    if (rows.length === 0) return [];
+    const statement: SqlStatement = alongside
+      ? {
+          name: `event-store.append+${alongside.name}`,
+          text: `WITH appended AS (${APPEND}), alongside AS (${shiftParameters(alongside.text, 1)})
+                 SELECT ${EVENT_COLUMNS} FROM appended`,
+          values: [JSON.stringify(rows), ...alongside.values],
+        }
+      : { name: 'event-store.append', text: APPEND, values: [JSON.stringify(rows)] };
+    try {
+      return inGivenOrder<E>(rows, await this.runAlone<EventRow>(statement));
+    } catch (error) {
+      throw versionConflictOr(error, [append]);
+    }
+  }
+
+  /** A stream's events read outside any transaction, on a pooled connection (prepared once per connection). */
+  readStreamAlone<E extends PublishedEvent = PublishedEvent>(streamId: string): Promise<StoredEvent<E>[]> {
+    return this.runAlone<EventRow>({ name: 'event-store.read-stream', text: READ_STREAM, values: [streamId] }).then(
+      (rows) => rows.map(toStoredEvent) as StoredEvent<E>[],
+    );
+  }
+
+  /**
+   * One statement on a connection of the pool, outside any transaction (the statement is its own): no TypeORM
+   * query runner, no BEGIN/COMMIT round trips.
+   */
+  private async runAlone<Row>(statement: SqlStatement): Promise<Row[]> {
+    const driver = this.dataSource.driver as unknown as PooledDriver;
+    const [connection, release] = await driver.obtainMasterConnection();
+    try {
+      const result = await connection.query<Row & pg.QueryResultRow>({
+        name: statement.name,
+        text: statement.text,
+        values: [...statement.values],
+      });
+      release();
+      return result.rows;
+    } catch (error) {
+      // A statement PostgreSQL refused leaves the connection usable; a broken connection is dropped from the pool.
+      release(sqlState(error) === undefined ? error : undefined);
       throw error;
     }
   }
@@ -164,4 +200,64 @@ export class EventStore {
     );
     return rows[0]?.event_id ?? null;
   }
+}
+
+/** A statement with its parameters, under the name it is prepared as (one name, one text). */
+export interface SqlStatement {
+  readonly name: string;
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+/** The part of TypeORM's PostgreSQL driver that hands out pooled pg connections. */
+interface PooledDriver {
+  obtainMasterConnection(): Promise<[pg.PoolClient, (error?: unknown) => void]>;
+}
+
+type EventInsertRow = {
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  event_type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  occurred_at: Date;
+};
+
+function eventRowsOf(appends: readonly StreamAppend[]): EventInsertRow[] {
+  return appends.flatMap(({ streamId, expectedVersion, events, context }) =>
+    events.map((event, i) => {
+      if (!isEventType(event.type)) throw new Error(`cannot append unknown event type ${String(event.type)}`);
+      return {
+        event_id: randomUUID(),
+        stream_id: streamId,
+        stream_version: expectedVersion + i + 1,
+        event_type: event.type,
+        schema_version: contractOf(event.type).schemaVersion,
+        data: event.data,
+        metadata: context.metadata,
+        occurred_at: context.occurredAt,
+      };
+    }),
+  );
+}
+
+/** The stored events in the order their rows were given (RETURNING promises no order). */
+function inGivenOrder<E extends PublishedEvent>(rows: readonly EventInsertRow[], stored: EventRow[]): StoredEvent<E>[] {
+  const order = new Map<string, number>(rows.map((r, i) => [r.event_id, i]));
+  stored.sort((a, b) => order.get(a.event_id)! - order.get(b.event_id)!);
+  return stored.map(toStoredEvent) as StoredEvent<E>[];
+}
+
+/** A VersionConflictError naming the stream another writer got to first, or the error as it was. */
+function versionConflictOr(error: unknown, appends: readonly StreamAppend[]): unknown {
+  if (sqlState(error) !== UNIQUE_VIOLATION || violatedConstraint(error) !== 'events_stream_version_unique') return error;
+  const conflicting = appends.find((a) => (error as { detail?: string }).detail?.includes(`(${a.streamId},`)) ?? appends[0]!;
+  return new VersionConflictError(conflicting.streamId, conflicting.expectedVersion);
+}
+
+/** `text` with each parameter $n renumbered $(n + by), to follow another statement's parameters. */
+export function shiftParameters(text: string, by: number): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
 }

@@ -6,7 +6,7 @@ import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
-import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+import { licenseOf, licenseRowWrite, licenseView, type LicenseView } from '../licenses.js';
 
 /** An instant with an offset, normalised to UTC so stored instants compare as instants. */
 export const Instant = z.iso
@@ -52,7 +52,7 @@ export class GrantLicenseController {
         context: { product },
         metadata: { now, correlationId, actor: caller.keyId },
       },
-      afterAppend: (tx, events, after) => projectLicense(tx, events, after, product?.accountId ?? null),
+      project: (after, version) => licenseRowWrite(after, version, product?.accountId ?? null),
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     const license = licenseOf(state);

@@ -5,7 +5,7 @@ import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
-import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+import { licenseOf, licenseView, licenseRowWrite, type LicenseView } from '../licenses.js';
 
 /** POST /licenses/:licenseId/renewals: extends the license to a later expiry. */
 export const RenewLicenseBody = z.strictObject({ expiresAt: Instant });
@@ -36,7 +36,7 @@ export class RenewLicenseController {
         data: { licenseId, expiresAt: body.expiresAt },
         metadata: { now, correlationId, actor: caller.keyId },
       },
-      afterAppend: projectLicense,
+      project: licenseRowWrite,
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     const license = licenseOf(state);

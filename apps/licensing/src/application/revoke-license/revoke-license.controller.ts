@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
-import { licenseOf, licenseView, projectLicense, type LicenseView } from '../licenses.js';
+import { licenseOf, licenseView, licenseRowWrite, type LicenseView } from '../licenses.js';
 
 /** DELETE /licenses/:licenseId: revokes the license (on the product and on any Secondary sharing it). */
 @Controller('licenses')
@@ -25,7 +25,7 @@ export class RevokeLicenseController {
       decider: licenseDecider,
       streamId: licenseStreamId(licenseId),
       command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId, actor: caller.keyId } },
-      afterAppend: projectLicense,
+      project: licenseRowWrite,
     });
     return licenseView(licenseOf(state), now);
   }
