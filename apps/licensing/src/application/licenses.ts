@@ -1,7 +1,6 @@
-import { queryPrepared, type LicenseStateV1, type StoredEvent, type Tx } from '#shared';
+import { licenseStatusAt, queryPrepared, type LicenseStateV1, type LicenseStatus, type StoredEvent, type Tx } from '#shared';
 import type { LicenseEvent } from '../domain/license/license.events.js';
 import type { LicenseState } from '../domain/license/license.state.js';
-import { licenseStatusAt, type LicenseStatus } from '../domain/license/license.status.js';
 
 /** A license as the HTTP API returns it; `status` is computed against the clock at read time. */
 export interface LicenseView extends Omit<LicenseStateV1, 'status'> {
