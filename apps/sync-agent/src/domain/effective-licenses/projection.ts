@@ -216,14 +216,14 @@ function unindexPair(index: Map<string, Set<string>>, pair: PairFacts): void {
 }
 
 /**
- * The pair `serial` is in right now, or null. Out-of-order delivery can leave a superseded association looking
- * active until its dissociation arrives; a product is in at most one pair at a time, so the latest association
+ * The pair `serial` is in right now, or null. Out-of-order delivery can leave a superseded pair looking active
+ * until its dissociation arrives; a product is in at most one pair at a time, so the pair associated last
  * wins (ties broken by the greater pairId, only to stay deterministic).
  */
 export function activePairOf(state: ProjectionState, serial: string): PairFacts | null {
   let active: PairFacts | null = null;
   for (const pair of associatedPairsOf(state, serial)) {
-    if (active === null || isLaterAssociation(pair, active)) active = pair;
+    if (active === null || isAssociatedLater(pair, active)) active = pair;
   }
   return active;
 }
@@ -266,7 +266,7 @@ export function effectiveSetOf(
 
 /**
  * The stateful synchronization of a pair as its two units report it. A pair that is no longer the active pair of
- * both its units (dissociated, or superseded by a later association) is NOT_PAIRED.
+ * both its units (dissociated, or superseded by a pair associated later) is NOT_PAIRED.
  */
 export function pairStatefulSyncOf(
   state: ProjectionState,
@@ -288,7 +288,7 @@ export function pairStatefulSyncOf(
  * event is applied (the stored license tells where a moved license was): the serials the event names and the
  * license's stored serial, every unit they pass their licenses on to through replacements, and every serial
  * sharing an associated pair with one of those. That is wider than "the peer in its active pair" on purpose:
- * while a superseded association still looks active, its other member sees the named serial as its peer even
+ * while a superseded pair still looks active, its other member sees the named serial as its peer even
  * though the named serial's own active pair is a newer one.
  */
 export function affectedSerials(state: ProjectionState, envelope: EventEnvelope): string[] {
@@ -440,7 +440,7 @@ function associatedPairsOf(state: ProjectionState, serial: string): PairFacts[] 
   return pairs;
 }
 
-function isLaterAssociation(a: PairFacts, b: PairFacts): boolean {
+function isAssociatedLater(a: PairFacts, b: PairFacts): boolean {
   const delta = Date.parse(a.associatedAt) - Date.parse(b.associatedAt);
   return delta !== 0 ? delta > 0 : a.pairId > b.pairId;
 }

@@ -58,7 +58,7 @@ const dissociated = (pair: ProductsAssociatedV1) =>
     data: { ...pair, dissociatedAt: '2025-04-01T00:00:00.000Z' },
   });
 
-function entitlement(serial: string, sku: string, version = 1, patch: Partial<LicenseStateV1> = {}): EventEnvelope {
+function licenseChanged(serial: string, sku: string, version = 1, patch: Partial<LicenseStateV1> = {}): EventEnvelope {
   const license: LicenseStateV1 = {
     licenseId: `00000000-0000-4000-8000-${serial.toLowerCase()}`,
     serial,
@@ -135,8 +135,8 @@ describe('applyEvent', () => {
 });
 
 describe('activePairOf', () => {
-  describe('when a superseded association still looks active', () => {
-    it('picks the latest association for the re-paired unit', () => {
+  describe('when a superseded pair still looks active', () => {
+    it('picks the pair associated last for the re-paired unit', () => {
       expect(activePairOf(given(associated(AC), associated(AB)), A)?.pairId).toBe(PAIR_AC);
     });
   });
@@ -145,13 +145,19 @@ describe('activePairOf', () => {
 describe('effectiveSetOf', () => {
   describe('when the product is unknown', () => {
     it('has no set, even if licenses for it arrived', () => {
-      expect(effectiveSetOf(given(entitlement(A, 'IPS')), A, NOW)).toBeNull();
+      expect(effectiveSetOf(given(licenseChanged(A, 'IPS')), A, NOW)).toBeNull();
     });
   });
 
   describe('when paired as Secondary', () => {
     it("receives the Primary's shareable licenses and shares its stateful sync status", () => {
-      const state = given(registered(A), registered(B), associated(AB), entitlement(A, 'IPS'), entitlement(B, 'STATEFUL_SYNC'));
+      const state = given(
+        registered(A),
+        registered(B),
+        associated(AB),
+        licenseChanged(A, 'IPS'),
+        licenseChanged(B, 'STATEFUL_SYNC'),
+      );
       expect(effectiveSetOf(state, B, NOW)).toMatchObject({
         role: 'secondary',
         peerSerial: A,
@@ -167,7 +173,7 @@ describe('affectedSerials', () => {
     it.each<{ behaviour: string; when: EventEnvelope; then: string[] }>([
       {
         behaviour: "includes the Secondary for a change of the Primary's licenses",
-        when: entitlement(A, 'IPS', 2),
+        when: licenseChanged(A, 'IPS', 2),
         then: [A, B],
       },
       {
@@ -181,10 +187,10 @@ describe('affectedSerials', () => {
     });
   });
 
-  describe('when a superseded association still looks active', () => {
+  describe('when a superseded pair still looks active', () => {
     it('includes the member of the superseded pair, which still sees the changed unit as its Primary', () => {
       const state = given(registered(A), registered(B), registered(C), associated(AB), associated(AC));
-      expect(affectedSerials(state, entitlement(A, 'IPS', 2))).toEqual([A, B, C]);
+      expect(affectedSerials(state, licenseChanged(A, 'IPS', 2))).toEqual([A, B, C]);
     });
   });
 });
