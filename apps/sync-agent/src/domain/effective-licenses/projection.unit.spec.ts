@@ -374,6 +374,21 @@ describe('effectiveSetOf after a replacement', () => {
       return { ...setup, before, replaced };
     };
 
+    /**
+     * The sources once the new pair is seen: S, now the Primary, holds the failed Primary's licenses, still recorded
+     * on `licensesOn` (P until licensing transfers them to S), and shares them with R; P holds nothing.
+     */
+    const heldThrough = (licensesOn: string): Record<string, Record<string, string[][]>> => ({
+      [S]: {
+        GMS_PREVENTIVE_MAINTENANCE: [['own', licensesOn]],
+        IPS: [['own', licensesOn]],
+        STATEFUL_SYNC: [['own', licensesOn]],
+        SUPPORT_8X5: [['own', S]],
+      },
+      [R]: { IPS: [['primary', licensesOn]], SUPPORT_8X5: [['primary', S]] },
+      [P]: {},
+    });
+
     it.each<{
       behaviour: string;
       events: (h: History, before: number) => number;
@@ -382,30 +397,12 @@ describe('effectiveSetOf after a replacement', () => {
       {
         behaviour: 'the old Secondary holds every license of the failed Primary as its own as soon as the new pair is seen',
         events: (_h, before) => before + 1,
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', P]],
-            IPS: [['own', P]],
-            STATEFUL_SYNC: [['own', P]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', P]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(P),
       },
       {
         behaviour: 'the old pair’s dissociation changes nothing',
         events: (h) => h.events.length,
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', P]],
-            IPS: [['own', P]],
-            STATEFUL_SYNC: [['own', P]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', P]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(P),
       },
       {
         behaviour: 'licensing’s transfers only rename the serial in the sources: nothing doubled',
@@ -413,16 +410,7 @@ describe('effectiveSetOf after a replacement', () => {
           h.transferAll(P, S);
           return h.events.length;
         },
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', S]],
-            IPS: [['own', S]],
-            STATEFUL_SYNC: [['own', S]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', S]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(S),
       },
     ])('$behaviour', ({ events, then }) => {
       const { h, before } = scenario();
