@@ -60,7 +60,8 @@ export async function projectLicense(
   );
 }
 
-interface LicenseRow {
+/** A licenses_view row as the queries that return licenses select it. */
+export interface LicenseRow {
   license_id: string;
   serial: string;
   sku: string;
@@ -71,14 +72,9 @@ interface LicenseRow {
   revoked_at: Date | null;
 }
 
-/** The licenses on a product, as licenses_view has them (every status), oldest first. */
-export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
-  const rows: LicenseRow[] = await tx.query(
-    `SELECT license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at
-     FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id`,
-    [serial],
-  );
-  return rows.map((r) => ({
+/** The license a licenses_view row holds, as its events carry it. */
+export function licenseFromRow(r: LicenseRow): LicenseStateV1 {
+  return {
     licenseId: r.license_id,
     serial: r.serial,
     sku: r.sku,
@@ -87,7 +83,17 @@ export async function licensesOfProduct(tx: Tx, serial: string): Promise<License
     status: r.status,
     grantedAt: r.granted_at.toISOString(),
     revokedAt: r.revoked_at?.toISOString() ?? null,
-  }));
+  };
+}
+
+/** The licenses on a product, as licenses_view has them (every status), oldest first. */
+export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
+  const rows: LicenseRow[] = await tx.query(
+    `SELECT license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at
+     FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id`,
+    [serial],
+  );
+  return rows.map(licenseFromRow);
 }
 
 /** The ids of the licenses recorded as active on a product (whether or not past their expiry). */
