@@ -1,7 +1,14 @@
-import { queryPrepared, type LicenseStateV1, type SqlStatement, type StoredEvent, type Tx } from '#shared';
+import {
+  licenseStatusAt,
+  queryPrepared,
+  type LicenseStateV1,
+  type LicenseStatus,
+  type SqlStatement,
+  type StoredEvent,
+  type Tx,
+} from '#shared';
 import type { LicenseEvent } from '../domain/license/license.events.js';
 import type { LicenseState } from '../domain/license/license.state.js';
-import { licenseStatusAt, type LicenseStatus } from '../domain/license/license.status.js';
 
 /** A license as the HTTP API returns it; `status` is computed against the clock at read time. */
 export interface LicenseView extends Omit<LicenseStateV1, 'status'> {
@@ -69,7 +76,8 @@ export function licenseRowWrite(state: LicenseState, version: number, accountId:
   };
 }
 
-interface LicenseRow {
+/** A licenses_view row as the queries that return licenses select it. */
+export interface LicenseRow {
   license_id: string;
   serial: string;
   sku: string;
@@ -80,14 +88,9 @@ interface LicenseRow {
   revoked_at: Date | null;
 }
 
-/** The licenses on a product, as licenses_view has them (every status), oldest first. */
-export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
-  const rows: LicenseRow[] = await tx.query(
-    `SELECT license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at
-     FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id`,
-    [serial],
-  );
-  return rows.map((r) => ({
+/** The license a licenses_view row holds, as its events carry it. */
+export function licenseFromRow(r: LicenseRow): LicenseStateV1 {
+  return {
     licenseId: r.license_id,
     serial: r.serial,
     sku: r.sku,
@@ -96,7 +99,17 @@ export async function licensesOfProduct(tx: Tx, serial: string): Promise<License
     status: r.status,
     grantedAt: r.granted_at.toISOString(),
     revokedAt: r.revoked_at?.toISOString() ?? null,
-  }));
+  };
+}
+
+/** The licenses on a product, as licenses_view has them (every status), oldest first. */
+export async function licensesOfProduct(tx: Tx, serial: string): Promise<LicenseStateV1[]> {
+  const rows: LicenseRow[] = await tx.query(
+    `SELECT license_id, serial, sku, trial, expires_at, status, granted_at, revoked_at
+     FROM licenses_view WHERE serial = $1 ORDER BY granted_at, license_id`,
+    [serial],
+  );
+  return rows.map(licenseFromRow);
 }
 
 /** The ids of the licenses recorded as active on a product (whether or not past their expiry). */

@@ -16,4 +16,5 @@ export * from '../catalog/license-catalog.js';
 export * from '../domain/decider.js';
 export * from '../domain/rule-violation.js';
 export * from '../domain/firmware.js';
+export * from '../domain/license-status.js';
 export * from './event-signing-keys.js';

@@ -9,11 +9,10 @@
  * between the query and the append can never emit an event twice.
  */
 import { type OnApplicationShutdown } from '@nestjs/common';
-import { handleCommand, type Clock, type EventStore, type Tx } from '#shared';
+import { handleCommand, warningStartsAt, warningWindowEndAt, type Clock, type EventStore, type Tx } from '#shared';
 import type { RecordExpiry, WarnExpiringSoon } from '../../domain/license/license.commands.js';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
-import { DAY_MS } from '../../domain/license/license.status.js';
 import { projectLicense } from '../licenses.js';
 
 export interface ExpirySchedulerOptions {
@@ -77,7 +76,7 @@ export class ExpiryScheduler implements OnApplicationShutdown {
    */
   nudge(expiresAt: string | null): void {
     if (expiresAt === null) return;
-    const dueAt = Date.parse(expiresAt) - this.options.windowDays * DAY_MS;
+    const dueAt = warningStartsAt(expiresAt, this.options.windowDays).getTime();
     if (this.sleepingUntil === undefined) {
       this.nudgedDueAt = Math.min(this.nudgedDueAt, dueAt);
     } else if (dueAt < this.sleepingUntil) {
@@ -205,7 +204,9 @@ export async function dueWork(
   windowDays: number,
   limit: number,
 ): Promise<{ expiries: string[]; warnings: string[] }> {
-  // The conditions repeat the partial indexes' predicates word for word, so the planner can use them.
+  // The conditions repeat the partial indexes' predicates word for word, so the planner can use them. They are
+  // the shared rules in SQL: expired is `expires_at <= now` (hasExpiredAt), expiring soon is
+  // `now < expires_at <= the window's end` (isExpiringSoonAt); the window's end comes from the same function.
   const expiries: { license_id: string }[] = await tx.query(
     `SELECT license_id FROM licenses_view
      WHERE status = 'active' AND expiry_recorded_for IS DISTINCT FROM expires_at AND expires_at <= $1
@@ -216,7 +217,7 @@ export async function dueWork(
     `SELECT license_id FROM licenses_view
      WHERE status = 'active' AND warned_for IS DISTINCT FROM expires_at AND expires_at > $1 AND expires_at <= $2
      ORDER BY expires_at LIMIT $3`,
-    [now, windowEnd(now, windowDays), limit],
+    [now, warningWindowEndAt(now, windowDays), limit],
   );
   return { expiries: expiries.map((r) => r.license_id), warnings: warnings.map((r) => r.license_id) };
 }
@@ -232,16 +233,11 @@ export async function nextDueInstant(tx: Tx, now: Date, windowDays: number): Pro
         WHERE status = 'active' AND expiry_recorded_for IS DISTINCT FROM expires_at AND expires_at > $1) AS next_expiry,
        (SELECT min(expires_at) FROM licenses_view
         WHERE status = 'active' AND warned_for IS DISTINCT FROM expires_at AND expires_at > $2) AS next_warned_expiry`,
-    [now, windowEnd(now, windowDays)],
+    [now, warningWindowEndAt(now, windowDays)],
   );
   const candidates = [
     row?.next_expiry?.getTime(),
-    row?.next_warned_expiry ? row.next_warned_expiry.getTime() - windowDays * DAY_MS : undefined,
+    row?.next_warned_expiry ? warningStartsAt(row.next_warned_expiry, windowDays).getTime() : undefined,
   ].filter((t): t is number => t !== undefined);
   return candidates.length === 0 ? null : new Date(Math.min(...candidates));
-}
-
-/** The far end of the warning window at `now`, as the decider computes it (days of 24 hours). */
-function windowEnd(now: Date, windowDays: number): Date {
-  return new Date(now.getTime() + windowDays * DAY_MS);
 }

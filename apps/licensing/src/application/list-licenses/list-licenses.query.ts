@@ -3,9 +3,8 @@
  * expiry order: soonest expiry first, perpetual licenses last, ties by license id. `status` is computed against the
  * clock, as everywhere: `expired` is an active license whose expiry has been reached.
  */
-import { pageOf, type Page, type Tx } from '#shared';
-import { licenseView, type LicenseView } from '../licenses.js';
-import type { LicenseStatus } from '../../domain/license/license.status.js';
+import { pageOf, type LicenseStatus, type Page, type Tx } from '#shared';
+import { licenseFromRow, licenseView, type LicenseRow, type LicenseView } from '../licenses.js';
 
 /** What the list may be narrowed to; `accountId` null = every account. */
 export interface LicenseFilter {
@@ -16,15 +15,7 @@ export interface LicenseFilter {
   readonly expiresBefore?: string | undefined;
 }
 
-interface Row {
-  license_id: string;
-  serial: string;
-  sku: string;
-  trial: boolean;
-  expires_at: Date | null;
-  status: 'active' | 'revoked';
-  granted_at: Date;
-  revoked_at: Date | null;
+interface Row extends LicenseRow {
   expiry_key: string;
 }
 
@@ -69,19 +60,6 @@ export async function listLicenses(
     rows,
     limit,
     (r) => [r.expiry_key, r.license_id],
-    (r) =>
-      licenseView(
-        {
-          licenseId: r.license_id,
-          serial: r.serial,
-          sku: r.sku,
-          trial: r.trial,
-          expiresAt: r.expires_at?.toISOString() ?? null,
-          status: r.status,
-          grantedAt: r.granted_at.toISOString(),
-          revokedAt: r.revoked_at?.toISOString() ?? null,
-        },
-        now,
-      ),
+    (r) => licenseView(licenseFromRow(r), now),
   );
 }

@@ -1,4 +1,15 @@
-import { LicenseStateV1, STATEFUL_SYNC_SKU, assertNever, findModel, findSku, type Decider } from '#shared/contracts';
+import {
+  LicenseStateV1,
+  STATEFUL_SYNC_SKU,
+  assertNever,
+  findModel,
+  findSku,
+  hasExpiredAt,
+  isExpiringSoonAt,
+  isReachedAt,
+  isSameInstant,
+  type Decider,
+} from '#shared/contracts';
 import type {
   GrantLicense,
   LicenseCommand,
@@ -9,11 +20,10 @@ import type {
   WarnExpiringSoon,
 } from './license.commands.js';
 import { licenseErrors } from './license.errors.js';
-import { entitlementChanged, entitlementExpiringSoon, type LicenseEvent } from './license.events.js';
-import { evolve, initialState, type LicenseState } from './license.state.js';
-import { hasExpiredAt, isInWarningWindowAt, isReachedAt, isSameInstant } from './license.status.js';
+import { licenseChanged, licenseExpiringSoon, type LicenseEvent } from './license.events.js';
+import { evolve, initialState, type ActiveLicenseState, type LicenseState } from './license.state.js';
 
-/** Turns a license command into EntitlementChanged events, or throws the RuleViolation it breaks. */
+/** Turns a license command into the events it causes, or throws the RuleViolation it breaks. */
 export function decide(command: LicenseCommand, state: LicenseState): LicenseEvent[] {
   switch (command.type) {
     case 'GrantLicense':
@@ -61,43 +71,24 @@ function grant({ data, context, metadata }: GrantLicense, state: LicenseState): 
     grantedAt: now,
     revokedAt: null,
   };
-  return [entitlementChanged('granted', license, now)];
+  return [licenseChanged('granted', license, now)];
 }
 
 function renew({ data, metadata }: RenewLicense, state: LicenseState): LicenseEvent[] {
-  switch (state.status) {
-    case 'none':
-      throw licenseErrors.licenseNotFound(data.licenseId);
-    case 'revoked':
-      throw licenseErrors.licenseRevoked(state.license.licenseId, state.license.revokedAt);
-    case 'active':
-      break;
-    default:
-      return assertNever(state, 'license state');
-  }
-  const { license } = state;
+  const { license } = activeLicense(state, data.licenseId, 'refuse');
   if (license.expiresAt === null) throw licenseErrors.licensePerpetual(license.licenseId);
   assertFutureExpiry(data.expiresAt, metadata.now);
   // An expired license may be renewed (that is how it becomes usable again); only the date must move forward.
   if (Date.parse(data.expiresAt) <= Date.parse(license.expiresAt)) {
     throw licenseErrors.renewalNotLater(license.licenseId, data.expiresAt, license.expiresAt);
   }
-  return [entitlementChanged('renewed', { ...license, expiresAt: data.expiresAt }, metadata.now.toISOString())];
+  return [licenseChanged('renewed', { ...license, expiresAt: data.expiresAt }, metadata.now.toISOString())];
 }
 
 function revoke({ data, metadata }: RevokeLicense, state: LicenseState): LicenseEvent[] {
-  switch (state.status) {
-    case 'none':
-      throw licenseErrors.licenseNotFound(data.licenseId);
-    case 'revoked':
-      throw licenseErrors.licenseRevoked(state.license.licenseId, state.license.revokedAt);
-    case 'active': {
-      const now = metadata.now.toISOString();
-      return [entitlementChanged('revoked', { ...state.license, status: 'revoked', revokedAt: now }, now)];
-    }
-    default:
-      return assertNever(state, 'license state');
-  }
+  const { license } = activeLicense(state, data.licenseId, 'refuse');
+  const now = metadata.now.toISOString();
+  return [licenseChanged('revoked', { ...license, status: 'revoked', revokedAt: now }, now)];
 }
 
 // The scheduler's and the transfer's commands are idempotent: "nothing to do" is no events, not an error, so
@@ -110,38 +101,22 @@ function revoke({ data, metadata }: RevokeLicense, state: LicenseState): License
  * later after a downtime.
  */
 function recordExpiry({ data, metadata }: RecordExpiry, state: LicenseState): LicenseEvent[] {
-  switch (state.status) {
-    case 'none':
-      throw licenseErrors.licenseNotFound(data.licenseId);
-    case 'revoked':
-      return [];
-    case 'active': {
-      const { expiresAt } = state.license;
-      if (expiresAt === null || !hasExpiredAt(expiresAt, metadata.now)) return [];
-      if (isSameInstant(state.expiryRecordedFor, expiresAt)) return [];
-      return [entitlementChanged('expired', state.license, new Date(expiresAt).toISOString())];
-    }
-    default:
-      return assertNever(state, 'license state');
-  }
+  const active = activeLicense(state, data.licenseId, 'ignore');
+  if (active === null) return [];
+  const { expiresAt } = active.license;
+  if (expiresAt === null || !hasExpiredAt(expiresAt, metadata.now)) return [];
+  if (isSameInstant(active.expiryRecordedFor, expiresAt)) return [];
+  return [licenseChanged('expired', active.license, new Date(expiresAt).toISOString())];
 }
 
 function warnExpiringSoon({ data, metadata }: WarnExpiringSoon, state: LicenseState): LicenseEvent[] {
   if (!Number.isInteger(data.windowDays) || data.windowDays < 1) throw licenseErrors.invalidWarningWindow(data.windowDays);
-  switch (state.status) {
-    case 'none':
-      throw licenseErrors.licenseNotFound(data.licenseId);
-    case 'revoked':
-      return [];
-    case 'active': {
-      const { expiresAt } = state.license;
-      if (!isInWarningWindowAt(expiresAt, metadata.now, data.windowDays)) return [];
-      if (isSameInstant(state.warnedFor, expiresAt)) return [];
-      return [entitlementExpiringSoon(state.license, data.windowDays, metadata.now.toISOString())];
-    }
-    default:
-      return assertNever(state, 'license state');
-  }
+  const active = activeLicense(state, data.licenseId, 'ignore');
+  if (active === null) return [];
+  const { expiresAt } = active.license;
+  if (!isExpiringSoonAt(expiresAt, metadata.now, data.windowDays)) return [];
+  if (isSameInstant(active.warnedFor, expiresAt)) return [];
+  return [licenseExpiringSoon(active.license, data.windowDays, metadata.now.toISOString())];
 }
 
 /**
@@ -153,17 +128,30 @@ function transfer({ data, metadata }: TransferLicense, state: LicenseState): Lic
   for (const serial of [data.fromSerial, data.toSerial]) {
     if (!LicenseStateV1.shape.serial.safeParse(serial).success) throw licenseErrors.invalidSerial(serial);
   }
+  const active = activeLicense(state, data.licenseId, 'ignore');
+  if (active === null) return [];
+  const { license } = active;
+  if (license.serial !== data.fromSerial || data.toSerial === data.fromSerial) return [];
+  const now = metadata.now.toISOString();
+  return [licenseChanged('transferred', { ...license, serial: data.toSerial }, now, data.fromSerial)];
+}
+
+/**
+ * The one switch over the stream's state for every command but the grant. A license that does not exist is an
+ * error for all of them. A revoked license refuses the operator's commands (`'refuse'`: renew, revoke) and is
+ * nothing to do for the idempotent ones (`'ignore'`: the scheduler's and the transfer's), which get null.
+ */
+function activeLicense(state: LicenseState, licenseId: string, ifRevoked: 'refuse'): ActiveLicenseState;
+function activeLicense(state: LicenseState, licenseId: string, ifRevoked: 'ignore'): ActiveLicenseState | null;
+function activeLicense(state: LicenseState, licenseId: string, ifRevoked: 'refuse' | 'ignore'): ActiveLicenseState | null {
   switch (state.status) {
     case 'none':
-      throw licenseErrors.licenseNotFound(data.licenseId);
+      throw licenseErrors.licenseNotFound(licenseId);
     case 'revoked':
-      return [];
-    case 'active': {
-      const { license } = state;
-      if (license.serial !== data.fromSerial || data.toSerial === data.fromSerial) return [];
-      const now = metadata.now.toISOString();
-      return [entitlementChanged('transferred', { ...license, serial: data.toSerial }, now, data.fromSerial)];
-    }
+      if (ifRevoked === 'ignore') return null;
+      throw licenseErrors.licenseRevoked(state.license.licenseId, state.license.revokedAt);
+    case 'active':
+      return state;
     default:
       return assertNever(state, 'license state');
   }

@@ -3,7 +3,10 @@ import type { EntitlementChangedV1, LicenseStateV1, LicensingEvent } from '#shar
 /** The License aggregate's events are exactly the licensing service's published events. */
 export type LicenseEvent = LicensingEvent;
 
-/** What happened to a license in an EntitlementChanged event. */
+/**
+ * What happened to a license. The published event types keep their versioned names (EntitlementChanged,
+ * EntitlementExpiringSoon); everywhere else the concept is a license (docs/decisions.md §41).
+ */
 export type LicenseChange = EntitlementChangedV1['change'];
 
 /** The event store stream that holds one license's events. */
@@ -11,8 +14,8 @@ export function licenseStreamId(licenseId: string): string {
   return `license-${licenseId}`;
 }
 
-/** Builds an EntitlementChanged event; `license` is the whole license after the change, so consumers need no history. */
-export function entitlementChanged(
+/** A license changed (EntitlementChanged); `license` is the whole license after the change, so consumers need no history. */
+export function licenseChanged(
   change: LicenseChange,
   license: LicenseStateV1,
   changedAt: string,
@@ -24,7 +27,7 @@ export function entitlementChanged(
   };
 }
 
-/** Builds an EntitlementExpiringSoon event: the license entered the warning window of `windowDays` days. */
-export function entitlementExpiringSoon(license: LicenseStateV1, windowDays: number, warnedAt: string): LicenseEvent {
+/** A license entered the warning window of `windowDays` days (EntitlementExpiringSoon). */
+export function licenseExpiringSoon(license: LicenseStateV1, windowDays: number, warnedAt: string): LicenseEvent {
   return { type: 'EntitlementExpiringSoon', data: { license, windowDays, warnedAt } };
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { EntitlementChangedV1, EntitlementExpiringSoonV1, fold, type LicenseStateV1 } from '#shared/contracts';
+import { EntitlementChangedV1, EntitlementExpiringSoonV1, fold, licenseStatusAt, type LicenseStateV1 } from '#shared/contracts';
 import { specFor } from '#shared/testing/decider';
 import type { LicenseCommand, RecordExpiry, TransferLicense, WarnExpiringSoon } from './license.commands.js';
 import { licenseDecider } from './license.decide.js';
 import type { LicenseChange, LicenseEvent } from './license.events.js';
-import { isInWarningWindowAt, isSameInstant, licenseStatusAt } from './license.status.js';
 
 // The scheduler's commands (RecordExpiry, WarnExpiringSoon) and the replacement's (TransferLicense): each is
 // idempotent, so "nothing to do" is an empty list of events, never an error.
@@ -366,27 +365,5 @@ describe('every event the scheduler and the transfer emit', () => {
       const schema = event.type === 'EntitlementChanged' ? EntitlementChangedV1 : EntitlementExpiringSoonV1;
       expect(schema.safeParse(event.data).success).toBe(true);
     }
-  });
-});
-
-describe('the instants behind the scheduler', () => {
-  it.each<[string, string | null, string | null, boolean]>([
-    ['the same instant', PAST, PAST, true],
-    ['the same instant with another offset', PAST, '2026-02-01T02:00:00+02:00', true],
-    ['different instants', PAST, IN_10_DAYS, false],
-    ['an instant and none', PAST, null, false],
-    ['none and none', null, null, true],
-  ])('compares %s', (_, a, b, same) => {
-    expect(isSameInstant(a, b)).toBe(same);
-  });
-
-  it.each<[string, string | null, number, boolean]>([
-    ['an expiry inside the window', IN_10_DAYS, WINDOW, true],
-    ['an expiry at the end of the window', IN_30_DAYS, WINDOW, true],
-    ['an expiry past the end of the window', IN_30_DAYS_AND_A_MS, WINDOW, false],
-    ['an expiry now', NOW_ISO, WINDOW, false],
-    ['a perpetual license', null, WINDOW, false],
-  ])('puts %s in the window: %s', (_, expiresAt, windowDays, inside) => {
-    expect(isInWarningWindowAt(expiresAt, NOW, windowDays)).toBe(inside);
   });
 });

@@ -13,11 +13,14 @@ export interface ExpiryTracking {
   readonly expiryRecordedFor: string | null;
 }
 
+/** A license stream with a license whose recorded status is active: it may still be past its expiry. */
+export type ActiveLicenseState = { readonly status: 'active'; readonly license: LicenseStateV1 } & ExpiryTracking;
+
+/** A license stream with a revoked license: revoked for good, whatever its expiry. */
+export type RevokedLicenseState = { readonly status: 'revoked'; readonly license: LicenseStateV1 } & ExpiryTracking;
+
 /** A license stream folded: nothing granted yet, an active license (possibly past its expiry), or a revoked one. */
-export type LicenseState =
-  | { readonly status: 'none' }
-  | ({ readonly status: 'active'; readonly license: LicenseStateV1 } & ExpiryTracking)
-  | ({ readonly status: 'revoked'; readonly license: LicenseStateV1 } & ExpiryTracking);
+export type LicenseState = { readonly status: 'none' } | ActiveLicenseState | RevokedLicenseState;
 
 export const initialState: LicenseState = { status: 'none' };
 
@@ -42,13 +45,7 @@ export function evolve(state: LicenseState, event: LicenseEvent): LicenseState {
   }
 }
 
+/** The state's branch is the license's recorded status, so the two can never disagree. */
 function withLicense(license: LicenseStateV1, tracking: ExpiryTracking): LicenseState {
-  switch (license.status) {
-    case 'active':
-      return { status: 'active', license, ...tracking };
-    case 'revoked':
-      return { status: 'revoked', license, ...tracking };
-    default:
-      return assertNever(license.status, 'license status');
-  }
+  return { status: license.status, license, ...tracking };
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { EntitlementChangedV1, fold, type LicenseStateV1 } from '#shared/contracts';
+import { EntitlementChangedV1, fold, licenseStatusAt, type LicenseStateV1 } from '#shared/contracts';
 import { specFor } from '#shared/testing/decider';
 import type { GrantLicense, LicensedProduct, RenewLicense, RevokeLicense } from './license.commands.js';
 import { licenseDecider } from './license.decide.js';
 import type { LicenseChange, LicenseEvent } from './license.events.js';
-import { isLicenseActiveAt, licenseStatusAt } from './license.status.js';
 
 const LICENSE_ID = '3f1c2a4e-8b7d-4c6e-9a1f-2b3c4d5e6f70';
 const SERIAL = '0040103A1B2C';
@@ -240,25 +239,5 @@ describe('License decider', () => {
         expect(EntitlementChangedV1.safeParse(event.data).success).toBe(true);
       }
     });
-  });
-});
-
-describe('licenseStatusAt', () => {
-  it.each<[string, string, LicenseStateV1]>([
-    ['a perpetual license', 'active', license({ expiresAt: null })],
-    ['a license before its expiry', 'active', license()],
-    ['a trial that expires exactly now', 'expired', license({ trial: true, expiresAt: NOW_ISO })],
-    ['a license a millisecond after its expiry', 'expired', license({ expiresAt: '2026-03-01T11:59:59.999Z' })],
-    // 13:00+02:00 is 11:00Z: textually after now, but an hour in the past.
-    ['an expiry written with an offset', 'expired', license({ expiresAt: '2026-03-01T13:00:00+02:00' })],
-    ['a revoked license before its expiry', 'revoked', license({ status: 'revoked', revokedAt: GRANTED_AT })],
-    [
-      'a revoked license after its expiry',
-      'revoked',
-      license({ status: 'revoked', revokedAt: GRANTED_AT, expiresAt: '2026-02-01T00:00:00.000Z' }),
-    ],
-  ])('reports %s as %s', (_, expected, subject) => {
-    expect(licenseStatusAt(subject, NOW)).toBe(expected);
-    expect(isLicenseActiveAt(subject, NOW)).toBe(expected === 'active');
   });
 });

@@ -3,6 +3,9 @@ import {
   findModel,
   findSku,
   firmwareSupportsStatefulSync,
+  isExpiringSoonAt,
+  isLicenseUsableAt,
+  latestExpiry,
   STATEFUL_SYNC_SKU,
   type EffectiveLicenseSetV1,
   type EffectiveLicenseV1,
@@ -28,7 +31,7 @@ export interface ProductFacts {
   readonly accountId: string;
 }
 
-/** The newest known state of an HA pair; a dissociated pair is kept so that a stale association cannot revive it. */
+/** The newest known state of a pair; a dissociated pair is kept so that a stale ProductsAssociated cannot revive it. */
 export interface PairFacts {
   readonly pairId: string;
   readonly primarySerial: string;
@@ -48,7 +51,6 @@ export interface Evidenced<F> {
 
 /** The expiry warning window when none is configured, in days. */
 export const DEFAULT_WARNING_WINDOW_DAYS = 30;
-const DAY_MS = 86_400_000;
 
 /** Everything the effective set of one product depends on. */
 export interface EffectiveSetInput {
@@ -80,12 +82,6 @@ export interface EffectiveSetDiff {
   readonly added: string[];
   readonly removed: string[];
   readonly changed: string[];
-}
-
-/** A license may be used when it was not revoked and has not expired; a license expiring exactly at `now` is gone. */
-export function isLicenseUsable(license: LicenseFacts, now: Date): boolean {
-  if (license.status !== 'active') return false;
-  return license.expiresAt === null || Date.parse(license.expiresAt) > now.getTime();
 }
 
 /** Whether the Primary's license of this SKU reaches the Secondary; unknown SKUs stay where they are. */
@@ -129,16 +125,6 @@ export function computeEffectiveSet(input: EffectiveSetInput): EffectiveLicenseS
       primaryLicenses.map((l) => l.facts),
     ),
   };
-}
-
-/**
- * Whether an expiry falls within the warning window: after `now` (an expired license is not in the set at all)
- * and no later than `now` + `windowDays`. A perpetual license never expires soon.
- */
-export function isExpiringSoon(expiresAt: string | null, now: Date, windowDays: number): boolean {
-  if (expiresAt === null) return false;
-  const at = Date.parse(expiresAt);
-  return at > now.getTime() && at <= now.getTime() + windowDays * DAY_MS;
 }
 
 /** What changed between two effective sets of the same product; `before` null means the product had no set yet. */
@@ -208,7 +194,7 @@ function usableLicensesOf(
 ): Evidenced<LicenseFacts>[] {
   const seen = new Set<string>();
   return licenses.filter(({ facts }) => {
-    if (!serials.includes(facts.serial) || !isLicenseUsable(facts, now) || seen.has(facts.licenseId)) return false;
+    if (!serials.includes(facts.serial) || !isLicenseUsableAt(facts, now) || seen.has(facts.licenseId)) return false;
     seen.add(facts.licenseId);
     return true;
   });
@@ -231,14 +217,15 @@ function groupBySku(contributions: readonly Contribution[], now: Date, warningWi
     .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([sku, group]) => {
       const sources = group.map(sourceOf).sort(compareSources);
-      const expiresAt = latestExpiry(sources);
+      // A perpetual source makes the SKU perpetual; otherwise it lasts as long as its longest-lived source.
+      const expiresAt = latestExpiry(sources.map((source) => source.expiresAt));
       return {
         sku,
         category: findSku(sku)?.category ?? 'unknown',
         // A paid license of the same SKU makes the feature paid, whichever source is listed first.
         trial: group.every(({ license }) => license.facts.trial),
         expiresAt,
-        expiringSoon: isExpiringSoon(expiresAt, now, warningWindowDays),
+        expiringSoon: isExpiringSoonAt(expiresAt, now, warningWindowDays),
         sources,
       };
     });
@@ -251,16 +238,6 @@ function sourceOf({ from, license: { facts }, eventIds }: Contribution): License
 function compareSources(a: LicenseSourceV1, b: LicenseSourceV1): number {
   if (a.from !== b.from) return a.from === 'own' ? -1 : 1;
   return compareCodeUnits(a.licenseId, b.licenseId);
-}
-
-/** A perpetual source makes the SKU perpetual; otherwise it lasts as long as its longest-lived source. */
-function latestExpiry(sources: readonly LicenseSourceV1[]): string | null {
-  let latest: string | null = null;
-  for (const { expiresAt } of sources) {
-    if (expiresAt === null) return null;
-    if (latest === null || Date.parse(expiresAt) > Date.parse(latest)) latest = expiresAt;
-  }
-  return latest;
 }
 
 /**

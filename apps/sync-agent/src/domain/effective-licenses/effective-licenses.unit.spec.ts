@@ -4,7 +4,6 @@ import {
   changedFieldsOf,
   computeEffectiveSet,
   diffEffectiveSets,
-  isExpiringSoon,
   isSameEffectiveSet,
   type Evidenced,
   type LicenseFacts,
@@ -571,18 +570,6 @@ describe('computeEffectiveSet', () => {
         expect(secondary.statefulSync).toEqual(primary.statefulSync);
       }
     });
-  });
-});
-
-describe('isExpiringSoon', () => {
-  it.each<{ behaviour: string; expiresAt: string | null; windowDays: number; then: boolean }>([
-    { behaviour: 'is false for a perpetual license', expiresAt: null, windowDays: 30, then: false },
-    { behaviour: 'is false for an expiry at now (already expired)', expiresAt: NOW.toISOString(), windowDays: 30, then: false },
-    { behaviour: 'is true just after now', expiresAt: '2025-06-01T12:00:00.001Z', windowDays: 1, then: true },
-    { behaviour: 'is true at the end of the window', expiresAt: '2025-06-02T12:00:00.000Z', windowDays: 1, then: true },
-    { behaviour: 'is false after the window', expiresAt: '2025-06-02T12:00:00.001Z', windowDays: 1, then: false },
-  ])('$behaviour', ({ expiresAt, windowDays, then }) => {
-    expect(isExpiringSoon(expiresAt, NOW, windowDays)).toBe(then);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import type { EffectiveLicenseSetV1, EventEnvelope } from '#shared/contracts';
-import { isLicenseUsable, isShareableSku } from './effective-licenses.js';
+import { isLicenseUsableAt, type EffectiveLicenseSetV1, type EventEnvelope } from '#shared/contracts';
+import { isShareableSku } from './effective-licenses.js';
 import { applyEvent, effectiveSetOf, emptyProjection, type ProjectionState } from './projection.js';
 import { History, interleave } from './testing/history.js';
 
@@ -173,7 +173,7 @@ function expectSuccessorHoldsFailedLicenses(r: Replacement, state: ProjectionSta
   for (const licenseId of r.failedLicenses) {
     const license = state.licenses.get(licenseId)?.facts;
     if (license === undefined) continue; // its grant has not arrived yet
-    const usable = isLicenseUsable(license, NOW);
+    const usable = isLicenseUsableAt(license, NOW);
     expect({ licenseId, onSuccessor: timesListed(successor, licenseId) }).toEqual({ licenseId, onSuccessor: usable ? 1 : 0 });
     if (r.successor !== R) {
       const shared = usable && isShareableSku(license.sku);
@@ -235,7 +235,7 @@ describe('a replacement (RMA)', () => {
             const license = state.licenses.get(licenseId)?.facts;
             if (license === undefined) continue; // its grant has not arrived yet
             const held = seen.has(r.association.eventId) || license.serial === S;
-            const expected = isLicenseUsable(license, NOW) && (held || isShareableSku(license.sku)) ? 1 : 0;
+            const expected = isLicenseUsableAt(license, NOW) && (held || isShareableSku(license.sku)) ? 1 : 0;
             expect({ licenseId, listed: timesListed(set, licenseId) }).toEqual({ licenseId, listed: expected });
           }
         }

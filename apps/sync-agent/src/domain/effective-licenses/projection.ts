@@ -15,10 +15,12 @@ import {
 } from './effective-licenses.js';
 
 /**
- * The sync agent's projection as an in-memory pure model. The SQL implementation in the application layer
- * mirrors it and is tested against it. Events arrive in any order and possibly more than once; because every
- * event carries its aggregate's full state, keeping only the newest version of each entity makes the result
- * independent of arrival order. Replacements (RMA) are a grow-only set, so they commute too.
+ * The sync agent's projection as pure functions: the only implementation of its rules. The read model
+ * (read-models/effective-licenses) loads the part of it a batch can touch from PostgreSQL, runs these functions
+ * in memory and saves what changed; its SQL re-implements no rule (docs/decisions.md §8), so the property tests
+ * here cover the service. Events arrive in any order and possibly more than once; because every event carries
+ * its aggregate's full state, keeping only the newest version of each entity makes the result independent of
+ * arrival order. Replacements (RMA) are a grow-only set, so they commute too.
  *
  * Assumption: all events about one product, pair or license come from a single stream, so their
  * `streamVersion`s are comparable.
@@ -214,14 +216,14 @@ function unindexPair(index: Map<string, Set<string>>, pair: PairFacts): void {
 }
 
 /**
- * The pair `serial` is in right now, or null. Out-of-order delivery can leave a superseded association looking
- * active until its dissociation arrives; a product is in at most one pair at a time, so the latest association
+ * The pair `serial` is in right now, or null. Out-of-order delivery can leave a superseded pair looking active
+ * until its dissociation arrives; a product is in at most one pair at a time, so the pair associated last
  * wins (ties broken by the greater pairId, only to stay deterministic).
  */
 export function activePairOf(state: ProjectionState, serial: string): PairFacts | null {
   let active: PairFacts | null = null;
   for (const pair of associatedPairsOf(state, serial)) {
-    if (active === null || isLaterAssociation(pair, active)) active = pair;
+    if (active === null || isAssociatedLater(pair, active)) active = pair;
   }
   return active;
 }
@@ -264,7 +266,7 @@ export function effectiveSetOf(
 
 /**
  * The stateful synchronization of a pair as its two units report it. A pair that is no longer the active pair of
- * both its units (dissociated, or superseded by a later association) is NOT_PAIRED.
+ * both its units (dissociated, or superseded by a pair associated later) is NOT_PAIRED.
  */
 export function pairStatefulSyncOf(
   state: ProjectionState,
@@ -286,7 +288,7 @@ export function pairStatefulSyncOf(
  * event is applied (the stored license tells where a moved license was): the serials the event names and the
  * license's stored serial, every unit they pass their licenses on to through replacements, and every serial
  * sharing an associated pair with one of those. That is wider than "the peer in its active pair" on purpose:
- * while a superseded association still looks active, its other member sees the named serial as its peer even
+ * while a superseded pair still looks active, its other member sees the named serial as its peer even
  * though the named serial's own active pair is a newer one.
  */
 export function affectedSerials(state: ProjectionState, envelope: EventEnvelope): string[] {
@@ -438,7 +440,7 @@ function associatedPairsOf(state: ProjectionState, serial: string): PairFacts[] 
   return pairs;
 }
 
-function isLaterAssociation(a: PairFacts, b: PairFacts): boolean {
+function isAssociatedLater(a: PairFacts, b: PairFacts): boolean {
   const delta = Date.parse(a.associatedAt) - Date.parse(b.associatedAt);
   return delta !== 0 ? delta > 0 : a.pairId > b.pairId;
 }

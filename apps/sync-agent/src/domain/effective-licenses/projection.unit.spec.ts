@@ -58,7 +58,7 @@ const dissociated = (pair: ProductsAssociatedV1) =>
     data: { ...pair, dissociatedAt: '2025-04-01T00:00:00.000Z' },
   });
 
-function entitlement(serial: string, sku: string, version = 1, patch: Partial<LicenseStateV1> = {}): EventEnvelope {
+function licenseChanged(serial: string, sku: string, version = 1, patch: Partial<LicenseStateV1> = {}): EventEnvelope {
   const license: LicenseStateV1 = {
     licenseId: `00000000-0000-4000-8000-${serial.toLowerCase()}`,
     serial,
@@ -135,8 +135,8 @@ describe('applyEvent', () => {
 });
 
 describe('activePairOf', () => {
-  describe('when a superseded association still looks active', () => {
-    it('picks the latest association for the re-paired unit', () => {
+  describe('when a superseded pair still looks active', () => {
+    it('picks the pair associated last for the re-paired unit', () => {
       expect(activePairOf(given(associated(AC), associated(AB)), A)?.pairId).toBe(PAIR_AC);
     });
   });
@@ -145,13 +145,19 @@ describe('activePairOf', () => {
 describe('effectiveSetOf', () => {
   describe('when the product is unknown', () => {
     it('has no set, even if licenses for it arrived', () => {
-      expect(effectiveSetOf(given(entitlement(A, 'IPS')), A, NOW)).toBeNull();
+      expect(effectiveSetOf(given(licenseChanged(A, 'IPS')), A, NOW)).toBeNull();
     });
   });
 
   describe('when paired as Secondary', () => {
     it("receives the Primary's shareable licenses and shares its stateful sync status", () => {
-      const state = given(registered(A), registered(B), associated(AB), entitlement(A, 'IPS'), entitlement(B, 'STATEFUL_SYNC'));
+      const state = given(
+        registered(A),
+        registered(B),
+        associated(AB),
+        licenseChanged(A, 'IPS'),
+        licenseChanged(B, 'STATEFUL_SYNC'),
+      );
       expect(effectiveSetOf(state, B, NOW)).toMatchObject({
         role: 'secondary',
         peerSerial: A,
@@ -167,7 +173,7 @@ describe('affectedSerials', () => {
     it.each<{ behaviour: string; when: EventEnvelope; then: string[] }>([
       {
         behaviour: "includes the Secondary for a change of the Primary's licenses",
-        when: entitlement(A, 'IPS', 2),
+        when: licenseChanged(A, 'IPS', 2),
         then: [A, B],
       },
       {
@@ -181,10 +187,10 @@ describe('affectedSerials', () => {
     });
   });
 
-  describe('when a superseded association still looks active', () => {
+  describe('when a superseded pair still looks active', () => {
     it('includes the member of the superseded pair, which still sees the changed unit as its Primary', () => {
       const state = given(registered(A), registered(B), registered(C), associated(AB), associated(AC));
-      expect(affectedSerials(state, entitlement(A, 'IPS', 2))).toEqual([A, B, C]);
+      expect(affectedSerials(state, licenseChanged(A, 'IPS', 2))).toEqual([A, B, C]);
     });
   });
 });
@@ -368,6 +374,21 @@ describe('effectiveSetOf after a replacement', () => {
       return { ...setup, before, replaced };
     };
 
+    /**
+     * The sources once the new pair is seen: S, now the Primary, holds the failed Primary's licenses, still recorded
+     * on `licensesOn` (P until licensing transfers them to S), and shares them with R; P holds nothing.
+     */
+    const heldThrough = (licensesOn: string): Record<string, Record<string, string[][]>> => ({
+      [S]: {
+        GMS_PREVENTIVE_MAINTENANCE: [['own', licensesOn]],
+        IPS: [['own', licensesOn]],
+        STATEFUL_SYNC: [['own', licensesOn]],
+        SUPPORT_8X5: [['own', S]],
+      },
+      [R]: { IPS: [['primary', licensesOn]], SUPPORT_8X5: [['primary', S]] },
+      [P]: {},
+    });
+
     it.each<{
       behaviour: string;
       events: (h: History, before: number) => number;
@@ -376,30 +397,12 @@ describe('effectiveSetOf after a replacement', () => {
       {
         behaviour: 'the old Secondary holds every license of the failed Primary as its own as soon as the new pair is seen',
         events: (_h, before) => before + 1,
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', P]],
-            IPS: [['own', P]],
-            STATEFUL_SYNC: [['own', P]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', P]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(P),
       },
       {
         behaviour: 'the old pair’s dissociation changes nothing',
         events: (h) => h.events.length,
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', P]],
-            IPS: [['own', P]],
-            STATEFUL_SYNC: [['own', P]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', P]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(P),
       },
       {
         behaviour: 'licensing’s transfers only rename the serial in the sources: nothing doubled',
@@ -407,16 +410,7 @@ describe('effectiveSetOf after a replacement', () => {
           h.transferAll(P, S);
           return h.events.length;
         },
-        then: {
-          [S]: {
-            GMS_PREVENTIVE_MAINTENANCE: [['own', S]],
-            IPS: [['own', S]],
-            STATEFUL_SYNC: [['own', S]],
-            SUPPORT_8X5: [['own', S]],
-          },
-          [R]: { IPS: [['primary', S]], SUPPORT_8X5: [['primary', S]] },
-          [P]: {},
-        },
+        then: heldThrough(S),
       },
     ])('$behaviour', ({ events, then }) => {
       const { h, before } = scenario();
