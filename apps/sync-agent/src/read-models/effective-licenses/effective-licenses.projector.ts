@@ -8,6 +8,7 @@ import {
   EventStore,
   ServiceRuntime,
   eventMetadataOf,
+  queryPrepared,
   type Clock,
   type EventMetadata,
   type EffectiveLicenseSetV1,
@@ -92,7 +93,9 @@ export async function projectBatch(
   await store.transaction(async (tx) => {
     // One projector transaction at a time per schema, so two instances never interleave a
     // read-compute-write of the same effective set.
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [PROJECTOR_LOCK_SUFFIX]);
+    await queryPrepared(tx, 'sync-agent.projector-lock', 'SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [
+      PROJECTOR_LOCK_SUFFIX,
+    ]);
     Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
     applied.length = 0;
     // Slice by slice, so that what is held in memory at once is one slice's working set, however big the batch:
@@ -124,7 +127,9 @@ export const PROJECTION_SLICE = 1_000;
  */
 async function orderByPair(tx: Tx, batch: readonly EventEnvelope[]): Promise<number[]> {
   const serials = [...new Set(batch.flatMap(namedSerials))];
-  const peers: { primary_serial: string; secondary_serial: string }[] = await tx.query(
+  const peers: { primary_serial: string; secondary_serial: string }[] = await queryPrepared(
+    tx,
+    'sync-agent.active-pairs-of',
     `SELECT primary_serial, secondary_serial FROM pairs WHERE status = 'associated'
       AND (primary_serial = ANY($1::text[]) OR secondary_serial = ANY($1::text[]))`,
     [serials],

@@ -1,4 +1,12 @@
-import type { EffectiveLicenseSetV1, EventEnvelope, LicenseStateV1, StatefulSyncStatusV1, StreamPosition, Tx } from '#shared';
+import {
+  queryPrepared,
+  type EffectiveLicenseSetV1,
+  type EventEnvelope,
+  type LicenseStateV1,
+  type StatefulSyncStatusV1,
+  type StreamPosition,
+  type Tx,
+} from '#shared';
 import type { PairFacts, ProductFacts } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   namedSerials,
@@ -26,7 +34,9 @@ interface PairRow {
 
 async function pairsInvolving(tx: Tx, serials: readonly string[]): Promise<PairRow[]> {
   if (serials.length === 0) return [];
-  return tx.query(
+  return queryPrepared(
+    tx,
+    'sync-agent.pairs-involving',
     `SELECT pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id FROM pairs
       WHERE primary_serial = ANY($1::text[]) OR secondary_serial = ANY($1::text[])`,
     [serials],
@@ -36,7 +46,9 @@ async function pairsInvolving(tx: Tx, serials: readonly string[]): Promise<PairR
 /** `serials` and every unit a recorded replacement passes their licenses to (`forward`) or took them from, transitively. */
 async function replacementClosure(tx: Tx, serials: readonly string[], direction: 'forward' | 'backward'): Promise<string[]> {
   const [from, to] = direction === 'forward' ? ['failed_serial', 'successor_serial'] : ['successor_serial', 'failed_serial'];
-  const rows: { serial: string }[] = await tx.query(
+  const rows: { serial: string }[] = await queryPrepared(
+    tx,
+    `sync-agent.replacement-closure-${direction}`,
     `WITH RECURSIVE reached(serial) AS (
        SELECT unnest($1::text[])
        UNION
@@ -69,7 +81,12 @@ export async function loadWorkingSet(
   const stored: { serial: string }[] =
     licenseIds.length === 0
       ? []
-      : await tx.query('SELECT DISTINCT serial FROM licenses WHERE license_id = ANY($1::uuid[])', [licenseIds]);
+      : await queryPrepared(
+          tx,
+          'sync-agent.serials-of-licenses',
+          'SELECT DISTINCT serial FROM licenses WHERE license_id = ANY($1::uuid[])',
+          [licenseIds],
+        );
   const named = await replacementClosure(tx, [...new Set([...serials, ...stored.map((r) => r.serial)])], 'forward');
   const around = withMembers(named, await pairsInvolving(tx, named));
   const reach = withMembers(around, await pairsInvolving(tx, [...around]));
@@ -106,22 +123,29 @@ async function loadFacts(
     account_id: string;
     version: number;
     event_id: string;
-  }[] = await tx.query(
+  }[] = await queryPrepared(
+    tx,
+    'sync-agent.load-products',
     'SELECT serial, model, firmware_version, account_id, version, event_id FROM products WHERE serial = ANY($1::text[])',
     [serials],
   );
   const licenses: { license_id: string; facts: LicenseStateV1; version: number; event_id: string }[] =
     licensesToLoad === 'held too'
-      ? await tx.query(
+      ? await queryPrepared(
+          tx,
+          'sync-agent.load-licenses-held',
           `SELECT license_id, facts, version, event_id FROM licenses
             WHERE serial = ANY($1::text[]) OR license_id = ANY($2::uuid[])`,
           [serials, licenseIds],
         )
       : licenseIds.length === 0
         ? []
-        : await tx.query('SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])', [
-            licenseIds,
-          ]);
+        : await queryPrepared(
+            tx,
+            'sync-agent.load-licenses-named',
+            'SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])',
+            [licenseIds],
+          );
   const replacements: {
     failed_serial: string;
     successor_serial: string;
@@ -129,7 +153,9 @@ async function loadFacts(
     replaced_pair_id: string;
     since: Date;
     event_id: string;
-  }[] = await tx.query(
+  }[] = await queryPrepared(
+    tx,
+    'sync-agent.load-replacements',
     `SELECT failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id FROM replacements
       WHERE failed_serial = ANY($1::text[]) ORDER BY failed_serial, since, pair_id`,
     [serials],
@@ -187,7 +213,9 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
 
   const products = changed<ProductFacts>(before.products, after.products);
   if (products.length > 0) {
-    await tx.query(
+    await queryPrepared(
+      tx,
+      'sync-agent.save-products',
       `INSERT INTO products (serial, model, firmware_version, account_id, version, event_id)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[])
        ON CONFLICT (serial) DO UPDATE SET model = EXCLUDED.model, firmware_version = EXCLUDED.firmware_version,
@@ -205,7 +233,9 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   }
   const pairs = changed<PairFacts>(before.pairs, after.pairs);
   if (pairs.length > 0) {
-    await tx.query(
+    await queryPrepared(
+      tx,
+      'sync-agent.save-pairs',
       `INSERT INTO pairs (pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::uuid[])
        ON CONFLICT (pair_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, event_id = EXCLUDED.event_id
@@ -223,7 +253,9 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   }
   const licenses = changed<LicenseStateV1>(before.licenses, after.licenses);
   if (licenses.length > 0) {
-    await tx.query(
+    await queryPrepared(
+      tx,
+      'sync-agent.save-licenses',
       `INSERT INTO licenses (license_id, serial, facts, version, event_id)
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS l(license_id uuid, serial text, facts jsonb, version int, event_id uuid)
        ON CONFLICT (license_id) DO UPDATE SET serial = EXCLUDED.serial, facts = EXCLUDED.facts,
@@ -245,7 +277,9 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   const known = new Set([...before.successors.values()].flat().map((s) => `${s.failedSerial}/${s.pairId}`));
   const successions = [...after.successors.values()].flat().filter((s) => !known.has(`${s.failedSerial}/${s.pairId}`));
   if (successions.length > 0) {
-    await tx.query(
+    await queryPrepared(
+      tx,
+      'sync-agent.save-replacements',
       `INSERT INTO replacements (failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id)
        SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[])
        ON CONFLICT (failed_serial, pair_id) DO NOTHING`,
@@ -278,7 +312,9 @@ export async function recordInInbox(
   serialsOf: (event: EventEnvelope) => readonly string[] = namedSerials,
 ): Promise<Map<string, StreamPosition | null>> {
   if (entries.length === 0) return new Map();
-  const inserted: { event_id: string }[] = await tx.query(
+  const inserted: { event_id: string }[] = await queryPrepared(
+    tx,
+    'sync-agent.record-inbox',
     `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope, source_stream, source_seq)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type text, stream_id text,
        stream_version int, occurred_at timestamptz, serials text[], envelope jsonb, source_stream text, source_seq bigint)
@@ -304,7 +340,9 @@ export async function recordInInbox(
   const known = entries.map((e) => e.event.eventId).filter((id) => !fresh.has(id));
   if (known.length === 0) return new Map();
   // Rare (redeliveries and replays only), so a second statement here costs the common case nothing.
-  const rows: { event_id: string; source_stream: string | null; source_seq: string | null }[] = await tx.query(
+  const rows: { event_id: string; source_stream: string | null; source_seq: string | null }[] = await queryPrepared(
+    tx,
+    'sync-agent.inbox-sources',
     'SELECT event_id, source_stream, source_seq FROM inbox WHERE event_id = ANY($1::uuid[])',
     [known],
   );
@@ -321,7 +359,9 @@ export async function loadSnapshots(
   tx: Tx,
   serials: readonly string[],
 ): Promise<Map<string, { set: EffectiveLicenseSetV1; version: number }>> {
-  const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await tx.query(
+  const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await queryPrepared(
+    tx,
+    'sync-agent.load-snapshots',
     'SELECT serial, set, version FROM effective_sets WHERE serial = ANY($1::text[])',
     [serials],
   );
@@ -334,7 +374,9 @@ export async function saveSnapshots(
   snapshots: readonly { readonly set: EffectiveLicenseSetV1; readonly version: number }[],
 ): Promise<void> {
   if (snapshots.length === 0) return;
-  await tx.query(
+  await queryPrepared(
+    tx,
+    'sync-agent.save-snapshots',
     `INSERT INTO effective_sets (serial, set, version, updated_at)
      SELECT serial, set, version, now() FROM jsonb_to_recordset($1::jsonb) AS s(serial text, set jsonb, version int)
      ON CONFLICT (serial) DO UPDATE SET set = EXCLUDED.set, version = EXCLUDED.version, updated_at = now()`,
@@ -350,10 +392,13 @@ export interface PublishedStatefulSync {
 
 export async function loadPublishedStatefulSync(tx: Tx, pairIds: readonly string[]): Promise<Map<string, PublishedStatefulSync>> {
   if (pairIds.length === 0) return new Map();
-  const rows: { pair_id: string; enabled: boolean; reason: StatefulSyncStatusV1['reason']; version: number }[] = await tx.query(
-    'SELECT pair_id, enabled, reason, version FROM stateful_sync_published WHERE pair_id = ANY($1::uuid[])',
-    [pairIds],
-  );
+  const rows: { pair_id: string; enabled: boolean; reason: StatefulSyncStatusV1['reason']; version: number }[] =
+    await queryPrepared(
+      tx,
+      'sync-agent.load-stateful-sync',
+      'SELECT pair_id, enabled, reason, version FROM stateful_sync_published WHERE pair_id = ANY($1::uuid[])',
+      [pairIds],
+    );
   return new Map(rows.map((r) => [r.pair_id, { status: { enabled: r.enabled, reason: r.reason }, version: r.version }]));
 }
 
@@ -363,7 +408,9 @@ export async function savePublishedStatefulSync(
   status: StatefulSyncStatusV1,
   version: number,
 ): Promise<void> {
-  await tx.query(
+  await queryPrepared(
+    tx,
+    'sync-agent.save-stateful-sync',
     `INSERT INTO stateful_sync_published (pair_id, primary_serial, secondary_serial, enabled, reason, version, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, now())
      ON CONFLICT (pair_id) DO UPDATE SET enabled = EXCLUDED.enabled, reason = EXCLUDED.reason, version = EXCLUDED.version,
