@@ -1,7 +1,9 @@
 /**
  * The web console in a real browser (Debian's Chromium driven by playwright-core) against the real services: sign
- * in, the fleet grid turning red and green again, a revocation on the pair page, the "as of" slider before a
- * dissociation, upcoming expiries, a dead letter replayed by an operator, and what a reader key does not see.
+ * in, a pair turning red when its Primary's base OS license is revoked and green again with a new one, a revocation
+ * on the pair page, the "as of" slider before a dissociation, upcoming expiries, a dead letter replayed by an
+ * operator; an account admin and a reader finding the pairs that are not ready and why, the expiries and a past
+ * date, within their account only; who made each change in the pair's history; what a reader cannot do.
  *
  * Each page is saved as a PNG in CONSOLE_SCREENSHOTS_DIR (default test-output/console/, git-ignored);
  * `npm run console:screenshots` writes them to docs/screenshots/ instead.
@@ -64,17 +66,17 @@ interface TestPair {
   readonly secondary: string;
 }
 
-async function register(accountId: string): Promise<string> {
+async function register(accountId: string, as: Api = pairing): Promise<string> {
   const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId });
+  const response = await as.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId });
   expect(response.status).toBe(201);
   return serial;
 }
 
-async function associate(accountId: string): Promise<TestPair> {
-  const primary = await register(accountId);
-  const secondary = await register(accountId);
-  const response = await pairing.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
+async function associate(accountId: string, as: Api = pairing): Promise<TestPair> {
+  const primary = await register(accountId, as);
+  const secondary = await register(accountId, as);
+  const response = await as.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
   expect(response.status).toBe(201);
   return { pairId: response.body.pairId, primary, secondary };
 }
@@ -116,10 +118,14 @@ const tile = (page: Page, pairId: string) => page.locator(`li[data-pair-id="${pa
 let healthy: TestPair;
 let warned: TestPair;
 let foreign: TestPair;
+/** A pair of `mine` that the account admin associated; its units hold no base OS license, so it is not ready. */
+let unlicensed: TestPair;
 let ended: TestPair & { dissociatedAt: string; grantedAt: string };
+let baseLicense: string;
 let revokable: string;
 let expiringSoon: string;
 let readerKey: string;
+let admin: { keyId: string; apiKey: string };
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -130,13 +136,25 @@ beforeAll(async () => {
   syncAgent = api(system.syncAgent);
 
   healthy = await associate(mine);
-  await grant(healthy.primary, 'SONICOS_ENHANCED', 300);
+  baseLicense = (await grant(healthy.primary, 'SONICOS_ENHANCED', 300)).licenseId;
   revokable = (await grant(healthy.primary, 'GATEWAY_AV', 60)).licenseId;
   await grant(healthy.primary, 'STATEFUL_SYNC', 300);
   warned = await associate(mine);
+  await grant(warned.primary, 'SONICOS_ENHANCED', 300);
   expiringSoon = (await grant(warned.primary, 'SUPPORT_24X7', 12)).licenseId;
   foreign = await associate(theirs);
+  await grant(foreign.primary, 'SONICOS_ENHANCED', 300);
   await grant(foreign.primary, 'IPS', 45);
+
+  const created = await pairing.post<Json>('/api-keys', {
+    name: 'console account admin',
+    role: 'account-admin',
+    accountId: mine,
+  });
+  expect(created.status).toBe(201);
+  admin = { keyId: created.body.keyId, apiKey: created.body.apiKey };
+  unlicensed = await associate(mine, api(system.pairing, admin.apiKey));
+  await grant(unlicensed.primary, 'GATEWAY_AV', 200);
 
   // A pair that shared a license, then ended.
   const pair = await associate(mine);
@@ -190,12 +208,27 @@ describe('the console, as an operator', () => {
     await screenshot(page, 'fleet');
   });
 
+  it('turns a pair red when its Primary’s base OS license is revoked, and green again when a new one is granted (a revoked license cannot be renewed)', async () => {
+    expect((await licensing.delete(`/licenses/${baseLicense}`)).status).toBe(200);
+    const red = tile(page, healthy.pairId).and(page.locator('[data-status="not-ready"]'));
+    await red.waitFor({ timeout: UI_TIMEOUT_MS });
+    const badge = red.locator('li.badge', { hasText: 'NO_BASE_LICENSE' });
+    await expect(badge.getAttribute('title')).resolves.toContain(
+      `The Secondary ${healthy.secondary} has no usable base OS license`,
+    );
+    await screenshot(page, 'fleet-not-ready');
+
+    const renewal = await licensing.post<Json>(`/licenses/${baseLicense}/renewals`, { expiresAt: fromNow(400 * DAY_MS) });
+    expect({ status: renewal.status, code: renewal.body.code }).toEqual({ status: 409, code: 'LICENSE_REVOKED' });
+    await grant(healthy.primary, 'SONICOS_ENHANCED', 300);
+    await tile(page, healthy.pairId).and(page.locator('[data-status="ready"]')).waitFor({ timeout: UI_TIMEOUT_MS });
+  });
+
   it('turns a pair red while its readiness cannot be established (licensing down), and green again', async () => {
     await system.kill('licensing', 'SIGTERM');
     const red = tile(page, healthy.pairId).and(page.locator('[data-status="not-ready"]'));
     await red.waitFor({ timeout: UI_TIMEOUT_MS });
     await expect(red.textContent()).resolves.toContain('PRODUCER_UNREACHABLE');
-    await screenshot(page, 'fleet-not-ready');
     system.spawn('licensing');
     await system.waitUntilHealthy();
     await tile(page, healthy.pairId).and(page.locator('[data-status="ready"]')).waitFor({ timeout: UI_TIMEOUT_MS });
@@ -238,6 +271,14 @@ describe('the console, as an operator', () => {
     await shared.waitFor({ timeout: UI_TIMEOUT_MS });
     await expect(shared.textContent()).resolves.toContain(`shared from Primary ${ended.primary}`);
     await expect(secondary.locator('h3').textContent()).resolves.toContain('as of');
+    // Who associated and dissociated the pair, from pairing's history.
+    for (const change of ['associated', 'dissociated'])
+      await page
+        .locator('table.events tr', { hasText: change })
+        .filter({ hasText: 'pair' })
+        .filter({ hasText: 'bootstrap operator key' })
+        .first()
+        .waitFor({ timeout: UI_TIMEOUT_MS });
     await screenshot(page, 'pair-as-of');
     await page.getByRole('button', { name: 'Now' }).click();
     await shared.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
@@ -281,6 +322,69 @@ describe('the console, as an auditor', () => {
   });
 });
 
+/**
+ * What an account-scoped key (an account admin or a reader) finds in the console, within its account only: the pairs
+ * that are not ready and why, who associated one, the expiries of the next 90 days, and a pair's licenses on a past
+ * date; another account's pair is not found.
+ */
+async function findsItsAccountsViews(page: Page, role: 'account-admin' | 'reader'): Promise<void> {
+  // The fleet: its account's pairs only; narrowed to those not ready, with why.
+  await tile(page, healthy.pairId).waitFor({ timeout: UI_TIMEOUT_MS });
+  await tile(page, warned.pairId).waitFor();
+  expect(await tile(page, foreign.pairId).count()).toBe(0);
+  expect(await page.getByRole('heading', { name: `Account ${theirs}` }).count()).toBe(0);
+  await page.getByLabel('Only pairs that are not ready').check();
+  const red = tile(page, unlicensed.pairId).and(page.locator('[data-status="not-ready"]'));
+  await red.waitFor({ timeout: UI_TIMEOUT_MS });
+  await expect(red.textContent()).resolves.toContain('NO_BASE_LICENSE');
+  await tile(page, healthy.pairId).waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
+  await screenshot(page, `${role}-not-ready`);
+
+  // The pair page says why in words, and who associated the pair (the account admin's key id, not its secret).
+  await red.getByRole('link').click();
+  await page
+    .locator('section.readiness[data-status="not-ready"]')
+    .getByText(`The Secondary ${unlicensed.secondary} has no usable base OS license`)
+    .waitFor({ timeout: UI_TIMEOUT_MS });
+  await page
+    .locator('table.events tr', { hasText: 'associated' })
+    .filter({ hasText: `key ${admin.keyId.slice(0, 8)}` })
+    .waitFor({ timeout: UI_TIMEOUT_MS });
+  await expect(page.content()).resolves.not.toContain(admin.apiKey);
+  await screenshot(page, `${role}-pair`);
+
+  // The expiries of the next 90 days: its account's, not another's.
+  await page.getByRole('link', { name: 'Upcoming expiries' }).click();
+  const list = page.locator('table.expiries');
+  await list.locator('tr', { hasText: 'CAPTURE_ATP' }).filter({ hasText: ended.primary }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await expect(list.textContent()).resolves.not.toContain(foreign.primary);
+
+  // A pair's licenses on a past date: before the dissociation, the Secondary held the Primary's CAPTURE_ATP.
+  await page.goto(`${system.syncAgent}/console/#/pairs/${ended.pairId}`);
+  const secondary = page.locator(`section.unit[data-serial="${ended.secondary}"]`);
+  await secondary.getByText('No license in effect.').waitFor({ timeout: UI_TIMEOUT_MS });
+  await page
+    .getByRole('slider', { name: 'As of' })
+    .fill(String(Math.round((Date.parse(ended.grantedAt) + Date.parse(ended.dissociatedAt)) / 2)));
+  await secondary.locator('tr[data-sku="CAPTURE_ATP"]').waitFor({ timeout: UI_TIMEOUT_MS });
+
+  // Another account's pair answers like an unknown one.
+  await page.goto(`${system.syncAgent}/console/#/pairs/${foreign.pairId}`);
+  await page.getByRole('heading', { name: 'Pair not found' }).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page.goto(`${system.syncAgent}/console/#/fleet`);
+}
+
+describe('the console, as an account admin', () => {
+  it('finds its account’s pairs that are not ready and why, the 90-day expiries and a pair’s licenses on a past date; never another account’s', async () => {
+    const page = await signIn(admin.apiKey);
+    await findsItsAccountsViews(page, 'account-admin');
+    await page.goto(`${system.syncAgent}/console/#/dead-letters`);
+    await page.getByText('only operator and auditor keys may list them').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    expect(await page.getByRole('button', { name: /Replay/ }).count()).toBe(0);
+    await page.close();
+  });
+});
+
 describe('the console, as a reader of one account', () => {
   let page: Page;
 
@@ -288,13 +392,8 @@ describe('the console, as a reader of one account', () => {
     page = await signIn(readerKey);
   });
 
-  it("never shows another account's pair", async () => {
-    await tile(page, healthy.pairId).waitFor({ timeout: UI_TIMEOUT_MS });
-    await tile(page, warned.pairId).waitFor();
-    expect(await tile(page, foreign.pairId).count()).toBe(0);
-    expect(await page.getByRole('heading', { name: `Account ${theirs}` }).count()).toBe(0);
-    await page.goto(`${system.syncAgent}/console/#/pairs/${foreign.pairId}`);
-    await page.getByRole('heading', { name: 'Pair not found' }).waitFor({ timeout: UI_TIMEOUT_MS });
+  it('sees the same views as the account admin, within its account only', async () => {
+    await findsItsAccountsViews(page, 'reader');
   });
 
   it('sees no dead letter (they hold every account’s events) and no replay button', async () => {
@@ -303,6 +402,26 @@ describe('the console, as a reader of one account', () => {
     await page.getByText('only operator and auditor keys may list them').first().waitFor({ timeout: UI_TIMEOUT_MS });
     expect(await page.getByRole('button', { name: /Replay/ }).count()).toBe(0);
     await screenshot(page, 'reader-dead-letters');
+  });
+
+  it('cannot replay or change anything, even by sending the requests itself from the console’s page', async () => {
+    const letter = await deadLetterOfFixedCause();
+    const statuses = await page.evaluate(
+      async ({ key, letterId, licenseId, pairId }) => {
+        const send = async (method: string, path: string) =>
+          (await fetch(path, { method, headers: { authorization: `Bearer ${key}` } })).status;
+        return {
+          replay: await send('POST', `/dead-letters/${letterId}/replay`),
+          revoke: await send('DELETE', `/console/api/licensing/licenses/${licenseId}`),
+          dissociate: await send('DELETE', `/console/api/pairing/pairs/${pairId}`),
+        };
+      },
+      { key: readerKey, letterId: letter.id, licenseId: expiringSoon, pairId: healthy.pairId },
+    );
+    // The sync agent refuses a reader's replay; the console proxy forwards no change to pairing or licensing.
+    expect(statuses).toEqual({ replay: 403, revoke: 405, dissociate: 405 });
+    expect((await licensing.get<Json>(`/licenses/${expiringSoon}`)).body.status).toBe('active');
+    expect((await pairing.get<Json>(`/pairs/${healthy.pairId}`)).body.status).toBe('associated');
   });
 });
 

@@ -458,6 +458,7 @@ describe('failover readiness', () => {
 
     const primary2 = await register(account);
     const secondary2 = await register(account);
+    await grant(primary2, 'SONICOS_ENHANCED');
     await grant(primary2, 'GATEWAY_AV', fromNow(365 * DAY_MS));
     ended = { primary: primary2, secondary: secondary2, pairId: await associate(primary2, secondary2) };
   });

@@ -169,6 +169,9 @@ describe('lists, scopes and actors', () => {
   it('lists readiness a page at a time, narrowed to pairs that are not ready', async () => {
     const pair2 = await pairing.post<Json>('/pairs', { primarySerial: serials[2], secondarySerial: serials[3] });
     expect(pair2.status).toBe(201);
+    // Each Secondary holds a base OS license of its own, so that it is licensed to take over.
+    for (const secondary of [serials[1], serials[3]])
+      expect((await licensing.post(`/products/${secondary}/licenses`, { sku: 'SONICOS_ENHANCED' })).status).toBe(201);
     await eventually(
       async () => {
         const all = await walk(syncAgent, `/pairs/readiness?accountId=${mine}`, 1);

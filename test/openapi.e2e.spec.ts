@@ -368,6 +368,7 @@ describe('docs/openapi/<service>.yaml', () => {
     expectDocumented('get', '/models', await pairing.get('/models'));
     expectDocumented('get', '/products/{serial}', await pairing.get(`/products/${primary}`));
     expectDocumented('patch', '/products/{serial}', await pairing.patch(`/products/${secondary}`, { firmwareVersion: '7.1.0' }));
+    expectDocumented('get', '/products/{serial}/history', await pairing.get(`/products/${secondary}/history`));
     const associated = await pairing.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expectDocumented('post', '/pairs', associated);
     const pairId = associated.body.pairId as string;
@@ -453,6 +454,8 @@ describe('docs/openapi/<service>.yaml', () => {
     expectDocumented('delete', '/licenses/{licenseId}', await licensing.delete(`/licenses/${licenseId}`));
     expectDocumented('get', '/licenses/{licenseId}/history', await licensing.get(`/licenses/${licenseId}/history`));
     expectDocumented('delete', '/pairs/{pairId}', await pairing.delete(`/pairs/${replaced.body.pairId as string}`));
+    expectDocumented('get', '/pairs/{pairId}/history', await pairing.get(`/pairs/${pairId}/history`));
+    expectDocumented('get', '/pairs/{pairId}/history', await pairing.get(`/pairs/${replaced.body.pairId as string}/history`));
 
     // API keys
     const createdKey = await pairing.post<Json>('/api-keys', { name: 'openapi reader', role: 'reader', accountId: account });
@@ -532,10 +535,12 @@ describe('docs/openapi/<service>.yaml', () => {
       ],
       ['post', '/products', await pairing.post('/products', { serial: 'nope' }), 400],
       ['get', '/products/{serial}', await pairing.get(`/products/${unknownSerial}`), 404],
+      ['get', '/products/{serial}/history', await pairing.get(`/products/${unknownSerial}/history`), 404],
       ['get', '/products/{serial}', await pairing.get('/products/not-a-serial'), 400],
       ['post', '/pairs', await pairing.post('/pairs', { primarySerial: primary, secondarySerial: primary }), 409],
       ['delete', '/pairs/{pairId}', await pairing.delete(`/pairs/${pairId}`), 409],
       ['get', '/pairs/{pairId}', await pairing.get(`/pairs/${unknownId}`), 404],
+      ['get', '/pairs/{pairId}/history', await pairing.get(`/pairs/${unknownId}/history`), 404],
       ['post', '/products/{serial}/licenses', await licensing.post(`/products/${primary}/licenses`, { sku: 'NO_SUCH_SKU' }), 400],
       ['post', '/products/{serial}/licenses', await licensing.post(`/products/${unknownSerial}/licenses`, { sku: 'IPS' }), 404],
       ['get', '/products/{serial}/licenses', await licensing.get(`/products/${unknownSerial}/licenses`), 404],

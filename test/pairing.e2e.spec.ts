@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { api, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { busNames, parseEnvelope, type EventEnvelope } from '#shared/contracts';
+import { streamMessages } from '#shared/testing';
+import {
+  NATS_URL,
+  api,
+  eventually,
+  randomSerial,
+  startSystem,
+  type Api,
+  type Json,
+  type RunningSystem,
+} from './support/system.js';
 import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
@@ -370,5 +383,82 @@ describe('reading and dissociating a pair', () => {
     expect(second.pairId).not.toBe(first.pairId);
     expect((await pairing.get(`/products/${primary.serial}`)).body.pairId).toBe(second.pairId);
     expect((await pairing.get(`/pairs/${first.pairId}`)).body.status).toBe('dissociated');
+  });
+});
+
+describe('who made each change', () => {
+  /** The pairing events on the bus, as subscribers see them. */
+  async function published(): Promise<EventEnvelope[]> {
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const messages = await streamMessages(await jetstreamManager(nc), busNames(system.namespace).stream('pairing'));
+      return messages.map((m) => parseEnvelope(m.data));
+    } finally {
+      await nc.close();
+    }
+  }
+
+  it('records the API key id (never the key) as each event’s actor, and shows it in the product’s and pair’s histories', async () => {
+    const accountId = `acct-actor-${randomSerial()}`;
+    const created = await pairing.post<Json>('/api-keys', { name: 'pairing admin', role: 'account-admin', accountId });
+    expect(created.status).toBe(201);
+    const { keyId, apiKey } = created.body as { keyId: string; apiKey: string };
+    const admin = api(system.pairing, apiKey);
+    const [primary, secondary] = [randomSerial(), randomSerial()];
+    for (const serial of [primary, secondary])
+      expect((await admin.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1' })).status).toBe(201);
+    const pair = await admin.post<{ pairId: string }>('/pairs', { primarySerial: primary, secondarySerial: secondary });
+    expect(pair.status).toBe(201);
+    const { pairId } = pair.body;
+    expect((await pairing.patch(`/products/${primary}`, { firmwareVersion: '7.1.0' })).status).toBe(200);
+    expect((await pairing.delete(`/pairs/${pairId}`)).status).toBe(200);
+
+    const product = await admin.get<Json>(`/products/${primary}/history`);
+    expect(product.status).toBe(200);
+    expect((product.body.events as Json[]).map((e) => [e.type, e.actor, e.streamVersion])).toEqual([
+      ['ProductRegistered', keyId, 1],
+      ['ProductFirmwareChanged', 'bootstrap-operator', 2],
+    ]);
+    expect(product.body.events[1].data).toEqual(
+      expect.objectContaining({ serial: primary, previousFirmwareVersion: '7.0.1', firmwareVersion: '7.1.0' }),
+    );
+    const history = await admin.get<Json>(`/pairs/${pairId}/history`);
+    expect(history.status).toBe(200);
+    expect((history.body.events as Json[]).map((e) => [e.type, e.actor])).toEqual([
+      ['ProductsAssociated', keyId],
+      ['ProductsDissociated', 'bootstrap-operator'],
+    ]);
+    expect(JSON.stringify([product.body, history.body])).not.toContain(apiKey);
+
+    // The same actors travel in the events' metadata on the bus.
+    await eventually(
+      async () => {
+        const mine = (await published()).filter(
+          (e) => e.streamId === `product-${primary}` || e.streamId === `product-${secondary}` || e.streamId === `pair-${pairId}`,
+        );
+        expect(mine.map((e) => [e.type, e.metadata.actor])).toEqual([
+          ['ProductRegistered', keyId],
+          ['ProductRegistered', keyId],
+          ['ProductsAssociated', keyId],
+          ['ProductFirmwareChanged', 'bootstrap-operator'],
+          ['ProductsDissociated', 'bootstrap-operator'],
+        ]);
+        expect(JSON.stringify(mine)).not.toContain(apiKey);
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, description: 'the pairing events with their actors on the bus' },
+    );
+  });
+
+  it('answers another account’s or an unknown product’s and pair’s history like an unknown id', async () => {
+    const primary = await register({ accountId: 'acct-actor-theirs' });
+    const secondary = await register({ accountId: 'acct-actor-theirs' });
+    const { pairId } = await associate(primary.serial, secondary.serial);
+    const created = await pairing.post<Json>('/api-keys', { name: 'other reader', role: 'reader', accountId: 'acct-actor-mine' });
+    const reader = api(system.pairing, created.body.apiKey as string);
+    expectProblem(await reader.get(`/products/${primary.serial}/history`), 404, 'PRODUCT_NOT_FOUND');
+    expectProblem(await reader.get(`/pairs/${pairId}/history`), 404, 'PAIR_NOT_FOUND');
+    expectProblem(await pairing.get(`/products/${randomSerial()}/history`), 404, 'PRODUCT_NOT_FOUND');
+    expectProblem(await pairing.get('/pairs/9b2f3c4d-1a2b-4c3d-8e4f-5a6b7c8d9e0f/history'), 404, 'PAIR_NOT_FOUND');
   });
 });

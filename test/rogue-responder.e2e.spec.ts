@@ -108,6 +108,7 @@ describe('with a rogue answering every request on the bus', () => {
     const secondary = await register('acct-rogue-a');
     const pair = await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expect(pair.status).toBe(201);
+    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'SONICOS_ENHANCED' })).status).toBe(201);
     expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
     await eventually(async () => (await syncAgent.get(`/pairs/${pair.body.pairId}/failover-readiness`)).body?.ready === true, {
       description: 'the pair ready',

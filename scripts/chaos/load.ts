@@ -4,7 +4,7 @@
  * recorded and classified, and every acknowledged write is applied to the World.
  */
 import { randomBytes } from 'node:crypto';
-import { LICENSE_CATALOG, STATEFUL_SYNC_SKU } from '#shared/contracts';
+import { BASE_OS_SKUS, LICENSE_CATALOG, STATEFUL_SYNC_SKU } from '#shared/contracts';
 import { request, type HttpOptions, type Reply } from './http.js';
 import type { ModelLicense } from './oracle.js';
 import type { ServiceName } from './services.js';
@@ -252,10 +252,14 @@ export class Load {
     return reply;
   }
 
-  /** POST /products/:serial/licenses with a random SKU (STATEFUL_SYNC more often: it turns stateful sync on). */
+  /**
+   * POST /products/:serial/licenses with a random SKU: STATEFUL_SYNC more often (it turns stateful sync on), and the
+   * base OS license too (a pair is ready only when its Secondary holds one, and the readiness oracle needs ready answers).
+   */
   async grant(entry: ProductEntry, fixedSku?: string): Promise<Reply> {
     const r = this.random;
-    const sku = fixedSku ?? (r.chance(0.15) ? STATEFUL_SYNC_SKU : r.pick(LICENSE_CATALOG).sku);
+    const sku =
+      fixedSku ?? (r.chance(0.15) ? STATEFUL_SYNC_SKU : r.chance(0.25) ? r.pick(BASE_OS_SKUS) : r.pick(LICENSE_CATALOG).sku);
     const trial = r.chance(0.15);
     const expiresAt = trial || r.chance(0.7) ? new Date(Date.now() + r.int(365, 900) * DAY_MS).toISOString() : null;
     const body = { sku, expiresAt, trial };

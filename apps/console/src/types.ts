@@ -131,3 +131,33 @@ export interface DeadLetterPage {
   readonly items: readonly DeadLetter[];
   readonly nextBefore: number | null;
 }
+
+/** The fields of every entry of GET /pairs/{pairId}/history and GET /products/{serial}/history (pairing). */
+interface PairingHistoryEntryOf<T extends string, D> {
+  readonly eventId: string;
+  readonly streamVersion: number;
+  readonly type: T;
+  readonly at: string;
+  /** The API key id whose request made the change; null for changes recorded before actors were. */
+  readonly actor: string | null;
+  readonly data: D;
+}
+
+/** One entry of GET /pairs/{pairId}/history. */
+export type PairHistoryEntry =
+  | PairingHistoryEntryOf<
+      'ProductsAssociated',
+      { readonly associatedAt: string; readonly replaces?: { readonly failedSerial: string } | null }
+    >
+  | PairingHistoryEntryOf<
+      'ProductsDissociated',
+      { readonly associatedAt: string; readonly dissociatedAt: string; readonly replacedBy?: string | null }
+    >;
+
+/** One entry of GET /products/{serial}/history. */
+export type ProductHistoryEntry =
+  | PairingHistoryEntryOf<'ProductRegistered', { readonly firmwareVersion: string; readonly registeredAt: string }>
+  | PairingHistoryEntryOf<
+      'ProductFirmwareChanged',
+      { readonly previousFirmwareVersion: string; readonly firmwareVersion: string }
+    >;

@@ -4,6 +4,10 @@ import {
   ApiKeyRole,
   COMMON_OPERATIONS,
   PairReplacementV1,
+  ProductFirmwareChangedV1,
+  ProductRegisteredV1,
+  ProductsAssociatedV1,
+  ProductsDissociatedV1,
   Serial,
   pageSchema,
   sameShape,
@@ -18,6 +22,9 @@ import { CreateApiKeyBody, ListApiKeysQuery } from './application/manage-api-key
 import { RegisterProductBody } from './application/register-product/register-product.controller.js';
 import { ReplaceUnitBody } from './application/replace-unit/replace-unit.controller.js';
 import type { PairView, ProductView } from './application/views.js';
+import type { HistoryEntry } from './application/view-history/history.controller.js';
+import type { HaPairEvent } from './domain/ha-pair/ha-pair.events.js';
+import type { ProductEvent } from './domain/product/product.events.js';
 import { ListPairsQuery } from './read-models/listings/list-pairs.controller.js';
 import { ListProductsQuery } from './read-models/listings/list-products.controller.js';
 
@@ -65,6 +72,46 @@ export const ProductPageSchema = pageSchema(ProductSchema);
 sameShape<SameShape<z.output<typeof ProductPageSchema>, Page<ProductView>>>();
 export const PairPageSchema = pageSchema(PairSchema);
 sameShape<SameShape<z.output<typeof PairPageSchema>, Page<PairView>>>();
+
+/** The fields every history entry has, whatever its event. */
+const historyEntry = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+  z.object({
+    eventId: z.uuid(),
+    streamVersion: z.number().int().positive(),
+    type: z.literal(type),
+    at: Instant.meta({ description: 'When the event was recorded.' }),
+    actor: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          'Who made the change: the id of the API key whose request made it, never the key; null for events recorded ' +
+          'before actors were.',
+      }),
+    data,
+  });
+
+export const ProductHistorySchema = z.object({
+  serial: Serial,
+  events: z.array(
+    z.discriminatedUnion('type', [
+      historyEntry('ProductRegistered', ProductRegisteredV1),
+      historyEntry('ProductFirmwareChanged', ProductFirmwareChangedV1),
+    ]),
+  ),
+});
+sameShape<SameShape<z.output<typeof ProductHistorySchema>['events'][number], HistoryEntry<ProductEvent>>>();
+
+export const PairHistorySchema = z.object({
+  pairId: PairId,
+  events: z.array(
+    z.discriminatedUnion('type', [
+      historyEntry('ProductsAssociated', ProductsAssociatedV1),
+      historyEntry('ProductsDissociated', ProductsDissociatedV1),
+    ]),
+  ),
+});
+sameShape<SameShape<z.output<typeof PairHistorySchema>['events'][number], HistoryEntry<HaPairEvent>>>();
 
 export const ApiKeySchema = z.object({
   keyId: z.uuid(),
@@ -139,6 +186,14 @@ export const PAIRING_API: ServiceApiDoc = {
       success: { description: 'The product.', schema: ProductSchema },
       errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
+    'GET /products/{serial}/history': {
+      operationId: 'getProductHistory',
+      summary: 'Every change of a product, oldest first, with who made it',
+      description: "The product's `ProductRegistered` and `ProductFirmwareChanged` events, read from its stream.",
+      params: serialParam,
+      success: { description: 'The events of the product’s stream.', schema: ProductHistorySchema },
+      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
+    },
     'PATCH /products/{serial}': {
       operationId: 'changeFirmware',
       summary: 'Record a firmware upgrade or downgrade',
@@ -182,6 +237,16 @@ export const PAIRING_API: ServiceApiDoc = {
       summary: 'A pair',
       params: pairParam,
       success: { description: 'The pair, associated or dissociated.', schema: PairSchema },
+      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
+    },
+    'GET /pairs/{pairId}/history': {
+      operationId: 'getPairHistory',
+      summary: 'Every change of a pair, oldest first, with who made it',
+      description:
+        "The pair's `ProductsAssociated` and `ProductsDissociated` events (with `replaces` and `replacedBy` when a " +
+        'replacement made or ended it), read from its stream.',
+      params: pairParam,
+      success: { description: 'The events of the pair’s stream.', schema: PairHistorySchema },
       errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
     'DELETE /pairs/{pairId}': {
@@ -258,6 +323,12 @@ export const PAIRING_SCHEMAS = [
   [ProductSchema, 'Product'],
   [PairSchema, 'Pair'],
   [PairReplacementV1, 'PairReplacementV1'],
+  [ProductRegisteredV1, 'ProductRegisteredV1'],
+  [ProductFirmwareChangedV1, 'ProductFirmwareChangedV1'],
+  [ProductsAssociatedV1, 'ProductsAssociatedV1'],
+  [ProductsDissociatedV1, 'ProductsDissociatedV1'],
+  [ProductHistorySchema, 'ProductHistory'],
+  [PairHistorySchema, 'PairHistory'],
   [ProductPageSchema, 'ProductPage'],
   [PairPageSchema, 'PairPage'],
   [ApiKeySchema, 'ApiKey'],

@@ -8,6 +8,7 @@ import { AssociateProductsController } from './application/associate-products/as
 import { DissociateProductsController } from './application/dissociate-products/dissociate-products.controller.js';
 import { ViewPairsController } from './application/view-pairs/view-pairs.controller.js';
 import { ReplaceUnitController } from './application/replace-unit/replace-unit.controller.js';
+import { PairHistoryController, ProductHistoryController } from './application/view-history/history.controller.js';
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
 import { PairingResponders } from './application/pairing-responders.js';
 import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
@@ -21,9 +22,11 @@ import { ListProductsController } from './read-models/listings/list-products.con
     RegisterProductController,
     ChangeFirmwareController,
     ViewProductsController,
+    ProductHistoryController,
     AssociateProductsController,
     DissociateProductsController,
     ViewPairsController,
+    PairHistoryController,
     ReplaceUnitController,
     ApiKeysController,
     ListProductsController,

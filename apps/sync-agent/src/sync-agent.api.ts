@@ -51,6 +51,10 @@ export const HistoryPageSchema = z.object({
 sameShape<SameShape<z.output<typeof HistoryPageSchema>, EffectiveLicensesHistoryPage>>();
 
 const GAP_CODES = Object.keys(GAP_SEVERITY) as [keyof typeof GAP_SEVERITY, ...(keyof typeof GAP_SEVERITY)[]];
+const gapCodesOf = (severity: 'blocking' | 'warning') =>
+  GAP_CODES.filter((code) => GAP_SEVERITY[code] === severity)
+    .map((code) => `\`${code}\``)
+    .join(', ');
 export const ReadinessGapSchema = z
   .object({
     code: z.enum(GAP_CODES),
@@ -59,9 +63,11 @@ export const ReadinessGapSchema = z
     detail: z.string(),
   })
   .meta({
+    // Listed from GAP_SEVERITY, so that a new gap is documented the moment it exists.
     description:
-      'One reason why a pair is not (or will soon not be) ready for a failover. Blocking: `PAIR_NOT_ACTIVE`, ' +
-      '`PRIMARY_UNKNOWN`, `SECONDARY_UNKNOWN`, `MISSING_LICENSE`, `PROJECTION_LAG`; warning: `EXPIRING_SOON`.',
+      'One reason why a pair is not (or will soon not be) ready for a failover. Blocking: ' +
+      `${gapCodesOf('blocking')}; warning: ${gapCodesOf('warning')}. \`NO_BASE_LICENSE\`: the Secondary holds no ` +
+      'usable base OS license (`SONICOS_ENHANCED`), neither from the Primary nor its own, so it is not licensed to take over.',
   });
 export const FailoverReadinessSchema = z.object({
   pairId: z.uuid(),

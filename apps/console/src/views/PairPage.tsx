@@ -2,9 +2,18 @@ import { useEffect, useId, useMemo, useState, type KeyboardEvent } from 'react';
 import { ApiError, query, type Client } from '../api';
 import { formatInstant } from '../format';
 import { usePolled } from '../hooks';
+import { pairingChanges } from '../pair-events';
 import { STATUS_LABEL, readinessStatus } from '../readiness';
 import { buildTimeline, changeInstants, type UnitLicenses } from '../timeline';
-import type { EffectiveSet, License, LicenseHistoryEntry, Pair, ReadinessReport } from '../types';
+import type {
+  EffectiveSet,
+  License,
+  LicenseHistoryEntry,
+  Pair,
+  PairHistoryEntry,
+  ProductHistoryEntry,
+  ReadinessReport,
+} from '../types';
 import { ErrorNote } from './ErrorNote';
 import { Timeline } from './Timeline';
 
@@ -81,6 +90,26 @@ export function PairPage({
     refreshMs * 2,
   );
 
+  // Who associated and dissociated the pair and registered or upgraded its units (pairing's histories).
+  const changes = usePolled(
+    async () => {
+      if (pair.value === undefined) return null;
+      const { primarySerial, secondarySerial } = pair.value;
+      const [pairHistory, primary, secondary] = await Promise.all([
+        client.get<{ events: PairHistoryEntry[] }>('pairing', `/pairs/${pairId}/history`),
+        ...[primarySerial, secondarySerial].map((serial) =>
+          client.get<{ events: ProductHistoryEntry[] }>('pairing', `/products/${serial}/history`),
+        ),
+      ]);
+      return pairingChanges(pairHistory.events, [
+        { unit: 'primary', serial: primarySerial, events: primary?.events ?? [] },
+        { unit: 'secondary', serial: secondarySerial, events: secondary?.events ?? [] },
+      ]);
+    },
+    [client, pairId, pair.value?.primarySerial, pair.value?.secondarySerial, pair.value?.status],
+    refreshMs * 3,
+  );
+
   const now = Date.now();
   const associatedAt = pair.value ? Date.parse(pair.value.associatedAt) : now;
   const timeline = useMemo(
@@ -88,12 +117,7 @@ export function PairPage({
     // Rebuilt when the data changes; `now` moves on with each refresh.
     [history.value, associatedAt, history.refreshedAt],
   );
-  const pairEvents = pair.value
-    ? [
-        { at: associatedAt, label: 'associated' },
-        ...(pair.value.dissociatedAt ? [{ at: Date.parse(pair.value.dissociatedAt), label: 'dissociated' }] : []),
-      ]
-    : [];
+  const pairEvents = changes.value ?? [];
 
   if (pair.error instanceof ApiError && pair.error.status === 404)
     return (
@@ -127,10 +151,10 @@ export function PairPage({
           min={timeline.start}
           max={now}
           value={asOf}
-          stops={changeInstants(
-            timeline,
-            pairEvents.map((e) => e.at),
-          )}
+          stops={changeInstants(timeline, [
+            associatedAt,
+            ...(pair.value?.dissociatedAt ? [Date.parse(pair.value.dissociatedAt)] : []),
+          ])}
           onChange={setAsOf}
         />
       )}
@@ -150,6 +174,7 @@ export function PairPage({
 
       <h2>License timeline</h2>
       <ErrorNote error={history.error} what="the licenses of the units" />
+      <ErrorNote error={changes.error} what="the history of the pair and its units" />
       {timeline ? (
         <Timeline
           timeline={timeline}

@@ -1,4 +1,5 @@
 import { actorLabel, formatDate, formatInstant } from '../format';
+import type { PairingChange } from '../pair-events';
 import { CHANGE_LABEL, DAY_MS, type Marker, type Timeline as TimelineData } from '../timeline';
 import type { LicenseChange } from '../types';
 
@@ -12,8 +13,8 @@ interface Props {
   readonly now: number;
   /** The instant the sets are shown at (null: now), drawn as a line. */
   readonly asOf: number | null;
-  /** Pair events drawn as vertical lines: association, dissociation. */
-  readonly pairEvents: readonly { readonly at: number; readonly label: string }[];
+  /** The pairing changes: the pair's (association, dissociation) drawn as vertical lines, all of them listed. */
+  readonly pairEvents: readonly PairingChange[];
   readonly onPick: (at: number) => void;
 }
 
@@ -51,13 +52,15 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
         <text x={x(now)} y={AXIS_HEIGHT - 2} className="axis now-label" textAnchor="middle">
           now
         </text>
-        {pairEvents.map((e) => (
-          <g key={`${e.label}-${e.at}`}>
-            <line x1={x(e.at)} x2={x(e.at)} y1={AXIS_HEIGHT} y2={height} className="pair-line">
-              <title>{`${e.label} ${formatInstant(e.at, true)}`}</title>
-            </line>
-          </g>
-        ))}
+        {pairEvents
+          .filter((e) => e.line)
+          .map((e) => (
+            <g key={e.key}>
+              <line x1={x(e.at)} x2={x(e.at)} y1={AXIS_HEIGHT} y2={height} className="pair-line">
+                <title>{`${e.label} ${formatInstant(e.at, true)}, by ${actorLabel(e.actor)}`}</title>
+              </line>
+            </g>
+          ))}
         {rows.map((row, i) => {
           const y = AXIS_HEIGHT + i * ROW_HEIGHT;
           return (
@@ -146,7 +149,14 @@ export function Timeline({ timeline, now, asOf, pairEvents, onPick }: Props) {
               change: m.kind,
               by: actorLabel(m.actor),
             })),
-            ...pairEvents.map((e) => ({ key: `pair-${e.label}`, at: e.at, unit: 'pair', sku: '—', change: e.label, by: '—' })),
+            ...pairEvents.map((e) => ({
+              key: e.key,
+              at: e.at,
+              unit: e.unit,
+              sku: '—',
+              change: e.label,
+              by: actorLabel(e.actor),
+            })),
           ]
             .sort((a, b) => a.at - b.at)
             .map((row) => (

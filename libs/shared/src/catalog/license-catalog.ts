@@ -32,3 +32,14 @@ export const LICENSE_CATALOG: readonly LicenseSku[] = [
 export function findSku(sku: string): LicenseSku | undefined {
   return LICENSE_CATALOG.find((s) => s.sku === sku);
 }
+
+/**
+ * Whether a SKU is a base OS (firmware) license: a unit is licensed to run, and so to take over from its Primary, only
+ * while it holds one of these (shared from its Primary or its own).
+ */
+export function isBaseOsSku(sku: string): boolean {
+  return findSku(sku)?.category === 'os';
+}
+
+/** The base OS SKUs of the catalog, in catalog order. */
+export const BASE_OS_SKUS: readonly string[] = LICENSE_CATALOG.filter((s) => s.category === 'os').map((s) => s.sku);

@@ -5,7 +5,7 @@ export type LicenseEvent = LicensingEvent;
 
 /**
  * What happened to a license. The published event types keep their versioned names (EntitlementChanged,
- * EntitlementExpiringSoon); everywhere else the concept is a license (docs/decisions.md §41).
+ * EntitlementExpiringSoon); everywhere else the concept is a license (docs/decisions.md §42).
  */
 export type LicenseChange = EntitlementChangedV1['change'];
 

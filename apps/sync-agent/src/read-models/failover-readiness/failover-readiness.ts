@@ -1,4 +1,10 @@
-import type { EffectiveLicenseSetV1, StatefulSyncStatusV1 } from '#shared/contracts';
+import {
+  BASE_OS_SKUS,
+  isBaseOsSku,
+  latestExpiry,
+  type EffectiveLicenseSetV1,
+  type StatefulSyncStatusV1,
+} from '#shared/contracts';
 import { isShareableSku, type PairFacts } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   activePairOf,
@@ -8,8 +14,9 @@ import {
 } from '../../domain/effective-licenses/projection.js';
 
 /**
- * Failover readiness of an HA pair, as pure rules: the pair is ready when the Secondary's effective set covers
- * every shareable license the Primary may use (at the same or a later expiry) and the sync agent has applied
+ * Failover readiness of a pair, as pure rules: the pair is ready when the Secondary's effective set holds a
+ * usable base OS license (so that it is licensed to take over at all), covers every shareable license the Primary
+ * may use (at the same or a later expiry), and the sync agent has applied
  * every pairing and licensing event: none waits in its consumers, and it has applied the newest event each
  * producer had committed when asked (which also covers events JetStream acknowledged and then lost). Each
  * shortfall is a gap; blocking gaps make the pair not ready, warnings only inform. Time, the consumers' backlog
@@ -26,6 +33,11 @@ export const GAP_SEVERITY = {
   PRIMARY_UNKNOWN: 'blocking',
   /** The sync agent has not seen the Secondary's registration. */
   SECONDARY_UNKNOWN: 'blocking',
+  /**
+   * The Secondary's effective set holds no usable base OS license, neither shared from the Primary nor its own: it
+   * is not licensed to take over (for example once the Primary's base OS license was revoked or expired).
+   */
+  NO_BASE_LICENSE: 'blocking',
   /** A shareable license the Primary may use is missing from the Secondary's set, or expires earlier there. */
   MISSING_LICENSE: 'blocking',
   /** A durable consumer of the sync agent has events it has not applied (or its state could not be read). */
@@ -71,7 +83,7 @@ export interface ReadinessFacts {
   readonly warningWindowDays: number;
 }
 
-/** The gaps of a pair, in a stable order: pair, products, licenses (by SKU), projection lag, warnings (by SKU). */
+/** The gaps of a pair, in a stable order: pair, products, base OS license, licenses (by SKU), projection lag, warnings (by SKU). */
 export function readinessGaps(facts: ReadinessFacts): ReadinessGap[] {
   const { pair, primarySet, secondarySet } = facts;
   const gaps: ReadinessGap[] = [];
@@ -89,7 +101,7 @@ export function readinessGaps(facts: ReadinessFacts): ReadinessGap[] {
 
   // Only an active pair with both units known can share licenses; otherwise the gaps above are the cause.
   const sharing = active && primarySet !== null && secondarySet !== null;
-  if (sharing) gaps.push(...missingLicenses(primarySet, secondarySet));
+  if (sharing) gaps.push(...noBaseLicense(secondarySet), ...missingLicenses(primarySet, secondarySet));
   gaps.push(...facts.lag.flatMap(lagGap));
   gaps.push(...facts.producers.flatMap(producerGap));
   if (sharing) gaps.push(...expiringSoon(secondarySet, facts.warningWindowDays));
@@ -157,6 +169,21 @@ function gap(code: GapCode, detail: string, sku?: string): ReadinessGap {
 }
 
 /**
+ * "When the Primary fails, the Secondary must already be licensed": without a usable base OS license in its effective
+ * set (the Primary's, shared, or its own) the Secondary cannot take over, whatever else it holds. Revoking the
+ * Primary's base OS license removes it from both units at once, so this is the gap that shows it.
+ */
+function noBaseLicense(secondarySet: EffectiveLicenseSetV1): ReadinessGap[] {
+  if (secondarySet.licenses.some((l) => isBaseOsSku(l.sku))) return [];
+  return [
+    gap(
+      'NO_BASE_LICENSE',
+      `The Secondary ${secondarySet.serial} has no usable base OS license (${BASE_OS_SKUS.join(' or ')}), neither from the Primary nor its own: it is not licensed to take over.`,
+    ),
+  ];
+}
+
+/**
  * Each shareable SKU of the Primary's set must be in the Secondary's set until at least the Primary's latest
  * expiry of it (perpetual only by perpetual).
  */
@@ -220,16 +247,6 @@ function expiringSoon(secondarySet: EffectiveLicenseSetV1, windowDays: number): 
   return secondarySet.licenses
     .filter((l) => l.expiringSoon && l.expiresAt !== null && l.sources.some((s) => s.from === 'primary'))
     .map((l) => gap('EXPIRING_SOON', `${l.sku} expires at ${l.expiresAt} (within the ${windowDays}-day warning window).`, l.sku));
-}
-
-/** Null (perpetual) if any is null, else the latest. */
-function latestExpiry(expiries: readonly (string | null)[]): string | null {
-  let latest: string | null = null;
-  for (const expiresAt of expiries) {
-    if (expiresAt === null) return null;
-    if (latest === null || Date.parse(expiresAt) > Date.parse(latest)) latest = expiresAt;
-  }
-  return latest;
 }
 
 function lastsAsLong(held: string | null, needed: string | null): boolean {

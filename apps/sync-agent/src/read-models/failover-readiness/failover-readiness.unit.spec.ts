@@ -53,6 +53,10 @@ function entry(sku: string, expiresAt: string | null, from: 'own' | 'primary', e
   };
 }
 
+/** The base OS license: the Primary's own, and the same license as the Secondary receives it. */
+const BASE = entry('SONICOS_ENHANCED', NEXT_YEAR, 'own');
+const BASE_SHARED = entry('SONICOS_ENHANCED', NEXT_YEAR, 'primary');
+
 function primarySet(...licenses: EffectiveLicenseV1[]): EffectiveLicenseSetV1 {
   return {
     serial: PRIMARY,
@@ -79,8 +83,8 @@ function facts(overrides: Partial<ReadinessFacts> = {}): ReadinessFacts {
   return {
     pair: PAIR,
     supersededBy: null,
-    primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own')),
-    secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
+    primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own'), BASE),
+    secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary'), BASE_SHARED),
     lag: CAUGHT_UP,
     producers: ALL_APPLIED,
     warningWindowDays: 30,
@@ -93,7 +97,7 @@ const codes = (gaps: readonly ReadinessGap[]) =>
   gaps.map((g) => `${g.code}${g.sku === undefined ? '' : `[${g.sku}]`}/${g.severity}`);
 
 describe('readinessGaps', () => {
-  describe('given an active pair whose Secondary has every shareable license of the Primary', () => {
+  describe('given an active pair whose Secondary has a base OS license and every shareable license of the Primary', () => {
     it.each<{ when: string; given: Partial<ReadinessFacts>; then: string[] }>([
       { when: 'nothing else is wrong', given: {}, then: [] },
       {
@@ -102,28 +106,36 @@ describe('readinessGaps', () => {
         then: [],
       },
       {
-        when: 'the Primary holds only licenses that are not shared (consulting, stateful sync)',
+        when: 'the Primary holds only licenses that are not shared (consulting, stateful sync) and the Secondary its own base OS',
         given: {
           primarySet: primarySet(entry('GMS_PREVENTIVE_MAINTENANCE', NEXT_YEAR, 'own'), entry('STATEFUL_SYNC', null, 'own')),
-          secondarySet: secondarySet(),
+          secondarySet: secondarySet(entry('SONICOS_ENHANCED', NEXT_YEAR, 'own')),
         },
         then: [],
       },
       {
         when: 'the Secondary holds the SKU longer (its own license)',
-        given: { secondarySet: secondarySet({ ...entry('GATEWAY_AV', IN_TWO_YEARS, 'own') }) },
+        given: { secondarySet: secondarySet({ ...entry('GATEWAY_AV', IN_TWO_YEARS, 'own') }, BASE_SHARED) },
         then: [],
       },
       {
         when: 'the Secondary holds the SKU perpetually',
-        given: { secondarySet: secondarySet(entry('GATEWAY_AV', null, 'own')) },
+        given: { secondarySet: secondarySet(entry('GATEWAY_AV', null, 'own'), BASE_SHARED) },
+        then: [],
+      },
+      {
+        when: 'the Primary holds no base OS license and the Secondary its own',
+        given: {
+          primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own')),
+          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary'), entry('SONICOS_ENHANCED', null, 'own')),
+        },
         then: [],
       },
       {
         when: 'a shared license expires within the warning window',
         given: {
-          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true)),
-          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true)),
+          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true), BASE_SHARED),
         },
         then: ['EXPIRING_SOON[GATEWAY_AV]/warning'],
       },
@@ -131,7 +143,7 @@ describe('readinessGaps', () => {
         when: 'only the Secondary’s own license expires within the window (not a shared one)',
         given: {
           primarySet: primarySet(),
-          secondarySet: secondarySet(entry('IPS', IN_TEN_DAYS, 'own', true)),
+          secondarySet: secondarySet(entry('IPS', IN_TEN_DAYS, 'own', true), entry('SONICOS_ENHANCED', null, 'own')),
         },
         then: [],
       },
@@ -165,18 +177,36 @@ describe('readinessGaps', () => {
         then: ['SECONDARY_UNKNOWN/blocking'],
       },
       {
+        when: 'the Primary’s base OS license was revoked or expired (gone from both units) and the Secondary has none of its own',
+        given: {
+          primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own')),
+          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
+        },
+        then: ['NO_BASE_LICENSE/blocking'],
+      },
+      {
+        when: 'neither unit holds any license',
+        given: { primarySet: primarySet(), secondarySet: secondarySet() },
+        then: ['NO_BASE_LICENSE/blocking'],
+      },
+      {
+        when: 'the Secondary has no base OS license and lacks a shareable license of the Primary',
+        given: { primarySet: primarySet(entry('IPS', NEXT_YEAR, 'own')), secondarySet: secondarySet() },
+        then: ['NO_BASE_LICENSE/blocking', 'MISSING_LICENSE[IPS]/blocking'],
+      },
+      {
         when: 'a shareable license of the Primary is missing from the Secondary’s set',
         given: {
-          primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own'), entry('IPS', null, 'own')),
-          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
+          primarySet: primarySet(entry('GATEWAY_AV', NEXT_YEAR, 'own'), entry('IPS', null, 'own'), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary'), BASE_SHARED),
         },
         then: ['MISSING_LICENSE[IPS]/blocking'],
       },
       {
         when: 'the Secondary has the SKU but until an earlier expiry than the Primary',
         given: {
-          primarySet: primarySet(entry('GATEWAY_AV', IN_TWO_YEARS, 'own')),
-          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
+          primarySet: primarySet(entry('GATEWAY_AV', IN_TWO_YEARS, 'own'), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary'), BASE_SHARED),
         },
         then: ['MISSING_LICENSE[GATEWAY_AV]/blocking'],
       },
@@ -216,8 +246,8 @@ describe('readinessGaps', () => {
       {
         when: 'several things are wrong at once',
         given: {
-          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true), entry('IPS', NEXT_YEAR, 'own')),
-          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true)),
+          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true), entry('IPS', NEXT_YEAR, 'own'), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true), BASE_SHARED),
           lag: [
             { stream: 'PAIRING', pending: 1, ackPending: 0 },
             { stream: 'LICENSING', pending: 0, ackPending: 2 },
@@ -243,11 +273,20 @@ describe('readinessGaps', () => {
       expect(lag?.detail).toBe('The sync agent has 5 event(s) of PAIRING not yet applied (3 waiting, 2 in progress).');
     });
 
+    it('says that the Secondary has no usable base OS license, from the Primary or its own', () => {
+      const [missing] = readinessGaps(facts({ primarySet: primarySet(), secondarySet: secondarySet() }));
+      expect(missing).toEqual({
+        code: 'NO_BASE_LICENSE',
+        severity: 'blocking',
+        detail: `The Secondary ${SECONDARY} has no usable base OS license (SONICOS_ENHANCED), neither from the Primary nor its own: it is not licensed to take over.`,
+      });
+    });
+
     it('names the SKU and the date of a license expiring soon', () => {
       const [warning] = readinessGaps(
         facts({
-          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true)),
-          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true)),
+          primarySet: primarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'own', true), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', IN_TEN_DAYS, 'primary', true), BASE_SHARED),
         }),
       );
       expect(warning).toEqual({
@@ -261,8 +300,8 @@ describe('readinessGaps', () => {
     it('names the SKU and both expiries of a license reaching the Secondary for too short', () => {
       const [missing] = readinessGaps(
         facts({
-          primarySet: primarySet(entry('GATEWAY_AV', IN_TWO_YEARS, 'own')),
-          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary')),
+          primarySet: primarySet(entry('GATEWAY_AV', IN_TWO_YEARS, 'own'), BASE),
+          secondarySet: secondarySet(entry('GATEWAY_AV', NEXT_YEAR, 'primary'), BASE_SHARED),
         }),
       );
       expect(missing?.detail).toBe(
@@ -303,8 +342,8 @@ const dissociated = (pairId: string, primary: string, secondary: string) =>
     data: { ...pairData(pairId, primary, secondary, '2025-01-01T00:00:00.000Z'), dissociatedAt: '2025-02-01T00:00:00.000Z' },
   });
 
-function granted(n: number, serial: string, sku: string, expiresAt: string | null): EventEnvelope {
-  const license: LicenseStateV1 = {
+function licenseOf(n: number, serial: string, sku: string, expiresAt: string | null): LicenseStateV1 {
+  return {
     licenseId: `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
     serial,
     sku,
@@ -314,9 +353,22 @@ function granted(n: number, serial: string, sku: string, expiresAt: string | nul
     grantedAt: '2025-01-01T00:00:00.000Z',
     revokedAt: null,
   };
+}
+
+function granted(n: number, serial: string, sku: string, expiresAt: string | null): EventEnvelope {
+  const license = licenseOf(n, serial, sku, expiresAt);
   return envelope(`license-${license.licenseId}`, 1, {
     type: 'EntitlementChanged',
     data: { change: 'granted', license, changedAt: '2025-01-01T00:00:00.000Z' },
+  });
+}
+
+function revoked(n: number, serial: string, sku: string, expiresAt: string | null): EventEnvelope {
+  const at = '2025-05-01T00:00:00.000Z';
+  const license: LicenseStateV1 = { ...licenseOf(n, serial, sku, expiresAt), status: 'revoked', revokedAt: at };
+  return envelope(`license-${license.licenseId}`, 2, {
+    type: 'EntitlementChanged',
+    data: { change: 'revoked', license, changedAt: at },
   });
 }
 
@@ -334,6 +386,52 @@ describe('assessFailoverReadiness', () => {
         registered(SECONDARY),
         associated(PAIR_ID, PRIMARY, SECONDARY),
         granted(1, PRIMARY, 'IPS', NEXT_YEAR),
+        granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+      ],
+      then: { ready: true, gaps: [] },
+    },
+    {
+      given: 'a pair whose Primary’s base OS license was revoked',
+      events: () => [
+        registered(PRIMARY),
+        registered(SECONDARY),
+        associated(PAIR_ID, PRIMARY, SECONDARY),
+        granted(1, PRIMARY, 'IPS', NEXT_YEAR),
+        granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+        revoked(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+      ],
+      then: { ready: false, gaps: ['NO_BASE_LICENSE/blocking'] },
+    },
+    {
+      given: 'that pair once the Primary was granted a new base OS license',
+      events: () => [
+        registered(PRIMARY),
+        registered(SECONDARY),
+        associated(PAIR_ID, PRIMARY, SECONDARY),
+        granted(1, PRIMARY, 'IPS', NEXT_YEAR),
+        granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+        revoked(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+        granted(3, PRIMARY, 'SONICOS_ENHANCED', IN_TWO_YEARS),
+      ],
+      then: { ready: true, gaps: [] },
+    },
+    {
+      given: 'a pair whose Primary’s base OS license expired before now',
+      events: () => [
+        registered(PRIMARY),
+        registered(SECONDARY),
+        associated(PAIR_ID, PRIMARY, SECONDARY),
+        granted(2, PRIMARY, 'SONICOS_ENHANCED', '2025-05-31T00:00:00.000Z'),
+      ],
+      then: { ready: false, gaps: ['NO_BASE_LICENSE/blocking'] },
+    },
+    {
+      given: 'a pair whose Secondary holds its own base OS license and the Primary none',
+      events: () => [
+        registered(PRIMARY),
+        registered(SECONDARY),
+        associated(PAIR_ID, PRIMARY, SECONDARY),
+        granted(2, SECONDARY, 'SONICOS_ENHANCED', null),
       ],
       then: { ready: true, gaps: [] },
     },
@@ -344,6 +442,7 @@ describe('assessFailoverReadiness', () => {
         registered(SECONDARY),
         associated(PAIR_ID, PRIMARY, SECONDARY),
         granted(1, PRIMARY, 'IPS', IN_TEN_DAYS),
+        granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
       ],
       then: { ready: true, gaps: ['EXPIRING_SOON[IPS]/warning'] },
     },
@@ -380,7 +479,12 @@ describe('assessFailoverReadiness', () => {
   });
 
   it('reports the pair, the instant and the stateful sync status', () => {
-    const report = assess([registered(PRIMARY), registered(SECONDARY), associated(PAIR_ID, PRIMARY, SECONDARY)]);
+    const report = assess([
+      registered(PRIMARY),
+      registered(SECONDARY),
+      associated(PAIR_ID, PRIMARY, SECONDARY),
+      granted(1, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
+    ]);
     expect(report).toEqual({
       pairId: PAIR_ID,
       primarySerial: PRIMARY,
