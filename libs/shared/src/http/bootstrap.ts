@@ -39,7 +39,7 @@ function exitCleanlyOnSignals(app: INestApplication, logger: ServiceLogger): voi
   let stopping = false;
   // While stopping, every answer closes its connection. Otherwise a client that keeps a keep-alive connection
   // busy holds the HTTP server's close() open for ever (found by the chaos harness: SIGTERM under load hung
-  // until SIGKILL). The answers themselves stay problem+json (503 from the readiness guard once the runtime stops).
+  // until SIGKILL). The answers themselves stay problem+json (503 from the readiness guard once the service stops).
   app.use((_request: Request, response: Response, next: NextFunction) => {
     if (stopping) response.setHeader('Connection', 'close');
     next();
