@@ -3,10 +3,11 @@
  * bus user given in NATS_USER / NATS_PASSWORD (the admin user of deploy/nats/permissions.conf; none against a
  * server without authorization). Same NATS_URL, NATS_TLS_*, BUS_NAMESPACE and STREAM_REPLICAS variables as the
  * services. Run before the services start (`npm start` and docker-compose do): their own users may not administer
- * the bus.
+ * the bus. It is the services' bus module alone: the same connection, and the consumers the services declare.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
-import { busNames, configOrExit, connectNats, setupBus } from '#shared';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { BUS_NAMES, Bus, BusModule, ServiceModule, configOrExit, setupBus, type BusNames } from '#shared';
 import { licensingConsumers } from '../apps/licensing/src/index.js';
 import { projectionConsumers } from '../apps/sync-agent/src/index.js';
 
@@ -16,11 +17,25 @@ const config = configOrExit({
   defaultPort: 1,
   defaultDatabase: 'postgres',
 });
-const names = busNames(config.busNamespace);
 const log = (message: string) => console.log(`[bus-setup] ${message}`);
-const nc = await connectNats(config.nats, 'bus-setup', AbortSignal.timeout(60_000));
+
+@Module({
+  imports: [
+    ServiceModule.forRoot({
+      config,
+      log: { log, warn: (message) => console.warn(`[bus-setup] ${message}`), error: (m) => console.error(`[bus-setup] ${m}`) },
+    }),
+    BusModule,
+  ],
+})
+class BusSetupModule {}
+
+const app = await NestFactory.createApplicationContext(BusSetupModule, { logger: false });
+const bus = app.get(Bus);
+const names = app.get<BusNames>(BUS_NAMES);
 try {
-  await setupBus(await jetstreamManager(nc), names, [...licensingConsumers(names), ...projectionConsumers(names)], log, {
+  await bus.connect(AbortSignal.timeout(60_000));
+  await setupBus(bus.jsm, names, [...licensingConsumers(names), ...projectionConsumers(names)], log, {
     maxBytes: config.streamMaxBytes,
     replicas: config.streamReplicas,
   });
@@ -29,5 +44,6 @@ try {
   console.error(`[bus-setup] failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await nc.close();
+  await bus.close();
+  await app.close();
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { EventSigningKeysModule } from '#shared';
+import { ApiModule, BusModule, DatabaseModule, EventSigningKeysModule, OutboxRelayModule, type ServiceDefinition } from '#shared';
+import { PAIRING_MIGRATIONS } from './infrastructure/migrations.js';
 import { RegisterProductController } from './application/register-product/register-product.controller.js';
 import { ViewModelsController } from './application/view-models/view-models.controller.js';
 import { ChangeFirmwareController } from './application/change-firmware/change-firmware.controller.js';
@@ -14,9 +15,22 @@ import { PairingResponders } from './application/pairing-responders.js';
 import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
 import { ListProductsController } from './read-models/listings/list-products.controller.js';
 
-/** The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS request/reply). */
+/** Pairing's configuration defaults (PAIRING_PORT 3001, database ha_pairing), its events, and its API keys. */
+export const PAIRING_SERVICE: ServiceDefinition = {
+  service: 'pairing',
+  portVariable: 'PAIRING_PORT',
+  defaultPort: 3001,
+  defaultDatabase: 'ha_pairing',
+  publishes: 'pairing',
+  ownsApiKeys: true,
+};
+
+/**
+ * The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS
+ * request/reply, PairingResponders). Its events go from the event store to the PAIRING stream through the relay.
+ */
 @Module({
-  imports: [EventSigningKeysModule],
+  imports: [DatabaseModule.forRoot(PAIRING_MIGRATIONS), BusModule, OutboxRelayModule, ApiModule, EventSigningKeysModule],
   controllers: [
     ViewModelsController,
     RegisterProductController,

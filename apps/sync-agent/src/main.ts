@@ -1,19 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ApiKeyVerifier, ConfigurationError, FailedAuthLimiter, configOrExit, runService } from '#shared';
+import { ApiKeyVerifier, ConfigurationError, FailedAuthLimiter, runService } from '#shared';
 import { consoleUpstreams, type ConsoleUpstreams } from './console/console-config.js';
 import { CONSOLE_API_PREFIX, consoleProxy } from './console/console-proxy.js';
 import { serveConsole } from './console/console-static.js';
-import { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
-import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
-import { projectionConsumers } from './read-models/failover-readiness/projection-consumers.js';
-import { SyncAgentModule } from './sync-agent.module.js';
-
-const config = configOrExit({
-  service: 'sync-agent',
-  portVariable: 'SYNC_AGENT_PORT',
-  defaultPort: 3003,
-  defaultDatabase: 'ha_sync_agent',
-});
+import { SYNC_AGENT_SERVICE, SyncAgentModule } from './sync-agent.module.js';
 
 function consoleUpstreamsOrExit(): ConsoleUpstreams {
   try {
@@ -26,22 +16,12 @@ function consoleUpstreamsOrExit(): ConsoleUpstreams {
 }
 const upstreams = consoleUpstreamsOrExit();
 
-await runService(
-  () => SyncAgentModule,
-  { config, migrations: SYNC_AGENT_MIGRATIONS, publishes: 'sync-agent' },
-  (runtime, app) => {
-    const projector = app.get(EffectiveLicensesProjector);
-    runtime.consume({
-      sources: ['pairing', 'licensing'],
-      consumers: projectionConsumers,
-      handler: projector.handle,
-    });
-    // The web console (/console/) and its way to pairing and licensing (docs/decisions.md, the console).
-    app.use(
-      CONSOLE_API_PREFIX,
-      consoleProxy(upstreams, { verifier: app.get(ApiKeyVerifier), failures: app.get(FailedAuthLimiter) }),
-    );
-    if (!serveConsole(app as NestExpressApplication))
-      console.warn('sync-agent: the console was not built (dist/console); /console/ is not served');
-  },
-);
+// The web console (/console/) and its way to pairing and licensing (docs/decisions.md, the console): Express
+// middleware beside Nest's routes.
+await runService(SyncAgentModule, SYNC_AGENT_SERVICE, (app: NestExpressApplication) => {
+  app.use(
+    CONSOLE_API_PREFIX,
+    consoleProxy(upstreams, { verifier: app.get(ApiKeyVerifier), failures: app.get(FailedAuthLimiter) }),
+  );
+  if (!serveConsole(app)) console.warn('sync-agent: the console was not built (dist/console); /console/ is not served');
+});

@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ProductLookupReplyV1, ServiceRuntime, canAccess, seesEveryAccount, type Principal, type SignedRpcClient } from '#shared';
+import {
+  Bus,
+  BUS_NAMES,
+  ProductLookupReplyV1,
+  canAccess,
+  seesEveryAccount,
+  type Principal,
+  type BusNames,
+  type SignedRpcClient,
+} from '#shared';
 
 /**
  * What licensing needs of a product, and what never changes once it is registered: pairing has no event that
@@ -44,13 +53,16 @@ export function rememberingFound<V>(lookup: (key: string) => Promise<V | null>, 
 export class ProductDirectory {
   private readonly rpc: SignedRpcClient;
 
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {
-    this.rpc = runtime.askerOf('pairing', 'the pairing service');
+  constructor(
+    @Inject(Bus) bus: Bus,
+    @Inject(BUS_NAMES) private readonly names: BusNames,
+  ) {
+    this.rpc = bus.askerOf('pairing', 'the pairing service');
   }
 
   /** The product as pairing has it now (firmware and pair included), or null: always asks pairing. */
   find(serial: string): Promise<ProductLookupReplyV1> {
-    return this.rpc.request(this.runtime.names.productLookup, { serial }, ProductLookupReplyV1);
+    return this.rpc.request(this.names.productLookup, { serial }, ProductLookupReplyV1);
   }
 
   /** The registered product's unchanging facts, or null when pairing does not know the serial. */

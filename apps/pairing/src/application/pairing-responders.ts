@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { ApiKeyLookupRequestV1, ApiKeyStore, EventStore, ProductLookupRequestV1, ServiceRuntime } from '#shared';
+import { ApiKeyLookupRequestV1, ApiKeyStore, Bus, BUS_NAMES, EventStore, ProductLookupRequestV1, type BusNames } from '#shared';
 import { findProduct } from './view-products/view-products.controller.js';
 
 /**
@@ -13,14 +13,15 @@ import { findProduct } from './view-products/view-products.controller.js';
 @Injectable()
 export class PairingResponders implements OnModuleInit {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Bus) private readonly bus: Bus,
+    @Inject(BUS_NAMES) private readonly names: BusNames,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(ApiKeyStore) private readonly keys: ApiKeyStore,
   ) {}
 
   onModuleInit(): void {
-    const { names } = this.runtime;
-    this.runtime.answer(names.productLookup, ProductLookupRequestV1, (request) => findProduct(this.store, request.serial));
-    this.runtime.answer(names.apiKeyLookup, ApiKeyLookupRequestV1, (request) => this.keys.findActive(request.keyHash));
+    const { names } = this;
+    this.bus.answer(names.productLookup, ProductLookupRequestV1, (request) => findProduct(this.store, request.serial));
+    this.bus.answer(names.apiKeyLookup, ApiKeyLookupRequestV1, (request) => this.keys.findActive(request.keyHash));
   }
 }

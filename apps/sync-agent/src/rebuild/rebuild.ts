@@ -65,6 +65,8 @@ export interface RebuildOptions {
   /** At most this many events are left to apply while the live projector waits (default 500). */
   readonly catchUpUnderLock?: number;
   readonly clock?: Clock;
+  /** The NATS connection to read with (the rebuild command's bus module); without one it connects its own. */
+  readonly nats?: NatsConnection;
 }
 
 export interface RebuildResult {
@@ -124,7 +126,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     await createShadowTables(admin, schemas);
     log(`rebuild: new tables in schema ${schemas.shadow}; reading ${specs.map((s) => s.stream).join(' and ')} from the start`);
 
-    nc = await connectNats(config.nats, 'sync-agent-rebuild');
+    nc = options.nats ?? (await connectNats(config.nats, 'sync-agent-rebuild'));
     jsm = await jetstreamManager(nc);
     for (const spec of specs) await deleteConsumer(jsm, spec);
     for (const spec of specs) await ensureDurableConsumer(jsm, spec);
@@ -141,7 +143,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
   } finally {
     if (jsm) for (const spec of specs) await deleteConsumer(jsm, spec).catch(() => undefined);
-    await nc?.close();
+    if (nc !== options.nats) await nc?.close();
     await admin.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
     await admin.end();
   }

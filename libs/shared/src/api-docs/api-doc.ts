@@ -3,7 +3,7 @@ import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../messaging/decode-
 import { EventSigningKeySetV1 } from '../contracts/index.js';
 import { DeadLetterId, DeadLetterListQuery } from '../dead-letters/dead-letters.controller.js';
 import type { DeadLetterPage, DeadLetterView } from '../dead-letters/dead-letter-index.js';
-import type { HealthReport } from '../runtime/service-runtime.js';
+import type { HealthReport } from '../runtime/health.module.js';
 
 /**
  * What the published HTTP documentation (docs/openapi/<service>.yaml, `npm run docs:contracts`) says of each route,

@@ -4,7 +4,6 @@ import {
   Get,
   HttpCode,
   Inject,
-  Module,
   NotFoundException,
   Param,
   Post,
@@ -15,8 +14,14 @@ import { z } from 'zod';
 import { Allow } from '../auth/auth.guard.js';
 import { valid } from '../http/zod-validation.pipe.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../messaging/decode-event.js';
-import { ServiceRuntime } from '../runtime/service-runtime.js';
-import type { DeadLetterPage, DeadLetterView } from './dead-letter-index.js';
+import type { DeadLetterQuery, DeadLetterPage, DeadLetterView, ReplayOutcome } from './dead-letter-index.js';
+
+/** What the endpoints list and replay: a consuming service's dead letters (ConsumerModule provides it). */
+export abstract class DeadLetterDesk {
+  abstract list(query: DeadLetterQuery): Promise<DeadLetterPage>;
+  /** Applies a letter with the consumer's own decoder and handler (see DeadLetterIndex.replay). */
+  abstract replay(id: number): Promise<ReplayOutcome>;
+}
 
 /** `?consumer=&reason=&limit=1..200 (default 50)&before=<id>` */
 export const DeadLetterListQuery = z.object({
@@ -37,19 +42,19 @@ export const DeadLetterId = z.coerce.number().int('must be a whole number').posi
  */
 @Controller('dead-letters')
 export class DeadLettersController {
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
+  constructor(@Inject(DeadLetterDesk) private readonly deadLetters: DeadLetterDesk) {}
 
   /** Operators and auditors: a letter may hold any account's event, so account-scoped keys may not list them. */
   @Get()
   @Allow('operator', 'auditor')
   list(@Query(valid(DeadLetterListQuery)) query: z.infer<typeof DeadLetterListQuery>): Promise<DeadLetterPage> {
-    return this.runtime.deadLetters.list(query);
+    return this.deadLetters.list(query);
   }
 
   @Post(':id/replay')
   @HttpCode(200)
   async replay(@Param('id', valid(DeadLetterId, 'id')) id: number): Promise<DeadLetterView> {
-    const outcome = await this.runtime.replayDeadLetter(id);
+    const outcome = await this.deadLetters.replay(id);
     if (outcome.ok) return outcome.letter;
     switch (outcome.kind) {
       case 'not-found':
@@ -76,7 +81,3 @@ export class DeadLettersController {
     }
   }
 }
-
-/** Adds the dead-letter endpoints to a consuming service (needs RuntimeModule, which provides ServiceRuntime). */
-@Module({ controllers: [DeadLettersController] })
-export class DeadLettersModule {}

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { BusNames, EventEnvelope } from '../contracts/index.js';
 import { pgClientConfig } from '../database/postgres.js';
+import { doublingDelay, retry } from '../runtime/retry.js';
 import type { PostgresSettings } from '../config/service-config.js';
 import { notifyChannelOf } from './event-store.migration.js';
 import type { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
@@ -214,34 +215,42 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    let backoffMs = 100;
     let heldBackMs: number = HELD_BACK_RETRY_MS.first;
     while (this.running) {
-      try {
-        await this.ensureClient();
-        if (!this.leader) {
-          await this.sleep(this.pollIntervalMs);
-          continue;
-        }
-        if (this.options.stream && Date.now() - this.lastAudit >= this.auditIntervalMs) await this.audit(this.options.stream);
-        const { published, heldBack } = await this.round();
-        this.lastError = undefined;
-        backoffMs = 100;
-        if (published > 0 || !heldBack) heldBackMs = HELD_BACK_RETRY_MS.first;
-        if (published < this.batchSize) {
-          await this.sleep(heldBack ? heldBackMs : this.pollIntervalMs);
-          if (heldBack) heldBackMs = Math.min(heldBackMs * 2, HELD_BACK_RETRY_MS.max);
-        }
-      } catch (error) {
-        this.lastError = error as Error;
-        this.options.observer?.failed(error as Error);
-        await this.dropClientIfBroken();
-        this.notified = false; // back off even while commits keep signalling
-        await this.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, RELAY_MAX_BACKOFF_MS);
+      // A failing turn (PostgreSQL or NATS away) is retried with a doubling pause, until one succeeds or the relay stops.
+      const turn = await retry(() => this.turn(), {
+        delayMs: doublingDelay(100, RELAY_MAX_BACKOFF_MS),
+        stopped: () => !this.running,
+        onFailure: async (error) => {
+          this.lastError = error as Error;
+          this.options.observer?.failed(error as Error);
+          await this.dropClientIfBroken();
+          this.notified = false; // back off even while commits keep signalling
+        },
+        sleep: (ms) => this.sleep(ms),
+      }).catch(() => undefined); // stopping
+      if (!turn) continue;
+      if (turn === 'standby') {
+        await this.sleep(this.pollIntervalMs);
+        continue;
+      }
+      const { published, heldBack } = turn;
+      this.lastError = undefined;
+      if (published > 0 || !heldBack) heldBackMs = HELD_BACK_RETRY_MS.first;
+      if (published < this.batchSize) {
+        await this.sleep(heldBack ? heldBackMs : this.pollIntervalMs);
+        if (heldBack) heldBackMs = Math.min(heldBackMs * 2, HELD_BACK_RETRY_MS.max);
       }
     }
     await this.closeClient();
+  }
+
+  /** Connects (and tries for the lock) if need be; as the leader, audits when due and publishes one round. */
+  private async turn(): Promise<'standby' | { published: number; heldBack: boolean }> {
+    await this.ensureClient();
+    if (!this.leader) return 'standby';
+    if (this.options.stream && Date.now() - this.lastAudit >= this.auditIntervalMs) await this.audit(this.options.stream);
+    return this.round();
   }
 
   /**

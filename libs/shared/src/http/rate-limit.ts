@@ -1,7 +1,8 @@
 import { HttpException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Principal } from '../auth/api-keys.js';
-import { ServiceRuntime } from '../runtime/service-runtime.js';
+import type { ServiceConfig } from '../config/service-config.js';
+import { SERVICE_CONFIG } from '../runtime/service.module.js';
 
 /** A bucket's answer: a token was there (and is taken), or the whole seconds until one is back. */
 export type Verdict = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
@@ -99,8 +100,8 @@ export class TokenBuckets {
 export class RateLimitGuard implements CanActivate {
   private readonly buckets: TokenBuckets;
 
-  constructor(@Inject(ServiceRuntime) runtime: ServiceRuntime) {
-    this.buckets = new TokenBuckets({ perMinute: runtime.config.rateLimitPerMinute, burst: runtime.config.rateLimitBurst });
+  constructor(@Inject(SERVICE_CONFIG) config: ServiceConfig) {
+    this.buckets = new TokenBuckets({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst });
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -9,6 +9,7 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { EventEnvelope } from '../contracts/index.js';
 import { isTransientDatabaseError } from '../database/postgres.js';
+import { doublingDelay, retry, worthReporting } from '../runtime/retry.js';
 import {
   decodeEvent,
   type BatchDecoder,
@@ -100,6 +101,9 @@ export const CONSUMER_DEFAULTS = {
   maxAckPending: 10_000,
   batchSize: 5_000,
 } as const;
+
+/** The pauses while the database or the dead-letter stream is away: 200 ms doubling to 5 s. */
+const OUTAGE_RETRY_DELAY = doublingDelay(200, 5000);
 
 /** Messages decoded at a time: small enough to start on arrivals at once, big enough to keep threads busy. */
 const DECODE_CHUNK = 500;
@@ -299,20 +303,20 @@ export class BatchingConsumer<T = EventEnvelope> {
    */
   private async giveUp(msg: JsMsg, reason: DeadLetterReason, detail: string): Promise<void> {
     const where = `${msg.subject} (stream ${msg.info.stream} seq ${msg.seq}, delivery ${msg.info.deliveryCount})`;
-    if (this.deadLetters) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.deadLetters.deadLetter(msg, reason, detail);
-          break;
-        } catch (error) {
-          if (this.stopped) {
-            this.settle(msg, 'nak');
-            return;
-          }
-          if (attempt === 1 || attempt % 10 === 0)
-            console.warn(`[consumer] cannot dead-letter ${where} yet, retrying: ${(error as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
-        }
+    const deadLetters = this.deadLetters;
+    if (deadLetters) {
+      try {
+        await retry(() => deadLetters.deadLetter(msg, reason, detail), {
+          delayMs: OUTAGE_RETRY_DELAY,
+          stopped: () => this.stopped,
+          onFailure: (error, attempt) => {
+            if (worthReporting(attempt))
+              console.warn(`[consumer] cannot dead-letter ${where} yet, retrying: ${(error as Error).message}`);
+          },
+        });
+      } catch {
+        this.settle(msg, 'nak');
+        return;
       }
       console.warn(`[consumer] dead-lettered ${where}: ${reason}: ${detail}`);
     } else {
@@ -329,62 +333,69 @@ export class BatchingConsumer<T = EventEnvelope> {
   }
 
   private async apply(deliveries: Delivery<T>[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      let refused: readonly RefusedEvent[];
-      const started = performance.now();
-      try {
-        refused =
-          (await this.handle(
-            deliveries.map((d) => d.event),
-            deliveries.map(({ msg }) => ({ stream: msg.info.stream, seq: msg.seq })),
-          )) ?? [];
-      } catch (error) {
-        this.observer?.failed(error as Error);
-        if (isTransientDatabaseError(error) && !this.stopped) {
-          if (attempt === 1 || attempt % 10 === 0) {
+    let refused: readonly RefusedEvent[];
+    let seconds: number;
+    try {
+      // A database outage keeps the batch here (no delivery burnt) until it commits or the consumer stops.
+      ({ refused, seconds } = await retry(() => this.applyOnce(deliveries), {
+        delayMs: OUTAGE_RETRY_DELAY,
+        stopped: () => this.stopped,
+        giveUp: (error) => !isTransientDatabaseError(error),
+        onFailure: (error, attempt) => {
+          this.observer?.failed(error as Error);
+          if (worthReporting(attempt))
             console.warn(
               `[consumer] database unavailable, retrying a batch of ${deliveries.length}: ${(error as Error).message}`,
             );
-          }
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
-          continue;
-        }
-        if (this.stopped) {
-          for (const { msg } of deliveries) this.settle(msg, 'nak');
-          return;
-        }
-        if (deliveries.length > 1) {
-          // Halves, recursively: the events that are fine commit in a few big transactions, and the one that
-          // fails is isolated in about log2(n) steps rather than after n single-event transactions.
-          const half = Math.ceil(deliveries.length / 2);
-          await this.apply(deliveries.slice(0, half));
-          await this.apply(deliveries.slice(half));
-          return;
-        }
-        const { msg } = deliveries[0]!;
-        if (this.isLastDelivery(msg) && this.deadLetters) {
-          await this.giveUp(msg, 'MAX_DELIVERIES', (error as Error).message);
-          return;
-        }
-        const delay = redeliveryDelayMs(msg.info.deliveryCount);
-        console.warn(
-          `[consumer] ${msg.subject} (stream seq ${msg.seq}) failed (delivery ${msg.info.deliveryCount}), redelivery in ${delay} ms: ${(error as Error).message}`,
-        );
-        this.settle(msg, 'nak', delay);
+        },
+      }));
+    } catch (error) {
+      this.observer?.failed(error as Error);
+      if (this.stopped) {
+        for (const { msg } of deliveries) this.settle(msg, 'nak');
         return;
       }
-      this.observer?.batchApplied?.(deliveries.length, (performance.now() - started) / 1000);
-      // Committed: the refused events changed nothing and go to the dead-letter stream; the others are done.
-      const refusalOf = new Map(refused.map((r) => [r.index, r]));
-      for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) this.settle(msg, 'ack');
-      this.observer?.applied(deliveries.length - refusalOf.size);
-      for (const [index, { reason, detail }] of refusalOf) {
-        const { msg } = deliveries[index]!;
-        this.observer?.rejected(detail, msg.subject, reason);
-        await this.giveUp(msg, reason, detail);
+      if (deliveries.length > 1) {
+        // Halves, recursively: the events that are fine commit in a few big transactions, and the one that
+        // fails is isolated in about log2(n) steps rather than after n single-event transactions.
+        const half = Math.ceil(deliveries.length / 2);
+        await this.apply(deliveries.slice(0, half));
+        await this.apply(deliveries.slice(half));
+        return;
       }
+      const { msg } = deliveries[0]!;
+      if (this.isLastDelivery(msg) && this.deadLetters) {
+        await this.giveUp(msg, 'MAX_DELIVERIES', (error as Error).message);
+        return;
+      }
+      const delay = redeliveryDelayMs(msg.info.deliveryCount);
+      console.warn(
+        `[consumer] ${msg.subject} (stream seq ${msg.seq}) failed (delivery ${msg.info.deliveryCount}), redelivery in ${delay} ms: ${(error as Error).message}`,
+      );
+      this.settle(msg, 'nak', delay);
       return;
     }
+    this.observer?.batchApplied?.(deliveries.length, seconds);
+    // Committed: the refused events changed nothing and go to the dead-letter stream; the others are done.
+    const refusalOf = new Map(refused.map((r) => [r.index, r]));
+    for (const [index, { msg }] of deliveries.entries()) if (!refusalOf.has(index)) this.settle(msg, 'ack');
+    this.observer?.applied(deliveries.length - refusalOf.size);
+    for (const [index, { reason, detail }] of refusalOf) {
+      const { msg } = deliveries[index]!;
+      this.observer?.rejected(detail, msg.subject, reason);
+      await this.giveUp(msg, reason, detail);
+    }
+  }
+
+  /** Applies the batch once; says what the handler refused and how long the commit took (seconds). */
+  private async applyOnce(deliveries: Delivery<T>[]): Promise<{ refused: readonly RefusedEvent[]; seconds: number }> {
+    const started = performance.now();
+    const refused =
+      (await this.handle(
+        deliveries.map((d) => d.event),
+        deliveries.map(({ msg }) => ({ stream: msg.info.stream, seq: msg.seq })),
+      )) ?? [];
+    return { refused, seconds: (performance.now() - started) / 1000 };
   }
 }
 

@@ -1,5 +1,6 @@
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsSettings } from '../config/service-config.js';
+import { growingDelay, retry, worthReporting } from '../runtime/retry.js';
 
 /**
  * The connection options of a service's bus user: credentials, TLS and the inbox prefix (its user may read
@@ -17,7 +18,7 @@ export function natsAuthOptions(settings: NatsSettings): Partial<ConnectionOptio
 /**
  * Connects to NATS, retrying until it answers, and keeps reconnecting forever afterwards: a NATS outage
  * makes the service unready (503) instead of killing it. Each failed attempt goes to `onWaiting` (by default the
- * first and every tenth are printed).
+ * first and every tenth are printed); an aborted `signal` ends the waiting with the last failure.
  */
 export async function connectNats(
   settings: string[] | NatsSettings,
@@ -27,24 +28,15 @@ export async function connectNats(
 ): Promise<NatsConnection> {
   const servers = Array.isArray(settings) ? settings : settings.servers;
   const auth = Array.isArray(settings) ? {} : natsAuthOptions(settings);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connect({
-        ...auth,
-        servers,
-        name,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-      });
-    } catch (error) {
-      if (signal?.aborted) throw error;
+  return retry(() => connect({ ...auth, servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }), {
+    delayMs: growingDelay(250, 2000),
+    stopped: () => signal?.aborted === true,
+    onFailure: (error, attempt) => {
       if (onWaiting) onWaiting(attempt, error as Error);
-      else if (attempt === 1 || attempt % 10 === 0) {
+      else if (worthReporting(attempt))
         console.warn(`[${name}] waiting for NATS at ${servers.join(',')}: ${(error as Error).message}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
-    }
-  }
+    },
+  });
 }
 
 /** True while the connection is open and not between a disconnect and a reconnect. */

@@ -8,7 +8,7 @@ import {
   EventStore,
   RuleViolation,
   Serial,
-  ServiceRuntime,
+  ServiceContext as ServiceRuntime,
   ValidationFailedError,
   valid,
   type Clock,

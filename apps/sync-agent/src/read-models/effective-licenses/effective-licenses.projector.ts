@@ -6,7 +6,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CLOCK,
   EventStore,
-  ServiceRuntime,
+  ServiceContext as ServiceRuntime,
   eventMetadataOf,
   queryPrepared,
   type Clock,

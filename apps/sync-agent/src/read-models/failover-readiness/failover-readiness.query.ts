@@ -10,7 +10,7 @@ import {
   CLOCK,
   EventStore,
   NewestEventReplyV1,
-  ServiceRuntime,
+  ServiceContext as ServiceRuntime,
   encodeCursor,
   type Clock,
   type DurableConsumerSpec,

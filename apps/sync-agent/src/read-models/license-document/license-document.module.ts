@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { ConfigurationError, ServiceRuntime } from '#shared';
+import { ConfigurationError, ServiceContext as ServiceRuntime } from '#shared';
 import { LicenseDocumentController, LicenseSigningKeysController } from './license-document.controller.js';
 import { LicenseSigningKeyRing, loadLicenseSigningKeyRing } from './license-signing-keys.js';
 
