@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../processes/processes.js';
 
 /** A nats-server with JetStream that belongs to one test file, so the test can take it down and bring it back. */
 export interface PrivateNatsServer {
@@ -32,18 +32,6 @@ export interface PrivateNatsServerOptions {
   readonly configFile?: string;
   /** Extra environment of the server process (the passwords a configuration refers to as `$VARIABLE`). */
   readonly env?: Readonly<Record<string, string>>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
