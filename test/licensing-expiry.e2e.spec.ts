@@ -158,7 +158,7 @@ describe('the expiry scheduler', () => {
     const { licenseId, expiresAt } = await grant(serial, { sku: 'IPS', expiresAt: fromNow(4_000) });
     await eventually(async () => (await steps(licenseId)).includes('expiring-soon'), { description: 'the warning' });
     // SIGTERM: the scheduler stops with the rest, cleanly.
-    expect(await system.processes.licensing.terminate()).toEqual({ code: 0, signal: null });
+    expect(await system.processes.licensing.stop()).toEqual({ code: 0, signal: null });
     const stoppedAt = Date.now();
     expect(stoppedAt).toBeLessThan(Date.parse(expiresAt!)); // otherwise this test proves nothing
     expect(await steps(licenseId).catch(() => 'unreachable')).toBe('unreachable');

@@ -353,7 +353,7 @@ describe('when the pairing service is down', () => {
     expect(
       (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-down' })).status,
     ).toBe(201);
-    await system.processes.pairing.terminate();
+    await system.processes.pairing.stop();
 
     expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' }), 503, 'DEPENDENCY_UNAVAILABLE');
 

@@ -12,7 +12,7 @@ import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { freePort } from './services.js';
+import { freePort } from '#shared/tools';
 
 export const NATS_BINARY = process.env.CHAOS_NATS_BIN ?? '/usr/sbin/nats-server';
 
