@@ -13,6 +13,7 @@ import {
   type RunningSystem,
   type ServiceName,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
@@ -96,6 +97,7 @@ describe('a service whose dependencies are not reachable', () => {
 
 describe('a running system', () => {
   let system: RunningSystem;
+  const story = driver(() => system, 'acct-ops');
 
   beforeAll(async () => {
     system = await startSystem('ops');
@@ -116,14 +118,9 @@ describe('a running system', () => {
   });
 
   it('answers /metrics in the Prometheus text format, counting what the services did', async () => {
-    const pairing = api(system.pairing);
-    const licensing = api(system.licensing);
     const syncAgent = api(system.syncAgent);
-    const serial = randomSerial();
-    expect(
-      (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
-    ).toBe(201);
-    expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    const serial = await story.register();
+    await story.grant(serial, 'IPS');
     await eventually(
       async () => {
         const response = await syncAgent.get<{ licenses?: { sku: string }[] }>(`/products/${serial}/effective-licenses`);
@@ -180,17 +177,10 @@ describe('a running system', () => {
   });
 
   it('keeps the sync agent’s state across a restart and applies what happened while it was down', async () => {
-    const pairing = api(system.pairing);
     const licensing = api(system.licensing);
     const syncAgent = api(system.syncAgent);
-    const [primary, secondary] = [randomSerial(), randomSerial()];
-    for (const serial of [primary, secondary]) {
-      expect(
-        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
-      ).toBe(201);
-    }
-    expect((await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary })).status).toBe(201);
-    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
+    const { primary, secondary } = await story.pair();
+    await story.grant(primary, 'GATEWAY_AV');
     const skusOfSecondary = async () => {
       const response = await syncAgent.get(`/products/${secondary}/effective-licenses`);
       expect(response.status).toBe(200);
