@@ -92,6 +92,8 @@ export class ManagedProcess {
 
   private output = '';
   private failedToStart = false;
+  /** Called after each chunk of output (waitForOutput's checks). */
+  private readonly listeners = new Set<() => void>();
   private readonly file: WriteStream | undefined;
   /** Where the whole output is kept, with `logDir`. */
   readonly logFile: string | undefined;
@@ -113,6 +115,7 @@ export class ManagedProcess {
       if (options.onLine) for (const line of text.split('\n').filter(Boolean)) options.onLine(line);
       this.output += text;
       if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+      for (const listener of this.listeners) listener();
     };
     child.stdout?.on('data', capture);
     child.stderr?.on('data', capture);
@@ -161,6 +164,34 @@ export class ManagedProcess {
 
   get hasExited(): boolean {
     return this.failedToStart || this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /**
+   * Resolves once its output shows `text` (a server's "ready" line). Fails, and kills the process, if it exits first
+   * or the text has not come within `timeoutMs`.
+   */
+  async waitForOutput(text: string, timeoutMs: number): Promise<void> {
+    let check = () => undefined as void;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        check = () => {
+          if (this.output.includes(text)) resolve();
+        };
+        this.listeners.add(check);
+        check();
+        timer = setTimeout(() => reject(new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.output}`)), timeoutMs);
+        void this.exited.then(({ code, signal }) =>
+          reject(new Error(`${this.name} exited (${code ?? signal}) before it was ready:\n${this.output}`)),
+        );
+      });
+    } catch (error) {
+      this.child.kill('SIGKILL');
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.listeners.delete(check);
+    }
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with how it exited. */
