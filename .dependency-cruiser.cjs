@@ -58,6 +58,15 @@ module.exports = {
       },
     },
     {
+      name: 'production-code-imports-no-testing-code',
+      comment:
+        'The services never load the test harness (libs/shared/src/testing: the test systems, private servers, fixtures); ' +
+        'only specs, scripts, the benchmark and the tests do.',
+      severity: 'error',
+      from: { path: '^(apps/[^/]+/src|libs/shared/src)/', pathNot: ['[.]spec[.]ts$', '^libs/shared/src/testing/'] },
+      to: { path: '^libs/shared/src/testing/' },
+    },
+    {
       name: 'tools-reach-apps-through-their-entry-points',
       comment: "Scripts and the benchmark use only what an app's src/index.ts offers, never its internals.",
       severity: 'error',

@@ -18,6 +18,7 @@ import {
   type Json,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(180_000);
@@ -53,34 +54,14 @@ function client(service: Service, role: Role): Api {
   return api(system[service], keys[role]);
 }
 const accountOf = (target: Target): string => (target === 'own' ? ACCOUNT_A : ACCOUNT_B);
+/** The operator's stories on the target account. */
+const drivers = { own: driver(() => system, ACCOUNT_A), other: driver(() => system, ACCOUNT_B) };
+const register = (target: Target) => drivers[target].register();
+const pair = (target: Target) => drivers[target].pair();
+const license = async (serial: string): Promise<string> =>
+  (await drivers.own.grant(serial, 'GATEWAY_AV', { expiresAt: fromNow(30 * DAY_MS) })).licenseId;
 
 let firmwareMinor = 0;
-async function register(target: Target): Promise<string> {
-  const serial = randomSerial();
-  const response = await operator.pairing.post('/products', {
-    serial,
-    model: 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: accountOf(target),
-  });
-  expect(response.status).toBe(201);
-  return serial;
-}
-async function pair(target: Target): Promise<{ pairId: string; primary: string; secondary: string }> {
-  const primary = await register(target);
-  const secondary = await register(target);
-  const response = await operator.pairing.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
-  expect(response.status).toBe(201);
-  return { pairId: response.body.pairId as string, primary, secondary };
-}
-async function license(serial: string): Promise<string> {
-  const response = await operator.licensing.post<Json>(`/products/${serial}/licenses`, {
-    sku: 'GATEWAY_AV',
-    expiresAt: fromNow(30 * DAY_MS),
-  });
-  expect(response.status).toBe(201);
-  return response.body.licenseId as string;
-}
 async function newKey(target: Target): Promise<string> {
   const response = await operator.pairing.post<Json>('/api-keys', {
     name: 'to revoke',

@@ -25,6 +25,7 @@ import {
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(120_000);
 
@@ -37,6 +38,8 @@ let syncAgent: Api;
 /** The attacker: the licensing service's bus credentials (it may publish licensing.>), but no signing key. */
 let attacker: NatsConnection;
 let attackerJs: JetStreamClient;
+
+const { register } = driver(() => system, 'acct-bus');
 
 beforeAll(async () => {
   bus = await startSecureNatsServer();
@@ -75,18 +78,6 @@ async function rejected(url: string): Promise<Record<string, number>> {
   for (const match of text.matchAll(/^ha_license_sync_events_rejected_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)/gm))
     counts[match[1]!] = Number(match[2]);
   return counts;
-}
-
-async function register(): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', {
-    serial,
-    model: 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: 'acct-bus',
-  });
-  expect(response.status).toBe(201);
-  return serial;
 }
 
 describe('on the locked-down bus', () => {

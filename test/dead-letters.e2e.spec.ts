@@ -14,22 +14,23 @@ import {
   type Json,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
 const SYNC_TIMEOUT_MS = 15_000;
 
 let system: RunningSystem;
-let pairing: Api;
 let licensing: Api;
 let syncAgent: Api;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let names: BusNames;
 
+const { register } = driver(() => system, 'acct-dlq');
+
 beforeAll(async () => {
   system = await startSystem('dead_letters');
-  pairing = api(system.pairing);
   licensing = api(system.licensing);
   syncAgent = api(system.syncAgent);
   nc = await connect({ servers: NATS_URL });
@@ -54,17 +55,6 @@ function listed(service: Api, query: string, ready: (items: Json[]) => boolean):
     },
     { timeoutMs: SYNC_TIMEOUT_MS, description: `GET /dead-letters${query}` },
   );
-}
-
-async function register(serial = randomSerial()): Promise<string> {
-  const response = await pairing.post('/products', {
-    serial,
-    model: 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: 'acct-dlq',
-  });
-  expect(response.status).toBe(201);
-  return serial;
 }
 
 function effectiveSetShows(serial: string) {

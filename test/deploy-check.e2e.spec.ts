@@ -4,24 +4,19 @@
  * in production mode with their own secrets, and a grant that must reach a Secondary. Needs `npm run build`.
  */
 import { expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT, entryPointOf } from './support/system.js';
+import { ManagedProcess, REPO_ROOT, entryPointOf } from './support/system.js';
 
 it('runs the compose configuration as compose would and a grant reaches the Secondary', async () => {
   entryPointOf('pairing'); // fails early with a clear message when dist/ is missing
-  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'deploy', 'check.js')], {
-      cwd: REPO_ROOT,
-      // The check builds the services' environments from the compose file alone; jest's VM flags stay out.
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (text += c.toString()));
-    child.once('exit', (exitCode) => resolve({ code: exitCode, output: text }));
+  const check = ManagedProcess.start({
+    name: 'deploy:check',
+    args: [join(REPO_ROOT, 'dist', 'scripts', 'deploy', 'check.js')],
+    // The check builds the services' environments from the compose file alone; jest's VM flags stay out.
+    inherit: ['PATH'],
   });
+  const { code } = await check.exited;
+  const output = check.log;
   if (code !== 0) throw new Error(`deploy:check exited ${code}:\n${output}`);
   expect(output).toMatch(/an anonymous client is refused/);
   expect(output).toMatch(/PASS: every service became healthy/);

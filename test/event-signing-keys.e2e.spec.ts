@@ -8,17 +8,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { busNames, EventSigningKeySetV1, type EventSource } from '#shared/contracts';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER } from '#shared';
-import { NATS_URL, api, eventually, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { NATS_URL, api, eventually, startSystem, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
 let system: RunningSystem;
-let pairing: Api;
-let licensing: Api;
 beforeAll(async () => {
   system = await startSystem('event-keys');
-  pairing = api(system.pairing);
-  licensing = api(system.licensing);
 }, 60_000);
 afterAll(() => system?.stop(), 60_000);
 
@@ -48,13 +45,9 @@ describe('GET /.well-known/event-signing-keys', () => {
   );
 
   it("verifies the services' real messages: every event's Event-Key-Id is in its producer's set, and its signature holds", async () => {
-    const [primary, secondary] = [randomSerial(), randomSerial()];
-    for (const serial of [primary, secondary])
-      expect(
-        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-keys' })).status,
-      ).toBe(201);
-    expect((await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary })).status).toBe(201);
-    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    const story = driver(() => system, 'acct-keys');
+    const { primary } = await story.pair();
+    await story.grant(primary, 'IPS');
 
     const names = busNames(system.namespace);
     const nc = await connect({ servers: NATS_URL });

@@ -20,6 +20,7 @@ import {
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(120_000);
 
@@ -33,6 +34,8 @@ let licensing: Api;
 let syncAgent: Api;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
+
+const { register, grant, associate } = driver(() => system, 'acct-failover');
 
 beforeAll(async () => {
   system = await startSystem('failover');
@@ -50,34 +53,15 @@ afterAll(async () => {
 
 // ---- driving the system -------------------------------------------------------------------------------
 
-async function register(accountId: string, model = 'NSA 2700', firmwareVersion = '7.0.1'): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model, firmwareVersion, accountId });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
 interface License {
   licenseId: string;
   expiresAt: string | null;
-}
-
-async function grant(serial: string, sku: string, expiresAt?: string): Promise<License> {
-  const response = await licensing.post<License>(`/products/${serial}/licenses`, { sku, ...(expiresAt ? { expiresAt } : {}) });
-  expect({ status: response.status, body: response.body }).toEqual({ status: 201, body: expect.objectContaining({ sku }) });
-  return response.body;
 }
 
 async function renew(licenseId: string, expiresAt: string): Promise<License> {
   const response = await licensing.post<License>(`/licenses/${licenseId}/renewals`, { expiresAt });
   expect(response.status).toBe(201);
   return response.body;
-}
-
-async function associate(primarySerial: string, secondarySerial: string): Promise<string> {
-  const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial, secondarySerial });
-  expect(response.status).toBe(201);
-  return response.body.pairId;
 }
 
 async function dissociate(pairId: string): Promise<void> {
@@ -195,15 +179,15 @@ describe('a Secondary through associations, renewals and a dissociation', () => 
   beforeAll(async () => {
     beforeRegistration = (await tick()).toISOString();
     await tick();
-    primary = await register(account);
-    secondary = await register(account);
+    primary = await register({ accountId: account });
+    secondary = await register({ accountId: account });
     await moment(
       'registered',
       (s) => expect(s).toEqual(expect.objectContaining({ role: 'standalone', licenses: [] })),
       (p) => expect(p.licenses).toEqual([]),
     );
 
-    license = await grant(primary, 'GATEWAY_AV', fromNow(365 * DAY_MS));
+    license = await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
     await moment(
       'granted',
       (s) => expect(s.licenses).toEqual([]),
@@ -450,16 +434,16 @@ describe('failover readiness', () => {
   let ended: { primary: string; secondary: string; pairId: string };
 
   beforeAll(async () => {
-    const primary = await register(account);
-    const secondary = await register(account);
+    const primary = await register({ accountId: account });
+    const secondary = await register({ accountId: account });
     await grant(primary, 'SONICOS_ENHANCED');
-    await grant(primary, 'GATEWAY_AV', fromNow(365 * DAY_MS));
+    await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
     healthy = { primary, secondary, pairId: await associate(primary, secondary) };
 
-    const primary2 = await register(account);
-    const secondary2 = await register(account);
+    const primary2 = await register({ accountId: account });
+    const secondary2 = await register({ accountId: account });
     await grant(primary2, 'SONICOS_ENHANCED');
-    await grant(primary2, 'GATEWAY_AV', fromNow(365 * DAY_MS));
+    await grant(primary2, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
     ended = { primary: primary2, secondary: secondary2, pairId: await associate(primary2, secondary2) };
   });
 
@@ -480,7 +464,7 @@ describe('failover readiness', () => {
   });
 
   it('warns about a shared license expiring within the window, without blocking', async () => {
-    const ips = await grant(healthy.primary, 'IPS', fromNow(10 * DAY_MS));
+    const ips = await grant(healthy.primary, 'IPS', { expiresAt: fromNow(10 * DAY_MS) });
     const report = await reportOnceItHolds(healthy.pairId, 'the expiry warning', (r) =>
       expect(r.gaps).toEqual([expect.objectContaining({ code: 'EXPIRING_SOON', sku: 'IPS' })]),
     );
@@ -489,7 +473,7 @@ describe('failover readiness', () => {
       code: 'EXPIRING_SOON',
       severity: 'warning',
       sku: 'IPS',
-      detail: expect.stringContaining(ips.expiresAt!),
+      detail: expect.stringContaining(ips.expiresAt),
     });
     expect(report.gaps[0]!.detail).toContain('IPS');
   });

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { EffectiveLicenseSetV1 } from '#shared/contracts';
 import { fuzzBus } from '../scripts/fuzz/bus.js';
-import { NATS_URL, TEST_OPERATOR_KEY, api, eventually, randomSerial, startSystem, type RunningSystem } from './support/system.js';
+import { NATS_URL, TEST_OPERATOR_KEY, api, eventually, startSystem, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(180_000);
 
@@ -22,15 +23,10 @@ afterAll(async () => {
 
 describe('fuzzBus (short run)', () => {
   it('rejects every malformed or forged message and changes no effective set', async () => {
-    const pairing = api(system.pairing);
-    const licensing = api(system.licensing);
-    const serials = [randomSerial(), randomSerial()];
-    for (const serial of serials)
-      expect(
-        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-fuzz' })).status,
-      ).toBe(201);
-    expect((await pairing.post('/pairs', { primarySerial: serials[0], secondarySerial: serials[1] })).status).toBe(201);
-    expect((await licensing.post(`/products/${serials[0]}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
+    const story = driver(() => system, 'acct-fuzz');
+    const { primary, secondary } = await story.pair();
+    const serials = [primary, secondary];
+    await story.grant(primary, 'GATEWAY_AV');
     await eventually(
       async () => {
         const set = (await api(system.syncAgent).get<EffectiveLicenseSetV1>(`/products/${serials[1]}/effective-licenses`)).body;

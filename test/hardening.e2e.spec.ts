@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
-  ServiceProcess,
   TEST_OPERATOR_KEY,
   api,
   randomSerial,
+  startService,
   startSystem,
   type Api,
   type Json,
@@ -135,7 +135,7 @@ describe('errors', () => {
 
 describe('starting in production', () => {
   it('refuses to start without OPERATOR_API_KEY: exit 78 naming the variable, before listening', async () => {
-    const child = ServiceProcess.spawn('pairing', {
+    const child = startService('pairing', {
       NODE_ENV: 'production',
       OPERATOR_API_KEY: '',
       PAIRING_PORT: '1',
@@ -146,7 +146,7 @@ describe('starting in production', () => {
   });
 
   it('refuses a weak OPERATOR_API_KEY without printing it', async () => {
-    const child = ServiceProcess.spawn('licensing', { OPERATOR_API_KEY: 'too-short-secret', LICENSING_PORT: '1' });
+    const child = startService('licensing', { OPERATOR_API_KEY: 'too-short-secret', LICENSING_PORT: '1' });
     const { code } = await child.exited;
     expect(code).toBe(78);
     expect(child.log).toMatch(/OPERATOR_API_KEY: must be 32-512/);

@@ -22,6 +22,7 @@ import {
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
@@ -31,11 +32,12 @@ const CLI = join(REPO_ROOT, 'dist', 'scripts', 'verify-license.js');
 
 let system: RunningSystem;
 let pairing: Api;
-let licensing: Api;
 let syncAgent: Api;
 /** This file's signing keys: a retired key (public half only), an older and the newest private key. */
 let keysDir: string;
 let workDir: string;
+
+const { register, grant } = driver(() => system, 'acct-doc');
 
 beforeAll(async () => {
   keysDir = mkdtempSync(join(tmpdir(), 'e2e-license-keys-'));
@@ -48,7 +50,6 @@ beforeAll(async () => {
     );
   system = await startSystem('license_doc', { env: { LICENSE_SIGNING_KEYS_DIR: keysDir } });
   pairing = api(system.pairing);
-  licensing = api(system.licensing);
   syncAgent = api(system.syncAgent);
 }, 60_000);
 
@@ -58,23 +59,6 @@ afterAll(async () => {
 }, 60_000);
 
 // ---- driving the system -------------------------------------------------------------------------------
-
-async function register(): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', {
-    serial,
-    model: 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: 'acct-doc',
-  });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
-async function grant(serial: string, sku: string, expiresAt?: string): Promise<void> {
-  const response = await licensing.post(`/products/${serial}/licenses`, { sku, ...(expiresAt ? { expiresAt } : {}) });
-  expect({ status: response.status, body: response.body }).toEqual({ status: 201, body: expect.objectContaining({ sku }) });
-}
 
 async function publishedKeys(): Promise<LicenseSigningKeySetV1> {
   const response = await syncAgent.get<LicenseSigningKeySetV1>('/.well-known/license-signing-keys');
@@ -92,7 +76,7 @@ async function licenseDocument(serial: string): Promise<SignedLicenseDocumentV1>
 async function licensedPair(): Promise<{ primary: string; secondary: string; pairId: string }> {
   const primary = await register();
   const secondary = await register();
-  await grant(primary, 'GATEWAY_AV', fromNow(365 * DAY_MS));
+  await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
   await grant(primary, 'SUPPORT_24X7');
   await grant(primary, 'STATEFUL_SYNC');
   const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial: primary, secondarySerial: secondary });

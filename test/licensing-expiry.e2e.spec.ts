@@ -16,11 +16,11 @@ import {
   developmentSigningKey,
   eventually,
   fromNow,
-  randomSerial,
   startSystem,
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
@@ -29,14 +29,12 @@ const WINDOW_DAYS = 30;
 const EXPIRY_LATENESS_MS = 2_000;
 
 let system: RunningSystem;
-let pairing: Api;
 let licensing: Api;
 let nc: NatsConnection;
 let names: BusNames;
 
 beforeAll(async () => {
   system = await startSystem('licexpiry', { env: { EXPIRY_WARNING_DAYS: String(WINDOW_DAYS) } });
-  pairing = api(system.pairing);
   licensing = api(system.licensing);
   nc = await connect({ servers: NATS_URL, name: 'licensing-expiry-e2e' });
   names = busNames(system.namespace);
@@ -59,18 +57,7 @@ interface HistoryEntry {
   windowDays?: number;
 }
 
-async function registerProduct(model = 'NSA 2700'): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model, firmwareVersion: '7.0.1', accountId: 'acct-expiry' });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
-async function grant(serial: string, body: Record<string, unknown>): Promise<{ licenseId: string; expiresAt: string | null }> {
-  const response = await licensing.post<{ licenseId: string; expiresAt: string | null }>(`/products/${serial}/licenses`, body);
-  expect(response.status).toBe(201);
-  return response.body;
-}
+const { register, grant } = driver(() => system, 'acct-expiry');
 
 async function renew(licenseId: string, expiresAt: string): Promise<void> {
   const response = await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt });
@@ -123,10 +110,10 @@ const recordedExpiries: string[] = [];
 
 describe('the expiry scheduler', () => {
   it('records an expiry once, close to its instant, and publishes it', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
     const listener = await LicensingListener.on(serial);
     try {
-      const { licenseId, expiresAt } = await grant(serial, { sku: 'CAPTURE_ATP', trial: true, expiresAt: fromNow(4_000) });
+      const { licenseId, expiresAt } = await grant(serial, 'CAPTURE_ATP', { trial: true, expiresAt: fromNow(4_000) });
 
       const [expired] = await eventually(
         () => listener.changes(licenseId, 'expired').length > 0 && listener.changes(licenseId, 'expired'),
@@ -135,7 +122,7 @@ describe('the expiry scheduler', () => {
           description: 'the expiry to be published',
         },
       );
-      const lateness = Date.parse(expired!.occurredAt) - Date.parse(expiresAt!);
+      const lateness = Date.parse(expired!.occurredAt) - Date.parse(expiresAt);
       expect(lateness).toBeGreaterThanOrEqual(0);
       expect(lateness).toBeLessThan(EXPIRY_LATENESS_MS);
       expect(expired!.data).toEqual(
@@ -154,17 +141,17 @@ describe('the expiry scheduler', () => {
   });
 
   it('catches up on an expiry that passed while the service was down, once', async () => {
-    const serial = await registerProduct();
-    const { licenseId, expiresAt } = await grant(serial, { sku: 'IPS', expiresAt: fromNow(4_000) });
+    const serial = await register();
+    const { licenseId, expiresAt } = await grant(serial, 'IPS', { expiresAt: fromNow(4_000) });
     await eventually(async () => (await steps(licenseId)).includes('expiring-soon'), { description: 'the warning' });
     // SIGTERM: the scheduler stops with the rest, cleanly.
-    expect(await system.processes.licensing.terminate()).toEqual({ code: 0, signal: null });
+    expect(await system.processes.licensing.stop()).toEqual({ code: 0, signal: null });
     const stoppedAt = Date.now();
-    expect(stoppedAt).toBeLessThan(Date.parse(expiresAt!)); // otherwise this test proves nothing
+    expect(stoppedAt).toBeLessThan(Date.parse(expiresAt)); // otherwise this test proves nothing
     expect(await steps(licenseId).catch(() => 'unreachable')).toBe('unreachable');
 
     // The service stays down until well past the expiry.
-    await eventually(() => Date.now() > Date.parse(expiresAt!) + 1_000, { timeoutMs: 10_000, intervalMs: 100 });
+    await eventually(() => Date.now() > Date.parse(expiresAt) + 1_000, { timeoutMs: 10_000, intervalMs: 100 });
     await system.restart('licensing');
 
     const entries = await eventually(
@@ -183,10 +170,10 @@ describe('the expiry scheduler', () => {
   });
 
   it('warns once per expiry in the window, again after a renewal to a new date in it, and not beyond it', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
     const listener = await LicensingListener.on(serial);
     try {
-      const { licenseId } = await grant(serial, { sku: 'GATEWAY_AV', expiresAt: fromNow(10 * DAY_MS) });
+      const { licenseId } = await grant(serial, 'GATEWAY_AV', { expiresAt: fromNow(10 * DAY_MS) });
       await eventually(async () => (await steps(licenseId)).includes('expiring-soon'), { description: 'the first warning' });
 
       const inWindow = fromNow(20 * DAY_MS);
@@ -197,7 +184,7 @@ describe('the expiry scheduler', () => {
 
       await renew(licenseId, fromNow(100 * DAY_MS));
       // A later license in the window is warned about by a later scheduler round, which saw the renewal too.
-      const { licenseId: marker } = await grant(serial, { sku: 'IPS', expiresAt: fromNow(5 * DAY_MS) });
+      const { licenseId: marker } = await grant(serial, 'IPS', { expiresAt: fromNow(5 * DAY_MS) });
       await eventually(async () => (await steps(marker)).includes('expiring-soon'), { description: 'the marker warning' });
 
       expect(await steps(licenseId)).toEqual(['granted', 'expiring-soon', 'renewed', 'expiring-soon', 'renewed']);
@@ -218,10 +205,10 @@ describe('the expiry scheduler', () => {
 
 describe('license transfer on replacement', () => {
   it("moves the failed unit's active licenses to its successor, and a redelivery changes nothing", async () => {
-    const [failed, successor, replacement] = [await registerProduct(), await registerProduct(), await registerProduct()];
-    const dated = await grant(failed, { sku: 'GATEWAY_AV', expiresAt: fromNow(365 * DAY_MS) });
-    const perpetual = await grant(failed, { sku: 'SUPPORT_24X7' });
-    const revoked = await grant(failed, { sku: 'IPS' });
+    const [failed, successor, replacement] = [await register(), await register(), await register()];
+    const dated = await grant(failed, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
+    const perpetual = await grant(failed, 'SUPPORT_24X7');
+    const revoked = await grant(failed, 'IPS');
     expect((await licensing.delete(`/licenses/${revoked.licenseId}`)).status).toBe(200);
 
     const pairId = randomUUID();

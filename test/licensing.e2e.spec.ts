@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DAY_MS, api, eventually, fromNow, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
@@ -22,18 +23,7 @@ afterAll(async () => {
   await system?.stop();
 }, 60_000);
 
-async function registerProduct(model = 'NSA 2700'): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model, firmwareVersion: '7.0.1', accountId: 'acct-licensing' });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
-async function grant(serial: string, body: Record<string, unknown>): Promise<{ licenseId: string; expiresAt: string | null }> {
-  const response = await licensing.post<{ licenseId: string; expiresAt: string | null }>(`/products/${serial}/licenses`, body);
-  expect(response.status).toBe(201);
-  return response.body;
-}
+const { register, grant } = driver(() => system, 'acct-licensing');
 
 async function licensesOf(serial: string): Promise<unknown[]> {
   const response = await licensing.get<{ licenses: unknown[] }>(`/products/${serial}/licenses`);
@@ -79,7 +69,7 @@ describe('the catalog', () => {
 
 describe('granting a license', () => {
   it('licenses a product registered a moment ago (201), and lists it', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     const granted = await licensing.post(`/products/${serial}/licenses`, { sku: 'GATEWAY_AV' });
 
@@ -103,7 +93,7 @@ describe('granting a license', () => {
   it('licenses each of several products right after its registration returned', async () => {
     const results = await Promise.all(
       Array.from({ length: 5 }, async () => {
-        const serial = await registerProduct();
+        const serial = await register();
         return (await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status;
       }),
     );
@@ -112,13 +102,13 @@ describe('granting a license', () => {
   });
 
   it('grants a dated license and a trial, normalising the expiry to UTC', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
     const expiry = new Date(Date.now() + 30 * DAY_MS);
     expiry.setUTCMilliseconds(0);
     // The same instant written with a +02:00 offset.
     const withOffset = new Date(expiry.getTime() + 2 * 3_600_000).toISOString().replace('.000Z', '+02:00');
 
-    const dated = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: withOffset });
+    const dated = await grant(serial, 'SUPPORT_24X7', { expiresAt: withOffset });
     const trial = await licensing.post(`/products/${serial}/licenses`, {
       sku: 'CAPTURE_ATP',
       expiresAt: fromNow(14 * DAY_MS),
@@ -132,7 +122,7 @@ describe('granting a license', () => {
   });
 
   it('grants STATEFUL_SYNC on an NSA', async () => {
-    const serial = await registerProduct('NSA 4700');
+    const serial = await register({ model: 'NSA 4700' });
 
     const response = await licensing.post(`/products/${serial}/licenses`, { sku: 'STATEFUL_SYNC' });
 
@@ -141,14 +131,14 @@ describe('granting a license', () => {
   });
 
   it('rejects a SKU missing from the catalog with 400 UNKNOWN_SKU and grants nothing', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'FREE_BEER' }), 400, 'UNKNOWN_SKU');
     expect(await licensesOf(serial)).toEqual([]);
   });
 
   it('rejects a trial without an expiry with 400 TRIAL_REQUIRES_EXPIRY and grants nothing', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     expectProblem(
       await licensing.post(`/products/${serial}/licenses`, { sku: 'CAPTURE_ATP', trial: true }),
@@ -164,7 +154,7 @@ describe('granting a license', () => {
   });
 
   it('rejects an expiry in the past with 400 EXPIRY_IN_PAST and grants nothing', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     expectProblem(
       await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS', expiresAt: fromNow(-DAY_MS) }),
@@ -183,7 +173,7 @@ describe('granting a license', () => {
 
   it('rejects STATEFUL_SYNC on a TZ model with 409 STATEFUL_SYNC_UNSUPPORTED and grants nothing', async () => {
     for (const model of ['TZ 370', 'TZ 570']) {
-      const serial = await registerProduct(model);
+      const serial = await register({ model });
 
       expectProblem(
         await licensing.post(`/products/${serial}/licenses`, { sku: 'STATEFUL_SYNC' }),
@@ -195,7 +185,7 @@ describe('granting a license', () => {
   });
 
   it('still grants other SKUs on a TZ model', async () => {
-    const serial = await registerProduct('TZ 370');
+    const serial = await register({ model: 'TZ 370' });
 
     expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
   });
@@ -206,7 +196,7 @@ describe('granting a license', () => {
     ['a missing SKU', {}, 'sku'],
     ['an unknown field', { sku: 'IPS', seats: 5 }, '(body)'],
   ])('rejects %s with 400 VALIDATION_FAILED', async (_what, body, field) => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     const response = await licensing.post(`/products/${serial}/licenses`, body);
 
@@ -216,7 +206,7 @@ describe('granting a license', () => {
   });
 
   it('lists a registered product without licenses as an empty list', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
 
     expect((await licensing.get(`/products/${serial}/licenses`)).body).toEqual({ serial, licenses: [] });
   });
@@ -232,8 +222,8 @@ describe('reading a license', () => {
   });
 
   it('reports an active license past its expiry as expired, computed against the clock', async () => {
-    const serial = await registerProduct();
-    const { licenseId } = await grant(serial, { sku: 'CAPTURE_ATP', trial: true, expiresAt: fromNow(1_500) });
+    const serial = await register();
+    const { licenseId } = await grant(serial, 'CAPTURE_ATP', { trial: true, expiresAt: fromNow(1_500) });
     expect((await licensing.get(`/licenses/${licenseId}`)).body.status).toBe('active');
 
     await eventually(
@@ -251,8 +241,8 @@ describe('reading a license', () => {
 
 describe('renewing a license', () => {
   it('moves the expiry to a later date (201)', async () => {
-    const serial = await registerProduct();
-    const { licenseId } = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: fromNow(30 * DAY_MS) });
+    const serial = await register();
+    const { licenseId } = await grant(serial, 'SUPPORT_24X7', { expiresAt: fromNow(30 * DAY_MS) });
     const later = fromNow(395 * DAY_MS);
 
     const renewed = await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: later });
@@ -266,9 +256,9 @@ describe('renewing a license', () => {
   });
 
   it('rejects an expiry that is not later than the current one with 409 RENEWAL_NOT_LATER, keeping the expiry', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
     const current = fromNow(30 * DAY_MS);
-    const { licenseId } = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: current });
+    const { licenseId } = await grant(serial, 'SUPPORT_24X7', { expiresAt: current });
 
     expectProblem(await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: current }), 409, 'RENEWAL_NOT_LATER');
     expectProblem(
@@ -280,9 +270,9 @@ describe('renewing a license', () => {
   });
 
   it('rejects a renewal into the past with 400 EXPIRY_IN_PAST', async () => {
-    const serial = await registerProduct();
+    const serial = await register();
     const current = fromNow(30 * DAY_MS);
-    const { licenseId } = await grant(serial, { sku: 'SUPPORT_24X7', expiresAt: current });
+    const { licenseId } = await grant(serial, 'SUPPORT_24X7', { expiresAt: current });
 
     expectProblem(
       await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(-DAY_MS) }),
@@ -293,8 +283,8 @@ describe('renewing a license', () => {
   });
 
   it('rejects renewing a perpetual license with 409 LICENSE_PERPETUAL', async () => {
-    const serial = await registerProduct();
-    const { licenseId } = await grant(serial, { sku: 'SONICOS_ENHANCED' });
+    const serial = await register();
+    const { licenseId } = await grant(serial, 'SONICOS_ENHANCED');
 
     expectProblem(
       await licensing.post(`/licenses/${licenseId}/renewals`, { expiresAt: fromNow(DAY_MS) }),
@@ -315,8 +305,8 @@ describe('renewing a license', () => {
 
 describe('revoking a license', () => {
   it('revokes the license: status revoked on DELETE, GET and in the list', async () => {
-    const serial = await registerProduct();
-    const { licenseId } = await grant(serial, { sku: 'IPS', expiresAt: fromNow(30 * DAY_MS) });
+    const serial = await register();
+    const { licenseId } = await grant(serial, 'IPS', { expiresAt: fromNow(30 * DAY_MS) });
 
     const revoked = await licensing.delete(`/licenses/${licenseId}`);
 
@@ -329,8 +319,8 @@ describe('revoking a license', () => {
   });
 
   it('rejects revoking or renewing a revoked license with 409 LICENSE_REVOKED, changing nothing', async () => {
-    const serial = await registerProduct();
-    const { licenseId } = await grant(serial, { sku: 'IPS', expiresAt: fromNow(30 * DAY_MS) });
+    const serial = await register();
+    const { licenseId } = await grant(serial, 'IPS', { expiresAt: fromNow(30 * DAY_MS) });
     const revoked = (await licensing.delete(`/licenses/${licenseId}`)).body;
 
     expectProblem(await licensing.delete(`/licenses/${licenseId}`), 409, 'LICENSE_REVOKED');
@@ -353,7 +343,7 @@ describe('when the pairing service is down', () => {
     expect(
       (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-down' })).status,
     ).toBe(201);
-    await system.processes.pairing.terminate();
+    await system.processes.pairing.stop();
 
     expectProblem(await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' }), 503, 'DEPENDENCY_UNAVAILABLE');
 

@@ -5,17 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import {
-  DAY_MS,
-  api,
-  eventually,
-  fromNow,
-  randomSerial,
-  startSystem,
-  type Api,
-  type Json,
-  type RunningSystem,
-} from './support/system.js';
+import { DAY_MS, api, eventually, fromNow, startSystem, type Api, type Json, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 const SYNC_TIMEOUT_MS = 20_000;
 
@@ -33,12 +24,7 @@ describe('lists, scopes and actors', () => {
   let pairId: string;
   let licenseId: string;
 
-  const register = async (accountId: string, model = 'NSA 2700'): Promise<string> => {
-    const serial = randomSerial();
-    const response = await pairing.post('/products', { serial, model, firmwareVersion: '7.0.1', accountId });
-    expect(response.status).toBe(201);
-    return serial;
-  };
+  const { register } = driver(() => system, 'acct-lists');
   const createKey = async (role: string, accountId?: string): Promise<{ keyId: string; apiKey: string }> => {
     const response = await pairing.post<Json>('/api-keys', { name: `lists ${role}`, role, ...(accountId ? { accountId } : {}) });
     expect(response.status).toBe(201);
@@ -66,8 +52,8 @@ describe('lists, scopes and actors', () => {
     pairing = api(system.pairing);
     licensing = api(system.licensing);
     syncAgent = api(system.syncAgent);
-    for (let i = 0; i < 5; i++) serials.push(await register(mine, i === 4 ? 'TZ 270' : 'NSA 2700'));
-    otherSerial = await register(theirs);
+    for (let i = 0; i < 5; i++) serials.push(await register({ accountId: mine, model: i === 4 ? 'TZ 270' : 'NSA 2700' }));
+    otherSerial = await register({ accountId: theirs });
     const readerKey = await createKey('reader', mine);
     reader = {
       pairing: api(system.pairing, readerKey.apiKey),

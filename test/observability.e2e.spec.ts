@@ -245,7 +245,7 @@ describe('a service whose NATS is not reachable', () => {
       expect(waiting).toContain('`nats-server -js`');
       expect(proc.log).not.toMatch(/ready on http/);
     } finally {
-      await proc.terminate(5_000);
+      await proc.stop(5_000);
       await dropSchemas([schema]);
     }
   });

@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
-  ServiceProcess,
+  TEST_OPERATOR_KEY,
   api,
   dropSchemas,
   eventually,
   randomSerial,
   spawnPairingWithoutNats,
+  startService,
   startSystem,
+  type ExitStatus,
+  type ManagedProcess,
   type RunningSystem,
   type ServiceName,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
@@ -17,12 +21,12 @@ jest.setTimeout(60_000);
 const EXIT_WITHIN_MS = 5_000;
 
 /** Waits for the process to exit by itself; kills it and fails if it does not within `ms`. */
-async function exitOf(proc: ServiceProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function exitOf(proc: ManagedProcess, ms: number): Promise<ExitStatus> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       proc.child.kill('SIGKILL');
-      reject(new Error(`${proc.service} did not exit within ${ms} ms:\n${proc.log}`));
+      reject(new Error(`${proc.name} did not exit within ${ms} ms:\n${proc.log}`));
     }, ms);
   });
   try {
@@ -40,7 +44,12 @@ describe('a service with a bad configuration', () => {
     ['pairing', { NATS_URL: 'http://127.0.0.1:4222' }, 'NATS_URL'],
     ['licensing', { BUS_NAMESPACE: 'Upper Case' }, 'BUS_NAMESPACE'],
   ])('%s with %j exits non-zero with a message naming the variable', async (service, env, variable) => {
-    const proc = ServiceProcess.spawn(service, { PGDATABASE: 'ha_test', DB_SCHEMA: 'e2e_never_created', ...env });
+    const proc = startService(service, {
+      OPERATOR_API_KEY: TEST_OPERATOR_KEY,
+      PGDATABASE: 'ha_test',
+      DB_SCHEMA: 'e2e_never_created',
+      ...env,
+    });
 
     const { code } = await exitOf(proc, 15_000);
 
@@ -80,7 +89,7 @@ describe('a service whose dependencies are not reachable', () => {
       proc.child.kill('SIGTERM');
       expect(await exitOf(proc, EXIT_WITHIN_MS)).toEqual({ code: 0, signal: null });
     } finally {
-      await proc.terminate(1_000);
+      await proc.stop(1_000);
       await dropSchemas([schema]);
     }
   });
@@ -88,6 +97,7 @@ describe('a service whose dependencies are not reachable', () => {
 
 describe('a running system', () => {
   let system: RunningSystem;
+  const story = driver(() => system, 'acct-ops');
 
   beforeAll(async () => {
     system = await startSystem('ops');
@@ -108,14 +118,9 @@ describe('a running system', () => {
   });
 
   it('answers /metrics in the Prometheus text format, counting what the services did', async () => {
-    const pairing = api(system.pairing);
-    const licensing = api(system.licensing);
     const syncAgent = api(system.syncAgent);
-    const serial = randomSerial();
-    expect(
-      (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
-    ).toBe(201);
-    expect((await licensing.post(`/products/${serial}/licenses`, { sku: 'IPS' })).status).toBe(201);
+    const serial = await story.register();
+    await story.grant(serial, 'IPS');
     await eventually(
       async () => {
         const response = await syncAgent.get<{ licenses?: { sku: string }[] }>(`/products/${serial}/effective-licenses`);
@@ -172,17 +177,10 @@ describe('a running system', () => {
   });
 
   it('keeps the sync agent’s state across a restart and applies what happened while it was down', async () => {
-    const pairing = api(system.pairing);
     const licensing = api(system.licensing);
     const syncAgent = api(system.syncAgent);
-    const [primary, secondary] = [randomSerial(), randomSerial()];
-    for (const serial of [primary, secondary]) {
-      expect(
-        (await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-ops' })).status,
-      ).toBe(201);
-    }
-    expect((await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary })).status).toBe(201);
-    expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
+    const { primary, secondary } = await story.pair();
+    await story.grant(primary, 'GATEWAY_AV');
     const skusOfSecondary = async () => {
       const response = await syncAgent.get(`/products/${secondary}/effective-licenses`);
       expect(response.status).toBe(200);
@@ -213,7 +211,7 @@ describe('a running system', () => {
         proc.child.kill('SIGTERM');
         const exit = await exitOf(proc, EXIT_WITHIN_MS);
         return {
-          service: proc.service,
+          service: proc.name,
           ...exit,
           fast: Date.now() - started < EXIT_WITHIN_MS,
           log: exit.code === 0 ? '' : proc.log,
@@ -222,7 +220,7 @@ describe('a running system', () => {
     );
 
     expect(exits).toEqual(
-      Object.values(system.processes).map((proc) => ({ service: proc.service, code: 0, signal: null, fast: true, log: '' })),
+      Object.values(system.processes).map((proc) => ({ service: proc.name, code: 0, signal: null, fast: true, log: '' })),
     );
   });
 });

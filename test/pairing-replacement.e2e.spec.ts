@@ -20,6 +20,7 @@ import {
   type Json,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
@@ -33,6 +34,8 @@ let pairing: Api;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let db: pg.Client;
+
+const { register, pair } = driver(() => system, ACCOUNT);
 
 beforeAll(async () => {
   system = await startSystem('pair-replace');
@@ -54,31 +57,6 @@ afterAll(async () => {
   await nc?.close();
   await system?.stop();
 }, 60_000);
-
-async function register(overrides: { model?: string; accountId?: string } = {}): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', {
-    serial,
-    model: overrides.model ?? 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: overrides.accountId ?? ACCOUNT,
-  });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
-async function associate(primarySerial: string, secondarySerial: string): Promise<string> {
-  const response = await pairing.post('/pairs', { primarySerial, secondarySerial });
-  expect(response.status).toBe(201);
-  return response.body.pairId as string;
-}
-
-/** A registered, associated pair of two fresh NSA 2700 units. */
-async function aPair(): Promise<{ pairId: string; primary: string; secondary: string }> {
-  const primary = await register();
-  const secondary = await register();
-  return { pairId: await associate(primary, secondary), primary, secondary };
-}
 
 function replace(pairId: string, failedSerial: string, replacementSerial: string): Promise<ApiResponse> {
   return pairing.post(`/pairs/${pairId}/replacements`, { failedSerial, replacementSerial });
@@ -118,7 +96,7 @@ describe('replacing a failed Primary', () => {
   let created: ApiResponse;
 
   beforeAll(async () => {
-    old = await aPair();
+    old = await pair();
     replacement = await register();
     created = await replace(old.pairId, old.primary, replacement);
   });
@@ -223,7 +201,7 @@ describe('replacing a failed Primary', () => {
 
 describe('replacing a failed Secondary', () => {
   it('keeps the Primary, makes the replacement the Secondary and successor, and frees the failed Secondary', async () => {
-    const old = await aPair();
+    const old = await pair();
     const replacement = await register();
 
     const created = await replace(old.pairId, old.secondary, replacement);
@@ -258,7 +236,7 @@ describe('replacing a failed Secondary', () => {
   });
 
   it('shows no replaces / replacedBy on a pair that was formed and ended plainly', async () => {
-    const { pairId } = await aPair();
+    const { pairId } = await pair();
     const created = await pairing.get(`/pairs/${pairId}`);
     expect(created.body).not.toHaveProperty('replaces');
     const ended = await pairing.delete(`/pairs/${pairId}`);
@@ -268,7 +246,7 @@ describe('replacing a failed Secondary', () => {
   });
 
   it('can replace a unit of a pair that was itself formed by a replacement', async () => {
-    const first = await aPair();
+    const first = await pair();
     const r1 = await register();
     const second = (await replace(first.pairId, first.secondary, r1)).body.pairId as string;
     const r2 = await register();
@@ -307,7 +285,7 @@ describe('a rejected replacement changes nothing', () => {
   });
 
   it('answers 409 PAIR_DISSOCIATED for a dissociated pair', async () => {
-    const old = await aPair();
+    const old = await pair();
     expect((await pairing.delete(`/pairs/${old.pairId}`)).status).toBe(200);
     const replacement = await register();
     const before = await observe(old.pairId, [old.primary, old.secondary, replacement]);
@@ -325,7 +303,7 @@ describe('a rejected replacement changes nothing', () => {
     ['MODEL_MISMATCH for a replacement of another model', 'primary', 'other-model', 'MODEL_MISMATCH'],
     ['ACCOUNT_MISMATCH for a replacement of another account', 'secondary', 'other-account', 'ACCOUNT_MISMATCH'],
   ] as const)('answers 409 %s', async (_case, failed, replacementKind, code) => {
-    const old = await aPair();
+    const old = await pair();
     const stranger = await register();
     const model = replacementKind === 'other-model' ? 'NSA 4700' : 'NSA 2700';
     const accountId = replacementKind === 'other-account' ? 'acct-elsewhere' : ACCOUNT;
@@ -347,7 +325,7 @@ describe('a rejected replacement changes nothing', () => {
   });
 
   it('answers 404 PRODUCT_NOT_FOUND for an unregistered replacement', async () => {
-    const old = await aPair();
+    const old = await pair();
     const ghost = randomSerial();
     const before = await observe(old.pairId, [old.primary, old.secondary]);
 
@@ -360,8 +338,8 @@ describe('a rejected replacement changes nothing', () => {
   });
 
   it('answers 409 ALREADY_PAIRED for a replacement that is in another pair, and keeps both pairs', async () => {
-    const old = await aPair();
-    const busy = await aPair();
+    const old = await pair();
+    const busy = await pair();
     const before = await observe(old.pairId, [old.primary, old.secondary, busy.primary, busy.secondary]);
     const busyBefore = (await pairing.get(`/pairs/${busy.pairId}`)).body;
 
@@ -378,7 +356,7 @@ describe('a rejected replacement changes nothing', () => {
     ['a missing replacement serial', { failedSerial: '0123456789AB' }, 'replacementSerial'],
     ['an unknown field', { failedSerial: '0123456789AB', replacementSerial: '0123456789AC', force: true }, ''],
   ])('answers 400 VALIDATION_FAILED for %s', async (_case, body, field) => {
-    const old = await aPair();
+    const old = await pair();
     const before = await observe(old.pairId, [old.primary, old.secondary]);
 
     const response = await pairing.post(`/pairs/${old.pairId}/replacements`, body);
@@ -401,7 +379,7 @@ describe('a rejected replacement changes nothing', () => {
 
 describe('concurrent replacements of one pair', () => {
   it('lets exactly one win; the other sees PAIR_DISSOCIATED and its replacement stays free', async () => {
-    const old = await aPair();
+    const old = await pair();
     const a = await register();
     const b = await register();
 

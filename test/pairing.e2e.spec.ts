@@ -13,6 +13,7 @@ import {
   type Json,
   type RunningSystem,
 } from './support/system.js';
+import { driver, productInput, type ProductInput } from './support/driver.js';
 import { expectProblem } from './support/problems.js';
 
 jest.setTimeout(60_000);
@@ -34,29 +35,8 @@ afterAll(async () => {
 
 /** Asserts an RFC 9457 problem answer with our stable code. */
 
-interface ProductInput {
-  serial: string;
-  model: string;
-  firmwareVersion: string;
-  accountId: string;
-}
-
-function product(overrides: Partial<ProductInput> = {}): ProductInput {
-  return { serial: randomSerial(), model: 'NSA 2700', firmwareVersion: '7.0.1', accountId: 'acct-pairing', ...overrides };
-}
-
-async function register(overrides: Partial<ProductInput> = {}): Promise<ProductInput> {
-  const input = product(overrides);
-  const response = await pairing.post('/products', input);
-  expect(response.status).toBe(201);
-  return input;
-}
-
-async function associate(primarySerial: string, secondarySerial: string): Promise<{ pairId: string }> {
-  const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial, secondarySerial });
-  expect(response.status).toBe(201);
-  return response.body;
-}
+const { registerProduct: register, associate } = driver(() => system, 'acct-pairing');
+const product = (overrides: Partial<ProductInput> = {}) => productInput('acct-pairing', overrides);
 
 describe('the pairing service', () => {
   it('answers GET /health with 200 once ready', async () => {
@@ -294,7 +274,7 @@ describe('associating two products', () => {
     const primary = await register();
     const secondary = await register();
     const third = await register();
-    const { pairId } = await associate(primary.serial, secondary.serial);
+    const pairId = await associate(primary.serial, secondary.serial);
 
     const cases = [
       { primarySerial: primary.serial, secondarySerial: third.serial },
@@ -356,7 +336,7 @@ describe('reading and dissociating a pair', () => {
   it('dissociates a pair, frees both products, and rejects a second DELETE with 409 PAIR_DISSOCIATED', async () => {
     const primary = await register();
     const secondary = await register();
-    const { pairId } = await associate(primary.serial, secondary.serial);
+    const pairId = await associate(primary.serial, secondary.serial);
 
     const dissociated = await pairing.delete(`/pairs/${pairId}`);
 
@@ -376,13 +356,13 @@ describe('reading and dissociating a pair', () => {
     const primary = await register();
     const secondary = await register();
     const first = await associate(primary.serial, secondary.serial);
-    expect((await pairing.delete(`/pairs/${first.pairId}`)).status).toBe(200);
+    expect((await pairing.delete(`/pairs/${first}`)).status).toBe(200);
 
     const second = await associate(secondary.serial, primary.serial);
 
-    expect(second.pairId).not.toBe(first.pairId);
-    expect((await pairing.get(`/products/${primary.serial}`)).body.pairId).toBe(second.pairId);
-    expect((await pairing.get(`/pairs/${first.pairId}`)).body.status).toBe('dissociated');
+    expect(second).not.toBe(first);
+    expect((await pairing.get(`/products/${primary.serial}`)).body.pairId).toBe(second);
+    expect((await pairing.get(`/pairs/${first}`)).body.status).toBe('dissociated');
   });
 });
 
@@ -453,7 +433,7 @@ describe('who made each change', () => {
   it('answers another account’s or an unknown product’s and pair’s history like an unknown id', async () => {
     const primary = await register({ accountId: 'acct-actor-theirs' });
     const secondary = await register({ accountId: 'acct-actor-theirs' });
-    const { pairId } = await associate(primary.serial, secondary.serial);
+    const pairId = await associate(primary.serial, secondary.serial);
     const created = await pairing.post<Json>('/api-keys', { name: 'other reader', role: 'reader', accountId: 'acct-actor-mine' });
     const reader = api(system.pairing, created.body.apiKey as string);
     expectProblem(await reader.get(`/products/${primary.serial}/history`), 404, 'PRODUCT_NOT_FOUND');

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -8,16 +7,17 @@ import { busNames } from '#shared/contracts';
 import { TEST_DATABASE } from '#shared/testing';
 import {
   DAY_MS,
+  ManagedProcess,
   NATS_URL,
   REPO_ROOT,
   api,
   eventually,
   fromNow,
-  randomSerial,
   startSystem,
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 /**
  * `npm run rebuild` against running services: the CLI rebuilds the sync agent's projection while traffic
@@ -27,8 +27,6 @@ import {
 jest.setTimeout(180_000);
 
 let system: RunningSystem;
-let pairing: Api;
-let licensing: Api;
 let syncAgent: Api;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -36,8 +34,6 @@ let db: pg.Client;
 
 beforeAll(async () => {
   system = await startSystem('rebuild');
-  pairing = api(system.pairing);
-  licensing = api(system.licensing);
   syncAgent = api(system.syncAgent);
   nc = await connect({ servers: NATS_URL, name: 'rebuild-e2e' });
   jsm = await jetstreamManager(nc);
@@ -58,33 +54,24 @@ afterAll(async () => {
 }, 60_000);
 
 /** Runs the rebuild CLI with the sync agent's environment; resolves with its exit code and output. */
-function runRebuild(args: string[] = []): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps/sync-agent/src/rebuild/main.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...system.syncAgentEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function runRebuild(args: string[] = []): Promise<{ code: number | null; output: string }> {
+  const child = ManagedProcess.start({
+    name: 'rebuild',
+    args: [join(REPO_ROOT, 'dist/apps/sync-agent/src/rebuild/main.js'), ...args],
+    env: system.syncAgentEnv,
+    inherit: ['PATH'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  const { code } = await child.exited;
+  return { code, output: child.log };
 }
 
+const story = driver(() => system, 'acct-rebuild');
+
 async function pairWithLicenses(accountId: string): Promise<{ primary: string; secondary: string }> {
-  const [primary, secondary] = [randomSerial(), randomSerial()];
-  for (const serial of [primary, secondary]) {
-    expect((await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId })).status).toBe(
-      201,
-    );
-  }
-  expect((await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary })).status).toBe(201);
-  expect(
-    (await licensing.post(`/products/${primary}/licenses`, { sku: 'GATEWAY_AV', expiresAt: fromNow(365 * DAY_MS) })).status,
-  ).toBe(201);
-  expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'IPS' })).status).toBe(201);
-  expect(
-    (await licensing.post(`/products/${secondary}/licenses`, { sku: 'SUPPORT_24X7', expiresAt: fromNow(90 * DAY_MS) })).status,
-  ).toBe(201);
+  const { primary, secondary } = await story.pair({ accountId });
+  await story.grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) });
+  await story.grant(primary, 'IPS');
+  await story.grant(secondary, 'SUPPORT_24X7', { expiresAt: fromNow(90 * DAY_MS) });
   return { primary, secondary };
 }
 

@@ -17,6 +17,7 @@ import {
   type Api,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(120_000);
 
@@ -28,6 +29,8 @@ let pairing: Api;
 let licensing: Api;
 let syncAgent: Api;
 let nc: NatsConnection;
+
+const { register, grant } = driver(() => system, 'acct-replacement');
 
 beforeAll(async () => {
   system = await startSystem('replacement');
@@ -41,21 +44,6 @@ afterAll(async () => {
   await nc?.close();
   await system?.stop();
 }, 60_000);
-
-async function register(accountId: string): Promise<string> {
-  const serial = randomSerial();
-  expect((await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId })).status).toBe(201);
-  return serial;
-}
-
-async function grant(serial: string, sku: string, expiresAt?: string): Promise<string> {
-  const response = await licensing.post<{ licenseId: string }>(`/products/${serial}/licenses`, {
-    sku,
-    ...(expiresAt ? { expiresAt } : {}),
-  });
-  expect(response.status).toBe(201);
-  return response.body.licenseId;
-}
 
 async function effective(serial: string): Promise<EffectiveLicenseSetV1> {
   const response = await syncAgent.get<EffectiveLicenseSetV1>(`/products/${serial}/effective-licenses`);
@@ -91,10 +79,14 @@ describe('when the Primary of a licensed pair fails', () => {
 
   beforeAll(async () => {
     const account = `acct-rma-${randomSerial()}`;
-    [primary, secondary, replacement] = [await register(account), await register(account), await register(account)];
-    licenseIds.push(await grant(primary, 'SONICOS_ENHANCED'));
-    licenseIds.push(await grant(primary, 'SUPPORT_24X7', fromNow(365 * DAY_MS)));
-    licenseIds.push(await grant(primary, 'GATEWAY_AV', fromNow(365 * DAY_MS)));
+    [primary, secondary, replacement] = [
+      await register({ accountId: account }),
+      await register({ accountId: account }),
+      await register({ accountId: account }),
+    ];
+    licenseIds.push((await grant(primary, 'SONICOS_ENHANCED')).licenseId);
+    licenseIds.push((await grant(primary, 'SUPPORT_24X7', { expiresAt: fromNow(365 * DAY_MS) })).licenseId);
+    licenseIds.push((await grant(primary, 'GATEWAY_AV', { expiresAt: fromNow(365 * DAY_MS) })).licenseId);
     const pair = await pairing.post<{ pairId: string }>('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expect(pair.status).toBe(201);
     oldPairId = pair.body.pairId;

@@ -10,6 +10,7 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { busNames } from '#shared/contracts';
 import { expectProblem } from './support/problems.js';
 import { NATS_URL, api, eventually, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(120_000);
 
@@ -25,12 +26,7 @@ const answered = new Map<string, number>();
 const NEVER_ISSUED_KEY = `hlsk_${'A'.repeat(43)}`;
 
 /** Registers a product of `accountId` on pairing (as the operator). */
-async function register(accountId: string): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId });
-  expect(response.status).toBe(201);
-  return serial;
-}
+const { register } = driver(() => system, 'acct-rogue');
 
 beforeAll(async () => {
   system = await startSystem('rogue_responder');
@@ -93,7 +89,7 @@ describe('with a rogue answering every request on the bus', () => {
   });
 
   it("lets no account read another's licenses through a forged product (nothing forged is remembered)", async () => {
-    const serialOfB = await register('acct-rogue-b');
+    const serialOfB = await register({ accountId: 'acct-rogue-b' });
     expect((await licensing.post(`/products/${serialOfB}/licenses`, { sku: 'GATEWAY_AV' })).status).toBe(201);
     const created = await pairing.post('/api-keys', { name: 'reader of A', role: 'reader', accountId: 'acct-rogue-a' });
     expect(created.status).toBe(201);
@@ -104,8 +100,8 @@ describe('with a rogue answering every request on the bus', () => {
   });
 
   it('is not fooled into readiness by a forged "nothing committed", and reports the pair ready once it is', async () => {
-    const primary = await register('acct-rogue-a');
-    const secondary = await register('acct-rogue-a');
+    const primary = await register({ accountId: 'acct-rogue-a' });
+    const secondary = await register({ accountId: 'acct-rogue-a' });
     const pair = await pairing.post('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expect(pair.status).toBe(201);
     expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'SONICOS_ENHANCED' })).status).toBe(201);

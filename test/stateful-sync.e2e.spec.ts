@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, parseEnvelope, type EffectiveLicenseSetV1, type StatefulSyncChangedV1 } from '#shared/contracts';
 import { NATS_URL, api, eventually, randomSerial, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(120_000);
 
@@ -18,6 +19,8 @@ let licensing: Api;
 let syncAgent: Api;
 let nc: NatsConnection;
 const published: StatefulSyncChangedV1[] = [];
+
+const { register } = driver(() => system, 'acct-stateful');
 
 beforeAll(async () => {
   system = await startSystem('stateful');
@@ -39,12 +42,6 @@ afterAll(async () => {
   await system?.stop();
 }, 60_000);
 
-async function register(accountId: string, firmwareVersion: string): Promise<string> {
-  const serial = randomSerial();
-  expect((await pairing.post('/products', { serial, model: 'NSA 4700', firmwareVersion, accountId })).status).toBe(201);
-  return serial;
-}
-
 async function statefulSyncOf(serial: string): Promise<EffectiveLicenseSetV1['statefulSync']> {
   return (await syncAgent.get<EffectiveLicenseSetV1>(`/products/${serial}/effective-licenses`)).body.statefulSync;
 }
@@ -64,8 +61,8 @@ async function expectPublished(pairId: string, expected: Pick<StatefulSyncChange
 describe('when the Primary of an NSA pair holds STATEFUL_SYNC', () => {
   it('publishes on, then off and on again as a unit is downgraded and upgraded, then off when dissociated', async () => {
     const account = `acct-ss-${randomSerial()}`;
-    const primary = await register(account, '7.0.1');
-    const secondary = await register(account, '7.0.1');
+    const primary = await register({ accountId: account, firmwareVersion: '7.0.1', model: 'NSA 4700' });
+    const secondary = await register({ accountId: account, firmwareVersion: '7.0.1', model: 'NSA 4700' });
     expect((await licensing.post(`/products/${primary}/licenses`, { sku: 'STATEFUL_SYNC' })).status).toBe(201);
     // Licensing and pairing publish on their own streams: only once the sync agent has the grant is the pair
     // sure to start licensed (otherwise NOT_LICENSED first, then on, is just as correct).
@@ -111,8 +108,8 @@ describe('when the Primary of an NSA pair holds STATEFUL_SYNC', () => {
 
   it('enables nothing when only the Secondary holds STATEFUL_SYNC', async () => {
     const account = `acct-ss-${randomSerial()}`;
-    const primary = await register(account, '7.0.1');
-    const secondary = await register(account, '7.0.1');
+    const primary = await register({ accountId: account, firmwareVersion: '7.0.1', model: 'NSA 4700' });
+    const secondary = await register({ accountId: account, firmwareVersion: '7.0.1', model: 'NSA 4700' });
     expect((await licensing.post(`/products/${secondary}/licenses`, { sku: 'STATEFUL_SYNC' })).status).toBe(201);
     const pair = await pairing.post<{ pairId: string }>('/pairs', { primarySerial: primary, secondarySerial: secondary });
     expect(pair.status).toBe(201);

@@ -13,17 +13,8 @@ import { busNames } from '#shared/contracts';
 import { lettersOnly, startSecureNatsServer, type BusUser, type SecureNatsServer } from '#shared/testing';
 import { teamPasswordVariable, teamUserEntry, withTeamUser } from '#shared';
 import { EffectiveSetSubscriber } from '../examples/subscriber/src/subscriber.js';
-import {
-  DAY_MS,
-  REPO_ROOT,
-  api,
-  eventually,
-  fromNow,
-  randomSerial,
-  startSystem,
-  type Api,
-  type RunningSystem,
-} from './support/system.js';
+import { DAY_MS, REPO_ROOT, api, eventually, fromNow, startSystem, type Api, type RunningSystem } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(180_000);
 
@@ -87,17 +78,7 @@ describe('the example subscriber', () => {
   });
 
   it('ends a story (register, pair, grant, dissociate) with the same sets as GET /products/:serial/effective-licenses', async () => {
-    const register = async () => {
-      const serial = randomSerial();
-      const response = await pairing.post('/products', {
-        serial,
-        model: 'NSA 2700',
-        firmwareVersion: '7.0.1',
-        accountId: 'acct-sub',
-      });
-      expect(response.status).toBe(201);
-      return serial;
-    };
+    const { register } = driver(() => system, 'acct-sub');
     const [p1, s1, p2, s2] = [await register(), await register(), await register(), await register()];
     const pairs = [];
     for (const [primarySerial, secondarySerial] of [

@@ -14,6 +14,7 @@ import {
   type ApiResponse,
   type RunningSystem,
 } from './support/system.js';
+import { driver } from './support/driver.js';
 
 jest.setTimeout(60_000);
 
@@ -49,31 +50,7 @@ afterAll(async () => {
 
 // ---- driving the system -------------------------------------------------------------------------------
 
-async function register(model = 'NSA 2700', firmwareVersion = '7.0.1', accountId = 'acct-sync'): Promise<string> {
-  const serial = randomSerial();
-  const response = await pairing.post('/products', { serial, model, firmwareVersion, accountId });
-  expect(response.status).toBe(201);
-  return serial;
-}
-
-async function grant(
-  serial: string,
-  sku: string,
-  extra: { expiresAt?: string; trial?: boolean } = {},
-): Promise<{ licenseId: string; expiresAt: string | null }> {
-  const response = await licensing.post<{ licenseId: string; expiresAt: string | null }>(`/products/${serial}/licenses`, {
-    sku,
-    ...extra,
-  });
-  expect({ status: response.status, body: response.body }).toEqual({ status: 201, body: expect.objectContaining({ sku }) });
-  return response.body;
-}
-
-async function associate(primarySerial: string, secondarySerial: string): Promise<string> {
-  const response = await pairing.post<{ pairId: string }>('/pairs', { primarySerial, secondarySerial });
-  expect(response.status).toBe(201);
-  return response.body.pairId;
-}
+const { register, grant, associate } = driver(() => system, 'acct-sync');
 
 async function effective(serial: string): Promise<ApiResponse<EffectiveLicenseSetV1>> {
   return syncAgent.get(`/products/${serial}/effective-licenses`);
@@ -105,8 +82,8 @@ async function pairedUnits(
   model = 'NSA 2700',
   firmwareVersion = '7.0.1',
 ): Promise<{ primary: string; secondary: string; pairId: string }> {
-  const primary = await register(model, firmwareVersion);
-  const secondary = await register(model, firmwareVersion);
+  const primary = await register({ model, firmwareVersion });
+  const secondary = await register({ model, firmwareVersion });
   const pairId = await associate(primary, secondary);
   await effectiveSetOnceItHolds(secondary, 'the Secondary to be seen as paired', (set) => {
     expect(set).toEqual(expect.objectContaining({ role: 'secondary', peerSerial: primary, pairId }));
@@ -182,7 +159,7 @@ describe('the sync agent', () => {
 
 describe('a standalone product', () => {
   it('has its own licenses only, and stateful sync is off with NOT_PAIRED', async () => {
-    const serial = await register('NSA 2700', '7.0.1');
+    const serial = await register({ model: 'NSA 2700', firmwareVersion: '7.0.1' });
     const own = await grant(serial, 'STATEFUL_SYNC');
     await grant(serial, 'GATEWAY_AV', { expiresAt: fromNow(30 * DAY_MS) });
 

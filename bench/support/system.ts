@@ -21,6 +21,7 @@ import type { BenchContext } from './context.js';
 import { consumerProgress, ensureSourceStreams, streamMessageCount, syncAgentDurables } from './infra.js';
 import { httpRequest, inParallel, postJson } from './http.js';
 import { startService, type RunningService } from './processes.js';
+import { SERVICES, schemaOf } from '#shared/tools';
 import { sleep } from './stats.js';
 
 export interface HaPair {
@@ -60,11 +61,11 @@ export async function startSystem(ctx: BenchContext, pairCount: number): Promise
     await Promise.all(started.map((s) => s.process.stop()));
   };
   try {
-    for (const name of ['pairing', 'licensing', 'sync-agent'] as const) {
+    for (const { name } of SERVICES) {
       const profileDir = join(REPO_ROOT, 'bench', 'logs', RUN_ID, `${name}-cpuprofile`);
       if (PROFILED.has(name)) mkdirSync(profileDir, { recursive: true });
       const nodeArgs = PROFILED.has(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      started.push(await startService(name, { namespace, schema: `${namespace}_${name.replace('-', '_')}`, nodeArgs }));
+      started.push(await startService(name, { namespace, schema: schemaOf(namespace, name), nodeArgs }));
     }
     const [pairing, licensing, syncAgent] = started as [RunningService, RunningService, RunningService];
     const base = 0x100000 + Math.floor(Math.random() * 0xffffff) * 0x10000;

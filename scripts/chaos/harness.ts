@@ -39,7 +39,8 @@ import {
   waitForQuiet,
   type Backends,
 } from './reconcile.js';
-import { SERVICES, freePort, startSystem, type RunningSystem, type ServiceName } from './services.js';
+import { startSystem, type RunningSystem } from '#shared/testing';
+import { SERVICES, freePort, type ServiceName } from '#shared/tools';
 import { World, type ProductEntry } from './world.js';
 
 export interface ChaosOptions {

@@ -12,7 +12,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared';
 import type { BusNames, EventEnvelope } from '#shared/contracts';
-import { developmentSigningKey } from '../../test/support/system.js';
+import { developmentSigningKey } from '#shared/testing';
 import type { Random } from './load.js';
 
 export interface InjectionCounts {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { BASE_OS_SKUS, LICENSE_CATALOG, STATEFUL_SYNC_SKU } from '#shared/contracts';
 import { request, type HttpOptions, type Reply } from './http.js';
 import type { ModelLicense } from './oracle.js';
-import type { ServiceName } from './services.js';
+import type { ServiceName } from '#shared/tools';
 import type { LicenseEntry, ProductEntry, World } from './world.js';
 
 /** A seeded pseudo-random generator (mulberry32), so a run's choices can be replayed with CHAOS_SEED. */

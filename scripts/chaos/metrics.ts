@@ -6,7 +6,7 @@
  */
 import type { HttpOptions } from './http.js';
 import { request } from './http.js';
-import type { ServiceName } from './services.js';
+import type { ServiceName } from '#shared/tools';
 
 /** Samples of one scrape: `name{label="v",...}` → value (labels sorted, the `service` label left out). */
 export type Samples = Map<string, number>;

@@ -7,12 +7,11 @@
  * Like the harness's single server before it, the nodes run without authorization: the repository's permissions
  * (deploy/nats/permissions.conf) name the production subjects, and a chaos run lives in its own bus namespace.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { freePort } from './services.js';
+import { ManagedProcess, freePort } from '#shared/tools';
 
 export const NATS_BINARY = process.env.CHAOS_NATS_BIN ?? '/usr/sbin/nats-server';
 
@@ -60,9 +59,10 @@ export function nodeConfig(node: NodeSpec, cluster: ClusterSpec | null): string 
 
 /** One nats-server process of the bus. */
 export class NatsNode {
-  private child: ChildProcess | undefined;
+  private child: ManagedProcess | undefined;
   private stopped = false; // SIGSTOPped
-  private output = '';
+  /** Output of the node's earlier processes, so its log tells the whole story. */
+  private earlier = '';
 
   constructor(
     readonly spec: NodeSpec,
@@ -88,66 +88,40 @@ export class NatsNode {
 
   /** The end of the node's log, to explain a failure. */
   get log(): string {
-    return this.output;
+    return `${this.earlier}${this.child?.log ?? ''}`.slice(-20_000);
   }
 
   /** Starts the node; resolves once it accepts clients. Does nothing if it runs. */
   async start(): Promise<void> {
     if (this.child) return;
-    const proc = spawn(NATS_BINARY, ['-c', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = ManagedProcess.start({
+      name: this.name,
+      command: NATS_BINARY,
+      args: ['-c', this.configFile],
+      stopGraceMs: 5_000,
+    });
     this.child = proc;
     this.stopped = false;
-    let fresh = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new Error(`${this.name} not ready after ${this.readyTimeoutMs} ms:\n${fresh}`)),
-        this.readyTimeoutMs,
-      );
-      const exited = (code: number | null, signal: string | null) =>
-        fail(new Error(`${this.name} exited (${code ?? signal}) before it was ready:\n${fresh}`));
-      const settle = () => {
-        clearTimeout(timer);
-        proc.removeListener('exit', exited);
-        proc.removeListener('error', fail);
-      };
-      function fail(error: Error) {
-        settle();
-        proc.kill('SIGKILL');
-        reject(error);
-      }
-      // Always drained, so the server never blocks on a full pipe.
-      proc.stderr.on('data', (chunk: Buffer) => {
-        const text = chunk.toString();
-        if (fresh.length < 20_000) fresh += text;
-        this.output = `${this.output}${text}`.slice(-20_000);
-        if (fresh.includes('Server is ready')) {
-          settle();
-          resolve();
-        }
-      });
-      proc.once('exit', exited);
-      proc.once('error', fail);
-    }).catch((error: Error) => {
-      this.child = undefined;
-      throw error;
-    });
-    proc.once('exit', () => {
+    void proc.exited.then(() => {
+      this.earlier = `${this.earlier}${proc.log}`.slice(-20_000);
       if (this.child === proc) this.child = undefined;
     });
+    try {
+      await proc.waitForOutput('Server is ready', this.readyTimeoutMs);
+    } catch (error) {
+      this.child = undefined;
+      throw error;
+    }
   }
 
   /** SIGTERM (SIGKILL if it lingers 5 s) or SIGKILL, and waits for the exit. A paused node is resumed first for SIGTERM. */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const proc = this.child;
     if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill(signal);
-      if (signal === 'SIGTERM' && this.stopped) proc.kill('SIGCONT');
-      const lingering = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(lingering);
-    }
+    if (signal === 'SIGKILL') proc.child.kill('SIGKILL');
+    const stopping = proc.stop();
+    if (signal === 'SIGTERM' && this.stopped) proc.child.kill('SIGCONT');
+    await stopping;
     this.child = undefined;
     this.stopped = false;
   }
@@ -159,14 +133,14 @@ export class NatsNode {
   /** SIGSTOP: the process holds its connections but answers nothing, like a node cut off by a partition. */
   pause(): void {
     if (!this.child || this.stopped) return;
-    this.child.kill('SIGSTOP');
+    this.child.child.kill('SIGSTOP');
     this.stopped = true;
   }
 
   /** SIGCONT. */
   resume(): void {
     if (!this.child || !this.stopped) return;
-    this.child.kill('SIGCONT');
+    this.child.child.kill('SIGCONT');
     this.stopped = false;
   }
 
@@ -190,7 +164,7 @@ export class NatsNode {
 
   /** SIGKILL at once: for the exit handler. */
   killNow(): void {
-    this.child?.kill('SIGKILL');
+    this.child?.child.kill('SIGKILL');
   }
 }
 

@@ -10,7 +10,8 @@
 import type { Random } from './load.js';
 import type { ChaosBus, NatsNode } from './nats-bus.js';
 import type { PrivatePostgres } from './private-postgres.js';
-import type { RunningSystem, ServiceName } from './services.js';
+import type { RunningSystem } from '#shared/testing';
+import type { ServiceName } from '#shared/tools';
 
 /**
  * One fault. `nats` acts on every node of the bus at once; `power-loss` on every node (`node` null: the whole site

@@ -10,7 +10,8 @@ import type { BusNames, EventSource } from '#shared/contracts';
 import { request, type HttpOptions, type Reply } from './http.js';
 import { compareFacts, expectedFacts, observedFacts, type ModelLicense, type ObservedSet } from './oracle.js';
 import type { InboxEntry, ProducedEvent } from './readiness-oracle.js';
-import type { PostgresServer, ServiceName } from './services.js';
+import type { PostgresServer } from '#shared/testing';
+import type { ServiceName } from '#shared/tools';
 import type { World } from './world.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

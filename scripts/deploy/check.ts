@@ -24,7 +24,7 @@
  * Exit 0 when everything passed, 1 otherwise. Loopback only; everything it started is stopped and its directory
  * removed at the end (also on Ctrl-C).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -46,10 +46,10 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { startPrivatePostgres, type PrivatePostgres } from '../chaos/private-postgres.js';
-import { freePort } from '../../test/support/system.js';
 import { loadCompose, type ComposeService } from './compose-file.js';
 import { checkDockerfile, nonProductionImports, readDockerfile, type Stage } from './image-check.js';
 import { parseEnvFile } from './secrets.js';
+import { ManagedProcess, freePort, waitUntilHealthy, type ExitStatus, type ProbedProcess } from '#shared/tools';
 
 const TWO_UP = fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
 const REPO_ROOT = basename(TWO_UP) === 'dist' && !existsSync(join(TWO_UP, 'package.json')) ? dirname(TWO_UP) : TWO_UP;
@@ -66,41 +66,16 @@ const fail = (message: string): never => {
   throw new CheckFailed(message);
 };
 
-/** A process the check started, with its output kept for a failure's report. */
-class Proc {
-  output = '';
-  readonly exited: Promise<number>;
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    echo = false,
-  ) {
-    const capture = (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (echo) for (const line of text.split('\n').filter(Boolean)) console.log(`    ${name} | ${line}`);
-      this.output = `${this.output}${text}`.slice(-50_000);
-    };
-    child.stdout?.on('data', capture);
-    child.stderr?.on('data', capture);
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
-    child.once('error', (error) => (this.output += `\n${error.message}`));
-  }
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  tail(lines = 30): string {
-    return this.output.trim().split('\n').slice(-lines).join('\n');
-  }
-  async stop(graceMs = 20_000): Promise<number> {
-    if (this.running) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-      const code = await this.exited;
-      clearTimeout(timer);
-      return code;
-    }
-    return this.exited;
-  }
+/** How a process of the check ended, as a shell reports it. */
+function exitCodeOf(status: ExitStatus): number {
+  return status.code ?? (status.signal ? 128 : 1);
+}
+
+/** Waits for a process's HTTP probe; a failure fails the check with the process's last lines. */
+async function healthy(target: ProbedProcess, path: string, timeoutMs: number): Promise<void> {
+  await waitUntilHealthy([target], { path, timeoutMs, intervalMs: 200, logs: () => target.process.tail() }).catch(
+    (error: Error) => fail(error.message),
+  );
 }
 
 /** Where things live for this run, and how container paths and addresses map to this machine. */
@@ -252,7 +227,7 @@ function runApp(
   ports: Map<string, number>,
   echo: boolean,
   args?: string[],
-): Proc {
+): ManagedProcess {
   const argv = args ? [...(service.entrypoint ?? image.entrypoint ?? []), ...args] : argvOf(service, image);
   const user = service.user ?? image.user ?? 'root';
   const asRoot = process.getuid?.() === 0;
@@ -260,25 +235,21 @@ function runApp(
   if (!ids) fail(`${service.name}: unknown user ${user}`);
   const env = environmentOf(service, image, box, ports);
   const [, ...rest] = argv.map((a) => box.path(service, a));
-  const child = spawn(process.execPath, rest, {
-    cwd: REPO_ROOT,
+  return ManagedProcess.start({
+    name: service.name,
+    args: rest,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    inherit: [],
+    cwd: REPO_ROOT,
+    stopGraceMs: 20_000,
+    ...(echo ? { onLine: (line: string) => console.log(`    ${service.name} | ${line}`) } : {}),
     ...(asRoot ? { uid: ids![0], gid: ids![1] } : {}),
   });
-  return new Proc(service.name, child, echo);
 }
 
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  alive?: () => string | null,
-): Promise<T> {
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const dead = alive?.();
-    if (dead) fail(dead);
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
@@ -344,7 +315,10 @@ function makeWritable(dir: string): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) makeWritable(join(dir, entry.name));
 }
 
-async function startNats(service: ComposeService, box: Sandbox): Promise<{ proc: Proc; port: number; monitor: number }> {
+async function startNats(
+  service: ComposeService,
+  box: Sandbox,
+): Promise<{ proc: ManagedProcess; port: number; monitor: number }> {
   const argv = [...(service.entrypoint ?? []), ...(service.command ?? [])];
   const rootfs = box.rootfs(service);
   // The entrypoint sources the generated passwords into nats-server's environment: read the same file.
@@ -376,20 +350,18 @@ async function startNats(service: ComposeService, box: Sandbox): Promise<{ proc:
   writeFileSync(config, text);
   const [port, monitor] = [await freePort(), await freePort()];
   box.note(`nats listens on 127.0.0.1:${port} (monitor ${monitor}): -a/-p/-m override the container's 0.0.0.0:4222 and 8222`);
-  const child = spawn(NATS_SERVER, ['-c', config, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)], {
+  const proc = ManagedProcess.start({
+    name: 'nats',
+    command: NATS_SERVER,
+    args: ['-c', config, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)],
     cwd: rootfs,
-    env: { PATH: process.env.PATH ?? '', ...passwords },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: passwords,
+    inherit: ['PATH'],
+    stopGraceMs: 20_000,
   });
-  const proc = new Proc('nats', child);
   const health = service.healthcheck?.find((a) => a.includes('/healthz')) ?? 'http://127.0.0.1:8222/healthz';
   const path = new URL(health).pathname + new URL(health).search;
-  await until(
-    `nats to be healthy (${path})`,
-    20_000,
-    async () => ((await fetch(`http://127.0.0.1:${monitor}${path}`)).ok ? true : undefined),
-    () => (proc.running ? null : `nats-server exited:\n${proc.tail()}`),
-  );
+  await healthy({ name: 'nats-server', url: `http://127.0.0.1:${monitor}`, process: proc }, path, 20_000);
   return { proc, port, monitor };
 }
 
@@ -469,7 +441,7 @@ async function main(): Promise<number> {
   chmodSync(root, 0o711); // the services run as the image's user and must reach their volumes
   const box = new Sandbox(root, image.workdir);
   const ports = new Map<string, number>();
-  const procs: Proc[] = [];
+  const procs: ManagedProcess[] = [];
   let postgres: PrivatePostgres | undefined;
   let interrupted = false;
   const onSignal = () => {
@@ -483,7 +455,7 @@ async function main(): Promise<number> {
   async function cleanUp(): Promise<void> {
     if (cleaned) return;
     cleaned = true;
-    await Promise.all(procs.filter((p) => p.running).map((p) => p.stop(5_000)));
+    await Promise.all(procs.map((p) => p.stop(5_000)));
     await postgres?.dispose();
     for (const dir of box.volumes.values()) if (existsSync(dir)) makeWritable(dir);
     rmSync(root, { recursive: true, force: true });
@@ -497,7 +469,7 @@ async function main(): Promise<number> {
     for (const s of project.services)
       for (const p of s.ports) if (s.build) ports.set(`${s.name}:${p.containerPort}`, await freePort());
 
-    const apps: { service: ComposeService; proc: Proc }[] = [];
+    const apps: { service: ComposeService; proc: ManagedProcess }[] = [];
     const oneShot = (s: ComposeService) =>
       project.services.some((other) => other.dependsOn[s.name] === 'service_completed_successfully');
     let roDone = false;
@@ -537,7 +509,7 @@ async function main(): Promise<number> {
         say(`running ${service.name}: ${argvOf(service, image).join(' ')}`);
         const proc = runApp(service, image, box, ports, true);
         procs.push(proc);
-        const code = await proc.exited;
+        const code = exitCodeOf(await proc.exited);
         if (code !== 0) fail(`${service.name} exited ${code}:\n${proc.tail()}`);
         say(`  ${service.name} exited 0`);
         if (service.name === 'init' || argvOf(service, image).some((a) => a.includes('init')))
@@ -553,21 +525,15 @@ async function main(): Promise<number> {
     for (const { service, proc } of apps) {
       const port = ports.get(`${service.name}:${service.ports[0]?.containerPort}`);
       if (!port) fail(`${service.name}: publishes no port to probe`);
-      await until(
-        `${service.name} to be healthy`,
-        60_000,
-        async () =>
-          (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok ? true : undefined,
-        () => (proc.running ? null : `${service.name} exited:\n${proc.tail()}`),
-      );
+      await healthy({ name: service.name, url: `http://127.0.0.1:${port}`, process: proc }, '/readyz', 60_000);
       say(`  ${service.name} healthy: GET 127.0.0.1:${port}/readyz → 200`);
     }
 
     // The operator key, read the documented way: `docker compose run --rm init show-operator-key`.
     const init = project.services.find((s) => s.name === 'init') ?? fail('no init service');
     const show = runApp(init, image, box, ports, false, ['show-operator-key']);
-    if ((await show.exited) !== 0) fail(`init show-operator-key failed:\n${show.tail()}`);
-    const key = show.output.trim().split('\n').at(-1)!;
+    if (exitCodeOf(await show.exited) !== 0) fail(`init show-operator-key failed:\n${show.tail()}`);
+    const key = show.log.trim().split('\n').at(-1)!;
     say(`the operator key from \`init show-operator-key\`: ${key.slice(0, 9)}… (${key.length} characters)`);
 
     const url = (name: string) => {
@@ -601,7 +567,7 @@ async function main(): Promise<number> {
 
     say('stopping the services (SIGTERM, as docker compose stop does)');
     for (const { service, proc } of apps) {
-      const code = await proc.stop();
+      const code = exitCodeOf(await proc.stop());
       if (code !== 0) fail(`${service.name} exited ${code} on SIGTERM:\n${proc.tail()}`);
     }
     say('PASS: every service became healthy as compose configures it, and a grant reached the Secondary');
@@ -609,7 +575,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof CheckFailed)) throw error;
     say(`FAIL: ${error.message}`);
-    for (const p of procs.filter((x) => x.output && !x.name.startsWith('init')))
+    for (const p of procs.filter((x) => x.log && !x.name.startsWith('init')))
       console.log(`----- ${p.name} (last lines) -----\n${p.tail(40)}`);
     return 1;
   } finally {

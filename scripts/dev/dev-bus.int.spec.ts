@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { freePort } from '../../test/support/system.js';
+import { freePort } from '#shared/tools';
 import { devBusFiles, findNatsServer, REPO_ROOT, startDevBus, type DevBus } from './dev-bus.js';
 
 let stateDir: string;

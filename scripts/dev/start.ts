@@ -8,7 +8,7 @@
  * given to the bus setup and to every service as they are (the tests' shared NATS has no users).
  */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   createConcurrently,
   KillOnSignal,
@@ -19,6 +19,7 @@ import {
   Logger,
   type ConcurrentlyCommandInput,
 } from 'concurrently';
+import { SERVICES, entryPointOf, type ServiceName } from '#shared/tools';
 import { BUS_PASSWORD_VARIABLES } from '../deploy/secrets.js';
 import {
   DEFAULT_DEV_NATS_PORT,
@@ -29,11 +30,7 @@ import {
   type DevBus,
 } from './dev-bus.js';
 
-const SERVICES = [
-  { name: 'pairing', color: 'blue' },
-  { name: 'licensing', color: 'magenta' },
-  { name: 'sync-agent', color: 'green' },
-] as const;
+const COLORS: Record<ServiceName, string> = { pairing: 'blue', licensing: 'magenta', 'sync-agent': 'green' };
 
 const log = (line: string) => console.log(`[start] ${line}`);
 
@@ -58,7 +55,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', early);
 
   const given = process.env.NATS_URL;
-  let busEnv: (user: 'bus-admin' | (typeof SERVICES)[number]['name']) => NodeJS.ProcessEnv;
+  let busEnv: (user: 'bus-admin' | ServiceName) => NodeJS.ProcessEnv;
   if (given) {
     log(`NATS_URL is set: using ${given} (no nats-server of our own; NATS_USER/NATS_PASSWORD passed on as given)`);
     busEnv = () => ({});
@@ -100,10 +97,10 @@ async function main(): Promise<number> {
     const clean = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !Object.values<string>(BUS_PASSWORD_VARIABLES).includes(name)),
     );
-    const commands: ConcurrentlyCommandInput[] = SERVICES.map(({ name, color }) => ({
-      command: `exec node dist/apps/${name}/src/main.js`,
+    const commands: ConcurrentlyCommandInput[] = SERVICES.map(({ name }) => ({
+      command: `exec node ${relative(REPO_ROOT, entryPointOf(name))}`,
       name,
-      prefixColor: color,
+      prefixColor: COLORS[name],
       cwd: REPO_ROOT,
       env: { ...clean, ...busEnv(name) },
     }));

@@ -7,26 +7,14 @@
  * changed table, every forged message was rejected and every bound held. FUZZ_SEED replays a run.
  * Needs `npm run build` (the npm script does it), PostgreSQL and NATS on localhost.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import pg from 'pg';
 import { fuzzBus } from './bus.js';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { busNames } from '#shared/contracts';
 import { fuzzHttp, type HttpFuzzReport } from './http.js';
 import { describeAbuse, measureAbuse } from './abuse.js';
-import { loadServiceConfig } from '#shared/tools';
+import { startSystem, type RunningSystem } from '#shared/testing';
+import { DEFAULT_STREAM_MAX_BYTES, SERVICES, loadServiceConfig, pickServiceSettings } from '#shared/tools';
 
-const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const SERVICES = [
-  { name: 'pairing', portVariable: 'PAIRING_PORT' },
-  { name: 'licensing', portVariable: 'LICENSING_PORT' },
-  { name: 'sync-agent', portVariable: 'SYNC_AGENT_PORT' },
-] as const;
 const PG = {
   host: process.env.PGHOST ?? '127.0.0.1',
   port: Number(process.env.PGPORT ?? 5432),
@@ -35,31 +23,6 @@ const PG = {
   database: 'ha_fuzz',
 };
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function healthy(url: string, child: ChildProcess, log: () => string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${url} exited during start-up:\n${log()}`);
-    const status = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} not healthy within ${timeoutMs} ms:\n${log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 function print(report: HttpFuzzReport, seed: number, seconds: number): void {
   const table = (title: string, counts: Record<string, number>) =>
@@ -92,46 +55,37 @@ if (!Number.isInteger(requests) || requests < 1 || requests > 1_000_000) {
 }
 const namespace = `fuzz_${randomBytes(4).toString('hex')}`;
 const operatorKey = `hlsk_${randomBytes(32).toString('base64url')}`;
-const schemas = SERVICES.map(({ name }) => `${namespace}_${name.replace('-', '_')}`);
-const childEnv: NodeJS.ProcessEnv = {
+/**
+ * The settings of the abuse bounds this run measures: its own per-key rate, unless its environment sets these
+ * variables on purpose. Nothing else of the environment reaches the services (no NATS credentials, no key files).
+ */
+const ABUSE_SETTINGS = [
+  'RATE_LIMIT_PER_MINUTE',
+  'RATE_LIMIT_BURST',
+  'FAILED_AUTH_PER_MINUTE',
+  'HTTP_HEADERS_TIMEOUT_SECONDS',
+  'HTTP_REQUEST_TIMEOUT_SECONDS',
+];
+const settingsEnv: Record<string, string> = {
   // Half the default per-key rate (60,000/min), so that one client on a 2-core machine, beside the services,
   // offers about twice the limit and the measurement shows the limit binding, not the machine's ceiling.
   RATE_LIMIT_PER_MINUTE: '30000',
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(NODE_OPTIONS|DATABASE_URL|DB_SCHEMA|BUS_NAMESPACE|OPERATOR_API_KEY|PGDATABASE|.*_PORT)$/.test(k),
-    ),
-  ),
+  ...Object.fromEntries(Object.entries(pickServiceSettings(process.env)).filter(([name]) => ABUSE_SETTINGS.includes(name))),
 };
-const children: ChildProcess[] = [];
-const urls: string[] = [];
-let output = '';
+let system: RunningSystem | undefined;
 let exitCode = 1;
 try {
   console.log(`starting pairing, licensing and sync-agent (database ${PG.database}, namespace ${namespace})`);
-  for (const [i, { name, portVariable }] of SERVICES.entries()) {
-    const port = await freePort();
-    urls.push(`http://127.0.0.1:${port}`);
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
-      cwd: REPO_ROOT,
-      env: {
-        ...childEnv,
-        HTTP_HOST: '127.0.0.1',
-        [portVariable]: String(port),
-        PGDATABASE: PG.database,
-        DB_SCHEMA: schemas[i]!,
-        NATS_URL,
-        BUS_NAMESPACE: namespace,
-        OPERATOR_API_KEY: operatorKey,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const capture = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-50_000));
-    child.stdout.on('data', capture);
-    child.stderr.on('data', capture);
-    children.push(child);
-  }
-  await Promise.all(children.map((child, i) => healthy(urls[i]!, child, () => output)));
+  system = await startSystem('fuzz', {
+    namespace,
+    postgres: PG,
+    natsUrl: NATS_URL,
+    readyTimeoutMs: 120_000,
+    // Its own namespace on the shared bus, with the services' default stream size.
+    env: { ...settingsEnv, OPERATOR_API_KEY: operatorKey, STREAM_MAX_BYTES: String(DEFAULT_STREAM_MAX_BYTES) },
+  });
+  const urls = [system.pairing, system.licensing, system.syncAgent];
+  const schemas = SERVICES.map(({ name }) => system!.schemas[name]);
   console.log(`sending ${requests} requests (seed ${seed})`);
   const started = performance.now();
   const report = await fuzzHttp(
@@ -163,7 +117,7 @@ try {
   // The abuse bounds, with the settings the services run with (defaults unless the environment says otherwise).
   const settings = loadServiceConfig(
     { service: 'fuzz', portVariable: 'FUZZ_PORT', defaultPort: 1, defaultDatabase: PG.database },
-    childEnv,
+    settingsEnv,
   );
   const abuse = await measureAbuse(
     { pairing: urls[0]!, licensing: urls[1]!, syncAgent: urls[2]!, operatorKey, settings: { ...settings, ...settings.http } },
@@ -192,35 +146,6 @@ try {
 } catch (error) {
   console.error(`fuzz failed: ${(error as Error).message}`);
 } finally {
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
-  const db = new pg.Client(PG);
-  await db.connect().then(
-    async () => {
-      for (const schema of schemas) await db.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-      await db.end();
-    },
-    () => undefined,
-  );
-  const nc = await connect({ servers: NATS_URL }).catch(() => undefined);
-  if (nc) {
-    const jsm = await jetstreamManager(nc);
-    const names = busNames(namespace);
-    for (const stream of [
-      ...(['pairing', 'licensing', 'sync-agent'] as const).map((s) => names.stream(s)),
-      names.deadLetterStream,
-    ])
-      await jsm.streams.delete(stream).catch(() => undefined);
-    await nc.close();
-  }
+  await system?.stop().catch((error: Error) => console.error(`fuzz: ${error.message}`));
 }
 process.exit(exitCode);

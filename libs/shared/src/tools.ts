@@ -8,4 +8,6 @@ export { clientOperatorKey } from './auth/operator-key.js';
 export { describeKeyFileError } from './event-signing/pem-key-files.js';
 export { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from './event-signing/event-signature.js';
 export * from './license-document/index.js';
-export { loadServiceConfig } from './config/service-config.js';
+export { DEFAULT_STREAM_MAX_BYTES, loadServiceConfig } from './config/service-config.js';
+export * from './processes/processes.js';
+export * from './processes/services.js';

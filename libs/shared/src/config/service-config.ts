@@ -158,9 +158,9 @@ export interface ServiceConfigDefaults {
   readonly defaultDatabase: string;
 }
 
-/** Reads and validates a service's configuration; throws ConfigurationError listing every bad variable. */
-export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const schema = z.object({
+/** The variables of a service's configuration and how each is read. */
+function configSchema(defaults: ServiceConfigDefaults) {
+  return z.object({
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: port.default(defaults.defaultPort),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
@@ -222,6 +222,19 @@ export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.P
       .max(300, 'must be at most 300')
       .default(5),
   });
+}
+
+/**
+ * Every variable loadServiceConfig reads, but the port's (named after each service, e.g. PAIRING_PORT): what a
+ * harness may set for a service, so that its allow-list of child variables cannot drift from the configuration.
+ */
+export const SERVICE_CONFIG_VARIABLES: readonly string[] = Object.keys(
+  configSchema({ service: 'any', portVariable: 'HTTP_PORT', defaultPort: 1, defaultDatabase: 'any' }).shape,
+).filter((name) => name !== 'HTTP_PORT');
+
+/** Reads and validates a service's configuration; throws ConfigurationError listing every bad variable. */
+export function loadServiceConfig(defaults: ServiceConfigDefaults, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const schema = configSchema(defaults);
   // The port's variable is named after the service (PAIRING_PORT); it is read as HTTP_PORT and reported
   // under its own name.
   const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

@@ -74,7 +74,7 @@ export interface StartedService extends RunningService {
   readonly ready: Promise<void>;
 }
 
-export interface StartServiceOptions {
+export interface ServiceAppOptions {
   /** The variables the configuration is read from (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
   /** Where the development operator key lives (`.local/` under it; default: the working directory). */
@@ -91,10 +91,10 @@ export interface StartServiceOptions {
  * modules added to the lifecycle, in the background (`ready`). Tests start services this way to drive their HTTP
  * API in-process against the real PostgreSQL and NATS; `app.close()` stops one as SIGTERM would.
  */
-export async function startService(
+export async function startServiceApp(
   appModule: Type<unknown>,
   definition: ServiceDefinition,
-  options: StartServiceOptions = {},
+  options: ServiceAppOptions = {},
 ): Promise<StartedService> {
   const env = options.env ?? process.env;
   const config = loadServiceConfig(definition, env);
@@ -135,7 +135,7 @@ export async function startService(
 }
 
 /**
- * A service's main: startService with the process's environment, exit 78 (EX_CONFIG) naming what is wrong with the
+ * A service's main: startServiceApp with the process's environment, exit 78 (EX_CONFIG) naming what is wrong with the
  * configuration, and Ctrl-C / SIGTERM closing the HTTP server, draining consumers and the relay, and exiting.
  */
 export async function runService(
@@ -145,7 +145,7 @@ export async function runService(
   configureHttp?: (app: NestExpressApplication) => void,
 ): Promise<RunningService> {
   try {
-    const { app, url } = await startService(appModule, definition, { configureHttp, onCreated: exitCleanlyOnSignals });
+    const { app, url } = await startServiceApp(appModule, definition, { configureHttp, onCreated: exitCleanlyOnSignals });
     return { app, url };
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;

@@ -4,24 +4,11 @@
  * the test chooses, against the real PostgreSQL and NATS. Faster to start than a process and debuggable in place;
  * the end-to-end tier still runs the compiled services as processes, as production does.
  */
-import { createServer } from 'node:net';
 import type { Type } from '@nestjs/common';
-import { startService, type StartedService } from '../http/bootstrap.js';
+import { startServiceApp, type StartedService } from '../http/bootstrap.js';
+import { freePort } from '../processes/processes.js';
 import type { ServiceDefinition } from '../runtime/service.module.js';
 import { TEST_DATABASE } from './postgres.js';
-
-/** A free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface InProcessService extends StartedService {
   /** The service's schema in the test database (dropped by the test's own clean-up, if it wants). */
@@ -42,10 +29,10 @@ export async function startInProcess(
   env: Record<string, string> = {},
 ): Promise<InProcessService> {
   const schema = `${namespace}_${definition.service}`.replace(/-/g, '_');
-  const service = await startService(appModule, definition, {
+  const service = await startServiceApp(appModule, definition, {
     env: {
       HTTP_HOST: '127.0.0.1',
-      [definition.portVariable]: String(await freeLoopbackPort()),
+      [definition.portVariable]: String(await freePort()),
       PGHOST: '127.0.0.1',
       PGPORT: '5432',
       PGUSER: 'postgres',

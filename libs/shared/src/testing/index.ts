@@ -8,3 +8,4 @@ export * from './private-nats-server.js';
 export * from './secure-nats-server.js';
 export * from './unprivileged.js';
 export * from './in-process-service.js';
+export * from './system.js';

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManagedProcess, freePort } from '../processes/processes.js';
 
 /** A nats-server with JetStream that belongs to one test file, so the test can take it down and bring it back. */
 export interface PrivateNatsServer {
@@ -34,18 +33,6 @@ export interface PrivateNatsServerOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * Starts `nats-server -js` on a free localhost port with a fresh store directory. Never touch the shared
  * server for an outage test: stop() and start() this one instead, and dispose() it in afterAll.
@@ -56,53 +43,27 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'nats-js-')));
   await mkdir(storeDir, { recursive: true });
   const port = await freePort();
-  let child: ChildProcess | undefined;
-
-  // A test that crashes before afterAll must not leave the server running.
-  const killOnExit = () => child?.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  // Killed with the test process if it crashes before afterAll (the harness kills what it started on exit).
+  let child: ManagedProcess | undefined;
 
   async function start(): Promise<void> {
     if (child) return;
     const config = options.configFile ? ['-c', options.configFile] : [];
-    const proc = spawn(binary, [...config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...options.env },
+    const proc = ManagedProcess.start({
+      name: `nats-server on port ${port}`,
+      command: binary,
+      args: [...config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      env: { ...options.env },
+      stopGraceMs: 5_000,
     });
     child = proc;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new Error(`nats-server on port ${port} not ready after ${readyTimeoutMs} ms:\n${log}`)),
-        readyTimeoutMs,
-      );
-      const exitedEarly = (code: number | null, signal: string | null) =>
-        fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`));
-      function settle() {
-        clearTimeout(timer);
-        proc.removeListener('error', fail);
-        proc.removeListener('exit', exitedEarly);
-      }
-      function fail(error: Error) {
-        settle();
-        proc.kill('SIGKILL');
-        reject(error);
-      }
-      // Always drained, so the server never blocks on a full pipe; the start of the log explains a failure.
-      proc.stderr.on('data', (chunk: Buffer) => {
-        if (log.length < 20_000) log += chunk.toString();
-        if (log.includes('Server is ready')) {
-          settle();
-          resolve();
-        }
-      });
-      proc.once('error', fail);
-      proc.once('exit', exitedEarly);
-    }).catch((error: Error) => {
+    try {
+      await proc.waitForOutput('Server is ready', readyTimeoutMs);
+    } catch (error) {
       child = undefined;
       throw error;
-    });
-    proc.once('exit', () => {
+    }
+    void proc.exited.then(() => {
       if (child === proc) child = undefined;
     });
   }
@@ -110,22 +71,14 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
   async function stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const proc = child;
     if (!proc) return;
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      child = undefined;
-      return;
-    }
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    const lingering = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(lingering);
+    if (signal === 'SIGKILL') proc.child.kill('SIGKILL');
+    await proc.stop();
     child = undefined;
   }
 
   try {
     await start();
   } catch (error) {
-    process.removeListener('exit', killOnExit);
     await rm(storeDir, { recursive: true, force: true });
     throw error;
   }
@@ -138,7 +91,6 @@ export async function startPrivateNatsServer(options: PrivateNatsServerOptions =
     start,
     async dispose() {
       await stop();
-      process.removeListener('exit', killOnExit);
       await rm(storeDir, { recursive: true, force: true });
     },
   };
