@@ -15,7 +15,7 @@ import { EffectiveLicensesController } from './read-models/effective-licenses/ef
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
 import { FailoverReadinessController } from './read-models/failover-readiness/failover-readiness.controller.js';
 import { FailoverReadinessQuery } from './read-models/failover-readiness/failover-readiness.query.js';
-import { projectionConsumers } from './read-models/failover-readiness/projection-consumers.js';
+import { projectionConsumers } from './facts/projection-consumers.js';
 import { MeController } from './console/me.controller.js';
 import { LicenseDocumentModule } from './read-models/license-document/license-document.module.js';
 

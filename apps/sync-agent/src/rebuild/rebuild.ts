@@ -35,7 +35,7 @@ import {
   type ServiceConfig,
 } from '#shared';
 import { projectBatch } from '../read-models/effective-licenses/effective-licenses.projector.js';
-import { projectionConsumers } from '../read-models/failover-readiness/projection-consumers.js';
+import { projectionConsumers } from '../facts/projection-consumers.js';
 import {
   compareProjections,
   formatComparison,

@@ -15,10 +15,10 @@ import {
   type EffectiveLicenseSetV1,
   type Principal,
 } from '#shared';
-import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
-import { effectiveSetAt } from '../effective-licenses-history/effective-licenses-history.query.js';
-import { loadWorkingSet } from './projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { effectiveSetAt } from '../../facts/inbox.js';
+import { productVisibleTo } from '../../facts/tenancy.js';
 
 /** `?at=`: an ISO-8601 instant with its offset (`Z` or `±hh:mm`). */
 export const AsOfInstant = z.iso.datetime({

@@ -33,19 +33,14 @@ import {
   type EffectiveSetOptions,
   type ProjectionState,
 } from '../../domain/effective-licenses/projection.js';
-import {
-  loadPublishedStatefulSync,
-  loadNamedFacts,
-  loadSnapshots,
-  loadWorkingSet,
-  recordInInbox,
-  saveChangedFacts,
-  savePublishedStatefulSync,
-  saveSnapshots,
-} from './projection-store.js';
+import { effectiveLicensesStreamId, statefulSyncStreamId } from '../../domain/effective-licenses/publication.js';
+import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
+import { recordInInbox } from '../../facts/inbox.js';
+import { loadPublishedStatefulSync, loadSnapshots, savePublishedStatefulSync, saveSnapshots } from './published-store.js';
 
-export const effectiveLicensesStreamId = (serial: string): string => `effective-licenses-${serial}`;
-export const statefulSyncStreamId = (pairId: string): string => `stateful-sync-${pairId}`;
+// The published streams' names are the domain's (publication.ts); re-exported here, where test/contract-docs.spec.ts
+// has always read them from.
+export { effectiveLicensesStreamId, statefulSyncStreamId };
 
 const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */

@@ -18,14 +18,14 @@ import {
   type SignedRpcClient,
   type Tx,
 } from '#shared';
-import { loadWorkingSet } from '../effective-licenses/projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { projectionConsumers } from '../../facts/projection-consumers.js';
 import {
   assessFailoverReadiness,
   type ConsumerLag,
   type FailoverReadinessReport,
   type ProducerCatchUp,
 } from './failover-readiness.js';
-import { projectionConsumers } from './projection-consumers.js';
 
 /** How many events each consumer has not applied yet: delivered-but-unacknowledged ones count too. */
 export async function readConsumerLag(

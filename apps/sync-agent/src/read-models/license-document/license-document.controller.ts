@@ -15,9 +15,9 @@ import {
   type SignedLicenseDocumentV1,
   type Principal,
 } from '#shared';
-import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
-import { loadWorkingSet } from '../effective-licenses/projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { productVisibleTo } from '../../facts/tenancy.js';
 import { LicenseSigningKeyRing } from './license-signing-keys.js';
 
 /**
