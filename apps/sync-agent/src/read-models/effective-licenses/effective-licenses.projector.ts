@@ -9,31 +9,28 @@ import {
   ServiceContext as ServiceRuntime,
   eventMetadataOf,
   queryPrepared,
-  type Clock,
-  type EventMetadata,
-  type EffectiveLicenseSetV1,
   type BatchHandler,
-  type EventCauseV1,
+  type Clock,
   type EventEnvelope,
+  type EventMetadata,
   type RefusedEvent,
-  type StatefulSyncStatusV1,
   type StreamPosition,
-  type StreamAppend,
-  type SyncAgentEvent,
   type Tx,
 } from '#shared';
-import { changedFieldsOf, diffEffectiveSets } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   applyEvents,
-  effectiveSetOf,
   namedLicenseIds,
   namedSerials,
-  pairStatefulSyncOf,
   storedSerialsOf,
   type EffectiveSetOptions,
-  type ProjectionState,
 } from '../../domain/effective-licenses/projection.js';
-import { effectiveLicensesStreamId, statefulSyncStreamId } from '../../domain/effective-licenses/publication.js';
+import {
+  decidePublication,
+  effectiveLicensesStreamId,
+  publicationScope,
+  statefulSyncStreamId,
+  type FoldedBatch,
+} from '../../domain/effective-licenses/publication.js';
 import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
 import { recordInInbox } from '../../facts/inbox.js';
 import { loadPublishedStatefulSync, loadSnapshots, savePublishedStatefulSync, saveSnapshots } from './published-store.js';
@@ -186,9 +183,7 @@ async function projectSlice(
   if (events.length === 0) return;
 
   const { state, folded } = applyEvents(before, events);
-  // Every event of the slice that touched each serial, in the order applied: the causes named in what is published.
-  const causeOf = new Map<string, EventEnvelope[]>();
-  for (const { event, applied, affected } of folded) {
+  for (const { event, applied } of folded) {
     if (!applied) {
       counts.refused.push({
         index: firstIndexOf.get(event.eventId)!,
@@ -199,18 +194,10 @@ async function projectSlice(
     }
     counts.applied++;
     appliedEvents.push(event);
-    for (const serial of affected) {
-      const causes = causeOf.get(serial);
-      if (causes) causes.push(event);
-      else causeOf.set(serial, [event]);
-    }
   }
   await saveChangedFacts(tx, before, state);
   if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
-
-  const now = clock.now();
-  await publishEffectiveSets(store, tx, state, causeOf, now, options);
-  await publishStatefulSync(store, tx, state, causeOf, events, now, options);
+  await publish(store, tx, { state, folded }, clock.now(), options);
 }
 
 function replayDetail(event: EventEnvelope, original: StreamPosition | null): string {
@@ -218,107 +205,34 @@ function replayDetail(event: EventEnvelope, original: StreamPosition | null): st
   return `${event.type} ${event.eventId} was already applied${where}`;
 }
 
-/** How a published event names what caused it: every cause, and the last one alone (`cause`, as v1 always had it). */
-function causesOf(events: readonly EventEnvelope[]): { cause: EventCauseV1; causes: EventCauseV1[] } {
-  const causes = events.map((e) => ({ eventId: e.eventId, type: e.type }));
-  return { cause: causes.at(-1)!, causes };
-}
-
-async function publishEffectiveSets(
-  store: EventStore,
-  tx: Tx,
-  state: ProjectionState,
-  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
-  now: Date,
-  options: EffectiveSetOptions,
-): Promise<void> {
-  const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
-  const appends: StreamAppend<SyncAgentEvent>[] = [];
-  const published: { set: EffectiveLicenseSetV1; version: number }[] = [];
-  for (const [serial, events] of causeOf) {
-    const set = effectiveSetOf(state, serial, now, options);
-    if (set === null) continue; // not registered (yet): nothing to publish
-    const previous = snapshots.get(serial);
-    const changedFields = changedFieldsOf(previous?.set ?? null, set);
-    if (changedFields.length === 0) continue;
-    const version = previous?.version ?? 0;
-    const cause = events.at(-1)!;
-    const change: SyncAgentEvent = {
-      type: 'EffectiveLicensesChanged',
-      data: {
-        serial,
-        ...diffEffectiveSets(previous?.set ?? null, set),
-        set,
-        ...causesOf(events),
-        changedFields,
-        computedAt: now.toISOString(),
-      },
-    };
-    appends.push({
-      streamId: effectiveLicensesStreamId(serial),
-      expectedVersion: version,
-      events: [change],
-      context: { occurredAt: now, metadata: derivedMetadata(cause) },
-    });
-    published.push({ set, version: version + 1 });
-  }
-  // One statement each for the whole batch, not two per serial.
-  await store.appendToStreams(tx, appends);
-  await saveSnapshots(tx, published);
-}
-
 /**
- * Publishes the stateful synchronization of every pair of an affected serial whose status differs from the one
- * last published for it. A pair seen for the first time publishes its status (nothing was published before); a
- * pair that ended (dissociated, or superseded by a later association) publishes NOT_PAIRED only if it was
- * enabled, since "off" is what its units already knew.
+ * Loads what was last published for what the slice touched, asks decidePublication what to publish, and writes it:
+ * the EffectiveLicensesChanged and their snapshots in one statement each, then each StatefulSyncChanged and its status.
  */
-async function publishStatefulSync(
-  store: EventStore,
-  tx: Tx,
-  state: ProjectionState,
-  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
-  events: readonly EventEnvelope[],
-  now: Date,
-  options: EffectiveSetOptions,
-): Promise<void> {
-  const pairs = [...state.pairs.values()]
-    .map((p) => p.facts)
-    .filter((p) => causeOf.has(p.primarySerial) || causeOf.has(p.secondarySerial))
-    .sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
-  const published = await loadPublishedStatefulSync(
+async function publish(store: EventStore, tx: Tx, batch: FoldedBatch, now: Date, options: EffectiveSetOptions): Promise<void> {
+  const scope = publicationScope(batch);
+  const published = {
+    sets: await loadSnapshots(tx, scope.serials),
+    statefulSync: await loadPublishedStatefulSync(tx, scope.pairIds),
+  };
+  const { effectiveSets, statefulSync } = decidePublication(batch, published, now, options);
+  const context = (cause: EventEnvelope) => ({ occurredAt: now, metadata: derivedMetadata(cause) });
+  await store.appendToStreams(
     tx,
-    pairs.map((p) => p.pairId),
+    effectiveSets.map(({ streamId, expectedVersion, event, cause }) => ({
+      streamId,
+      expectedVersion,
+      events: [event],
+      context: context(cause),
+    })),
   );
-  const statuses = pairs.map((pair) => ({ pair, status: pairStatefulSyncOf(state, pair.pairId, now, options) }));
-  const positionOf = new Map(events.map((e, i) => [e, i]));
-  // Pairs that ended are announced first: off for the old pair before on for the pair that replaced it.
-  statuses.sort((a, b) => Number(b.status.reason === 'NOT_PAIRED') - Number(a.status.reason === 'NOT_PAIRED'));
-  for (const { pair, status } of statuses) {
-    const previous = published.get(pair.pairId);
-    if (!shouldPublish(previous?.status ?? null, status)) continue;
-    // The events that touched either unit, in the order applied; the last is the cause.
-    const causes = [...new Set([...(causeOf.get(pair.primarySerial) ?? []), ...(causeOf.get(pair.secondarySerial) ?? [])])].sort(
-      (a, b) => positionOf.get(a)! - positionOf.get(b)!,
-    );
-    const cause = causes.at(-1)!;
-    const version = previous?.version ?? 0;
-    const change: SyncAgentEvent = {
-      type: 'StatefulSyncChanged',
-      data: {
-        pairId: pair.pairId,
-        primarySerial: pair.primarySerial,
-        secondarySerial: pair.secondarySerial,
-        ...status,
-        ...causesOf(causes),
-        changedAt: now.toISOString(),
-      },
-    };
-    await store.append(tx, statefulSyncStreamId(pair.pairId), version, [change], {
-      occurredAt: now,
-      metadata: derivedMetadata(cause),
-    });
-    await savePublishedStatefulSync(tx, pair, status, version + 1);
+  await saveSnapshots(
+    tx,
+    effectiveSets.map(({ set, expectedVersion }) => ({ set, version: expectedVersion + 1 })),
+  );
+  for (const { streamId, expectedVersion, event, cause, pair, status } of statefulSync) {
+    await store.append(tx, streamId, expectedVersion, [event], context(cause));
+    await savePublishedStatefulSync(tx, pair, status, expectedVersion + 1);
   }
 }
 
@@ -329,11 +243,6 @@ function derivedMetadata(cause: EventEnvelope): EventMetadata {
     causationId: cause.eventId,
     actor: cause.metadata.actor,
   });
-}
-
-function shouldPublish(previous: StatefulSyncStatusV1 | null, status: StatefulSyncStatusV1): boolean {
-  if (status.reason === 'NOT_PAIRED') return previous?.enabled === true;
-  return previous === null || previous.enabled !== status.enabled || previous.reason !== status.reason;
 }
 
 /** The Nest adapter: runs each consumed batch through projectBatch, counts the outcomes, returns the refused. */
