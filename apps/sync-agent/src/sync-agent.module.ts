@@ -6,7 +6,6 @@ import {
   DatabaseModule,
   EventSigningKeysModule,
   OutboxRelayModule,
-  ServiceContextModule,
   type ServiceDefinition,
 } from '#shared';
 import { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
@@ -40,7 +39,6 @@ export const SYNC_AGENT_SERVICE: ServiceDefinition = {
   imports: [
     DatabaseModule.forRoot(SYNC_AGENT_MIGRATIONS),
     BusModule,
-    ServiceContextModule,
     OutboxRelayModule,
     ApiModule,
     EventSigningKeysModule,

@@ -6,7 +6,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CLOCK,
   EventStore,
-  ServiceContext as ServiceRuntime,
+  SERVICE_CONFIG,
+  ServiceMetrics,
   eventMetadataOf,
   queryPrepared,
   type BatchHandler,
@@ -14,6 +15,7 @@ import {
   type EventEnvelope,
   type EventMetadata,
   type RefusedEvent,
+  type ServiceConfig,
   type StreamPosition,
   type Tx,
 } from '#shared';
@@ -250,18 +252,19 @@ function derivedMetadata(cause: EventEnvelope): EventMetadata {
 export class EffectiveLicensesProjector {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(ServiceMetrics) private readonly metrics: ServiceMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   readonly handle: BatchHandler = async (batch, positions) => {
-    const { propagation } = this.runtime.metrics;
+    const { propagation, eventsConsumed } = this.metrics;
     const counts = await projectBatch(
       this.store,
       this.clock,
       batch,
       {
-        warningWindowDays: this.runtime.config.expiryWarningDays,
+        warningWindowDays: this.config.expiryWarningDays,
         // From the producer's occurredAt to this commit: how long a change took to reach the effective sets.
         onCommitted: (applied) => {
           const now = Date.now();
@@ -271,9 +274,8 @@ export class EffectiveLicensesProjector {
       },
       positions,
     );
-    const metrics = this.runtime.metrics.eventsConsumed;
-    metrics.inc({ outcome: 'applied' }, counts.applied);
-    metrics.inc({ outcome: 'redelivered' }, counts.redelivered);
+    eventsConsumed.inc({ outcome: 'applied' }, counts.applied);
+    eventsConsumed.inc({ outcome: 'redelivered' }, counts.redelivered);
     // The refused (replays and stale versions) are counted as rejected and dead-lettered by the consumer.
     return counts.refused;
   };
