@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: one HA story against the running services (start them first with `npm start`).
+ * `npm run demo`: one failover story against the running services (start them first with `npm start`).
  * Registers two appliances, licenses the Primary, pairs them, shows what the Secondary may use, then
  * dissociates and shows it again. Service URLs: PAIRING_URL, LICENSING_URL, SYNC_AGENT_URL. It calls as the
  * operator: OPERATOR_API_KEY, or the development key `npm start` generated in `.local/operator-api-key`.
@@ -104,7 +104,7 @@ for (const grant of grants) {
   console.log(`  granted ${grant.sku}${grant.trial ? ' (trial)' : ''}`);
 }
 
-step('Associate them as an HA pair');
+step('Associate them as a pair');
 const pair = await call<{ pairId: string }>('POST', `${pairingUrl}/pairs`, {
   primarySerial: primary,
   secondarySerial: secondary,

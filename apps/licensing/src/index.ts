@@ -3,5 +3,5 @@
  * module and its API description (contract documents).
  */
 export { licensingConsumers } from './application/transfer-licenses/transfer-consumers.js';
-export { LicensingModule } from './licensing.module.js';
+export { LICENSING_SERVICE, LicensingModule } from './licensing.module.js';
 export { LICENSING_API, LICENSING_SCHEMAS } from './licensing.api.js';

@@ -23,7 +23,7 @@ import { RegisterProductBody } from './application/register-product/register-pro
 import { ReplaceUnitBody } from './application/replace-unit/replace-unit.controller.js';
 import type { PairView, ProductView } from './application/views.js';
 import type { HistoryEntry } from './application/view-history/history.controller.js';
-import type { HaPairEvent } from './domain/ha-pair/ha-pair.events.js';
+import type { PairEvent } from './domain/pair/pair.events.js';
 import type { ProductEvent } from './domain/product/product.events.js';
 import { ListPairsQuery } from './read-models/listings/list-pairs.controller.js';
 import { ListProductsQuery } from './read-models/listings/list-products.controller.js';
@@ -111,7 +111,7 @@ export const PairHistorySchema = z.object({
     ]),
   ),
 });
-sameShape<SameShape<z.output<typeof PairHistorySchema>['events'][number], HistoryEntry<HaPairEvent>>>();
+sameShape<SameShape<z.output<typeof PairHistorySchema>['events'][number], HistoryEntry<PairEvent>>>();
 
 export const ApiKeySchema = z.object({
   keyId: z.uuid(),
@@ -138,7 +138,7 @@ export const PAIRING_API: ServiceApiDoc = {
   service: 'pairing',
   title: 'HA License Sync: pairing',
   description:
-    'Products and HA pairs, and the API keys of all three services. Appends `ProductRegistered`, ' +
+    'Products and pairs, and the API keys of all three services. Appends `ProductRegistered`, ' +
     '`ProductFirmwareChanged`, `ProductsAssociated` and `ProductsDissociated` to the PAIRING stream (docs/asyncapi.yaml).',
   defaultPort: 3001,
   operations: {
@@ -206,7 +206,7 @@ export const PAIRING_API: ServiceApiDoc = {
     },
     'POST /pairs': {
       operationId: 'associateProducts',
-      summary: 'Make two registered products an HA pair',
+      summary: 'Make two registered products a pair',
       description:
         'Appends `ProductsAssociated`. Both products must be registered, distinct, of the same model and account, and ' +
         'in no other pair (in either role). The rules are checked in this order.',

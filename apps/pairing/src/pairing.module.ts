@@ -26,7 +26,7 @@ export const PAIRING_SERVICE: ServiceDefinition = {
 };
 
 /**
- * The pairing service: products and HA pairs, the API keys (HTTP), and the product and key lookups (signed NATS
+ * The pairing service: products and pairs, the API keys (HTTP), and the product and key lookups (signed NATS
  * request/reply, PairingResponders). Its events go from the event store to the PAIRING stream through the relay.
  */
 @Module({

@@ -10,6 +10,7 @@ export * from './event-store/republish.js';
 export * from './messaging/nats-connection.js';
 export * from './messaging/streams.js';
 export * from './messaging/durable-consumer.js';
+export * from './messaging/seen-before.js';
 export * from './messaging/decode-event.js';
 export * from './messaging/dead-letters.js';
 export * from './dead-letters/dead-letter-index.js';

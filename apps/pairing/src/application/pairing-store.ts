@@ -1,8 +1,8 @@
 import { loadState, type EventStore, type Tx } from '#shared';
 import { productDecider } from '../domain/product/product.decide.js';
 import type { ProductState, RegisteredProduct } from '../domain/product/product.state.js';
-import { haPairDecider } from '../domain/ha-pair/ha-pair.decide.js';
-import type { HaPairState } from '../domain/ha-pair/ha-pair.state.js';
+import { pairDecider } from '../domain/pair/pair.decide.js';
+import type { PairState } from '../domain/pair/pair.state.js';
 
 /** Stream ids: one stream per product (by serial) and one per pair. */
 export const productStreamId = (serial: string): string => `product-${serial}`;
@@ -19,8 +19,8 @@ export async function loadProduct(store: EventStore, serial: string, tx?: Tx): P
   return state.status === 'registered' ? state : null;
 }
 
-export async function loadPair(store: EventStore, pairId: string, tx?: Tx): Promise<HaPairState> {
-  const { state } = await loadState(store, haPairDecider, pairStreamId(pairId), tx);
+export async function loadPair(store: EventStore, pairId: string, tx?: Tx): Promise<PairState> {
+  const { state } = await loadState(store, pairDecider, pairStreamId(pairId), tx);
   return state;
 }
 

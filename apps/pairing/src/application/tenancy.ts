@@ -1,6 +1,6 @@
 import { canAccess, seesEveryAccount, type EventStore, type Principal } from '#shared';
 import { productNotFound } from '../domain/product/product.errors.js';
-import { pairNotFound } from '../domain/ha-pair/ha-pair.errors.js';
+import { pairNotFound } from '../domain/pair/pair.errors.js';
 import { loadPair, loadProduct } from './pairing-store.js';
 
 /*

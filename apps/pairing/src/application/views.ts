@@ -1,6 +1,6 @@
 import { findModel } from '#shared';
 import type { RegisteredProduct } from '../domain/product/product.state.js';
-import type { HaPairState, PairReplacement } from '../domain/ha-pair/ha-pair.state.js';
+import type { PairState, PairReplacement } from '../domain/pair/pair.state.js';
 
 /** The product as the HTTP API and the product lookup return it. */
 export interface ProductView {
@@ -42,7 +42,7 @@ export interface PairView {
   replacedBy?: string;
 }
 
-export function pairView(pair: Exclude<HaPairState, { status: 'none' }>): PairView {
+export function pairView(pair: Exclude<PairState, { status: 'none' }>): PairView {
   return {
     pairId: pair.pairId,
     primarySerial: pair.primarySerial,

@@ -9,7 +9,7 @@ import {
   type DomainEvent,
 } from '#shared';
 import { productDecider } from '../domain/product/product.decide.js';
-import { haPairDecider } from '../domain/ha-pair/ha-pair.decide.js';
+import { pairDecider } from '../domain/pair/pair.decide.js';
 import { projectPairListing, projectProductListing } from '../read-models/listings/listings.projection.js';
 
 /** The inline projection that reserves each product's single pair membership (see pairing-store.ts). */
@@ -59,7 +59,7 @@ export class CreateListings1766000000000 implements MigrationInterface {
     await q.query('CREATE INDEX pairs_view_order ON pairs_view (associated_at DESC, pair_id DESC)');
     await q.query('CREATE INDEX pairs_view_account ON pairs_view (account_id, associated_at DESC, pair_id DESC)');
     for (const product of await foldStreams(q, 'product-', productDecider)) await projectProductListing(q, product);
-    for (const pair of await foldStreams(q, 'pair-', haPairDecider)) await projectPairListing(q, pair);
+    for (const pair of await foldStreams(q, 'pair-', pairDecider)) await projectPairListing(q, pair);
   }
 
   async down(q: QueryRunner): Promise<void> {

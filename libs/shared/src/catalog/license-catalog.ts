@@ -1,6 +1,6 @@
 /**
  * The license SKUs the system knows. This is data: add a SKU by adding a row.
- * `shareable`: a Secondary in an HA pair receives the Primary's active license of this SKU.
+ * `shareable`: a Secondary in a pair receives the Primary's active license of this SKU.
  * Consulting services are bound to one unit; STATEFUL_SYNC is licensed on the Primary and enables a
  * pair-wide feature instead of being copied.
  */

@@ -84,8 +84,8 @@ describe('parseEnvelope', () => {
 
 describe('busNames', () => {
   const associated = sampleEvent('ProductsAssociated', { primarySerial: 'AAAAAAAAAAAA', secondarySerial: 'BBBBBBBBBBBB' });
-  const entitlement = sampleEvent('EntitlementChanged');
-  entitlement.data.license.serial = 'CCCCCCCCCCCC';
+  const licenseChanged = sampleEvent('EntitlementChanged');
+  licenseChanged.data.license.serial = 'CCCCCCCCCCCC';
 
   describe('without a namespace (production)', () => {
     const names = busNames();
@@ -101,7 +101,7 @@ describe('busNames', () => {
       expect(names.subjectOf(sampleEvent('ProductFirmwareChanged', { serial: 'DDDDDDDDDDDD' }))).toBe(
         'pairing.v1.product-firmware-changed.DDDDDDDDDDDD',
       );
-      expect(names.subjectOf(entitlement)).toBe('licensing.v1.entitlement-changed.CCCCCCCCCCCC');
+      expect(names.subjectOf(licenseChanged)).toBe('licensing.v1.entitlement-changed.CCCCCCCCCCCC');
       expect(names.subjectOf(sampleEvent('EffectiveLicensesChanged', { serial: 'EEEEEEEEEEEE' }))).toBe(
         'sync-agent.v1.effective-licenses-changed.EEEEEEEEEEEE',
       );
@@ -122,7 +122,7 @@ describe('busNames', () => {
     it('prefixes every subject with the namespace token', () => {
       expect(names.namespace).toBe('run-7_a');
       expect(names.subjectOf(associated)).toBe('run-7_a.pairing.v1.products-associated.BBBBBBBBBBBB');
-      expect(names.subjectOf(entitlement)).toBe('run-7_a.licensing.v1.entitlement-changed.CCCCCCCCCCCC');
+      expect(names.subjectOf(licenseChanged)).toBe('run-7_a.licensing.v1.entitlement-changed.CCCCCCCCCCCC');
       expect(names.allSubjects('sync-agent')).toBe('run-7_a.sync-agent.>');
       expect(names.subjectsOfType('EntitlementChanged')).toBe('run-7_a.licensing.v1.entitlement-changed.*');
       expect(names.productLookup).toBe('run-7_a.rpc.pairing.v1.get-product');

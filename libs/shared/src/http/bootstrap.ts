@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -15,7 +15,7 @@ import { ServiceModule, type ServiceDefinition } from '../runtime/service.module
 import { TimedExpressAdapter, trustProxySetting } from './http-server.js';
 import { requestHardening } from './hardening.js';
 import { MAX_BODY_BYTES } from './problem-details.js';
-import { resolveOperatorKey, type OperatorKey } from '../auth/operator-key.js';
+import { resolveOperatorKey } from '../auth/operator-key.js';
 import { ServiceLogger } from '../observability/logger.js';
 import { accessLog, expressRoutes, type MappedRoute } from './access-log.js';
 import { operatorKeyNotice, readyBanner } from './startup-messages.js';
@@ -63,45 +63,45 @@ function exitCleanlyOnSignals(app: INestApplication, logger: ServiceLogger): voi
   process.on('SIGTERM', stop);
 }
 
-/** The bootstrap operator key (OPERATOR_API_KEY, or in development the generated one), or exit 78. */
-export function operatorKeyOrExit(service: string): OperatorKey {
-  try {
-    return resolveOperatorKey(process.env, process.cwd());
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    console.error(`${service}: ${error.message}`);
-    process.exit(78);
-  }
-}
-
 export interface RunningService {
   readonly app: INestApplication;
   readonly url: string;
 }
 
+/** A service started in this process (by runService, or by a test): its app, its URL, and when it is ready. */
+export interface StartedService extends RunningService {
+  /** Settles when the lifecycle has started every part (PostgreSQL, NATS, relay, consumers), or failed to. */
+  readonly ready: Promise<void>;
+}
+
+export interface StartServiceOptions {
+  /** The variables the configuration is read from (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where the development operator key lives (`.local/` under it; default: the working directory). */
+  readonly cwd?: string;
+  /** Express middleware outside Nest's routing (the sync agent's console), added before the routes. */
+  readonly configureHttp?: (app: NestExpressApplication) => void;
+  /** Called once the app exists, before it listens (runService: the signal handlers). */
+  readonly onCreated?: (app: INestApplication, logger: ServiceLogger) => void;
+}
+
 /**
- * Starts a service from its module: reads the configuration (exit 78 naming what is wrong), then the HTTP server
- * first (so /readyz answers 503 while dependencies connect), then the parts its modules added to the lifecycle, in
- * the background. Ctrl-C / SIGTERM close the HTTP server, drain consumers and the relay, and exit.
+ * Starts a service from its module in this process: reads the configuration (a ConfigurationError says what is
+ * wrong), then the HTTP server first (so /readyz answers 503 while dependencies connect), then the parts its
+ * modules added to the lifecycle, in the background (`ready`). Tests start services this way to drive their HTTP
+ * API in-process against the real PostgreSQL and NATS; `app.close()` stops one as SIGTERM would.
  */
-export async function runService(
+export async function startService(
   appModule: Type<unknown>,
   definition: ServiceDefinition,
-  /** Express middleware outside Nest's routing (the sync agent's console), added before the routes. */
-  configureHttp?: (app: NestExpressApplication) => void,
-): Promise<RunningService> {
-  const config = configOrExit(definition);
-  const operatorKey = operatorKeyOrExit(config.service);
+  options: StartServiceOptions = {},
+): Promise<StartedService> {
+  const env = options.env ?? process.env;
+  const config = loadServiceConfig(definition, env);
+  const operatorKey = resolveOperatorKey(env, options.cwd ?? process.cwd());
   const { service, logFormat, logLevel } = config;
   const logger = new ServiceLogger(service, { format: logFormat, level: logLevel });
-  let serviceModule: DynamicModule;
-  try {
-    serviceModule = ServiceModule.forRoot({ config, log: logger, definition, operatorKey });
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    console.error(`${service}: ${error.message}`);
-    process.exit(78);
-  }
+  const serviceModule = ServiceModule.forRoot({ config, log: logger, definition, operatorKey });
   const app = await NestFactory.create<NestExpressApplication>(
     { module: class ServiceRootModule {}, imports: [serviceModule, appModule] },
     new TimedExpressAdapter(config.http),
@@ -117,21 +117,39 @@ export async function runService(
   // Before the parser: refuse non-JSON bodies (415) and malformed correlation ids; then JSON up to 16 KB (413).
   app.use(requestHardening);
   app.useBodyParser('json', { limit: MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
-  configureHttp?.(app);
+  options.configureHttp?.(app);
   const keyNotice = operatorKeyNotice(operatorKey.source, definition.ownsApiKeys ?? false);
   if (keyNotice) logger.log(keyNotice);
-  exitCleanlyOnSignals(app, logger);
+  options.onCreated?.(app, logger);
   const { host, port } = config.http;
   await app.listen(port, host);
   routes = expressRoutes(app.getHttpAdapter().getInstance());
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   logger.debug(`listening on ${url}; waiting for PostgreSQL and NATS (${url}/readyz answers 503 until ready)`);
-  app
-    .get(ServiceLifecycle)
-    .start()
-    .then(
-      () => logger.log(readyBanner(service, url)),
-      (error: Error) => logger.error(`startup failed: ${error.message}`),
-    );
-  return { app, url };
+  const ready = app.get(ServiceLifecycle).start();
+  ready.then(
+    () => logger.log(readyBanner(service, url)),
+    (error: Error) => logger.error(`startup failed: ${error.message}`),
+  );
+  return { app, url, ready };
+}
+
+/**
+ * A service's main: startService with the process's environment, exit 78 (EX_CONFIG) naming what is wrong with the
+ * configuration, and Ctrl-C / SIGTERM closing the HTTP server, draining consumers and the relay, and exiting.
+ */
+export async function runService(
+  appModule: Type<unknown>,
+  definition: ServiceDefinition,
+  /** Express middleware outside Nest's routing (the sync agent's console), added before the routes. */
+  configureHttp?: (app: NestExpressApplication) => void,
+): Promise<RunningService> {
+  try {
+    const { app, url } = await startService(appModule, definition, { configureHttp, onCreated: exitCleanlyOnSignals });
+    return { app, url };
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    console.error(`${definition.service}: ${error.message}`);
+    process.exit(78);
+  }
 }

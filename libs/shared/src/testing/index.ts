@@ -7,3 +7,4 @@ export * from './sample-events.js';
 export * from './private-nats-server.js';
 export * from './secure-nats-server.js';
 export * from './unprivileged.js';
+export * from './in-process-service.js';

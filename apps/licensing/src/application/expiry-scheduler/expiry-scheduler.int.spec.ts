@@ -369,7 +369,7 @@ describe('license transfers on replacement', () => {
 
     const later = await grant(clock, failed, null);
     expect(await transfers.handle([event], [{ stream: 'PAIRING', seq: 90 }])).toEqual([
-      { index: 0, reason: 'REPLAYED', detail: `ProductsAssociated ${event.eventId} was already handled from PAIRING sequence 7` },
+      { index: 0, reason: 'REPLAYED', detail: `ProductsAssociated ${event.eventId} was already applied from PAIRING sequence 7` },
     ]);
     expect(await transfers.handle([event])).toEqual([expect.objectContaining({ index: 0, reason: 'REPLAYED' })]);
     expect(await steps(later)).toEqual(['granted']);

@@ -15,6 +15,8 @@ import {
   CLOCK,
   EventStore,
   handleCommand,
+  repeatKind,
+  replayDetail,
   type BatchHandler,
   type Clock,
   type EventEnvelope,
@@ -58,8 +60,8 @@ export class LicenseTransfers {
     );
     if (handled[0]) {
       const { source_stream: stream, source_seq: seq } = handled[0];
-      if (source && stream === source.stream && Number(seq) === source.seq) return null; // a redelivery: done already
-      return `ProductsAssociated ${event.eventId} was already handled${stream ? ` from ${stream} sequence ${seq}` : ''}`;
+      const handledFrom = stream === null || seq === null ? null : { stream, seq: Number(seq) };
+      return repeatKind(handledFrom, source) === 'redelivery' ? null : replayDetail(event, handledFrom);
     }
 
     const { failedSerial, successorSerial } = replaces;

@@ -14,13 +14,13 @@ import {
   type Principal,
 } from '#shared';
 import { ensureProductVisible } from '../tenancy.js';
-import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
-import type { AssociateProducts } from '../../domain/ha-pair/ha-pair.commands.js';
+import { pairDecider } from '../../domain/pair/pair.decide.js';
+import type { AssociateProducts } from '../../domain/pair/pair.commands.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships } from '../pairing-store.js';
 import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { pairView, type PairView } from '../views.js';
 
-/** POST /pairs: make two registered products an HA pair. */
+/** POST /pairs: make two registered products a pair. */
 export const AssociateProductsBody = z.strictObject({ primarySerial: Serial, secondarySerial: Serial });
 
 @Controller('pairs')
@@ -43,7 +43,7 @@ export class AssociateProductsController {
     const pairId = randomUUID();
     const { state } = await handleCommand({
       store: this.store,
-      decider: haPairDecider,
+      decider: pairDecider,
       streamId: pairStreamId(pairId),
       // The facts about both products are read inside the transaction that appends, and the membership
       // rows written in it make a concurrent association of either product fail and retry.

@@ -2,7 +2,7 @@ import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
 import { ensurePairVisible } from '../tenancy.js';
-import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
+import { pairDecider } from '../../domain/pair/pair.decide.js';
 import { pairStreamId, releaseMemberships } from '../pairing-store.js';
 import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { pairView, type PairView } from '../views.js';
@@ -25,7 +25,7 @@ export class DissociateProductsController {
     await ensurePairVisible(this.store, pairId, caller);
     const { state } = await handleCommand({
       store: this.store,
-      decider: haPairDecider,
+      decider: pairDecider,
       streamId: pairStreamId(pairId),
       command: {
         type: 'DissociateProducts',

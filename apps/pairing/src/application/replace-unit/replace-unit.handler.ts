@@ -1,8 +1,8 @@
 import { UNIQUE_VIOLATION, VersionConflictError, eventMetadataOf, loadState, sqlState, type EventStore } from '#shared';
-import type { ReplaceUnit } from '../../domain/ha-pair/ha-pair.commands.js';
-import { haPairDecider } from '../../domain/ha-pair/ha-pair.decide.js';
-import { replaceUnit } from '../../domain/ha-pair/ha-pair.replace.js';
-import type { AssociatedPair, DissociatedPair } from '../../domain/ha-pair/ha-pair.state.js';
+import type { ReplaceUnit } from '../../domain/pair/pair.commands.js';
+import { pairDecider } from '../../domain/pair/pair.decide.js';
+import { replaceUnit } from '../../domain/pair/pair.replace.js';
+import type { AssociatedPair, DissociatedPair } from '../../domain/pair/pair.state.js';
 import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships, releaseMemberships } from '../pairing-store.js';
 
@@ -47,7 +47,7 @@ export async function handleReplaceUnit(
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(async (tx) => {
-        const old = await loadState(store, haPairDecider, pairStreamId(pairId), tx);
+        const old = await loadState(store, pairDecider, pairStreamId(pairId), tx);
         const command: ReplaceUnit = {
           type: 'ReplaceUnit',
           data: { pairId, newPairId, failedSerial, replacementSerial },
@@ -64,8 +64,8 @@ export async function handleReplaceUnit(
         const [dissociated] = events.oldPair;
         await releaseMemberships(tx, pairId);
         await recordMemberships(tx, newPairId, associated.data.primarySerial, associated.data.secondarySerial);
-        const newPair = haPairDecider.evolve(haPairDecider.initialState, associated);
-        const oldPair = haPairDecider.evolve(old.state, dissociated);
+        const newPair = pairDecider.evolve(pairDecider.initialState, associated);
+        const oldPair = pairDecider.evolve(old.state, dissociated);
         if (newPair.status !== 'associated' || oldPair.status !== 'dissociated') throw new Error('replacement folded wrongly');
         await projectPairListing(tx, oldPair);
         await projectPairListing(tx, newPair);

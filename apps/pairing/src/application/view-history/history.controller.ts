@@ -12,8 +12,8 @@ import {
   type PublishedEvent,
   type StoredEvent,
 } from '#shared';
-import { pairNotFound } from '../../domain/ha-pair/ha-pair.errors.js';
-import type { HaPairEvent } from '../../domain/ha-pair/ha-pair.events.js';
+import { pairNotFound } from '../../domain/pair/pair.errors.js';
+import type { PairEvent } from '../../domain/pair/pair.events.js';
 import { productNotFound } from '../../domain/product/product.errors.js';
 import type { ProductEvent } from '../../domain/product/product.events.js';
 import { pairStreamId, productStreamId } from '../pairing-store.js';
@@ -66,10 +66,10 @@ export class PairHistoryController {
   async history(
     @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
     @Caller() caller: Principal,
-  ): Promise<{ pairId: string; events: HistoryEntry<HaPairEvent>[] }> {
-    const stored = await this.store.readStream<HaPairEvent>(pairStreamId(pairId));
+  ): Promise<{ pairId: string; events: HistoryEntry<PairEvent>[] }> {
+    const stored = await this.store.readStream<PairEvent>(pairStreamId(pairId));
     const accountId = stored[0]?.data.accountId;
     if (accountId === undefined || !canAccess(caller, accountId)) throw pairNotFound(pairId);
-    return { pairId, events: stored.map((e) => historyEntryOf<HaPairEvent>(e)) };
+    return { pairId, events: stored.map((e) => historyEntryOf<PairEvent>(e)) };
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { Allow, Caller, EventStore, READERS, canAccess, valid, type Principal } from '#shared';
-import { pairNotFound } from '../../domain/ha-pair/ha-pair.errors.js';
+import { pairNotFound } from '../../domain/pair/pair.errors.js';
 import { loadPair } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';
 

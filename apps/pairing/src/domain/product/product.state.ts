@@ -1,7 +1,7 @@
 import { assertNever } from '#shared/contracts';
 import type { ProductEvent } from './product.events.js';
 
-/** A product that has been registered; what other aggregates (ha-pair) need to know about it. */
+/** A product that has been registered; what other aggregates (pair) need to know about it. */
 export type RegisteredProduct = {
   readonly status: 'registered';
   readonly serial: string;

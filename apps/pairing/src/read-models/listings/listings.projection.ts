@@ -6,7 +6,7 @@
  */
 import type { Tx } from '#shared';
 import type { ProductState } from '../../domain/product/product.state.js';
-import type { HaPairState } from '../../domain/ha-pair/ha-pair.state.js';
+import type { PairState } from '../../domain/pair/pair.state.js';
 
 /** Writes a product's row from its state after the new events. */
 export async function projectProductListing(tx: Tx, state: ProductState): Promise<void> {
@@ -19,7 +19,7 @@ export async function projectProductListing(tx: Tx, state: ProductState): Promis
 }
 
 /** Writes a pair's row from its state after the new events. */
-export async function projectPairListing(tx: Tx, state: HaPairState): Promise<void> {
+export async function projectPairListing(tx: Tx, state: PairState): Promise<void> {
   if (state.status === 'none') return;
   await tx.query(
     `INSERT INTO pairs_view (pair_id, account_id, status, associated_at, state) VALUES ($1, $2, $3, $4, $5)

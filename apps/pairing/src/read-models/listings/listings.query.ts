@@ -4,7 +4,7 @@
  */
 import { pageOf, type Page, type Tx } from '#shared';
 import type { RegisteredProduct } from '../../domain/product/product.state.js';
-import type { AssociatedPair, DissociatedPair } from '../../domain/ha-pair/ha-pair.state.js';
+import type { AssociatedPair, DissociatedPair } from '../../domain/pair/pair.state.js';
 import { pairView, productView, type PairView, type ProductView } from '../../application/views.js';
 
 /** What the product list may be narrowed to; `accountId` null = every account. */

@@ -114,7 +114,7 @@ export async function projectBatch(
 export const PROJECTION_SLICE = 1_000;
 
 /**
- * The batch's indexes with the events of each HA pair together, pairs in order of first appearance, and every
+ * The batch's indexes with the events of each pair together, pairs in order of first appearance, and every
  * event of a stream in the group of its stream's first event, in their order. Events of different streams commute
  * (each entity keeps its newest version), so which events share a slice changes only how often a set is
  * published, never what it ends up as.

@@ -1,5 +1,5 @@
 import { assertNever, type PairReplacementV1 } from '#shared/contracts';
-import type { HaPairEvent } from './ha-pair.events.js';
+import type { PairEvent } from './pair.events.js';
 
 /** Which pair a pair replaced, which unit failed, and which unit took over the failed unit's licenses. */
 export type PairReplacement = PairReplacementV1;
@@ -26,11 +26,11 @@ export type DissociatedPair = Omit<AssociatedPair, 'status'> & {
 };
 
 /** The state of one pair stream, folded from its events. */
-export type HaPairState = { readonly status: 'none' } | AssociatedPair | DissociatedPair;
+export type PairState = { readonly status: 'none' } | AssociatedPair | DissociatedPair;
 
-export const initialState: HaPairState = { status: 'none' };
+export const initialState: PairState = { status: 'none' };
 
-export function evolve(_state: HaPairState, event: HaPairEvent): HaPairState {
+export function evolve(_state: PairState, event: PairEvent): PairState {
   // Both events carry the whole pair, so the new state is read from the event alone. Events stored before
   // replacements existed lack `replaces` / `replacedBy`; they read as null.
   switch (event.type) {

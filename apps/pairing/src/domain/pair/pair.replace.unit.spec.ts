@@ -2,10 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { RuleViolation, fold, type RuleViolationKind } from '#shared/contracts';
 import { specFor } from '#shared/testing/decider';
 import type { RegisteredProduct } from '../product/product.state.js';
-import type { DissociateProducts, ReplaceUnit, ReplacementContext } from './ha-pair.commands.js';
-import { haPairDecider } from './ha-pair.decide.js';
-import type { HaPairEvent, ProductsAssociated, ProductsDissociated } from './ha-pair.events.js';
-import { replaceUnit, type ReplacementEvents } from './ha-pair.replace.js';
+import type { DissociateProducts, ReplaceUnit, ReplacementContext } from './pair.commands.js';
+import { pairDecider } from './pair.decide.js';
+import type { PairEvent, ProductsAssociated, ProductsDissociated } from './pair.events.js';
+import { replaceUnit, type ReplacementEvents } from './pair.replace.js';
 
 const pairId = '5f0c2a8e-6d1b-4c3e-9a7f-1b2c3d4e5f60';
 const newPairId = '7c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f';
@@ -61,8 +61,8 @@ const dissociatedByReplacement = (pair: ProductsAssociated['data'], replacedBy: 
 });
 
 /** Given the old pair's events, when a replacement, then the events of both streams or a rule error. */
-function givenPair(events: readonly HaPairEvent[]) {
-  const state = fold(haPairDecider, events);
+function givenPair(events: readonly PairEvent[]) {
+  const state = fold(pairDecider, events);
   return {
     when(command: ReplaceUnit) {
       const run = () => replaceUnit(command, state);
@@ -88,9 +88,9 @@ function givenPair(events: readonly HaPairEvent[]) {
   };
 }
 
-describe('replacing a unit of an HA pair', () => {
+describe('replacing a unit of a pair', () => {
   describe('when the Primary failed', () => {
-    const result = () => replaceUnit(replace({ failedSerial: primarySerial }), fold(haPairDecider, [associated]));
+    const result = () => replaceUnit(replace({ failedSerial: primarySerial }), fold(pairDecider, [associated]));
 
     it('makes the old Secondary the Primary and successor, and the replacement the Secondary; the old pair ends replaced by the new one', () => {
       givenPair([associated])
@@ -115,7 +115,7 @@ describe('replacing a unit of an HA pair', () => {
     });
 
     it('folds the new pair into an associated state that names the pair it replaces', () => {
-      expect(fold(haPairDecider, result().newPair)).toEqual({
+      expect(fold(pairDecider, result().newPair)).toEqual({
         status: 'associated',
         pairId: newPairId,
         primarySerial: secondarySerial,
@@ -128,7 +128,7 @@ describe('replacing a unit of an HA pair', () => {
     });
 
     it('folds the old pair into a dissociated state that names the pair that replaced it', () => {
-      expect(fold(haPairDecider, [associated, ...result().oldPair])).toEqual({
+      expect(fold(pairDecider, [associated, ...result().oldPair])).toEqual({
         status: 'dissociated',
         ...associated.data,
         dissociatedAt: replacedAt.toISOString(),
@@ -162,7 +162,7 @@ describe('replacing a unit of an HA pair', () => {
   });
 
   describe('when the pair was itself formed by a replacement', () => {
-    const formed = replaceUnit(replace({ failedSerial: primarySerial }), fold(haPairDecider, [associated])).newPair[0];
+    const formed = replaceUnit(replace({ failedSerial: primarySerial }), fold(pairDecider, [associated])).newPair[0];
     const nextReplacement = '0040103A1B30';
 
     it('replaces again: the old pair ends with its own `replaces` kept and the new pair points to it', () => {
@@ -205,7 +205,7 @@ describe('replacing a unit of an HA pair', () => {
         data: { pairId: newPairId },
         metadata: { now: laterAt },
       };
-      specFor(haPairDecider)
+      specFor(pairDecider)
         .given([formed])
         .when(dissociate)
         .then([
@@ -224,24 +224,24 @@ describe('replacing a unit of an HA pair', () => {
         { failedSerial: secondarySerial },
         { replacement: product(replacementSerial, { model: 'TZ 470', accountId: 'acct-9' }) },
       ),
-      fold(haPairDecider, [tz]),
+      fold(pairDecider, [tz]),
     );
     expect(newPair[0].data).toEqual(expect.objectContaining({ model: 'TZ 470', accountId: 'acct-9' }));
   });
 
   it('reads an association stored before replacements existed (no `replaces` field) as replacing nothing', () => {
     const { replaces: _omitted, ...legacy } = associated.data;
-    expect(fold(haPairDecider, [{ type: 'ProductsAssociated', data: legacy }])).toEqual({
+    expect(fold(pairDecider, [{ type: 'ProductsAssociated', data: legacy }])).toEqual({
       status: 'associated',
       ...associated.data,
     });
     expect(
-      fold(haPairDecider, [{ type: 'ProductsDissociated', data: { ...legacy, dissociatedAt: laterAt.toISOString() } }]),
+      fold(pairDecider, [{ type: 'ProductsDissociated', data: { ...legacy, dissociatedAt: laterAt.toISOString() } }]),
     ).toEqual({ status: 'dissociated', ...dissociated.data });
   });
 
   describe('rules', () => {
-    it.each<[string, readonly HaPairEvent[], ReplaceUnit, string, RuleViolationKind, string]>([
+    it.each<[string, readonly PairEvent[], ReplaceUnit, string, RuleViolationKind, string]>([
       ['a pair that does not exist', [], replace(), 'PAIR_NOT_FOUND', 'not-found', `Pair "${pairId}" does not exist`],
       [
         'a dissociated pair',
@@ -324,7 +324,7 @@ describe('replacing a unit of an HA pair', () => {
       replacement: null,
       pairOfReplacement: otherPairId,
     };
-    it.each<[string, readonly HaPairEvent[], ReplaceUnit, string]>([
+    it.each<[string, readonly PairEvent[], ReplaceUnit, string]>([
       ['a missing pair before anything else', [], replace({ failedSerial: strangerSerial }, everythingWrong), 'PAIR_NOT_FOUND'],
       [
         'a dissociated pair before a stranger as the failed unit',

@@ -2,9 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { RuleViolation, fold } from '#shared/contracts';
 import { specFor } from '#shared/testing/decider';
 import type { RegisteredProduct } from '../product/product.state.js';
-import type { AssociateProducts, AssociationContext, DissociateProducts } from './ha-pair.commands.js';
-import { haPairDecider } from './ha-pair.decide.js';
-import type { ProductsAssociated, ProductsDissociated } from './ha-pair.events.js';
+import type { AssociateProducts, AssociationContext, DissociateProducts } from './pair.commands.js';
+import { pairDecider } from './pair.decide.js';
+import type { ProductsAssociated, ProductsDissociated } from './pair.events.js';
 
 const pairId = '5f0c2a8e-6d1b-4c3e-9a7f-1b2c3d4e5f60';
 const otherPairId = '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d';
@@ -63,7 +63,7 @@ const dissociated: ProductsDissociated = {
   data: { ...associated.data, dissociatedAt: dissociatedAt.toISOString(), replacedBy: null },
 };
 
-const spec = specFor(haPairDecider);
+const spec = specFor(pairDecider);
 
 function violationOf(run: () => unknown): RuleViolation {
   try {
@@ -75,7 +75,7 @@ function violationOf(run: () => unknown): RuleViolation {
   throw new Error('expected a RuleViolation');
 }
 
-describe('ha-pair', () => {
+describe('pair', () => {
   describe('when there is no pair', () => {
     it('associates two registered products of one model and account', () => {
       spec.given([]).when(associate()).then([associated]);
@@ -91,7 +91,7 @@ describe('ha-pair', () => {
     });
 
     it('folds the association into an associated state', () => {
-      expect(fold(haPairDecider, [associated])).toEqual({ status: 'associated', ...associated.data });
+      expect(fold(pairDecider, [associated])).toEqual({ status: 'associated', ...associated.data });
     });
 
     it.each<[string, AssociateProducts, string, string, string]>([
@@ -146,7 +146,7 @@ describe('ha-pair', () => {
       ],
     ])('rejects %s', (_case, command, code, kind, message) => {
       spec.given([]).when(command).thenThrows(code);
-      const violation = violationOf(() => haPairDecider.decide(command, haPairDecider.initialState));
+      const violation = violationOf(() => pairDecider.decide(command, pairDecider.initialState));
       expect(violation.kind).toBe(kind);
       expect(violation.message).toContain(message);
     });
@@ -179,7 +179,7 @@ describe('ha-pair', () => {
 
     it('rejects dissociating a pair that does not exist', () => {
       spec.given([]).when(dissociate).thenThrows('PAIR_NOT_FOUND');
-      const violation = violationOf(() => haPairDecider.decide(dissociate, haPairDecider.initialState));
+      const violation = violationOf(() => pairDecider.decide(dissociate, pairDecider.initialState));
       expect(violation.kind).toBe('not-found');
       expect(violation.message).toContain(pairId);
     });
@@ -204,13 +204,13 @@ describe('ha-pair', () => {
 
   describe('when dissociated', () => {
     it('folds associate then dissociate into a dissociated state', () => {
-      expect(fold(haPairDecider, [associated, dissociated])).toEqual({ status: 'dissociated', ...dissociated.data });
+      expect(fold(pairDecider, [associated, dissociated])).toEqual({ status: 'dissociated', ...dissociated.data });
     });
 
     it('rejects dissociating twice', () => {
       spec.given([associated, dissociated]).when(dissociate).thenThrows('PAIR_DISSOCIATED');
-      const state = fold(haPairDecider, [associated, dissociated]);
-      const violation = violationOf(() => haPairDecider.decide(dissociate, state));
+      const state = fold(pairDecider, [associated, dissociated]);
+      const violation = violationOf(() => pairDecider.decide(dissociate, state));
       expect(violation.kind).toBe('conflict');
       expect(violation.message).toContain(pairId);
     });

@@ -1,6 +1,6 @@
 import { assertNever } from '#shared/contracts';
-import type { ReplaceUnit } from './ha-pair.commands.js';
-import { dissociationOf } from './ha-pair.decide.js';
+import type { ReplaceUnit } from './pair.commands.js';
+import { dissociationOf } from './pair.decide.js';
 import {
   alreadyPaired,
   pairDissociated,
@@ -10,9 +10,9 @@ import {
   replacementInPair,
   replacementModelMismatch,
   unitNotInPair,
-} from './ha-pair.errors.js';
-import type { ProductsAssociated, ProductsDissociated } from './ha-pair.events.js';
-import type { AssociatedPair, HaPairState, PairReplacement } from './ha-pair.state.js';
+} from './pair.errors.js';
+import type { ProductsAssociated, ProductsDissociated } from './pair.events.js';
+import type { AssociatedPair, PairState, PairReplacement } from './pair.state.js';
 
 /**
  * What a replacement appends, per stream. The handler appends `newPair` (to `pair-<newPairId>`, which must
@@ -34,7 +34,7 @@ export interface ReplacementEvents {
  * The order of the checks is part of the contract: the pair first, then the failed unit, then the
  * replacement (who it is, whether it exists, whether it fits, whether it is free).
  */
-export function replaceUnit({ data, context, metadata }: ReplaceUnit, state: HaPairState): ReplacementEvents {
+export function replaceUnit({ data, context, metadata }: ReplaceUnit, state: PairState): ReplacementEvents {
   const pair = activePair(state, data.pairId);
   const { pairId, newPairId, failedSerial, replacementSerial } = data;
   if (failedSerial !== pair.primarySerial && failedSerial !== pair.secondarySerial) throw unitNotInPair(failedSerial, pairId);
@@ -70,7 +70,7 @@ export function replaceUnit({ data, context, metadata }: ReplaceUnit, state: HaP
   };
 }
 
-function activePair(state: HaPairState, pairId: string): AssociatedPair {
+function activePair(state: PairState, pairId: string): AssociatedPair {
   switch (state.status) {
     case 'none':
       throw pairNotFound(pairId);

@@ -2,7 +2,7 @@ import type { CommandMetadata } from '#shared/contracts';
 import type { RegisteredProduct } from '../product/product.state.js';
 
 /** What every pair command carries besides its data: the clock reading the handler took. */
-export type HaPairCommandMetadata = CommandMetadata;
+export type PairCommandMetadata = CommandMetadata;
 
 /**
  * Facts from other aggregates that the handler reads before deciding; the decider cannot load them itself.
@@ -15,7 +15,7 @@ export interface AssociationContext {
   readonly pairOfSecondary: string | null;
 }
 
-/** Make two registered products an HA pair under a new pair id. */
+/** Make two registered products a pair under a new pair id. */
 export type AssociateProducts = {
   readonly type: 'AssociateProducts';
   readonly data: {
@@ -24,18 +24,18 @@ export type AssociateProducts = {
     readonly secondarySerial: string;
   };
   readonly context: AssociationContext;
-  readonly metadata: HaPairCommandMetadata;
+  readonly metadata: PairCommandMetadata;
 };
 
-/** Break up an active HA pair. */
+/** Break up an active pair. */
 export type DissociateProducts = {
   readonly type: 'DissociateProducts';
   readonly data: { readonly pairId: string };
-  readonly metadata: HaPairCommandMetadata;
+  readonly metadata: PairCommandMetadata;
 };
 
 /** The commands of one pair stream (`pair-<pairId>`). */
-export type HaPairCommand = AssociateProducts | DissociateProducts;
+export type PairCommand = AssociateProducts | DissociateProducts;
 
 /**
  * What the handler reads about the replacement unit before deciding: the product (null when not registered)
@@ -49,7 +49,7 @@ export interface ReplacementContext {
 /**
  * Swap a failed unit of an active pair for another product of the same model and account (an RMA). It is
  * decided on the old pair's state and writes two streams: the new pair `newPairId` is associated and the old
- * pair is dissociated, in one transaction (see ha-pair.replace.ts), so it is not one of HaPairCommand.
+ * pair is dissociated, in one transaction (see pair.replace.ts), so it is not one of PairCommand.
  */
 export type ReplaceUnit = {
   readonly type: 'ReplaceUnit';
@@ -60,5 +60,5 @@ export type ReplaceUnit = {
     readonly replacementSerial: string;
   };
   readonly context: ReplacementContext;
-  readonly metadata: HaPairCommandMetadata;
+  readonly metadata: PairCommandMetadata;
 };

@@ -1,5 +1,5 @@
 import { assertNever, type Decider } from '#shared/contracts';
-import type { AssociateProducts, DissociateProducts, HaPairCommand } from './ha-pair.commands.js';
+import type { AssociateProducts, DissociateProducts, PairCommand } from './pair.commands.js';
 import {
   accountMismatch,
   alreadyPaired,
@@ -9,12 +9,12 @@ import {
   pairNotFound,
   productNotFound,
   sameProduct,
-} from './ha-pair.errors.js';
-import type { HaPairEvent, ProductsDissociated } from './ha-pair.events.js';
-import { evolve, initialState, type AssociatedPair, type HaPairState } from './ha-pair.state.js';
+} from './pair.errors.js';
+import type { PairEvent, ProductsDissociated } from './pair.events.js';
+import { evolve, initialState, type AssociatedPair, type PairState } from './pair.state.js';
 
 /** Turns a pair command into events, or throws the RuleViolation of the rule it breaks. */
-export function decide(command: HaPairCommand, state: HaPairState): HaPairEvent[] {
+export function decide(command: PairCommand, state: PairState): PairEvent[] {
   switch (command.type) {
     case 'AssociateProducts':
       return associateProducts(command, state);
@@ -26,7 +26,7 @@ export function decide(command: HaPairCommand, state: HaPairState): HaPairEvent[
 }
 
 // The order of the checks is part of the contract: callers see the most fundamental problem first.
-function associateProducts({ data, context, metadata }: AssociateProducts, state: HaPairState): HaPairEvent[] {
+function associateProducts({ data, context, metadata }: AssociateProducts, state: PairState): PairEvent[] {
   const { pairId, primarySerial, secondarySerial } = data;
   if (primarySerial === secondarySerial) throw sameProduct(primarySerial);
   const { primary, secondary, pairOfPrimary, pairOfSecondary } = context;
@@ -53,7 +53,7 @@ function associateProducts({ data, context, metadata }: AssociateProducts, state
   ];
 }
 
-function dissociateProducts({ data, metadata }: DissociateProducts, state: HaPairState): HaPairEvent[] {
+function dissociateProducts({ data, metadata }: DissociateProducts, state: PairState): PairEvent[] {
   switch (state.status) {
     case 'none':
       throw pairNotFound(data.pairId);
@@ -83,8 +83,8 @@ export function dissociationOf(pair: AssociatedPair, now: Date, replacedBy: stri
   };
 }
 
-/** The HA pair aggregate (stream `pair-<pairId>`) as a decider. */
-export const haPairDecider: Decider<HaPairCommand, HaPairEvent, HaPairState> = {
+/** The pair aggregate (stream `pair-<pairId>`) as a decider. */
+export const pairDecider: Decider<PairCommand, PairEvent, PairState> = {
   initialState,
   decide,
   evolve,
