@@ -10,6 +10,8 @@ import {
   ServiceMetrics,
   eventMetadataOf,
   queryPrepared,
+  repeatKind,
+  replayDetail,
   type BatchHandler,
   type Clock,
   type EventEnvelope,
@@ -177,8 +179,7 @@ async function projectSlice(
     const first = firstIndexOf.get(event.eventId)!;
     if (first === index && !known.has(event.eventId)) continue;
     const original = first === index ? known.get(event.eventId)! : (positions[first] ?? null);
-    const source = positions[index];
-    if (original && source && original.stream === source.stream && original.seq === source.seq) counts.redelivered++;
+    if (repeatKind(original, positions[index]) === 'redelivery') counts.redelivered++;
     else counts.refused.push({ index, reason: 'REPLAYED', detail: replayDetail(event, original) });
   }
   const events = unique.filter((e) => !known.has(e.eventId));
@@ -200,11 +201,6 @@ async function projectSlice(
   await saveChangedFacts(tx, before, state);
   if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
   await publish(store, tx, { state, folded }, clock.now(), options);
-}
-
-function replayDetail(event: EventEnvelope, original: StreamPosition | null): string {
-  const where = original ? ` from ${original.stream} sequence ${original.seq}` : '';
-  return `${event.type} ${event.eventId} was already applied${where}`;
 }
 
 /**
