@@ -81,6 +81,25 @@ module.exports = {
       to: { path: '^(apps|libs|scripts|bench|test)/' },
     },
     {
+      name: 'sync-agent-read-models-sit-beside-each-other',
+      comment:
+        "A sync-agent read model imports the domain, the facts (facts/) and its own folder, never a sibling's: what " +
+        'two read models share belongs in facts/ or domain/ (docs/decisions.md §45).',
+      severity: 'error',
+      from: { path: '^apps/sync-agent/src/read-models/([^/]+)/' },
+      to: {
+        path: '^apps/sync-agent/src/',
+        pathNot: '^apps/sync-agent/src/(domain|facts|infrastructure|read-models/$1)/',
+      },
+    },
+    {
+      name: 'sync-agent-facts-beneath-read-models',
+      comment: 'The facts are what read models sit on: facts/ imports the domain only, never a read model.',
+      severity: 'error',
+      from: { path: '^apps/sync-agent/src/facts/' },
+      to: { path: '^apps/sync-agent/src/', pathNot: '^apps/sync-agent/src/(domain|facts)/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

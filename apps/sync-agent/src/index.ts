@@ -2,7 +2,7 @@
  * What the sync agent offers the project's tools: the durable consumers it reads with (bus setup creates them), its
  * migrations and rebuild consumer (the benchmark's rebuild), its module and its API description (contract documents).
  */
-export { projectionConsumers } from './read-models/failover-readiness/projection-consumers.js';
+export { projectionConsumers } from './facts/projection-consumers.js';
 export { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
 export { REBUILD_DURABLE } from './rebuild/rebuild.js';
 export { SyncAgentModule } from './sync-agent.module.js';

@@ -6,7 +6,6 @@ import {
   DatabaseModule,
   EventSigningKeysModule,
   OutboxRelayModule,
-  ServiceContextModule,
   type ServiceDefinition,
 } from '#shared';
 import { SYNC_AGENT_MIGRATIONS } from './infrastructure/migrations.js';
@@ -15,7 +14,7 @@ import { EffectiveLicensesController } from './read-models/effective-licenses/ef
 import { EffectiveLicensesProjector } from './read-models/effective-licenses/effective-licenses.projector.js';
 import { FailoverReadinessController } from './read-models/failover-readiness/failover-readiness.controller.js';
 import { FailoverReadinessQuery } from './read-models/failover-readiness/failover-readiness.query.js';
-import { projectionConsumers } from './read-models/failover-readiness/projection-consumers.js';
+import { projectionConsumers } from './facts/projection-consumers.js';
 import { MeController } from './console/me.controller.js';
 import { LicenseDocumentModule } from './read-models/license-document/license-document.module.js';
 
@@ -40,7 +39,6 @@ export const SYNC_AGENT_SERVICE: ServiceDefinition = {
   imports: [
     DatabaseModule.forRoot(SYNC_AGENT_MIGRATIONS),
     BusModule,
-    ServiceContextModule,
     OutboxRelayModule,
     ApiModule,
     EventSigningKeysModule,

@@ -22,7 +22,6 @@ export * from './messaging/published-stream.js';
 export * from './observability/metrics.js';
 export * from './runtime/service.module.js';
 export * from './runtime/service-lifecycle.js';
-export * from './runtime/service-context.js';
 export * from './runtime/health.module.js';
 export * from './runtime/retry.js';
 export * from './messaging/bus.module.js';

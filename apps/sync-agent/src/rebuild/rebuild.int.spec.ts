@@ -34,8 +34,8 @@ import { applyEvent, effectiveSetOf, emptyProjection } from '../domain/effective
 import { History } from '../domain/effective-licenses/testing/history.js';
 import { SYNC_AGENT_MIGRATIONS } from '../infrastructure/migrations.js';
 import { projectBatch } from '../read-models/effective-licenses/effective-licenses.projector.js';
-import { loadWorkingSet } from '../read-models/effective-licenses/projection-store.js';
-import { projectionConsumers } from '../read-models/failover-readiness/projection-consumers.js';
+import { loadWorkingSet } from '../facts/facts-store.js';
+import { projectionConsumers } from '../facts/projection-consumers.js';
 import { REBUILD_DURABLE, RebuildError, rebuildProjection, type RebuildResult } from './rebuild.js';
 import { holdProjectorLock, projectorLockKey } from './rebuild-tables.js';
 

@@ -24,8 +24,7 @@ import {
   createDataSource,
   ensureDurableConsumer,
   loadEventKeyRing,
-  verifiedEventBatchDecoder,
-  verifiedEventDecoder,
+  verifiedEventDecoders,
   SignatureVerifier,
   pgClientConfig,
   systemClock,
@@ -35,7 +34,7 @@ import {
   type ServiceConfig,
 } from '#shared';
 import { projectBatch } from '../read-models/effective-licenses/effective-licenses.projector.js';
-import { projectionConsumers } from '../read-models/failover-readiness/projection-consumers.js';
+import { projectionConsumers } from '../facts/projection-consumers.js';
 import {
   compareProjections,
   formatComparison,
@@ -198,11 +197,8 @@ async function rebuildInto(ctx: RebuildContext, options: RebuildOptions): Promis
       rejected: (reason, subject) => log(`rebuild: skipped an invalid message on ${subject}: ${reason}`),
       failed: () => undefined,
     },
-    // The live agent's rule: only events signed by their producer count (a forgery it refused stays refused).
-    {
-      decode: verifiedEventDecoder(verification, names),
-      decodeBatch: verifiedEventBatchDecoder(verification, names, verifier),
-    },
+    // The live agent's decoders: only events signed by their producer count (a forgery it refused stays refused).
+    verifiedEventDecoders(verification, names, verifier),
   );
   const consumed = () => outcome.applied + outcome.redelivered + outcome.replayed + outcome.stale;
   let stopped = false;

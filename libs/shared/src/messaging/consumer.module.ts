@@ -19,7 +19,13 @@ import { BUS_NAMES, EVENT_KEYS, SERVICE_CONFIG, SERVICE_LOG, type ServiceLog } f
 import { Bus } from './bus.module.js';
 import { DeadLetterSink, decodeDeadLetter, type DeadLetter } from './dead-letters.js';
 import type { MessageDecoder } from './decode-event.js';
-import { BatchingConsumer, ensureDurableConsumer, type BatchHandler, type DurableConsumerSpec } from './durable-consumer.js';
+import {
+  BatchingConsumer,
+  ensureDurableConsumer,
+  type BatchHandler,
+  type BatchingConsumerOptions,
+  type DurableConsumerSpec,
+} from './durable-consumer.js';
 import { ensureDeadLetterStream, ensureEventStream } from './streams.js';
 
 /** A provider that applies consumed batches: the projector, the transfer handler. */
@@ -36,6 +42,22 @@ export interface ConsumerModuleOptions {
   readonly handler: Type<EventHandler>;
   /** The poison check (default: only events signed by their producer); a replayed dead letter goes through it again. */
   readonly decode?: MessageDecoder<EventEnvelope>;
+}
+
+/**
+ * How a consumer of other services' events decodes them: only events signed by their producer pass (a forgery that
+ * was refused stays refused), a batch's signatures checked on `verifier`'s threads, a single message inline. The
+ * EventConsumer reads with these, and so does the sync agent's rebuild (with its own handler, and no dead letters).
+ */
+export function verifiedEventDecoders(
+  verification: EventKeyRing['verification'],
+  names: BusNames,
+  verifier: SignatureVerifier,
+): Required<Pick<BatchingConsumerOptions<EventEnvelope>, 'decode' | 'decodeBatch'>> {
+  return {
+    decode: verifiedEventDecoder(verification, names),
+    decodeBatch: verifiedEventBatchDecoder(verification, names, verifier),
+  };
 }
 
 const CONSUMPTION = Symbol('ConsumerModuleOptions');
@@ -121,8 +143,7 @@ export class EventConsumer extends DeadLetterDesk {
         batchApplied: batchTimer(consumerLabel(specs)),
       },
       {
-        decode: this.decode,
-        ...(this.plan.decode ? {} : { decodeBatch: verifiedEventBatchDecoder(this.keys.verification, names, this.verifier()) }),
+        ...(this.plan.decode ? { decode: this.decode } : verifiedEventDecoders(this.keys.verification, names, this.verifier())),
         deadLetters: new DeadLetterSink(bus.js, names),
       },
     );

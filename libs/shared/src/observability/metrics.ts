@@ -163,7 +163,7 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
-  /** Where the consumer-pending gauge is read from at each scrape (the runtime, once its consumers exist). */
+  /** Where the consumer-pending gauge is read from at each scrape (the EventConsumer, once its consumers exist). */
   readPendingFrom(source: () => Promise<readonly PendingCount[]>): void {
     this.pendingSource = source;
   }

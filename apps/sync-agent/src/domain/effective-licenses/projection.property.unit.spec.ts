@@ -1,22 +1,25 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { EffectiveLicenseSetV1, parseEnvelope, type EventEnvelope } from '#shared/contracts';
-import { isSameEffectiveSet } from './effective-licenses.js';
+import { changedFieldsOf, isSameEffectiveSet } from './effective-licenses.js';
 import {
   affectedSerials,
   applyEvent,
   applyEvents,
   effectiveSetOf,
   emptyProjection,
+  pairStatefulSyncOf,
   projectionOf,
   type ProjectionState,
 } from './projection.js';
 import { History as HistoryBuilder } from './testing/history.js';
+import { Publisher } from './testing/publisher.js';
 
 /**
  * The sync agent receives pairing and licensing events in any order, some more than once. These properties
  * generate a plausible history, deliver it shuffled with duplicates, and check that the projection ends where
- * in-order delivery ends, and that `affectedSerials` never misses a serial whose set changed on the way.
+ * in-order delivery ends, that `affectedSerials` never misses a serial whose set changed on the way, and that what
+ * decidePublication tells subscribers, batch after batch, is what the projection holds.
  */
 
 const NOW = new Date('2025-06-01T00:00:00.000Z');
@@ -269,6 +272,56 @@ describe('the effective licenses projection', () => {
                 owners.set(id, serial);
               }
             }
+          }
+        }),
+        RUNS,
+      );
+    });
+  });
+
+  describe('when the delivery is projected in batches and published', () => {
+    /** The delivery cut into batches at the given places (as the consumer's pulls and the projector's slices cut it). */
+    const batched = fc.tuple(delivery, fc.array(fc.nat({ max: 80 }), { maxLength: 6 })).map(([{ history, delivered }, cuts]) => {
+      const at = [...new Set([0, ...cuts.map((c) => c % (delivered.length + 1)), delivered.length])].sort((a, b) => a - b);
+      return { history, batches: at.slice(1).map((end, i) => delivered.slice(at[i], end)) };
+    });
+
+    it('tells subscribers after every batch the set each product has, at consecutive versions, each stream once a batch', () => {
+      fc.assert(
+        fc.property(batched, ({ history: { serials }, batches }) => {
+          // A stream's version out of turn throws in Publisher, as a version conflict would in the event store.
+          const publisher = new Publisher(NOW);
+          for (const batch of batches) {
+            const { effectiveSets, statefulSync } = publisher.project(batch);
+            const streams = [...effectiveSets, ...statefulSync].map((c) => c.streamId);
+            expect(new Set(streams).size).toBe(streams.length);
+            for (const change of effectiveSets) expect(change.event.data.changedFields).not.toEqual([]);
+            for (const serial of serials) {
+              const set = effectiveSetOf(publisher.state, serial, NOW);
+              const told = publisher.sets.get(serial)?.set ?? null;
+              expect({ serial, differs: set === null || told === null ? set !== told : changedFieldsOf(told, set) }).toEqual({
+                serial,
+                differs: set === null ? false : [],
+              });
+            }
+          }
+        }),
+        RUNS,
+      );
+    });
+
+    it('ends every pair’s stateful sync where in-order delivery does, telling an ended pair off only if it was on', () => {
+      fc.assert(
+        fc.property(batched, ({ history: { events }, batches }) => {
+          const publisher = new Publisher(NOW);
+          for (const batch of batches) publisher.project(batch);
+          const inOrder = replay(events);
+          for (const pairId of inOrder.pairs.keys()) {
+            const status = pairStatefulSyncOf(inOrder, pairId, NOW);
+            const told = publisher.statefulSync.get(pairId)?.status;
+            if (status.reason === 'NOT_PAIRED')
+              expect({ pairId, enabled: told?.enabled ?? false }).toEqual({ pairId, enabled: false });
+            else expect({ pairId, told }).toEqual({ pairId, told: status });
           }
         }),
         RUNS,

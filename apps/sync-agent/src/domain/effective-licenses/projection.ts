@@ -15,9 +15,9 @@ import {
 } from './effective-licenses.js';
 
 /**
- * The sync agent's projection as pure functions: the only implementation of its rules. The read model
- * (read-models/effective-licenses) loads the part of it a batch can touch from PostgreSQL, runs these functions
- * in memory and saves what changed; its SQL re-implements no rule (docs/decisions.md §8), so the property tests
+ * The sync agent's projection as pure functions: the only implementation of its rules. The projector
+ * (read-models/effective-licenses) loads the part of it a batch can touch from PostgreSQL (facts/), runs these
+ * functions in memory and saves what changed; its SQL re-implements no rule (docs/decisions.md §8), so the property tests
  * here cover the service. Events arrive in any order and possibly more than once; because every event carries
  * its aggregate's full state, keeping only the newest version of each entity makes the result independent of
  * arrival order. Replacements (RMA) are a grow-only set, so they commute too.

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { Allow, Caller, EventStore, READERS, RuleViolation, Serial, valid, type Principal } from '#shared';
-import { productVisibleTo } from '../tenancy.js';
+import { productVisibleTo } from '../../facts/tenancy.js';
 import { isKnownProduct, readHistoryPage, type EffectiveLicensesHistoryPage } from './effective-licenses-history.query.js';
 
 /** `?limit=1..500` (default 50) and `?after=<version>` (default 0: from the first change). */

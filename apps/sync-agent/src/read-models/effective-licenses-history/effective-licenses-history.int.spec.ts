@@ -10,9 +10,10 @@ import {
 import { createTestEventStore, type TestEventStore } from '#shared/testing';
 import { applyEvent, emptyProjection, namedSerials } from '../../domain/effective-licenses/projection.js';
 import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
-import { effectiveLicensesStreamId } from '../effective-licenses/effective-licenses.projector.js';
-import { saveChangedFacts } from '../effective-licenses/projection-store.js';
-import { effectiveSetAt, isKnownProduct, loadConsumedEvents, readHistoryPage } from './effective-licenses-history.query.js';
+import { effectiveLicensesStreamId } from '../../domain/effective-licenses/publication.js';
+import { saveChangedFacts } from '../../facts/facts-store.js';
+import { effectiveSetAt, loadConsumedEvents } from '../../facts/inbox.js';
+import { isKnownProduct, readHistoryPage } from './effective-licenses-history.query.js';
 
 const P = 'C0EAE4000001';
 const S = 'C0EAE4000002';

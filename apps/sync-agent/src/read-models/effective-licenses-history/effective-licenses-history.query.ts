@@ -1,38 +1,10 @@
 /**
- * Queries over the sync agent's history, read SYNCHRONOUSLY from what the projector has committed: the inbox
- * (every consumed envelope, with its instant and the serials it concerns) for "as of", and the sync agent's own
- * events table (the EffectiveLicensesChanged of stream `effective-licenses-<serial>`) for the change history.
+ * The history of a product's effective set, read SYNCHRONOUSLY from what the projector has committed: the sync
+ * agent's own events table (the EffectiveLicensesChanged of stream `effective-licenses-<serial>`). The set "as of"
+ * an instant is folded from the inbox (facts/inbox.ts).
  */
-import type { EffectiveLicenseSetV1, EffectiveLicensesChangedV1, EventEnvelope, Tx } from '#shared';
-import { effectiveLicensesStreamId } from '../effective-licenses/effective-licenses.projector.js';
-import { collectEventsConcerning, effectiveSetAsOf, type ConsumedEvent } from './as-of.js';
-
-/** The consumed events concerning `serials` that occurred at or before `at`, except those in `seen`. */
-export async function loadConsumedEvents(
-  tx: Tx,
-  serials: readonly string[],
-  at: Date,
-  seen: ReadonlySet<string>,
-): Promise<ConsumedEvent[]> {
-  const rows: { serials: string[]; envelope: EventEnvelope }[] = await tx.query(
-    `SELECT serials, envelope FROM inbox
-      WHERE serials && $1::text[] AND occurred_at <= $2 AND NOT (event_id = ANY($3::uuid[]))
-      ORDER BY occurred_at, received_at, event_id`,
-    [serials, at, [...seen]],
-  );
-  return rows.map((r) => ({ serials: r.serials, envelope: r.envelope }));
-}
-
-/** The effective set of `serial` at the past instant `at`, or null when the product was not registered then. */
-export async function effectiveSetAt(
-  tx: Tx,
-  serial: string,
-  at: Date,
-  options: { readonly warningWindowDays?: number } = {},
-): Promise<EffectiveLicenseSetV1 | null> {
-  const events = await collectEventsConcerning(serial, (serials, seen) => loadConsumedEvents(tx, serials, at, seen));
-  return effectiveSetAsOf(events, serial, at, options);
-}
+import type { EffectiveLicensesChangedV1, Tx } from '#shared';
+import { effectiveLicensesStreamId } from '../../domain/effective-licenses/publication.js';
 
 /** One change of a product's effective set. */
 export interface EffectiveLicensesHistoryItem {

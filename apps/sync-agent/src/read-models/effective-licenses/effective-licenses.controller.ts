@@ -7,18 +7,19 @@ import {
   READERS,
   EventStore,
   RuleViolation,
+  SERVICE_CONFIG,
   Serial,
-  ServiceContext as ServiceRuntime,
   ValidationFailedError,
   valid,
   type Clock,
   type EffectiveLicenseSetV1,
   type Principal,
+  type ServiceConfig,
 } from '#shared';
-import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
-import { effectiveSetAt } from '../effective-licenses-history/effective-licenses-history.query.js';
-import { loadWorkingSet } from './projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { effectiveSetAt } from '../../facts/inbox.js';
+import { productVisibleTo } from '../../facts/tenancy.js';
 
 /** `?at=`: an ISO-8601 instant with its offset (`Z` or `±hh:mm`). */
 export const AsOfInstant = z.iso.datetime({
@@ -35,7 +36,7 @@ export const AsOfInstant = z.iso.datetime({
 export class EffectiveLicensesController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -49,7 +50,7 @@ export class EffectiveLicensesController {
     // Another account's product answers exactly like one the agent does not know.
     if (!(await productVisibleTo(this.store, caller, serial))) notFound(serial, 'yet');
     const now = this.clock.now();
-    const options = { warningWindowDays: this.runtime.config.expiryWarningDays };
+    const options = { warningWindowDays: this.config.expiryWarningDays };
     if (at === undefined) {
       const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
       return effectiveSetOf(state, serial, now, options) ?? notFound(serial, 'yet');

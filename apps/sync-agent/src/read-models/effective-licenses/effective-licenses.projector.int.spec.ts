@@ -21,8 +21,9 @@ import {
 } from '../../domain/effective-licenses/projection.js';
 import { History, interleave } from '../../domain/effective-licenses/testing/history.js';
 import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
-import { effectiveLicensesStreamId, projectBatch, statefulSyncStreamId } from './effective-licenses.projector.js';
-import { loadWorkingSet } from './projection-store.js';
+import { effectiveLicensesStreamId, statefulSyncStreamId } from '../../domain/effective-licenses/publication.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { projectBatch } from './effective-licenses.projector.js';
 
 /**
  * The projector against a real schema: the SQL working set, version guards, inbox and outbox must give what the

@@ -6,46 +6,42 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CLOCK,
   EventStore,
-  ServiceContext as ServiceRuntime,
+  SERVICE_CONFIG,
+  ServiceMetrics,
   eventMetadataOf,
   queryPrepared,
-  type Clock,
-  type EventMetadata,
-  type EffectiveLicenseSetV1,
+  repeatKind,
+  replayDetail,
   type BatchHandler,
-  type EventCauseV1,
+  type Clock,
   type EventEnvelope,
+  type EventMetadata,
   type RefusedEvent,
-  type StatefulSyncStatusV1,
+  type ServiceConfig,
   type StreamPosition,
-  type StreamAppend,
-  type SyncAgentEvent,
   type Tx,
 } from '#shared';
-import { changedFieldsOf, diffEffectiveSets } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   applyEvents,
-  effectiveSetOf,
   namedLicenseIds,
   namedSerials,
-  pairStatefulSyncOf,
   storedSerialsOf,
   type EffectiveSetOptions,
-  type ProjectionState,
 } from '../../domain/effective-licenses/projection.js';
 import {
-  loadPublishedStatefulSync,
-  loadNamedFacts,
-  loadSnapshots,
-  loadWorkingSet,
-  recordInInbox,
-  saveChangedFacts,
-  savePublishedStatefulSync,
-  saveSnapshots,
-} from './projection-store.js';
+  decidePublication,
+  effectiveLicensesStreamId,
+  publicationScope,
+  statefulSyncStreamId,
+  type FoldedBatch,
+} from '../../domain/effective-licenses/publication.js';
+import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
+import { recordInInbox } from '../../facts/inbox.js';
+import { loadPublishedStatefulSync, loadSnapshots, savePublishedStatefulSync, saveSnapshots } from './published-store.js';
 
-export const effectiveLicensesStreamId = (serial: string): string => `effective-licenses-${serial}`;
-export const statefulSyncStreamId = (pairId: string): string => `stateful-sync-${pairId}`;
+// The published streams' names are the domain's (publication.ts); re-exported here, where test/contract-docs.spec.ts
+// has always read them from.
+export { effectiveLicensesStreamId, statefulSyncStreamId };
 
 const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
@@ -183,17 +179,14 @@ async function projectSlice(
     const first = firstIndexOf.get(event.eventId)!;
     if (first === index && !known.has(event.eventId)) continue;
     const original = first === index ? known.get(event.eventId)! : (positions[first] ?? null);
-    const source = positions[index];
-    if (original && source && original.stream === source.stream && original.seq === source.seq) counts.redelivered++;
+    if (repeatKind(original, positions[index]) === 'redelivery') counts.redelivered++;
     else counts.refused.push({ index, reason: 'REPLAYED', detail: replayDetail(event, original) });
   }
   const events = unique.filter((e) => !known.has(e.eventId));
   if (events.length === 0) return;
 
   const { state, folded } = applyEvents(before, events);
-  // Every event of the slice that touched each serial, in the order applied: the causes named in what is published.
-  const causeOf = new Map<string, EventEnvelope[]>();
-  for (const { event, applied, affected } of folded) {
+  for (const { event, applied } of folded) {
     if (!applied) {
       counts.refused.push({
         index: firstIndexOf.get(event.eventId)!,
@@ -204,126 +197,40 @@ async function projectSlice(
     }
     counts.applied++;
     appliedEvents.push(event);
-    for (const serial of affected) {
-      const causes = causeOf.get(serial);
-      if (causes) causes.push(event);
-      else causeOf.set(serial, [event]);
-    }
   }
   await saveChangedFacts(tx, before, state);
   if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
-
-  const now = clock.now();
-  await publishEffectiveSets(store, tx, state, causeOf, now, options);
-  await publishStatefulSync(store, tx, state, causeOf, events, now, options);
-}
-
-function replayDetail(event: EventEnvelope, original: StreamPosition | null): string {
-  const where = original ? ` from ${original.stream} sequence ${original.seq}` : '';
-  return `${event.type} ${event.eventId} was already applied${where}`;
-}
-
-/** How a published event names what caused it: every cause, and the last one alone (`cause`, as v1 always had it). */
-function causesOf(events: readonly EventEnvelope[]): { cause: EventCauseV1; causes: EventCauseV1[] } {
-  const causes = events.map((e) => ({ eventId: e.eventId, type: e.type }));
-  return { cause: causes.at(-1)!, causes };
-}
-
-async function publishEffectiveSets(
-  store: EventStore,
-  tx: Tx,
-  state: ProjectionState,
-  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
-  now: Date,
-  options: EffectiveSetOptions,
-): Promise<void> {
-  const snapshots = await loadSnapshots(tx, [...causeOf.keys()]);
-  const appends: StreamAppend<SyncAgentEvent>[] = [];
-  const published: { set: EffectiveLicenseSetV1; version: number }[] = [];
-  for (const [serial, events] of causeOf) {
-    const set = effectiveSetOf(state, serial, now, options);
-    if (set === null) continue; // not registered (yet): nothing to publish
-    const previous = snapshots.get(serial);
-    const changedFields = changedFieldsOf(previous?.set ?? null, set);
-    if (changedFields.length === 0) continue;
-    const version = previous?.version ?? 0;
-    const cause = events.at(-1)!;
-    const change: SyncAgentEvent = {
-      type: 'EffectiveLicensesChanged',
-      data: {
-        serial,
-        ...diffEffectiveSets(previous?.set ?? null, set),
-        set,
-        ...causesOf(events),
-        changedFields,
-        computedAt: now.toISOString(),
-      },
-    };
-    appends.push({
-      streamId: effectiveLicensesStreamId(serial),
-      expectedVersion: version,
-      events: [change],
-      context: { occurredAt: now, metadata: derivedMetadata(cause) },
-    });
-    published.push({ set, version: version + 1 });
-  }
-  // One statement each for the whole batch, not two per serial.
-  await store.appendToStreams(tx, appends);
-  await saveSnapshots(tx, published);
+  await publish(store, tx, { state, folded }, clock.now(), options);
 }
 
 /**
- * Publishes the stateful synchronization of every pair of an affected serial whose status differs from the one
- * last published for it. A pair seen for the first time publishes its status (nothing was published before); a
- * pair that ended (dissociated, or superseded by a later association) publishes NOT_PAIRED only if it was
- * enabled, since "off" is what its units already knew.
+ * Loads what was last published for what the slice touched, asks decidePublication what to publish, and writes it:
+ * the EffectiveLicensesChanged and their snapshots in one statement each, then each StatefulSyncChanged and its status.
  */
-async function publishStatefulSync(
-  store: EventStore,
-  tx: Tx,
-  state: ProjectionState,
-  causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
-  events: readonly EventEnvelope[],
-  now: Date,
-  options: EffectiveSetOptions,
-): Promise<void> {
-  const pairs = [...state.pairs.values()]
-    .map((p) => p.facts)
-    .filter((p) => causeOf.has(p.primarySerial) || causeOf.has(p.secondarySerial))
-    .sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
-  const published = await loadPublishedStatefulSync(
+async function publish(store: EventStore, tx: Tx, batch: FoldedBatch, now: Date, options: EffectiveSetOptions): Promise<void> {
+  const scope = publicationScope(batch);
+  const published = {
+    sets: await loadSnapshots(tx, scope.serials),
+    statefulSync: await loadPublishedStatefulSync(tx, scope.pairIds),
+  };
+  const { effectiveSets, statefulSync } = decidePublication(batch, published, now, options);
+  const context = (cause: EventEnvelope) => ({ occurredAt: now, metadata: derivedMetadata(cause) });
+  await store.appendToStreams(
     tx,
-    pairs.map((p) => p.pairId),
+    effectiveSets.map(({ streamId, expectedVersion, event, cause }) => ({
+      streamId,
+      expectedVersion,
+      events: [event],
+      context: context(cause),
+    })),
   );
-  const statuses = pairs.map((pair) => ({ pair, status: pairStatefulSyncOf(state, pair.pairId, now, options) }));
-  const positionOf = new Map(events.map((e, i) => [e, i]));
-  // Pairs that ended are announced first: off for the old pair before on for the pair that replaced it.
-  statuses.sort((a, b) => Number(b.status.reason === 'NOT_PAIRED') - Number(a.status.reason === 'NOT_PAIRED'));
-  for (const { pair, status } of statuses) {
-    const previous = published.get(pair.pairId);
-    if (!shouldPublish(previous?.status ?? null, status)) continue;
-    // The events that touched either unit, in the order applied; the last is the cause.
-    const causes = [...new Set([...(causeOf.get(pair.primarySerial) ?? []), ...(causeOf.get(pair.secondarySerial) ?? [])])].sort(
-      (a, b) => positionOf.get(a)! - positionOf.get(b)!,
-    );
-    const cause = causes.at(-1)!;
-    const version = previous?.version ?? 0;
-    const change: SyncAgentEvent = {
-      type: 'StatefulSyncChanged',
-      data: {
-        pairId: pair.pairId,
-        primarySerial: pair.primarySerial,
-        secondarySerial: pair.secondarySerial,
-        ...status,
-        ...causesOf(causes),
-        changedAt: now.toISOString(),
-      },
-    };
-    await store.append(tx, statefulSyncStreamId(pair.pairId), version, [change], {
-      occurredAt: now,
-      metadata: derivedMetadata(cause),
-    });
-    await savePublishedStatefulSync(tx, pair, status, version + 1);
+  await saveSnapshots(
+    tx,
+    effectiveSets.map(({ set, expectedVersion }) => ({ set, version: expectedVersion + 1 })),
+  );
+  for (const { streamId, expectedVersion, event, cause, pair, status } of statefulSync) {
+    await store.append(tx, streamId, expectedVersion, [event], context(cause));
+    await savePublishedStatefulSync(tx, pair, status, expectedVersion + 1);
   }
 }
 
@@ -336,28 +243,24 @@ function derivedMetadata(cause: EventEnvelope): EventMetadata {
   });
 }
 
-function shouldPublish(previous: StatefulSyncStatusV1 | null, status: StatefulSyncStatusV1): boolean {
-  if (status.reason === 'NOT_PAIRED') return previous?.enabled === true;
-  return previous === null || previous.enabled !== status.enabled || previous.reason !== status.reason;
-}
-
 /** The Nest adapter: runs each consumed batch through projectBatch, counts the outcomes, returns the refused. */
 @Injectable()
 export class EffectiveLicensesProjector {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(ServiceMetrics) private readonly metrics: ServiceMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   readonly handle: BatchHandler = async (batch, positions) => {
-    const { propagation } = this.runtime.metrics;
+    const { propagation, eventsConsumed } = this.metrics;
     const counts = await projectBatch(
       this.store,
       this.clock,
       batch,
       {
-        warningWindowDays: this.runtime.config.expiryWarningDays,
+        warningWindowDays: this.config.expiryWarningDays,
         // From the producer's occurredAt to this commit: how long a change took to reach the effective sets.
         onCommitted: (applied) => {
           const now = Date.now();
@@ -367,9 +270,8 @@ export class EffectiveLicensesProjector {
       },
       positions,
     );
-    const metrics = this.runtime.metrics.eventsConsumed;
-    metrics.inc({ outcome: 'applied' }, counts.applied);
-    metrics.inc({ outcome: 'redelivered' }, counts.redelivered);
+    eventsConsumed.inc({ outcome: 'applied' }, counts.applied);
+    eventsConsumed.inc({ outcome: 'redelivered' }, counts.redelivered);
     // The refused (replays and stale versions) are counted as rejected and dead-lettered by the consumer.
     return counts.refused;
   };

@@ -13,7 +13,7 @@ import {
   valid,
   type Principal,
 } from '#shared';
-import { pairVisibleTo } from '../tenancy.js';
+import { pairVisibleTo } from '../../facts/tenancy.js';
 import type { FailoverReadinessReport } from './failover-readiness.js';
 import { FailoverReadinessQuery, type AccountReadinessReport } from './failover-readiness.query.js';
 

@@ -13,9 +13,9 @@ import {
 import { createTestEventStore, deleteStreams, testBusNamespace, type TestEventStore } from '#shared/testing';
 import { applyEvent, emptyProjection } from '../../domain/effective-licenses/projection.js';
 import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
-import { saveChangedFacts } from '../effective-licenses/projection-store.js';
+import { saveChangedFacts } from '../../facts/facts-store.js';
+import { projectionConsumers } from '../../facts/projection-consumers.js';
 import { associatedPairsPage, readConsumerLag, serialsOfPair } from './failover-readiness.query.js';
-import { projectionConsumers } from './projection-consumers.js';
 
 const A1 = 'C0EAE4000001';
 const A2 = 'C0EAE4000002';

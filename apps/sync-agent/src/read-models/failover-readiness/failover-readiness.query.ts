@@ -7,25 +7,29 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import {
+  BUS_NAMES,
+  Bus,
   CLOCK,
   EventStore,
   NewestEventReplyV1,
-  ServiceContext as ServiceRuntime,
+  SERVICE_CONFIG,
   encodeCursor,
+  type BusNames,
   type Clock,
   type DurableConsumerSpec,
   type EventSource,
+  type ServiceConfig,
   type SignedRpcClient,
   type Tx,
 } from '#shared';
-import { loadWorkingSet } from '../effective-licenses/projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { projectionConsumers } from '../../facts/projection-consumers.js';
 import {
   assessFailoverReadiness,
   type ConsumerLag,
   type FailoverReadinessReport,
   type ProducerCatchUp,
 } from './failover-readiness.js';
-import { projectionConsumers } from './projection-consumers.js';
 
 /** How many events each consumer has not applied yet: delivered-but-unacknowledged ones count too. */
 export async function readConsumerLag(
@@ -157,10 +161,12 @@ export class FailoverReadinessQuery {
 
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(BUS_NAMES) private readonly names: BusNames,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
-    this.producers = new Map(PRODUCERS.map((source) => [source, runtime.askerOf(source, `the ${source} service`)]));
+    this.producers = new Map(PRODUCERS.map((source) => [source, bus.askerOf(source, `the ${source} service`)]));
   }
 
   /** The readiness of one pair, or null when the sync agent knows no such pair. */
@@ -223,7 +229,7 @@ export class FailoverReadinessQuery {
   }
 
   private context(lag: readonly ConsumerLag[], producers: readonly ProducerCatchUp[]) {
-    return { now: this.clock.now(), lag, producers, warningWindowDays: this.runtime.config.expiryWarningDays };
+    return { now: this.clock.now(), lag, producers, warningWindowDays: this.config.expiryWarningDays };
   }
 
   /** Each producer's signed answer: the newest event it has committed (or why there is none). */
@@ -231,7 +237,7 @@ export class FailoverReadinessQuery {
     return Promise.all(
       [...this.producers].map(async ([source, producer]): Promise<NewestEvent> => {
         try {
-          const reply = await producer.request(this.runtime.names.newestEvent(source), {}, NewestEventReplyV1);
+          const reply = await producer.request(this.names.newestEvent(source), {}, NewestEventReplyV1);
           return { source, newestEventId: reply.eventId };
         } catch (error) {
           return { source, error: (error as Error).message };
@@ -242,12 +248,12 @@ export class FailoverReadinessQuery {
 
   private async lag(): Promise<ConsumerLag[]> {
     try {
-      this.jsm ??= jetstreamManager(this.runtime.nats, { checkAPI: false });
-      return await readConsumerLag(await this.jsm, projectionConsumers(this.runtime.names));
+      this.jsm ??= jetstreamManager(this.bus.nats, { checkAPI: false });
+      return await readConsumerLag(await this.jsm, projectionConsumers(this.names));
     } catch (error) {
       this.jsm = undefined;
       const message = (error as Error).message;
-      return projectionConsumers(this.runtime.names).map(({ stream }) => ({ stream, error: message }));
+      return projectionConsumers(this.names).map(({ stream }) => ({ stream, error: message }));
     }
   }
 }

@@ -7,17 +7,18 @@ import {
   READERS,
   EventStore,
   RuleViolation,
+  SERVICE_CONFIG,
   Serial,
-  ServiceContext as ServiceRuntime,
   valid,
   type Clock,
   type LicenseSigningKeySetV1,
   type SignedLicenseDocumentV1,
   type Principal,
+  type ServiceConfig,
 } from '#shared';
-import { productVisibleTo } from '../tenancy.js';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
-import { loadWorkingSet } from '../effective-licenses/projection-store.js';
+import { loadWorkingSet } from '../../facts/facts-store.js';
+import { productVisibleTo } from '../../facts/tenancy.js';
 import { LicenseSigningKeyRing } from './license-signing-keys.js';
 
 /**
@@ -29,7 +30,7 @@ import { LicenseSigningKeyRing } from './license-signing-keys.js';
 export class LicenseDocumentController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LicenseSigningKeyRing) private readonly keys: LicenseSigningKeyRing,
   ) {}
@@ -44,7 +45,7 @@ export class LicenseDocumentController {
     const now = this.clock.now();
     const visible = await productVisibleTo(this.store, caller, serial);
     const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
-    const set = visible ? effectiveSetOf(state, serial, now, { warningWindowDays: this.runtime.config.expiryWarningDays }) : null;
+    const set = visible ? effectiveSetOf(state, serial, now, { warningWindowDays: this.config.expiryWarningDays }) : null;
     // Another account's product answers exactly like one the agent does not know.
     if (!set)
       throw new RuleViolation('PRODUCT_NOT_FOUND', 'not-found', `The sync agent knows no product with serial "${serial}" (yet)`);

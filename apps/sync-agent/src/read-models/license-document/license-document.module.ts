@@ -1,5 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
-import { ConfigurationError, ServiceContext as ServiceRuntime } from '#shared';
+import { ConfigurationError, SERVICE_CONFIG, type ServiceConfig } from '#shared';
 import { LicenseDocumentController, LicenseSigningKeysController } from './license-document.controller.js';
 import { LicenseSigningKeyRing, loadLicenseSigningKeyRing } from './license-signing-keys.js';
 
@@ -13,8 +13,8 @@ import { LicenseSigningKeyRing, loadLicenseSigningKeyRing } from './license-sign
   providers: [
     {
       provide: LicenseSigningKeyRing,
-      inject: [ServiceRuntime],
-      useFactory: (runtime: ServiceRuntime): LicenseSigningKeyRing => keyRingOrExit(runtime.config.service),
+      inject: [SERVICE_CONFIG],
+      useFactory: (config: ServiceConfig): LicenseSigningKeyRing => keyRingOrExit(config.service),
     },
   ],
 })

@@ -4,8 +4,9 @@ import type { BusNames, DurableConsumerSpec } from '#shared';
 export const SYNC_AGENT_DURABLE = 'sync-agent';
 
 /**
- * The durable consumers that feed the effective-licenses projection: one per source stream. Declared once so
- * that main.ts consumes exactly the consumers whose backlog failover readiness reports.
+ * The durable consumers whose events become the facts: one per source stream. Declared once so that the consumer
+ * module (sync-agent.module.ts), the rebuild and bus setup read exactly the consumers whose backlog failover
+ * readiness reports.
  */
 export function projectionConsumers(names: BusNames): DurableConsumerSpec[] {
   return [

@@ -6,7 +6,7 @@ import type {
   ProductsAssociatedV1,
   PublishedEvent,
 } from '#shared/contracts';
-import { namedSerials } from '../../domain/effective-licenses/projection.js';
+import { namedSerials } from './projection.js';
 import { collectEventsConcerning, effectiveSetAsOf, newSerialsIn, type ConsumedEvent } from './as-of.js';
 
 const P = 'C0EAE4000001';

@@ -1,24 +1,11 @@
-import {
-  queryPrepared,
-  type EffectiveLicenseSetV1,
-  type EventEnvelope,
-  type LicenseStateV1,
-  type StatefulSyncStatusV1,
-  type StreamPosition,
-  type Tx,
-} from '#shared';
-import type { PairFacts, ProductFacts } from '../../domain/effective-licenses/effective-licenses.js';
-import {
-  namedSerials,
-  projectionOf,
-  type ProjectionState,
-  type Succession,
-  type Versioned,
-} from '../../domain/effective-licenses/projection.js';
+import { queryPrepared, type LicenseStateV1, type Tx } from '#shared';
+import type { PairFacts, ProductFacts } from '../domain/effective-licenses/effective-licenses.js';
+import { projectionOf, type ProjectionState, type Succession, type Versioned } from '../domain/effective-licenses/projection.js';
 
 /**
- * Loads from and saves to PostgreSQL the part of the projection a batch of events can touch. The rules
- * (newest version wins, who holds a replaced unit's licenses, what is affected, what the effective set is) are
+ * The sync agent's facts (products, pairs, licenses, replacements), written by the projector and read by every read
+ * model: loads from and saves to PostgreSQL the part of the projection a batch of events or a query can touch. The
+ * rules (newest version wins, who holds a replaced unit's licenses, what is affected, what the effective set is) are
  * the pure functions of domain/effective-licenses; this file only moves their state in and out of tables.
  */
 
@@ -293,128 +280,4 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
       ],
     );
   }
-}
-
-/** An event to record in the inbox, with the position it was consumed from (none when applied from elsewhere). */
-export interface InboxEntry {
-  readonly event: EventEnvelope;
-  readonly source?: StreamPosition;
-}
-
-/**
- * Records each event id once, with the event itself, where it was consumed from, when it occurred and the serials
- * it concerns (by default the ones it names) for "as of" queries. Returns, for every event id that was already
- * recorded, the position it was first consumed from (null if unknown); the ids not in it are new.
- */
-export async function recordInInbox(
-  tx: Tx,
-  entries: readonly InboxEntry[],
-  serialsOf: (event: EventEnvelope) => readonly string[] = namedSerials,
-): Promise<Map<string, StreamPosition | null>> {
-  if (entries.length === 0) return new Map();
-  const inserted: { event_id: string }[] = await queryPrepared(
-    tx,
-    'sync-agent.record-inbox',
-    `INSERT INTO inbox (event_id, event_type, stream_id, stream_version, occurred_at, serials, envelope, source_stream, source_seq)
-     SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type text, stream_id text,
-       stream_version int, occurred_at timestamptz, serials text[], envelope jsonb, source_stream text, source_seq bigint)
-     ON CONFLICT (event_id) DO NOTHING
-     RETURNING event_id`,
-    [
-      JSON.stringify(
-        entries.map(({ event: e, source }) => ({
-          event_id: e.eventId,
-          event_type: e.type,
-          stream_id: e.streamId,
-          stream_version: e.streamVersion,
-          occurred_at: e.occurredAt,
-          serials: serialsOf(e),
-          envelope: e,
-          source_stream: source?.stream ?? null,
-          source_seq: source?.seq ?? null,
-        })),
-      ),
-    ],
-  );
-  const fresh = new Set(inserted.map((r) => r.event_id));
-  const known = entries.map((e) => e.event.eventId).filter((id) => !fresh.has(id));
-  if (known.length === 0) return new Map();
-  // Rare (redeliveries and replays only), so a second statement here costs the common case nothing.
-  const rows: { event_id: string; source_stream: string | null; source_seq: string | null }[] = await queryPrepared(
-    tx,
-    'sync-agent.inbox-sources',
-    'SELECT event_id, source_stream, source_seq FROM inbox WHERE event_id = ANY($1::uuid[])',
-    [known],
-  );
-  return new Map(
-    rows.map((r) => [
-      r.event_id,
-      r.source_stream === null || r.source_seq === null ? null : { stream: r.source_stream, seq: Number(r.source_seq) },
-    ]),
-  );
-}
-
-/** The effective sets last published, with their stream versions. */
-export async function loadSnapshots(
-  tx: Tx,
-  serials: readonly string[],
-): Promise<Map<string, { set: EffectiveLicenseSetV1; version: number }>> {
-  const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await queryPrepared(
-    tx,
-    'sync-agent.load-snapshots',
-    'SELECT serial, set, version FROM effective_sets WHERE serial = ANY($1::text[])',
-    [serials],
-  );
-  return new Map(rows.map((r) => [r.serial, { set: r.set, version: r.version }]));
-}
-
-/** Stores the effective sets just published, with their stream versions, in one statement. */
-export async function saveSnapshots(
-  tx: Tx,
-  snapshots: readonly { readonly set: EffectiveLicenseSetV1; readonly version: number }[],
-): Promise<void> {
-  if (snapshots.length === 0) return;
-  await queryPrepared(
-    tx,
-    'sync-agent.save-snapshots',
-    `INSERT INTO effective_sets (serial, set, version, updated_at)
-     SELECT serial, set, version, now() FROM jsonb_to_recordset($1::jsonb) AS s(serial text, set jsonb, version int)
-     ON CONFLICT (serial) DO UPDATE SET set = EXCLUDED.set, version = EXCLUDED.version, updated_at = now()`,
-    [JSON.stringify(snapshots.map((s) => ({ serial: s.set.serial, set: s.set, version: s.version })))],
-  );
-}
-
-/** The stateful-sync status last published for a pair, and the version of its `stateful-sync-<pairId>` stream. */
-export interface PublishedStatefulSync {
-  readonly status: StatefulSyncStatusV1;
-  readonly version: number;
-}
-
-export async function loadPublishedStatefulSync(tx: Tx, pairIds: readonly string[]): Promise<Map<string, PublishedStatefulSync>> {
-  if (pairIds.length === 0) return new Map();
-  const rows: { pair_id: string; enabled: boolean; reason: StatefulSyncStatusV1['reason']; version: number }[] =
-    await queryPrepared(
-      tx,
-      'sync-agent.load-stateful-sync',
-      'SELECT pair_id, enabled, reason, version FROM stateful_sync_published WHERE pair_id = ANY($1::uuid[])',
-      [pairIds],
-    );
-  return new Map(rows.map((r) => [r.pair_id, { status: { enabled: r.enabled, reason: r.reason }, version: r.version }]));
-}
-
-export async function savePublishedStatefulSync(
-  tx: Tx,
-  pair: Pick<PairFacts, 'pairId' | 'primarySerial' | 'secondarySerial'>,
-  status: StatefulSyncStatusV1,
-  version: number,
-): Promise<void> {
-  await queryPrepared(
-    tx,
-    'sync-agent.save-stateful-sync',
-    `INSERT INTO stateful_sync_published (pair_id, primary_serial, secondary_serial, enabled, reason, version, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now())
-     ON CONFLICT (pair_id) DO UPDATE SET enabled = EXCLUDED.enabled, reason = EXCLUDED.reason, version = EXCLUDED.version,
-       updated_at = now()`,
-    [pair.pairId, pair.primarySerial, pair.secondarySerial, status.enabled, status.reason, version],
-  );
 }

@@ -1,5 +1,5 @@
 import type { EffectiveLicenseSetV1, EventEnvelope } from '#shared/contracts';
-import { applyEvents, effectiveSetOf, emptyProjection } from '../../domain/effective-licenses/projection.js';
+import { applyEvents, effectiveSetOf, emptyProjection } from './projection.js';
 
 /**
  * "As of": a product's effective set at a past instant, answered from the events the sync agent consumed
