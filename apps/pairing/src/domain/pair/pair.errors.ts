@@ -27,19 +27,27 @@ const violation = violationsOf(PAIR_RULES);
 export const sameProduct = (serial: string): RuleViolation =>
   violation('SAME_PRODUCT', `Product "${serial}" cannot be paired with itself`);
 
+/**
+ * The two sides the model and account rules compare: the units of a new pair, or a pair and the product replacing
+ * one of its units.
+ */
+const SIDES = { association: ['The Primary', 'the Secondary'], replacement: ['The pair', 'the replacement'] } as const;
+export type Sides = keyof typeof SIDES;
+
 /** Failover needs identical hardware on both sides. */
-export const modelMismatch = (primaryModel: string, secondaryModel: string): RuleViolation =>
-  violation(
-    'MODEL_MISMATCH',
-    `The Primary is a "${primaryModel}" but the Secondary is a "${secondaryModel}": both must be the same model`,
-  );
+export const modelMismatch = (sides: Sides, model: string, otherModel: string): RuleViolation => {
+  const [one, other] = SIDES[sides];
+  return violation('MODEL_MISMATCH', `${one} is a "${model}" but ${other} is a "${otherModel}": both must be the same model`);
+};
 
 /** Licenses are shared only within one account. */
-export const accountMismatch = (primaryAccountId: string, secondaryAccountId: string): RuleViolation =>
-  violation(
+export const accountMismatch = (sides: Sides, accountId: string, otherAccountId: string): RuleViolation => {
+  const [one, other] = SIDES[sides];
+  return violation(
     'ACCOUNT_MISMATCH',
-    `The Primary belongs to account "${primaryAccountId}" but the Secondary to "${secondaryAccountId}": both must be in the same account`,
+    `${one} belongs to account "${accountId}" but ${other} to "${otherAccountId}": both must be in the same account`,
   );
+};
 
 /** A product is in at most one active pair, so its licenses flow in one direction only. */
 export const alreadyPaired = (serial: string, pairId: string): RuleViolation =>
@@ -62,17 +70,3 @@ export const unitNotInPair = (serial: string, pairId: string): RuleViolation =>
 /** A replacement must be another product than the pair's two units, or a unit would be its own peer. */
 export const replacementInPair = (serial: string, pairId: string): RuleViolation =>
   violation('SAME_PRODUCT', `Product "${serial}" is already a unit of pair "${pairId}" and cannot replace one of its units`);
-
-/** The replacement takes over a unit of the pair, so it must be the pair's model (identical hardware). */
-export const replacementModelMismatch = (pairModel: string, replacementModel: string): RuleViolation =>
-  violation(
-    'MODEL_MISMATCH',
-    `The pair is a "${pairModel}" but the replacement is a "${replacementModel}": both must be the same model`,
-  );
-
-/** Licenses move to the replacement's pair only within one account. */
-export const replacementAccountMismatch = (pairAccountId: string, replacementAccountId: string): RuleViolation =>
-  violation(
-    'ACCOUNT_MISMATCH',
-    `The pair belongs to account "${pairAccountId}" but the replacement to "${replacementAccountId}": both must be in the same account`,
-  );
