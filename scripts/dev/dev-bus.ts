@@ -9,12 +9,10 @@ import { accessSync, constants, copyFileSync, createWriteStream, existsSync, rea
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BUS_PASSWORD_VARIABLES,
-  BUS_USERS,
-  busPassword,
+  busPasswordEnvironment,
+  busPasswordsKeptIn,
   ensureDirectory,
   envFile,
-  parseEnvFile,
   readSecret,
   syncCopy,
   type BusUser,
@@ -83,11 +81,8 @@ export function devBusFiles(stateDir: string) {
 export function prepareDevBus(stateDir: string, port: number, repoRoot: string): Record<BusUser, string> {
   const files = devBusFiles(stateDir);
   ensureDirectory(stateDir, 0o700);
-  const known = parseEnvFile(readSecret(files.passwords) ?? '');
-  const passwords = Object.fromEntries(
-    BUS_USERS.map((user) => [user, known[BUS_PASSWORD_VARIABLES[user]] || busPassword()]),
-  ) as Record<BusUser, string>;
-  syncCopy(files.passwords, envFile(Object.fromEntries(BUS_USERS.map((u) => [BUS_PASSWORD_VARIABLES[u], passwords[u]]))), 0o600);
+  const passwords = busPasswordsKeptIn(files.passwords);
+  syncCopy(files.passwords, envFile(busPasswordEnvironment(passwords)), 0o600);
   // nats-server resolves an include against the including file's directory only, so the permissions sit beside it.
   copyFileSync(permissionsFile(repoRoot), files.permissions);
   writeFileSync(
@@ -134,7 +129,7 @@ export async function startDevBus(options: {
   await stopLeftover(files.pid, files.config, options.log);
   const env = {
     ...process.env,
-    ...Object.fromEntries(BUS_USERS.map((u) => [BUS_PASSWORD_VARIABLES[u], passwords[u]])),
+    ...busPasswordEnvironment(passwords),
   };
   const child = spawn(options.binary, ['-c', files.config], { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const logFile = createWriteStream(files.log, { flags: 'a', mode: 0o600 });
