@@ -17,6 +17,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { busNames } from '#shared/contracts';
+import { driver } from './support/driver.js';
 import { storeFixedCauseDeadLetter } from './support/dead-letters.js';
 import {
   DAY_MS,
@@ -66,25 +67,13 @@ interface TestPair {
   readonly secondary: string;
 }
 
-async function register(accountId: string, as: Api = pairing): Promise<string> {
-  const serial = randomSerial();
-  const response = await as.post('/products', { serial, model: 'NSA 2700', firmwareVersion: '7.0.1', accountId });
-  expect(response.status).toBe(201);
-  return serial;
-}
+/** The stories as operators of this account and of another one. */
+const ours = driver(() => system, mine);
+const others = driver(() => system, theirs);
 
-async function associate(accountId: string, as: Api = pairing): Promise<TestPair> {
-  const primary = await register(accountId, as);
-  const secondary = await register(accountId, as);
-  const response = await as.post<Json>('/pairs', { primarySerial: primary, secondarySerial: secondary });
-  expect(response.status).toBe(201);
-  return { pairId: response.body.pairId, primary, secondary };
-}
-
-async function grant(serial: string, sku: string, days: number): Promise<Json> {
-  const response = await licensing.post<Json>(`/products/${serial}/licenses`, { sku, expiresAt: fromNow(days * DAY_MS) });
-  expect(response.status).toBe(201);
-  return response.body;
+/** A license of `sku` on `serial` expiring in `days` days. */
+function grant(serial: string, sku: string, days: number): Promise<Json> {
+  return ours.grant(serial, sku, { expiresAt: fromNow(days * DAY_MS) });
 }
 
 /** Waits until the Secondary's effective set (now) holds `sku` or not. */
@@ -135,14 +124,14 @@ beforeAll(async () => {
   licensing = api(system.licensing);
   syncAgent = api(system.syncAgent);
 
-  healthy = await associate(mine);
+  healthy = await ours.pair();
   baseLicense = (await grant(healthy.primary, 'SONICOS_ENHANCED', 300)).licenseId;
   revokable = (await grant(healthy.primary, 'GATEWAY_AV', 60)).licenseId;
   await grant(healthy.primary, 'STATEFUL_SYNC', 300);
-  warned = await associate(mine);
+  warned = await ours.pair();
   await grant(warned.primary, 'SONICOS_ENHANCED', 300);
   expiringSoon = (await grant(warned.primary, 'SUPPORT_24X7', 12)).licenseId;
-  foreign = await associate(theirs);
+  foreign = await others.pair();
   await grant(foreign.primary, 'SONICOS_ENHANCED', 300);
   await grant(foreign.primary, 'IPS', 45);
 
@@ -153,11 +142,11 @@ beforeAll(async () => {
   });
   expect(created.status).toBe(201);
   admin = { keyId: created.body.keyId, apiKey: created.body.apiKey };
-  unlicensed = await associate(mine, api(system.pairing, admin.apiKey));
+  unlicensed = await driver(() => system, mine, admin.apiKey).pair();
   await grant(unlicensed.primary, 'GATEWAY_AV', 200);
 
   // A pair that shared a license, then ended.
-  const pair = await associate(mine);
+  const pair = await ours.pair();
   const granted = await grant(pair.primary, 'CAPTURE_ATP', 80);
   await secondaryHolds(pair.secondary, 'CAPTURE_ATP');
   // Far enough apart that the slider (one-second steps) can stop between the grant and the dissociation.

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { busNames } from '#shared/contracts';
-import { lettersOnly, startSecureNatsServer, type BusUser, type SecureNatsServer } from '#shared/testing';
+import { busPassword, startSecureNatsServer, type BusUser, type SecureNatsServer } from '#shared/testing';
 import { teamPasswordVariable, teamUserEntry, withTeamUser } from '#shared';
 import { EffectiveSetSubscriber } from '../examples/subscriber/src/subscriber.js';
 import { DAY_MS, REPO_ROOT, api, eventually, fromNow, startSystem, type Api, type RunningSystem } from './support/system.js';
@@ -19,7 +19,7 @@ import { driver } from './support/driver.js';
 jest.setTimeout(180_000);
 
 const TEAM = 'example';
-const PASSWORD = lettersOnly(24);
+const PASSWORD = busPassword(24);
 const names = busNames(''); // the permissions are written for the production namespace; the server is ours alone
 const run = promisify(execFile);
 

@@ -6,9 +6,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   APP_SERVICES,
-  BUS_PASSWORD_VARIABLES,
-  BUS_USERS,
-  busPassword,
+  busPasswordEnvironment,
+  busPasswordsKeptIn,
   createSecret,
   databasePassword,
   ensureDirectory,
@@ -16,14 +15,12 @@ import {
   isPrivateKeyPem,
   newPrivateKeyPem,
   operatorApiKey,
-  parseEnvFile,
   pemNames,
   publicKeyPem,
   readSecret,
   syncCopy,
   timestampKid,
   type AppService,
-  type BusUser,
   type FileOwner,
 } from './secrets.js';
 
@@ -85,11 +82,8 @@ export function ensureSecrets(layout: SecretsLayout, owner: FileOwner, now: Date
 
   // The originals.
   ensureDirectory(layout.init.dir, DIRECTORY, ROOT_OWNER);
-  const known = parseEnvFile(readSecret(layout.init.busPasswords) ?? '');
-  const passwords = Object.fromEntries(
-    BUS_USERS.map((user) => [user, known[BUS_PASSWORD_VARIABLES[user]] || busPassword()]),
-  ) as Record<BusUser, string>;
-  const passwordFile = envFile(Object.fromEntries(BUS_USERS.map((u) => [BUS_PASSWORD_VARIABLES[u], passwords[u]])));
+  const passwords = busPasswordsKeptIn(layout.init.busPasswords);
+  const passwordFile = envFile(busPasswordEnvironment(passwords));
   // Only missing users are added: an existing password is never replaced.
   copy(layout.init.busPasswords, passwordFile, ROOT_OWNER);
   create(layout.init.postgresPassword, databasePassword, ROOT_OWNER);

@@ -11,35 +11,21 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, renameSync,
 import { dirname } from 'node:path';
 import { describeKeyFileError, generateApiKey } from '#shared/tools';
 
+import { BUS_PASSWORD_VARIABLES, BUS_USERS, busPassword, type BusUser } from '#shared/tools';
+
+export { BUS_PASSWORD_VARIABLES, BUS_USERS, busPassword, busPasswordEnvironment, type BusUser } from '#shared/tools';
+
 /** The producing services, each with its own event-signing key (EVENT_KEYS_DIR/<source>/<kid>.pem). */
 export const APP_SERVICES = ['pairing', 'licensing', 'sync-agent'] as const;
 export type AppService = (typeof APP_SERVICES)[number];
 
-/** The bus users of deploy/nats/permissions.conf and the variable nats-server reads each one's password from. */
-export const BUS_PASSWORD_VARIABLES = {
-  pairing: 'PAIRING_NATS_PASSWORD',
-  licensing: 'LICENSING_NATS_PASSWORD',
-  'sync-agent': 'SYNC_AGENT_NATS_PASSWORD',
-  'bus-reader': 'BUS_READER_NATS_PASSWORD',
-  'bus-admin': 'BUS_ADMIN_NATS_PASSWORD',
-} as const;
-export type BusUser = keyof typeof BUS_PASSWORD_VARIABLES;
-export const BUS_USERS = Object.keys(BUS_PASSWORD_VARIABLES) as BusUser[];
-
-/**
- * A random password of `length` letters (A-Z, a-z; 32 letters are about 182 bits). Letters only because
- * nats-server parses a variable's value as a configuration value: digits could turn it into a number.
- */
-export function busPassword(length = 32): string {
-  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  let out = '';
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      // 208 = 4 × 52: no modulo bias.
-      if (byte < 208 && out.length < length) out += letters[byte % 52];
-    }
-  }
-  return out;
+/** Each bus user's password: the one the env file `file` holds (an existing password is never replaced), else a new one. */
+export function busPasswordsKeptIn(file: string): Record<BusUser, string> {
+  const known = parseEnvFile(readSecret(file) ?? '');
+  return Object.fromEntries(BUS_USERS.map((user) => [user, known[BUS_PASSWORD_VARIABLES[user]] || busPassword()])) as Record<
+    BusUser,
+    string
+  >;
 }
 
 /** A password for PostgreSQL: 32 random bytes, base64url (no character that needs quoting anywhere). */

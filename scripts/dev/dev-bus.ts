@@ -4,17 +4,15 @@
  * password is generated once into `.local/nats/bus-passwords.env` (mode 0600). Nothing is allowed without a
  * user: no `no_auth_user`, so an anonymous client is refused at connect.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, copyFileSync, createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from '#shared/tools';
 import {
-  BUS_PASSWORD_VARIABLES,
-  BUS_USERS,
-  busPassword,
+  busPasswordEnvironment,
+  busPasswordsKeptIn,
   ensureDirectory,
   envFile,
-  parseEnvFile,
   readSecret,
   syncCopy,
   type BusUser,
@@ -83,11 +81,8 @@ export function devBusFiles(stateDir: string) {
 export function prepareDevBus(stateDir: string, port: number, repoRoot: string): Record<BusUser, string> {
   const files = devBusFiles(stateDir);
   ensureDirectory(stateDir, 0o700);
-  const known = parseEnvFile(readSecret(files.passwords) ?? '');
-  const passwords = Object.fromEntries(
-    BUS_USERS.map((user) => [user, known[BUS_PASSWORD_VARIABLES[user]] || busPassword()]),
-  ) as Record<BusUser, string>;
-  syncCopy(files.passwords, envFile(Object.fromEntries(BUS_USERS.map((u) => [BUS_PASSWORD_VARIABLES[u], passwords[u]]))), 0o600);
+  const passwords = busPasswordsKeptIn(files.passwords);
+  syncCopy(files.passwords, envFile(busPasswordEnvironment(passwords)), 0o600);
   // nats-server resolves an include against the including file's directory only, so the permissions sit beside it.
   copyFileSync(permissionsFile(repoRoot), files.permissions);
   writeFileSync(
@@ -132,54 +127,36 @@ export async function startDevBus(options: {
   const files = devBusFiles(options.stateDir);
   const passwords = prepareDevBus(options.stateDir, options.port, options.repoRoot);
   await stopLeftover(files.pid, files.config, options.log);
-  const env = {
-    ...process.env,
-    ...Object.fromEntries(BUS_USERS.map((u) => [BUS_PASSWORD_VARIABLES[u], passwords[u]])),
-  };
-  const child = spawn(options.binary, ['-c', files.config], { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const logFile = createWriteStream(files.log, { flags: 'a', mode: 0o600 });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(
-      () => fail(new Error(`nats-server not ready after ${options.readyTimeoutMs ?? 15_000} ms`)),
-      options.readyTimeoutMs ?? 15_000,
-    );
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${error.message}\n${output.trim()}\n(log: ${files.log})`));
-    }
-    child.stderr.on('data', (chunk: Buffer) => {
-      logFile.write(chunk);
-      if (output.length < 20_000) output += chunk.toString();
-      if (output.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('error', fail);
-    child.once('exit', (code, signal) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready`)));
+  const server = ManagedProcess.start({
+    name: 'nats-server',
+    command: options.binary,
+    args: ['-c', files.config],
+    // `npm start` passes the developer's environment on (docs/decisions.md §44), and the passwords by name.
+    env: busPasswordEnvironment(passwords),
+    inherit: Object.keys(process.env),
+    cwd: process.cwd(),
+    detached: true,
+    // Lines may still come in after the stream is closed (the pipe drains after the exit).
+    onLine: (line) => {
+      if (!logFile.writableEnded) logFile.write(`${line}\n`);
+    },
+    stopGraceMs: 5_000,
   });
-  child.removeAllListeners('exit');
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
+  const closeLog = () => new Promise<void>((resolve) => logFile.end(resolve));
+  try {
+    await server.waitForOutput('Server is ready', options.readyTimeoutMs ?? 15_000);
+  } catch (error) {
+    await closeLog();
+    throw new Error(`${(error as Error).message}\n(log: ${files.log})`, { cause: error });
+  }
   return {
     url: `nats://127.0.0.1:${options.port}`,
     passwords,
-    pid: child.pid!,
+    pid: server.pid,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const lingering = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(lingering);
-      }
-      process.removeListener('exit', killOnExit);
-      logFile.end();
+      await server.stop();
+      await closeLog();
     },
   };
 }

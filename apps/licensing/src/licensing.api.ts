@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   COMMON_OPERATIONS,
   DEAD_LETTER_OPERATIONS,
+  listErrors,
+  lookup,
   LicenseStateV1,
   Serial,
   pageSchema,
@@ -113,9 +115,8 @@ export const LICENSING_API: ServiceApiDoc = {
     'GET /products/{serial}/licenses': {
       operationId: 'listProductLicenses',
       summary: "A product's licenses",
-      params: { serial: Serial },
+      ...lookup({ serial: Serial }, 'PRODUCT_NOT_FOUND'),
       success: { description: "The product's licenses.", schema: ProductLicensesSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'GET /licenses': {
       operationId: 'listLicenses',
@@ -126,17 +127,13 @@ export const LICENSING_API: ServiceApiDoc = {
         'following `nextCursor`. Upcoming expiries: `status=active&expiresBefore=<now + 90 days>`.',
       query: ListLicensesQuery,
       success: { description: 'A page of licenses.', schema: LicensePageSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit` or instant, or a `cursor` this list did not make).',
-        403: '`FORBIDDEN` (an account-scoped key naming another account).',
-      },
+      errors: listErrors('a bad `limit` or instant'),
     },
     'GET /licenses/{licenseId}': {
       operationId: 'getLicense',
       summary: 'A license',
-      params: licenseParam,
+      ...lookup(licenseParam, 'LICENSE_NOT_FOUND'),
       success: { description: 'The license.', schema: LicenseSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.' },
     },
     'DELETE /licenses/{licenseId}': {
       operationId: 'revokeLicense',
@@ -164,9 +161,8 @@ export const LICENSING_API: ServiceApiDoc = {
     'GET /licenses/{licenseId}/history': {
       operationId: 'getLicenseHistory',
       summary: 'Every change of a license, oldest first',
-      params: licenseParam,
+      ...lookup(licenseParam, 'LICENSE_NOT_FOUND'),
       success: { description: 'The events of the license’s stream.', schema: LicenseHistorySchema },
-      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.' },
     },
   },
 };

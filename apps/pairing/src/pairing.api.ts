@@ -3,6 +3,8 @@ import {
   API_KEY_PATTERN,
   ApiKeyRole,
   COMMON_OPERATIONS,
+  listErrors,
+  lookup,
   PairReplacementV1,
   ProductFirmwareChangedV1,
   ProductRegisteredV1,
@@ -173,26 +175,21 @@ export const PAIRING_API: ServiceApiDoc = {
         'product appears as soon as its registration has answered.',
       query: ListProductsQuery,
       success: { description: 'A page of products.', schema: ProductPageSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit`, or a `cursor` this list did not make).',
-        403: '`FORBIDDEN` (an account-scoped key naming another account).',
-      },
+      errors: listErrors('a bad `limit`'),
     },
     'GET /products/{serial}': {
       operationId: 'getProduct',
       summary: 'A registered product',
       description: "Read from the product's stream, so a product registered a moment ago is always found.",
-      params: serialParam,
+      ...lookup(serialParam, 'PRODUCT_NOT_FOUND'),
       success: { description: 'The product.', schema: ProductSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'GET /products/{serial}/history': {
       operationId: 'getProductHistory',
       summary: 'Every change of a product, oldest first, with who made it',
       description: "The product's `ProductRegistered` and `ProductFirmwareChanged` events, read from its stream.",
-      params: serialParam,
+      ...lookup(serialParam, 'PRODUCT_NOT_FOUND'),
       success: { description: 'The events of the product’s stream.', schema: ProductHistorySchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'PATCH /products/{serial}': {
       operationId: 'changeFirmware',
@@ -227,17 +224,13 @@ export const PAIRING_API: ServiceApiDoc = {
         'operator or auditor (narrowed with `accountId`). Dissociated pairs are listed too unless `status` says otherwise.',
       query: ListPairsQuery,
       success: { description: 'A page of pairs.', schema: PairPageSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (query: an unknown filter, a bad `limit`, or a `cursor` this list did not make).',
-        403: '`FORBIDDEN` (an account-scoped key naming another account).',
-      },
+      errors: listErrors('a bad `limit`'),
     },
     'GET /pairs/{pairId}': {
       operationId: 'getPair',
       summary: 'A pair',
-      params: pairParam,
+      ...lookup(pairParam, 'PAIR_NOT_FOUND'),
       success: { description: 'The pair, associated or dissociated.', schema: PairSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
     'GET /pairs/{pairId}/history': {
       operationId: 'getPairHistory',
@@ -245,9 +238,8 @@ export const PAIRING_API: ServiceApiDoc = {
       description:
         "The pair's `ProductsAssociated` and `ProductsDissociated` events (with `replaces` and `replacedBy` when a " +
         'replacement made or ended it), read from its stream.',
-      params: pairParam,
+      ...lookup(pairParam, 'PAIR_NOT_FOUND'),
       success: { description: 'The events of the pair’s stream.', schema: PairHistorySchema },
-      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
     'DELETE /pairs/{pairId}': {
       operationId: 'dissociateProducts',
@@ -310,9 +302,8 @@ export const PAIRING_API: ServiceApiDoc = {
       description:
         'Refused at once by pairing, and by licensing and the sync agent within `API_KEY_CACHE_SECONDS` (default 5). ' +
         'Revoking twice keeps the first instant.',
-      params: { keyId: z.uuid() },
+      ...lookup({ keyId: z.uuid() }, 'API_KEY_NOT_FOUND'),
       success: { description: 'The revoked key.', schema: ApiKeySchema },
-      errors: { 400: '`VALIDATION_FAILED` (`keyId`).', 404: '`API_KEY_NOT_FOUND`.' },
     },
   },
 };

@@ -1,13 +1,17 @@
 import {
+  handleCommand,
   licenseStatusAt,
   queryPrepared,
+  type EventStore,
   type LicenseStateV1,
   type LicenseStatus,
   type SqlStatement,
   type StoredEvent,
   type Tx,
 } from '#shared';
-import type { LicenseEvent } from '../domain/license/license.events.js';
+import type { GrantLicense, RenewLicense, RevokeLicense } from '../domain/license/license.commands.js';
+import { licenseDecider } from '../domain/license/license.decide.js';
+import { licenseStreamId, type LicenseEvent } from '../domain/license/license.events.js';
 import type { LicenseState } from '../domain/license/license.state.js';
 
 /** A license as the HTTP API returns it; `status` is computed against the clock at read time. */
@@ -22,6 +26,26 @@ export function licenseView(license: LicenseStateV1, now: Date): LicenseView {
 export function licenseOf(state: LicenseState): LicenseStateV1 {
   if (state.status === 'none') throw new Error('the license has no state');
   return state.license;
+}
+
+/**
+ * An API request's command (grant, renew, revoke) decided on its license's stream, with the license's row written in
+ * the append's own statement (`accountId`: the product's, known at the grant); resolves with the license after it.
+ */
+export async function decideLicense(
+  store: EventStore,
+  command: GrantLicense | RenewLicense | RevokeLicense,
+  accountId: string | null = null,
+): Promise<LicenseStateV1> {
+  const { state } = await handleCommand({
+    store,
+    decider: licenseDecider,
+    streamId: licenseStreamId(command.data.licenseId),
+    newStream: command.type === 'GrantLicense',
+    command,
+    project: (after, version) => licenseRowWrite(after, version, accountId),
+  });
+  return licenseOf(state);
 }
 
 /**

@@ -102,6 +102,29 @@ export const DeadLetterPageSchema = z.object({
     .meta({ description: 'Pass as `before` for the next (older) page; null on the last page.' }),
 });
 
+/**
+ * A route that reads one thing named by its path: its parameters, and the errors every such route has, 400
+ * `VALIDATION_FAILED` naming the parameters and 404 with the thing's not-found code (so the two cannot drift apart).
+ */
+export function lookup(
+  params: Readonly<Record<string, z.ZodType>>,
+  notFoundCode: string,
+): Pick<OperationDoc, 'params' | 'errors'> {
+  const names = Object.keys(params).map((name) => `\`${name}\``);
+  return { params, errors: { 400: `\`VALIDATION_FAILED\` (${names.join(', ')}).`, 404: `\`${notFoundCode}\`.` } };
+}
+
+/**
+ * The errors of a list a page at a time (keyset cursors, an account filter): 400 for `badValues` (what else of the
+ * query may be malformed beside an unknown filter and a foreign cursor), 403 for another account's key.
+ */
+export function listErrors(badValues: string): Readonly<Record<number, string>> {
+  return {
+    400: `\`VALIDATION_FAILED\` (query: an unknown filter, ${badValues}, or a \`cursor\` this list did not make).`,
+    403: '`FORBIDDEN` (an account-scoped key naming another account).',
+  };
+}
+
 const NOT_READY = 'Starting, or PostgreSQL or NATS is unavailable (`status` is `unavailable`; `checks` says which).';
 
 /** The operations every service has: the probes, metrics and its event-signing keys. */

@@ -15,3 +15,16 @@ export class RuleViolation extends Error {
     this.name = 'RuleViolation';
   }
 }
+
+/** An aggregate's rules: each stable code and the kind it is reported as. */
+export type RuleTable = Readonly<Record<string, RuleViolationKind>>;
+
+/**
+ * The maker of an aggregate's rule errors: `violation(code, message)` takes the kind from the aggregate's rule table,
+ * so each code is reported as one kind wherever it is raised.
+ */
+export function violationsOf<Rules extends RuleTable>(
+  rules: Rules,
+): (code: keyof Rules & string, message: string) => RuleViolation {
+  return (code, message) => new RuleViolation(code, rules[code]!, message);
+}

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { busNames } from '../contracts/index.js';
-import { lettersOnly, PERMISSIONS_CONF, startSecureNatsServer, type SecureNatsServer } from '../testing/index.js';
+import { busPassword, PERMISSIONS_CONF, startSecureNatsServer, type SecureNatsServer } from '../testing/index.js';
 import { setupBus } from './bus-setup.js';
 import { connectNats } from './nats-connection.js';
 import {
@@ -24,7 +24,7 @@ import {
 const names = busNames(''); // the permissions are written for the production (empty) namespace
 const TEAM = 'billing';
 const DURABLE = teamConsumerName(TEAM);
-const PASSWORD = lettersOnly(24);
+const PASSWORD = busPassword(24);
 const SUBJECT = 'sync-agent.v1.effective-licenses-changed.0123456789AB';
 
 async function refusal(operation: () => Promise<unknown>): Promise<string> {

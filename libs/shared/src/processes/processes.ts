@@ -72,6 +72,8 @@ export interface StartProcessOptions {
   readonly cwd?: string;
   readonly uid?: number;
   readonly gid?: number;
+  /** In a process group of its own, so a Ctrl-C meant for the parent's group does not reach it (default false). */
+  readonly detached?: boolean;
   /** A folder (created if missing) whose file `<name>-<pid>.log` receives the whole output as well. */
   readonly logDir?: string;
   /** Each line of output as it arrives. */
@@ -143,6 +145,7 @@ export class ManagedProcess {
       cwd: options.cwd ?? REPO_ROOT,
       env: childEnvironment(options.env, options.inherit),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });

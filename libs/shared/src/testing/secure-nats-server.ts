@@ -1,23 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUS_USERS, busPassword, busPasswordEnvironment, type BusUser } from '../messaging/bus-users.js';
 import { startPrivateNatsServer, type PrivateNatsServer } from './private-nats-server.js';
 
 /** The repository's bus permissions, as deployed (deploy/nats/permissions.conf). */
 export const PERMISSIONS_CONF = fileURLToPath(new URL('../../../../deploy/nats/permissions.conf', import.meta.url));
 
-/** The users of permissions.conf and the variable each one's password is read from. */
-export const BUS_USERS = {
-  pairing: 'PAIRING_NATS_PASSWORD',
-  licensing: 'LICENSING_NATS_PASSWORD',
-  'sync-agent': 'SYNC_AGENT_NATS_PASSWORD',
-  'bus-reader': 'BUS_READER_NATS_PASSWORD',
-  'bus-admin': 'BUS_ADMIN_NATS_PASSWORD',
-} as const;
-export type BusUser = keyof typeof BUS_USERS;
+export { BUS_USERS, busPassword, type BusUser } from '../messaging/bus-users.js';
 
 /** Certificates a test made: a CA, and a server certificate it signed for 127.0.0.1 / localhost. */
 export interface TestCertificates {
@@ -71,16 +63,6 @@ export function makeTestCertificates(openssl = '/usr/bin/openssl'): TestCertific
   return { dir, caFile: at('ca.pem'), serverCertFile: at('server.pem'), serverKeyFile: at('server-key.pem') };
 }
 
-/** A random password of `length` letters (A-Z, a-z): nats-server reads it from the environment as a string. */
-export function lettersOnly(length: number): string {
-  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  return [...randomBytes(length * 2)]
-    .filter((b) => b < 208) // 4 × 52: no modulo bias
-    .slice(0, length)
-    .map((b) => letters[b % 52])
-    .join('');
-}
-
 /** A private nats-server running the repository's permissions, with a random password per user. */
 export interface SecureNatsServer {
   readonly server: PrivateNatsServer;
@@ -117,8 +99,8 @@ export async function startSecureNatsServer(options: SecureNatsServerOptions = {
   writeFileSync(join(dir, 'nats.conf'), `include ./permissions.conf\n${tls}`);
   // nats-server parses an environment variable's value as a configuration value (digits can turn it into a
   // number or a parse error), so the passwords are letters only: 24 of 52, about 136 bits.
-  const passwords = Object.fromEntries(Object.keys(BUS_USERS).map((user) => [user, lettersOnly(24)])) as Record<BusUser, string>;
-  const env = Object.fromEntries(Object.entries(BUS_USERS).map(([user, variable]) => [variable, passwords[user as BusUser]]));
+  const passwords = Object.fromEntries(BUS_USERS.map((user) => [user, busPassword(24)])) as Record<BusUser, string>;
+  const env = busPasswordEnvironment(passwords);
   const cleanUp = () => {
     rmSync(dir, { recursive: true, force: true });
     if (certificates) rmSync(certificates.dir, { recursive: true, force: true });

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, PlainText, Serial, handleCommand, valid, type Clock, type Principal } from '#shared';
-import { licenseDecider } from '../../domain/license/license.decide.js';
-import { licenseStreamId } from '../../domain/license/license.events.js';
+import { CLOCK, Caller, EventStore, PlainText, Serial, valid, type Clock, type Principal } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
-import { licenseOf, licenseRowWrite, licenseView, type LicenseView } from '../licenses.js';
+import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
 
 /** An instant with an offset, normalised to UTC so stored instants compare as instants. */
 export const Instant = z.iso
@@ -41,21 +39,17 @@ export class GrantLicenseController {
     const product = await this.products.registered(serial);
     const licenseId = randomUUID();
     const now = this.clock.now();
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: licenseDecider,
-      streamId: licenseStreamId(licenseId),
-      newStream: true,
-      command: {
+    const license = await decideLicense(
+      this.store,
+      {
         type: 'GrantLicense',
         data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
         context: { product },
         metadata: { now, correlationId, actor: caller.keyId },
       },
-      project: (after, version) => licenseRowWrite(after, version, product?.accountId ?? null),
-    });
+      product?.accountId ?? null,
+    );
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
-    const license = licenseOf(state);
     this.scheduler.nudge(license.expiresAt);
     return licenseView(license, now);
   }

@@ -1,11 +1,9 @@
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
-import { licenseDecider } from '../../domain/license/license.decide.js';
-import { licenseStreamId } from '../../domain/license/license.events.js';
+import { CLOCK, Caller, EventStore, valid, type Clock, type Principal } from '#shared';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
-import { licenseOf, licenseView, licenseRowWrite, type LicenseView } from '../licenses.js';
+import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
 
 /** POST /licenses/:licenseId/renewals: extends the license to a later expiry. */
 export const RenewLicenseBody = z.strictObject({ expiresAt: Instant });
@@ -27,19 +25,12 @@ export class RenewLicenseController {
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     const now = this.clock.now();
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: licenseDecider,
-      streamId: licenseStreamId(licenseId),
-      command: {
-        type: 'RenewLicense',
-        data: { licenseId, expiresAt: body.expiresAt },
-        metadata: { now, correlationId, actor: caller.keyId },
-      },
-      project: licenseRowWrite,
+    const license = await decideLicense(this.store, {
+      type: 'RenewLicense',
+      data: { licenseId, expiresAt: body.expiresAt },
+      metadata: { now, correlationId, actor: caller.keyId },
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
-    const license = licenseOf(state);
     this.scheduler.nudge(license.expiresAt);
     return licenseView(license, now);
   }

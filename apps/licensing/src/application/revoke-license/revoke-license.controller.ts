@@ -1,9 +1,7 @@
 import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, handleCommand, valid, type Clock, type Principal } from '#shared';
-import { licenseDecider } from '../../domain/license/license.decide.js';
-import { licenseStreamId } from '../../domain/license/license.events.js';
-import { licenseOf, licenseView, licenseRowWrite, type LicenseView } from '../licenses.js';
+import { CLOCK, Caller, EventStore, valid, type Clock, type Principal } from '#shared';
+import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
 
 /** DELETE /licenses/:licenseId: revokes the license (on the product and on any Secondary sharing it). */
 @Controller('licenses')
@@ -20,13 +18,11 @@ export class RevokeLicenseController {
     @Headers('x-correlation-id') correlationId?: string,
   ): Promise<LicenseView> {
     const now = this.clock.now();
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: licenseDecider,
-      streamId: licenseStreamId(licenseId),
-      command: { type: 'RevokeLicense', data: { licenseId }, metadata: { now, correlationId, actor: caller.keyId } },
-      project: licenseRowWrite,
+    const license = await decideLicense(this.store, {
+      type: 'RevokeLicense',
+      data: { licenseId },
+      metadata: { now, correlationId, actor: caller.keyId },
     });
-    return licenseView(licenseOf(state), now);
+    return licenseView(license, now);
   }
 }

@@ -1,4 +1,4 @@
-import { RuleViolation, type RuleViolationKind } from '#shared/contracts';
+import { violationsOf, type RuleTable } from '#shared/contracts';
 
 /**
  * The stable code and kind of every rule the License aggregate enforces. Codes are part of the public
@@ -18,14 +18,12 @@ export const LICENSE_RULES = {
   RENEWAL_NOT_LATER: 'conflict',
   INVALID_WARNING_WINDOW: 'invalid',
   INVALID_SERIAL: 'invalid',
-} as const satisfies Record<string, RuleViolationKind>;
+} as const satisfies RuleTable;
 
 /** The code of a rule the License aggregate enforces. */
 export type LicenseErrorCode = keyof typeof LICENSE_RULES;
 
-function violation(code: LicenseErrorCode, message: string): RuleViolation {
-  return new RuleViolation(code, LICENSE_RULES[code], message);
-}
+const violation = violationsOf(LICENSE_RULES);
 
 /** One factory per rule, so each message names the values that broke it. */
 export const licenseErrors = {

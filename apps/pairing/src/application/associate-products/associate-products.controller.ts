@@ -1,23 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import {
-  ACCOUNT_WRITERS,
-  Allow,
-  CLOCK,
-  Caller,
-  EventStore,
-  Serial,
-  handleCommand,
-  valid,
-  type Clock,
-  type Principal,
-} from '#shared';
+import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, Serial, valid, type Clock, type Principal } from '#shared';
 import { ensureProductVisible } from '../tenancy.js';
-import { pairDecider } from '../../domain/pair/pair.decide.js';
 import type { AssociateProducts } from '../../domain/pair/pair.commands.js';
-import { activePairOf, loadProduct, pairStreamId, recordMemberships } from '../pairing-store.js';
-import { projectPairListing } from '../../read-models/listings/listings.projection.js';
+import { decidePair } from '../pairing-commands.js';
+import { activePairOf, loadProduct, recordMemberships } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';
 
 /** POST /pairs: make two registered products a pair. */
@@ -41,13 +29,12 @@ export class AssociateProductsController {
     await ensureProductVisible(this.store, body.primarySerial, caller);
     await ensureProductVisible(this.store, body.secondarySerial, caller);
     const pairId = randomUUID();
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: pairDecider,
-      streamId: pairStreamId(pairId),
+    const pair = await decidePair(
+      this.store,
+      pairId,
       // The facts about both products are read inside the transaction that appends, and the membership
       // rows written in it make a concurrent association of either product fail and retry.
-      command: async (tx): Promise<AssociateProducts> => ({
+      async (tx): Promise<AssociateProducts> => ({
         type: 'AssociateProducts',
         data: { pairId, ...body },
         context: {
@@ -58,12 +45,8 @@ export class AssociateProductsController {
         },
         metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       }),
-      afterAppend: async (tx, _events, pair) => {
-        await recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial);
-        await projectPairListing(tx, pair);
-      },
-    });
-    if (state.status === 'none') throw new Error('association produced no pair');
-    return pairView(state);
+      (tx) => recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial),
+    );
+    return pairView(pair);
   }
 }

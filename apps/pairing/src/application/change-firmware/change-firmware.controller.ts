@@ -8,15 +8,13 @@ import {
   EventStore,
   FIRMWARE_VERSION_PATTERN,
   Serial,
-  handleCommand,
   valid,
   type Clock,
   type Principal,
 } from '#shared';
 import { ensureProductVisible } from '../tenancy.js';
-import { productDecider } from '../../domain/product/product.decide.js';
-import { activePairOf, productStreamId } from '../pairing-store.js';
-import { projectProductListing } from '../../read-models/listings/listings.projection.js';
+import { decideProduct } from '../pairing-commands.js';
+import { activePairOf } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
 
 /** PATCH /products/:serial: a firmware upgrade or downgrade (it decides stateful sync eligibility). */
@@ -41,21 +39,17 @@ export class ChangeFirmwareController {
   ): Promise<ProductView> {
     await ensureProductVisible(this.store, serial, caller);
     let pairId: string | null = null;
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: productDecider,
-      streamId: productStreamId(serial),
-      command: {
+    const product = await decideProduct(
+      this.store,
+      {
         type: 'ChangeFirmware',
         data: { serial, ...body },
         metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
       },
-      afterAppend: async (tx, _events, product) => {
-        await projectProductListing(tx, product);
+      async (tx) => {
         pairId = await activePairOf(tx, serial);
       },
-    });
-    if (state.status !== 'registered') throw new Error('firmware change on an unregistered product');
-    return productView(state, pairId);
+    );
+    return productView(product, pairId);
   }
 }

@@ -10,14 +10,11 @@ import {
   FIRMWARE_VERSION_PATTERN,
   PlainText,
   SERIAL_PATTERN,
-  handleCommand,
   valid,
   type Clock,
   type Principal,
 } from '#shared';
-import { productDecider } from '../../domain/product/product.decide.js';
-import { productStreamId } from '../pairing-store.js';
-import { projectProductListing } from '../../read-models/listings/listings.projection.js';
+import { decideProduct } from '../pairing-commands.js';
 import { productView, type ProductView } from '../views.js';
 
 /**
@@ -53,19 +50,12 @@ export class RegisterProductController {
     // Validated here rather than by a pipe because whether accountId is required depends on the caller's role.
     const body = valid(caller.role === 'operator' ? OperatorRegisterProductBody : RegisterProductBody).transform(raw);
     const accountId = accountOfRegistration(caller, body.accountId);
-    const { state } = await handleCommand({
-      store: this.store,
-      decider: productDecider,
-      streamId: productStreamId(body.serial),
-      command: {
-        type: 'RegisterProduct',
-        data: { ...body, accountId },
-        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
-      },
-      afterAppend: (tx, _events, product) => projectProductListing(tx, product),
+    const product = await decideProduct(this.store, {
+      type: 'RegisterProduct',
+      data: { ...body, accountId },
+      metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
     });
-    if (state.status !== 'registered') throw new Error('registration produced no product');
-    return productView(state, null);
+    return productView(product, null);
   }
 }
 

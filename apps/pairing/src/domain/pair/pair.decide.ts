@@ -32,8 +32,8 @@ function associateProducts({ data, context, metadata }: AssociateProducts, state
   const { primary, secondary, pairOfPrimary, pairOfSecondary } = context;
   if (!primary) throw productNotFound(primarySerial);
   if (!secondary) throw productNotFound(secondarySerial);
-  if (primary.model !== secondary.model) throw modelMismatch(primary.model, secondary.model);
-  if (primary.accountId !== secondary.accountId) throw accountMismatch(primary.accountId, secondary.accountId);
+  if (primary.model !== secondary.model) throw modelMismatch('association', primary.model, secondary.model);
+  if (primary.accountId !== secondary.accountId) throw accountMismatch('association', primary.accountId, secondary.accountId);
   if (pairOfPrimary !== null) throw alreadyPaired(primarySerial, pairOfPrimary);
   if (pairOfSecondary !== null) throw alreadyPaired(secondarySerial, pairOfSecondary);
   if (state.status !== 'none') throw pairAlreadyExists(pairId);

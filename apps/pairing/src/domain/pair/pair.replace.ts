@@ -2,13 +2,13 @@ import { assertNever } from '#shared/contracts';
 import type { ReplaceUnit } from './pair.commands.js';
 import { dissociationOf } from './pair.decide.js';
 import {
+  accountMismatch,
   alreadyPaired,
+  modelMismatch,
   pairDissociated,
   pairNotFound,
   productNotFound,
-  replacementAccountMismatch,
   replacementInPair,
-  replacementModelMismatch,
   unitNotInPair,
 } from './pair.errors.js';
 import type { ProductsAssociated, ProductsDissociated } from './pair.events.js';
@@ -43,8 +43,8 @@ export function replaceUnit({ data, context, metadata }: ReplaceUnit, state: Pai
   }
   const { replacement, pairOfReplacement } = context;
   if (!replacement) throw productNotFound(replacementSerial);
-  if (replacement.model !== pair.model) throw replacementModelMismatch(pair.model, replacement.model);
-  if (replacement.accountId !== pair.accountId) throw replacementAccountMismatch(pair.accountId, replacement.accountId);
+  if (replacement.model !== pair.model) throw modelMismatch('replacement', pair.model, replacement.model);
+  if (replacement.accountId !== pair.accountId) throw accountMismatch('replacement', pair.accountId, replacement.accountId);
   if (pairOfReplacement !== null) throw alreadyPaired(replacementSerial, pairOfReplacement);
 
   const primaryFailed = failedSerial === pair.primarySerial;
