@@ -11,12 +11,9 @@ import { validate } from '@readme/openapi-parser';
 import { parse } from 'yaml';
 import { EVENT_CATALOG, busNames, type EventType } from '#shared/contracts';
 import { REPO_ROOT, generateContractDocs } from '../scripts/docs/contracts.js';
-import { productStreamId, pairStreamId } from '../apps/pairing/src/application/pairing-store.js';
-import { licenseStreamId } from '../apps/licensing/src/domain/license/license.events.js';
-import {
-  effectiveLicensesStreamId,
-  statefulSyncStreamId,
-} from '../apps/sync-agent/src/read-models/effective-licenses/effective-licenses.projector.js';
+import { pairStreamId, productStreamId } from '../apps/pairing/src/index.js';
+import { licenseStreamId } from '../apps/licensing/src/index.js';
+import { effectiveLicensesStreamId, statefulSyncStreamId } from '../apps/sync-agent/src/index.js';
 
 jest.setTimeout(60_000);
 

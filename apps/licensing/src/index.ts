@@ -5,3 +5,4 @@
 export { licensingConsumers } from './application/transfer-licenses/transfer-consumers.js';
 export { LICENSING_SERVICE, LicensingModule } from './licensing.module.js';
 export { LICENSING_API, LICENSING_SCHEMAS } from './licensing.api.js';
+export { licenseStreamId } from './domain/license/license.events.js';

@@ -28,20 +28,10 @@ import {
   storedSerialsOf,
   type EffectiveSetOptions,
 } from '../../domain/effective-licenses/projection.js';
-import {
-  decidePublication,
-  effectiveLicensesStreamId,
-  publicationScope,
-  statefulSyncStreamId,
-  type FoldedBatch,
-} from '../../domain/effective-licenses/publication.js';
+import { decidePublication, publicationScope, type FoldedBatch } from '../../domain/effective-licenses/publication.js';
 import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
 import { recordInInbox } from '../../facts/inbox.js';
 import { loadPublishedStatefulSync, loadSnapshots, savePublishedStatefulSync, saveSnapshots } from './published-store.js';
-
-// The published streams' names are the domain's (publication.ts); re-exported here, where test/contract-docs.spec.ts
-// has always read them from.
-export { effectiveLicensesStreamId, statefulSyncStreamId };
 
 const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
