@@ -252,7 +252,8 @@ export class Nemesis {
       const proc = system.processes[name];
       if (!proc.hasExited) continue;
       this.crashes.push(`${name} exited by itself (${proc.child.exitCode ?? proc.child.signalCode})`);
-      this.deps.log(`  ! ${name} exited by itself; starting it again`);
+      // What it said last is why: shown here, since the restarted process's output replaces it.
+      this.deps.log(`  ! ${name} exited by itself; starting it again. Its last output:\n${proc.tail(30)}`);
       system.spawn(name);
     }
   }

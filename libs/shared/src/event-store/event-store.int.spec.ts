@@ -6,7 +6,9 @@ import {
   type ProductFirmwareChangedV1,
   type ProductRegisteredV1,
 } from '../contracts/index.js';
-import { createTestEventStore, testPostgresSettings, type TestEventStore } from '../testing/index.js';
+import pg from 'pg';
+import { pgClientConfig } from '../database/postgres.js';
+import { createTestEventStore, eventually, testPostgresSettings, type TestEventStore } from '../testing/index.js';
 import { handleCommand, type CommandEnvelope } from './command-handler.js';
 import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
 
@@ -413,6 +415,38 @@ describe('EventStore (PostgreSQL)', () => {
       await expect(failing).rejects.toThrow(/firmware_version/);
       expect(await store.readStream(`product-${serial}`)).toEqual([]);
       expect(await viewOf(serial)).toBeUndefined();
+    });
+
+    it('survives its connection being cut mid-statement: the command fails, the next one runs on a fresh connection', async () => {
+      const serial = nextSerial();
+      const slow = handleCommand({
+        store,
+        decider: productDecider,
+        streamId: `product-${serial}`,
+        newStream: true,
+        command: { type: 'RegisterProduct', data: { serial, firmwareVersion: '4.0' }, metadata: { now: NOW } },
+        project: () => ({
+          name: 'test.slow-view',
+          text: `INSERT INTO firmware_view (serial, firmware_version, version) SELECT $1, '4.0', 1 FROM pg_sleep($2::float8)`,
+          values: [serial, 30],
+        }),
+      });
+      const admin = new pg.Client({ ...pgClientConfig(fixture.settings), options: undefined });
+      await admin.connect();
+      try {
+        await eventually(async () => {
+          const { rowCount } = await admin.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()`,
+          );
+          return rowCount! > 0;
+        });
+      } finally {
+        await admin.end();
+      }
+      await expect(slow).rejects.toThrow(/terminat/i);
+      expect(await store.readStream(`product-${serial}`)).toEqual([]);
+      const { events } = await run(serial, 'RegisterProduct', '4.0', true);
+      expect(events.map((e) => e.streamVersion)).toEqual([1]);
     });
 
     it('refuses to be combined with a transaction of its own', async () => {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { contractOf, isEventType, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
-import { UNIQUE_VIOLATION, queryPrepared, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
+import {
+  UNIQUE_VIOLATION,
+  isTransientDatabaseError,
+  queryPrepared,
+  violatedConstraint,
+  sqlState,
+  type Tx,
+} from '../database/postgres.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
 export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
@@ -171,18 +178,25 @@ export class EventStore {
   private async runAlone<Row>(statement: SqlStatement): Promise<Row[]> {
     const driver = this.dataSource.driver as unknown as PooledDriver;
     const [connection, release] = await driver.obtainMasterConnection();
+    // A checked-out pg client that loses its connection emits 'error': unheard, that ends the process (PostgreSQL
+    // stopping mid-statement did, in the chaos run). Heard, the statement fails and the client leaves the pool.
+    let broken: unknown;
+    const onError = (error: unknown) => (broken = error);
+    connection.on('error', onError);
     try {
       const result = await connection.query<Row & pg.QueryResultRow>({
         name: statement.name,
         text: statement.text,
         values: [...statement.values],
       });
-      release();
       return result.rows;
     } catch (error) {
       // A statement PostgreSQL refused leaves the connection usable; a broken connection is dropped from the pool.
-      release(sqlState(error) === undefined ? error : undefined);
+      if (broken === undefined && isTransientDatabaseError(error)) broken = error;
       throw error;
+    } finally {
+      connection.removeListener('error', onError);
+      release(broken);
     }
   }
 
