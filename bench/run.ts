@@ -133,6 +133,12 @@ try {
   measurements.query = await phase('query', () => measureQuery(ctx));
   // `e2e` measures the idle system, propagation at each offered rate, then the API's own ceiling; `api` the first and last.
   const e2e = wanted('e2e') ? 'e2e' : 'api';
+  if (wanted(e2e)) {
+    // The earlier phases' streams are done with. Each reserves BENCH_STREAM_MAX_BYTES of JetStream's storage, and
+    // with the e2e system's own they exceeded the server's limit (60 GB here: "insufficient storage resources").
+    const deleted = await deleteRunStreams(nc);
+    if (deleted.length > 0) log(`deleted the ${deleted.length} streams of the earlier phases`);
+  }
   await phase(e2e, async () => {
     const system = await startSystem(ctx, config.apiPairs);
     const watcher = new PropagationWatcher(nc, system);
