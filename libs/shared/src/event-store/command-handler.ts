@@ -48,30 +48,48 @@ export async function handleCommand<Command extends CommandEnvelope, Event exten
   const { store, decider, streamId } = options;
   const maxAttempts = options.maxAttempts ?? 5;
   if (options.project) return handleInOneStatement({ ...options, project: options.project }, maxAttempts);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await store.transaction(async (tx) => {
-        const history = options.newStream && attempt === 1 ? [] : await store.readStream<Event>(streamId, tx);
-        const state = fold(
-          decider,
-          history.map((e) => ({ type: e.type, data: e.data }) as Event),
-        );
-        const command = typeof options.command === 'function' ? await options.command(tx) : options.command;
-        const newEvents = decider.decide(command, state);
-        const metadata = eventMetadataOf(command.metadata);
-        const stored = await store.append(tx, streamId, history.length, newEvents, {
-          occurredAt: command.metadata.now,
-          metadata,
-        });
-        const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
-        if (options.afterAppend) await options.afterAppend(tx, stored, after);
-        return { events: stored, state: after };
+  return retryingRaces(maxAttempts, (attempt) =>
+    store.transaction(async (tx) => {
+      const history = options.newStream && attempt === 1 ? [] : await store.readStream<Event>(streamId, tx);
+      const state = stateOf(decider, history);
+      const command = typeof options.command === 'function' ? await options.command(tx) : options.command;
+      const newEvents = decider.decide(command, state);
+      const metadata = eventMetadataOf(command.metadata);
+      const stored = await store.append(tx, streamId, history.length, newEvents, {
+        occurredAt: command.metadata.now,
+        metadata,
       });
+      const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
+      if (options.afterAppend) await options.afterAppend(tx, stored, after);
+      return { events: stored, state: after };
+    }),
+  );
+}
+
+/**
+ * Runs `attempt` (numbered from 1) again when another writer won the race (a version conflict, or a unique
+ * reservation taken meanwhile), up to `maxAttempts`; any other error, or the last race, reaches the caller.
+ */
+async function retryingRaces<T>(maxAttempts: number, attempt: (n: number) => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
     } catch (error) {
       const raced = error instanceof VersionConflictError || sqlState(error) === UNIQUE_VIOLATION;
-      if (!raced || attempt >= maxAttempts) throw error;
+      if (!raced || n >= maxAttempts) throw error;
     }
   }
+}
+
+/** A stream's events folded with the decider's `evolve`. */
+function stateOf<Event extends PublishedEvent, State>(
+  decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
+  history: readonly StoredEvent<Event>[],
+): State {
+  return fold(
+    decider,
+    history.map((e) => ({ type: e.type, data: e.data }) as Event),
+  );
 }
 
 /**
@@ -89,30 +107,22 @@ async function handleInOneStatement<Command extends CommandEnvelope, Event exten
   const { store, decider, streamId, command } = options;
   if (typeof command === 'function' || options.afterAppend)
     throw new Error('handleCommand: `project` writes in the append statement; it cannot run a transaction as well');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const history = options.newStream && attempt === 1 ? [] : await store.readStreamAlone<Event>(streamId);
-      const state = fold(
-        decider,
-        history.map((e) => ({ type: e.type, data: e.data }) as Event),
-      );
-      const newEvents = decider.decide(command, state);
-      const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
-      const stored = await store.appendAlone(
-        {
-          streamId,
-          expectedVersion: history.length,
-          events: newEvents,
-          context: { occurredAt: command.metadata.now, metadata: eventMetadataOf(command.metadata) },
-        },
-        newEvents.length > 0 ? options.project(after, history.length + newEvents.length) : null,
-      );
-      return { events: stored, state: after };
-    } catch (error) {
-      const raced = error instanceof VersionConflictError || sqlState(error) === UNIQUE_VIOLATION;
-      if (!raced || attempt >= maxAttempts) throw error;
-    }
-  }
+  return retryingRaces(maxAttempts, async (attempt) => {
+    const history = options.newStream && attempt === 1 ? [] : await store.readStreamAlone<Event>(streamId);
+    const state = stateOf(decider, history);
+    const newEvents = decider.decide(command, state);
+    const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);
+    const stored = await store.appendAlone(
+      {
+        streamId,
+        expectedVersion: history.length,
+        events: newEvents,
+        context: { occurredAt: command.metadata.now, metadata: eventMetadataOf(command.metadata) },
+      },
+      newEvents.length > 0 ? options.project(after, history.length + newEvents.length) : null,
+    );
+    return { events: stored, state: after };
+  });
 }
 
 /** What a command's metadata records on its events: correlation, causation and, when known, the actor. */
@@ -132,11 +142,5 @@ export async function loadState<Event extends PublishedEvent, State>(
   tx?: Tx,
 ): Promise<{ state: State; version: number }> {
   const history = await store.readStream<Event>(streamId, tx);
-  return {
-    state: fold(
-      decider,
-      history.map((e) => ({ type: e.type, data: e.data }) as Event),
-    ),
-    version: history.length,
-  };
+  return { state: stateOf(decider, history), version: history.length };
 }
