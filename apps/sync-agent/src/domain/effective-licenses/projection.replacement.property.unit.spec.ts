@@ -6,7 +6,7 @@ import { applyEvent, effectiveSetOf, emptyProjection, type ProjectionState } fro
 import { History, interleave } from './testing/history.js';
 
 /**
- * Replacement (RMA) and re-association, the two flows of issue 3 where a unit changes hands. The sync agent
+ * Replacement (RMA) and re-association, the two flows where a unit changes hands. The sync agent
  * receives pairing's events in the PAIRING stream's order and licensing's in the LICENSING stream's order, but
  * the two streams interleave arbitrarily (licensing's transfers may arrive before the replacement they follow),
  * and any event may come again. These properties check that such deliveries end where in-order delivery ends,

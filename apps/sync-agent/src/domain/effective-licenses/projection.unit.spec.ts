@@ -195,7 +195,7 @@ describe('affectedSerials', () => {
   });
 });
 
-// ---- issue 3: warnings, own output, replacements, transfers, stateful sync per pair ---------------------
+// ---- warnings, own output, replacements, transfers, stateful sync per pair ---------------------
 
 const P = 'C0EAE4000011';
 const S = 'C0EAE4000012';
@@ -226,7 +226,7 @@ function sourcesOf(state: ProjectionState, serial: string): Record<string, strin
   return Object.fromEntries(set.licenses.map((l) => [l.sku, l.sources.map((s) => [s.from, s.serial])]));
 }
 
-describe('applyEvent (issue 3)', () => {
+describe('applyEvent: warnings, own output, replacements, transfers', () => {
   describe('when licensing warns that a license expires soon', () => {
     it('keeps the warning as the newest state of the license, and names it as the provenance', () => {
       const { h, ips } = pairedHistory();
@@ -446,7 +446,7 @@ describe('effectiveSetOf after a replacement', () => {
   });
 });
 
-describe('affectedSerials (issue 3)', () => {
+describe('affectedSerials', () => {
   it.each<{ behaviour: string; when: (h: History) => { state: ProjectionState; event: EventEnvelope }; then: string[] }>([
     {
       behaviour: 'includes the serial a transferred license was stored on, and both serials the event names',

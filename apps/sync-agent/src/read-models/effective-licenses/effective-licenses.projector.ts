@@ -49,7 +49,7 @@ export interface BatchOutcome {
 }
 
 /**
- * Options of projectBatch besides the effective-set ones. `publish: false` (the rebuild, issue 4) writes only
+ * Options of projectBatch besides the effective-set ones. `publish: false` (the rebuild) writes only
  * the facts and the inbox: no EffectiveLicensesChanged / StatefulSyncChanged and no published-set snapshots.
  */
 export interface ProjectBatchOptions extends EffectiveSetOptions {
@@ -189,7 +189,7 @@ async function projectSlice(
     appliedEvents.push(event);
   }
   await saveChangedFacts(tx, before, state);
-  if (options.publish === false) return; // rebuild (issue 4): facts only, the outbox stays as it is
+  if (options.publish === false) return; // the rebuild: facts only, the outbox stays as it is
   await publish(store, tx, { state, folded }, clock.now(), options);
 }
 

@@ -12,8 +12,8 @@ import {
  * Test support: plays a history the way the pairing and licensing services would write it, one method per
  * business operation, numbering every aggregate's stream from 1 and advancing a clock a minute per operation.
  * A product joins at most one pair at a time (associating a paired product dissociates its old pair first), only
- * active licenses are renewed, revoked, transferred or warned about, and a replacement follows the design of
- * issue 3: the new pair's association (with `replaces`), then the old pair's dissociation (with `replacedBy`),
+ * active licenses are renewed, revoked, transferred or warned about, and a replacement comes in the order the services
+ * publish it: the new pair's association (with `replaces`), then the old pair's dissociation (with `replacedBy`),
  * and licensing's transfers later, on their own.
  */
 export class History {
