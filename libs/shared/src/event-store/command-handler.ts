@@ -108,7 +108,7 @@ async function handleInOneStatement<Command extends CommandEnvelope, Event exten
   if (typeof command === 'function' || options.afterAppend)
     throw new Error('handleCommand: `project` writes in the append statement; it cannot run a transaction as well');
   return retryingRaces(maxAttempts, async (attempt) => {
-    const history = options.newStream && attempt === 1 ? [] : await store.readStreamAlone<Event>(streamId);
+    const history = options.newStream && attempt === 1 ? [] : await store.readStream<Event>(streamId);
     const state = stateOf(decider, history);
     const newEvents = decider.decide(command, state);
     const after = newEvents.reduce((s, e) => decider.evolve(s, e), state);

@@ -99,11 +99,12 @@ export class EventStore {
     return this.dataSource.transaction((manager) => work(manager));
   }
 
-  async readStream<E extends PublishedEvent = PublishedEvent>(
-    streamId: string,
-    tx: Tx = this.dataSource,
-  ): Promise<StoredEvent<E>[]> {
-    const rows = await queryPrepared<EventRow>(tx, 'event-store.read-stream', READ_STREAM, [streamId]);
+  /** A stream's events, in `tx` when given, else on a pooled connection outside any transaction. */
+  async readStream<E extends PublishedEvent = PublishedEvent>(streamId: string, tx?: Tx): Promise<StoredEvent<E>[]> {
+    const statement: SqlStatement = { name: 'event-store.read-stream', text: READ_STREAM, values: [streamId] };
+    const rows = tx
+      ? await queryPrepared<EventRow>(tx, statement.name, statement.text, [...statement.values])
+      : await this.runAlone<EventRow>(statement);
     return rows.map(toStoredEvent) as StoredEvent<E>[];
   }
 
@@ -164,13 +165,6 @@ export class EventStore {
     }
   }
 
-  /** A stream's events read outside any transaction, on a pooled connection (prepared once per connection). */
-  readStreamAlone<E extends PublishedEvent = PublishedEvent>(streamId: string): Promise<StoredEvent<E>[]> {
-    return this.runAlone<EventRow>({ name: 'event-store.read-stream', text: READ_STREAM, values: [streamId] }).then(
-      (rows) => rows.map(toStoredEvent) as StoredEvent<E>[],
-    );
-  }
-
   /**
    * One statement on a connection of the pool, outside any transaction (the statement is its own): no TypeORM
    * query runner, no BEGIN/COMMIT round trips.
@@ -206,12 +200,11 @@ export class EventStore {
    * because it receives the stream in that order (and a lost tail is republished in that order too).
    */
   async newestEventId(): Promise<string | null> {
-    const rows = await queryPrepared<{ event_id: string }>(
-      this.dataSource,
-      'event-store.newest-event',
-      'SELECT event_id FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
-      [],
-    );
+    const rows = await this.runAlone<{ event_id: string }>({
+      name: 'event-store.newest-event',
+      text: 'SELECT event_id FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
+      values: [],
+    });
     return rows[0]?.event_id ?? null;
   }
 }
