@@ -4,29 +4,31 @@
  * statement; what the API answers, lists and publishes must agree, also when renewals race.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type EventEnvelope } from '#shared/contracts';
+import { startInProcess, streamMessages, type InProcessService } from '#shared/testing';
 import { LICENSING_SERVICE, LicensingModule } from '../../apps/licensing/src/index.js';
 import { PAIRING_SERVICE, PairingModule } from '../../apps/pairing/src/index.js';
+import { driver } from '../support/driver.js';
 import {
-  deleteStreams,
-  dropSchema,
+  NATS_URL,
+  TEST_OPERATOR_KEY,
+  api,
+  deleteNamespaceStreams,
+  dropSchemas,
   eventually,
-  startInProcess,
-  streamMessages,
-  testBusNamespace,
-  testPostgresSettings,
-  type InProcessService,
-} from '#shared/testing';
+  schemaOf,
+  uniqueNamespace,
+} from '../support/system.js';
 
-const OPERATOR_KEY = `hlsk_${randomBytes(32).toString('base64url')}`;
-const namespace = testBusNamespace('license-commands');
+const namespace = uniqueNamespace('license-commands');
 const names = busNames(namespace);
 let pairing: InProcessService;
 let licensing: InProcessService;
 let nc: NatsConnection;
+const stories = driver(() => ({ pairing: pairing.url, licensing: licensing.url }), 'acct-in-process');
+const licensingApi = () => api(licensing.url);
 
 interface License {
   licenseId: string;
@@ -34,31 +36,6 @@ interface License {
   sku: string;
   expiresAt: string | null;
   status: string;
-}
-
-async function call<T>(service: InProcessService, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${OPERATOR_KEY}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
-
-let serialCounter = 0;
-async function registeredProduct(): Promise<string> {
-  const serial = `0017C5${randomBytes(2).toString('hex').toUpperCase()}${String(serialCounter++).padStart(2, '0')}`;
-  const registered = await call(pairing, 'POST', '/products', {
-    serial,
-    model: 'NSA 2700',
-    firmwareVersion: '7.0.1',
-    accountId: 'acct-in-process',
-  });
-  expect(registered.status).toBe(201);
-  return serial;
 }
 
 /** The licensing events published for a license, in stream order. */
@@ -72,32 +49,28 @@ async function publishedFor(licenseId: string): Promise<EventEnvelope[]> {
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
 beforeAll(async () => {
-  const env = { OPERATOR_API_KEY: OPERATOR_KEY };
-  pairing = await startInProcess(PairingModule, PAIRING_SERVICE, namespace, env);
-  licensing = await startInProcess(LicensingModule, LICENSING_SERVICE, namespace, env);
-  nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  pairing = await startInProcess(PairingModule, PAIRING_SERVICE, namespace);
+  licensing = await startInProcess(LicensingModule, LICENSING_SERVICE, namespace);
+  nc = await connect({ servers: NATS_URL });
 }, 60_000);
 
 afterAll(async () => {
   await licensing?.close();
   await pairing?.close();
-  if (nc) {
-    await deleteStreams(nc, names);
-    await nc.close();
-  }
-  for (const service of [licensing, pairing])
-    if (service) await dropSchema({ ...testPostgresSettings('unused'), schema: service.schema });
+  await nc?.close();
+  await deleteNamespaceStreams(namespace);
+  await dropSchemas([schemaOf(namespace, 'pairing'), schemaOf(namespace, 'licensing')]);
 });
 
 describe('licensing API in-process', () => {
   it('grants a license: 201, listed on its product, and published once with the caller as actor', async () => {
-    const serial = await registeredProduct();
+    const serial = await stories.register();
     const expiresAt = inDays(365);
-    const granted = await call<License>(licensing, 'POST', `/products/${serial}/licenses`, { sku: 'GATEWAY_AV', expiresAt });
+    const granted = await licensingApi().post<License>(`/products/${serial}/licenses`, { sku: 'GATEWAY_AV', expiresAt });
     expect(granted.status).toBe(201);
     expect(granted.body).toMatchObject({ serial, sku: 'GATEWAY_AV', expiresAt, status: 'active' });
 
-    const listed = await call<{ licenses: License[] }>(licensing, 'GET', `/products/${serial}/licenses`);
+    const listed = await licensingApi().get<{ licenses: License[] }>(`/products/${serial}/licenses`);
     expect(listed.body.licenses).toEqual([expect.objectContaining({ licenseId: granted.body.licenseId, expiresAt })]);
 
     const published = await eventually(async () => {
@@ -107,31 +80,27 @@ describe('licensing API in-process', () => {
     });
     expect(published[0]).toMatchObject({ type: 'EntitlementChanged', streamVersion: 1 });
     expect(published[0]!.metadata.actor).toEqual(expect.any(String));
-    expect(JSON.stringify(published[0])).not.toContain(OPERATOR_KEY);
+    expect(JSON.stringify(published[0])).not.toContain(TEST_OPERATOR_KEY);
   });
 
   it('renews and revokes: the list follows each change, and a revoked license is not renewed (409)', async () => {
-    const serial = await registeredProduct();
-    const granted = await call<License>(licensing, 'POST', `/products/${serial}/licenses`, { sku: 'IPS', expiresAt: inDays(90) });
+    const serial = await stories.register();
+    const granted = await licensingApi().post<License>(`/products/${serial}/licenses`, { sku: 'IPS', expiresAt: inDays(90) });
     const { licenseId } = granted.body;
     const later = inDays(400);
-    expect((await call(licensing, 'POST', `/licenses/${licenseId}/renewals`, { expiresAt: later })).status).toBe(201);
-    expect(
-      (await call<{ licenses: License[] }>(licensing, 'GET', `/products/${serial}/licenses`)).body.licenses[0],
-    ).toMatchObject({
+    expect((await licensingApi().post(`/licenses/${licenseId}/renewals`, { expiresAt: later })).status).toBe(201);
+    expect((await licensingApi().get<{ licenses: License[] }>(`/products/${serial}/licenses`)).body.licenses[0]).toMatchObject({
       expiresAt: later,
       status: 'active',
     });
 
-    const revoked = await call<License>(licensing, 'DELETE', `/licenses/${licenseId}`);
+    const revoked = await licensingApi().delete<License>(`/licenses/${licenseId}`);
     expect(revoked.status).toBe(200);
     expect(revoked.body.status).toBe('revoked');
-    expect(
-      (await call<{ licenses: License[] }>(licensing, 'GET', `/products/${serial}/licenses`)).body.licenses[0],
-    ).toMatchObject({
+    expect((await licensingApi().get<{ licenses: License[] }>(`/products/${serial}/licenses`)).body.licenses[0]).toMatchObject({
       status: 'revoked',
     });
-    const refused = await call<{ code: string }>(licensing, 'POST', `/licenses/${licenseId}/renewals`, {
+    const refused = await licensingApi().post<{ code: string }>(`/licenses/${licenseId}/renewals`, {
       expiresAt: inDays(500),
     });
     expect(refused).toMatchObject({ status: 409, body: { code: 'LICENSE_REVOKED' } });
@@ -142,15 +111,15 @@ describe('licensing API in-process', () => {
   });
 
   it('applies renewals that race one after the other: each is decided on the stream as it is, and the list shows the last', async () => {
-    const serial = await registeredProduct();
-    const granted = await call<License>(licensing, 'POST', `/products/${serial}/licenses`, {
+    const serial = await stories.register();
+    const granted = await licensingApi().post<License>(`/products/${serial}/licenses`, {
       sku: 'CAPTURE_ATP',
       expiresAt: inDays(90),
     });
     const { licenseId } = granted.body;
     const expiries = [100, 200, 300, 400, 500, 600].map(inDays);
     const answers = await Promise.all(
-      expiries.map((expiresAt) => call<{ code?: string }>(licensing, 'POST', `/licenses/${licenseId}/renewals`, { expiresAt })),
+      expiries.map((expiresAt) => licensingApi().post<{ code?: string }>(`/licenses/${licenseId}/renewals`, { expiresAt })),
     );
     // A renewal that lost the race to a later one is refused by the rule it then breaks, never by the race itself.
     const applied = answers.filter((a) => a.status === 201).length;
@@ -167,14 +136,14 @@ describe('licensing API in-process', () => {
     const published = events.map(expiryOf);
     expect([...published].sort()).toEqual(published);
     expect(new Set(published).size).toBe(published.length);
-    const listed = (await call<{ licenses: License[] }>(licensing, 'GET', `/products/${serial}/licenses`)).body.licenses[0]!;
+    const listed = (await licensingApi().get<{ licenses: License[] }>(`/products/${serial}/licenses`)).body.licenses[0]!;
     expect(listed.expiresAt).toBe(published.at(-1));
   });
 
   it('refuses a body with an unknown field (400) and stores nothing', async () => {
-    const serial = await registeredProduct();
-    const refused = await call<{ status: number }>(licensing, 'POST', `/products/${serial}/licenses`, { sku: 'IPS', seats: 5 });
+    const serial = await stories.register();
+    const refused = await licensingApi().post<{ status: number }>(`/products/${serial}/licenses`, { sku: 'IPS', seats: 5 });
     expect(refused.status).toBe(400);
-    expect((await call<{ licenses: License[] }>(licensing, 'GET', `/products/${serial}/licenses`)).body.licenses).toEqual([]);
+    expect((await licensingApi().get<{ licenses: License[] }>(`/products/${serial}/licenses`)).body.licenses).toEqual([]);
   });
 });

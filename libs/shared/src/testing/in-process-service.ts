@@ -8,19 +8,19 @@ import type { Type } from '@nestjs/common';
 import { startServiceApp, type StartedService } from '../http/bootstrap.js';
 import { freePort } from '../processes/processes.js';
 import type { ServiceDefinition } from '../runtime/service.module.js';
-import { TEST_DATABASE } from './postgres.js';
+import type { ServiceName } from '../processes/services.js';
+import { testServiceEnv } from './system.js';
 
 export interface InProcessService extends StartedService {
-  /** The service's schema in the test database (dropped by the test's own clean-up, if it wants). */
-  readonly schema: string;
   /** Stops it as SIGTERM would: HTTP server, consumers, relay, connections. */
   close(): Promise<void>;
 }
 
 /**
- * Starts `appModule` in this process and waits until it is ready. `env` adds to (or overrides) the test settings:
- * the test database on 127.0.0.1:5432, NATS on 127.0.0.1:4222, `namespace` for the bus, the schema
- * `<namespace>_<service>` (a namespace from testBusNamespace), plain-text logs at `warn` (a test's output stays readable).
+ * Starts `appModule` in this process with the settings a test system gives its services (testServiceEnv: the test
+ * database, the shared NATS, the schema and bus namespace of `namespace`, the test operator key), logs at `warn` so a
+ * test's output stays readable, and `env` on top; waits until it is ready. Clean up with dropSchemas(schemaOf(…))
+ * and deleteNamespaceStreams, as for a system of processes.
  */
 export async function startInProcess(
   appModule: Type<unknown>,
@@ -28,24 +28,9 @@ export async function startInProcess(
   namespace: string,
   env: Record<string, string> = {},
 ): Promise<InProcessService> {
-  const schema = `${namespace}_${definition.service}`.replace(/-/g, '_');
   const service = await startServiceApp(appModule, definition, {
-    env: {
-      HTTP_HOST: '127.0.0.1',
-      [definition.portVariable]: String(await freePort()),
-      PGHOST: '127.0.0.1',
-      PGPORT: '5432',
-      PGUSER: 'postgres',
-      PGDATABASE: TEST_DATABASE,
-      DB_SCHEMA: schema,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      BUS_NAMESPACE: namespace,
-      LOG_FORMAT: 'text',
-      LOG_LEVEL: 'warn',
-      STREAM_MAX_BYTES: String(64 * 1024 ** 2),
-      ...env,
-    },
+    env: { ...testServiceEnv(definition.service as ServiceName, await freePort(), namespace), LOG_LEVEL: 'warn', ...env },
   });
   await service.ready;
-  return { ...service, schema, close: () => service.app.close() };
+  return { ...service, close: () => service.app.close() };
 }

@@ -102,6 +102,38 @@ export interface StartOptions {
   readonly envOf?: (service: ServiceName) => Record<string, string>;
 }
 
+/**
+ * What a test gives one service: loopback HTTP on `port`, its schema of `namespace` (schemaOf) in the test database,
+ * the bus namespace, text logs, the test operator key and small streams. Processes and in-process services alike.
+ */
+export function testServiceEnv(
+  service: ServiceName,
+  port: number,
+  namespace: string,
+  postgres: PostgresServer = SHARED_POSTGRES,
+  natsUrl: string = NATS_URL,
+): Record<string, string> {
+  const known = SERVICES.find((s) => s.name === service);
+  if (!known) throw new Error(`${service} is not one of the services (${SERVICES.map((s) => s.name).join(', ')})`);
+  return {
+    HTTP_HOST: '127.0.0.1',
+    [known.portVariable]: String(port),
+    PGHOST: postgres.host,
+    PGPORT: String(postgres.port),
+    PGUSER: postgres.user,
+    ...(postgres.password ? { PGPASSWORD: postgres.password } : {}),
+    PGDATABASE: postgres.database,
+    DB_SCHEMA: schemaOf(namespace, service),
+    NATS_URL: natsUrl,
+    BUS_NAMESPACE: namespace,
+    LOG_FORMAT: 'text',
+    OPERATOR_API_KEY: TEST_OPERATOR_KEY,
+    // nats-server reserves each stream's max_bytes in its store when the stream is created: a test namespace's
+    // four streams at the 1 GiB default would reserve 4 GiB each, so test runs use small ones.
+    STREAM_MAX_BYTES: String(64 * 1024 ** 2),
+  };
+}
+
 /** Starts pairing, licensing and sync-agent and waits until all three /health are 200. */
 export async function startSystem(label: string, options: StartOptions = {}): Promise<RunningSystem> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
@@ -137,26 +169,12 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
   };
 
   try {
-    for (const { name, portVariable } of SERVICES) {
+    for (const { name } of SERVICES) {
       const port = await freePort();
       schemas[name] = schemaOf(namespace, name);
       urls[name] = `http://127.0.0.1:${port}`;
       envs[name] = {
-        HTTP_HOST: '127.0.0.1',
-        [portVariable]: String(port),
-        PGHOST: postgres.host,
-        PGPORT: String(postgres.port),
-        PGUSER: postgres.user,
-        ...(postgres.password ? { PGPASSWORD: postgres.password } : {}),
-        PGDATABASE: postgres.database,
-        DB_SCHEMA: schemas[name],
-        NATS_URL: natsUrl,
-        BUS_NAMESPACE: namespace,
-        LOG_FORMAT: 'text',
-        OPERATOR_API_KEY: TEST_OPERATOR_KEY,
-        // nats-server reserves each stream's max_bytes in its store when the stream is created: a test namespace's
-        // four streams at the 1 GiB default would reserve 4 GiB each, so test runs use small ones.
-        STREAM_MAX_BYTES: String(64 * 1024 ** 2),
+        ...testServiceEnv(name, port, namespace, postgres, natsUrl),
         // The sync agent's console proxy forwards to these (pairing and licensing start first).
         ...(name === 'sync-agent' ? { PAIRING_URL: urls.pairing, LICENSING_URL: urls.licensing } : {}),
         ...options.env,
