@@ -372,6 +372,9 @@ function revoked(n: number, serial: string, sku: string, expiresAt: string | nul
   });
 }
 
+/** PRIMARY and SECONDARY registered and associated as PAIR_ID: where most cases start. */
+const pairedUnits = () => [registered(PRIMARY), registered(SECONDARY), associated(PAIR_ID, PRIMARY, SECONDARY)];
+
 function assess(events: EventEnvelope[], pairId = PAIR_ID, lag: ConsumerLag[] = CAUGHT_UP) {
   const state = events.reduce((s, e) => applyEvent(s, e), emptyProjection());
   return assessFailoverReadiness(state, pairId, { now: NOW, lag, producers: ALL_APPLIED, warningWindowDays: 30 });
@@ -381,21 +384,13 @@ describe('assessFailoverReadiness', () => {
   it.each<{ given: string; events: () => EventEnvelope[]; then: { ready: boolean; gaps: string[] } }>([
     {
       given: 'a healthy pair sharing a license',
-      events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
-        granted(1, PRIMARY, 'IPS', NEXT_YEAR),
-        granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
-      ],
+      events: () => [...pairedUnits(), granted(1, PRIMARY, 'IPS', NEXT_YEAR), granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR)],
       then: { ready: true, gaps: [] },
     },
     {
       given: 'a pair whose Primary’s base OS license was revoked',
       events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
+        ...pairedUnits(),
         granted(1, PRIMARY, 'IPS', NEXT_YEAR),
         granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
         revoked(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
@@ -405,9 +400,7 @@ describe('assessFailoverReadiness', () => {
     {
       given: 'that pair once the Primary was granted a new base OS license',
       events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
+        ...pairedUnits(),
         granted(1, PRIMARY, 'IPS', NEXT_YEAR),
         granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
         revoked(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
@@ -417,30 +410,18 @@ describe('assessFailoverReadiness', () => {
     },
     {
       given: 'a pair whose Primary’s base OS license expired before now',
-      events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
-        granted(2, PRIMARY, 'SONICOS_ENHANCED', '2025-05-31T00:00:00.000Z'),
-      ],
+      events: () => [...pairedUnits(), granted(2, PRIMARY, 'SONICOS_ENHANCED', '2025-05-31T00:00:00.000Z')],
       then: { ready: false, gaps: ['NO_BASE_LICENSE/blocking'] },
     },
     {
       given: 'a pair whose Secondary holds its own base OS license and the Primary none',
-      events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
-        granted(2, SECONDARY, 'SONICOS_ENHANCED', null),
-      ],
+      events: () => [...pairedUnits(), granted(2, SECONDARY, 'SONICOS_ENHANCED', null)],
       then: { ready: true, gaps: [] },
     },
     {
       given: 'a shared license expiring within the window',
       events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
+        ...pairedUnits(),
         granted(1, PRIMARY, 'IPS', IN_TEN_DAYS),
         granted(2, PRIMARY, 'SONICOS_ENHANCED', NEXT_YEAR),
       ],
@@ -448,13 +429,7 @@ describe('assessFailoverReadiness', () => {
     },
     {
       given: 'a dissociated pair',
-      events: () => [
-        registered(PRIMARY),
-        registered(SECONDARY),
-        associated(PAIR_ID, PRIMARY, SECONDARY),
-        granted(1, PRIMARY, 'IPS', NEXT_YEAR),
-        dissociated(PAIR_ID, PRIMARY, SECONDARY),
-      ],
+      events: () => [...pairedUnits(), granted(1, PRIMARY, 'IPS', NEXT_YEAR), dissociated(PAIR_ID, PRIMARY, SECONDARY)],
       then: { ready: false, gaps: ['PAIR_NOT_ACTIVE/blocking'] },
     },
     {
