@@ -2,14 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { contractOf, isEventType, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
-import {
-  UNIQUE_VIOLATION,
-  isTransientDatabaseError,
-  queryPrepared,
-  violatedConstraint,
-  sqlState,
-  type Tx,
-} from '../database/postgres.js';
+import { UNIQUE_VIOLATION, queryPrepared, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
 export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
@@ -172,8 +165,9 @@ export class EventStore {
   private async runAlone<Row>(statement: SqlStatement): Promise<Row[]> {
     const driver = this.dataSource.driver as unknown as PooledDriver;
     const [connection, release] = await driver.obtainMasterConnection();
-    // A checked-out pg client that loses its connection emits 'error': unheard, that ends the process (PostgreSQL
-    // stopping mid-statement did, in the chaos run). Heard, the statement fails and the client leaves the pool.
+    // A checked-out pg client whose connection breaks while no statement is running emits 'error', and an unheard
+    // 'error' ends the process; the pool itself only listens while the client is idle in it. Heard here, the client
+    // is released as broken. (A connection that broke under a statement is no longer queryable: the pool drops it.)
     let broken: unknown;
     const onError = (error: unknown) => (broken = error);
     connection.on('error', onError);
@@ -184,10 +178,6 @@ export class EventStore {
         values: [...statement.values],
       });
       return result.rows;
-    } catch (error) {
-      // A statement PostgreSQL refused leaves the connection usable; a broken connection is dropped from the pool.
-      if (broken === undefined && isTransientDatabaseError(error)) broken = error;
-      throw error;
     } finally {
       connection.removeListener('error', onError);
       release(broken);
