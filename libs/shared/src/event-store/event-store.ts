@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { contractOf, isEventType, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
-import { UNIQUE_VIOLATION, queryPrepared, violatedConstraint, sqlState, type Tx } from '../database/postgres.js';
+import {
+  UNIQUE_VIOLATION,
+  isTransientDatabaseError,
+  queryPrepared,
+  violatedConstraint,
+  sqlState,
+  type Tx,
+} from '../database/postgres.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
 export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
@@ -166,8 +173,10 @@ export class EventStore {
     const driver = this.dataSource.driver as unknown as PooledDriver;
     const [connection, release] = await driver.obtainMasterConnection();
     // A checked-out pg client whose connection breaks while no statement is running emits 'error', and an unheard
-    // 'error' ends the process; the pool itself only listens while the client is idle in it. Heard here, the client
-    // is released as broken. (A connection that broke under a statement is no longer queryable: the pool drops it.)
+    // 'error' ends the process; the pool itself only listens while the client is idle in it. A connection the server
+    // ended under a statement (57P01 and the like) fails that statement first and only then closes: released as
+    // usable, the pool would hand it to the next caller before it noticed ("Connection terminated unexpectedly",
+    // seen in the int spec). Either way the client is released as broken, and the pool drops it at once.
     let broken: unknown;
     const onError = (error: unknown) => (broken = error);
     connection.on('error', onError);
@@ -178,6 +187,9 @@ export class EventStore {
         values: [...statement.values],
       });
       return result.rows;
+    } catch (error) {
+      if (isTransientDatabaseError(error)) broken ??= error;
+      throw error;
     } finally {
       connection.removeListener('error', onError);
       release(broken);
