@@ -2,6 +2,7 @@
 export * from './contracts/index.js';
 export * from './config/service-config.js';
 export * from './database/postgres.js';
+export * from './database/migrations.js';
 export * from './event-store/event-store.js';
 export * from './event-store/event-store.migration.js';
 export * from './event-store/command-handler.js';

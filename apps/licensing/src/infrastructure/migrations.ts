@@ -1,5 +1,9 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
+import {
+  AddRelayStreamSequence1765100000000,
+  CreateDeadLetters1764100000000,
+  CreateEventStore1764000000000,
+  sqlMigration,
+} from '#shared';
 
 /**
  * The licenses read model, updated inline in the transaction of each license event. `warned_for` and
@@ -7,11 +11,9 @@ import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, Cr
  * the licenses it may still have to act on, so its queries stay small however many licenses expired long ago.
  * `handled_events` is the inbox of the pairing events licensing acted on (license transfers).
  */
-export class CreateLicensesView1764000000002 implements MigrationInterface {
-  name = 'CreateLicensesView1764000000002';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreateLicensesView1764000000002 = sqlMigration('CreateLicensesView1764000000002', {
+  up: [
+    `
       CREATE TABLE licenses_view (
         license_id          uuid        PRIMARY KEY,
         serial              text        NOT NULL,
@@ -24,42 +26,31 @@ export class CreateLicensesView1764000000002 implements MigrationInterface {
         warned_for          timestamptz,
         expiry_recorded_for timestamptz,
         version             integer     NOT NULL
-      )`);
-    await q.query('CREATE INDEX licenses_view_serial ON licenses_view (serial, granted_at)');
-    await q.query(`
+      )`,
+    'CREATE INDEX licenses_view_serial ON licenses_view (serial, granted_at)',
+    `
       CREATE INDEX licenses_view_expiry_pending ON licenses_view (expires_at)
-      WHERE status = 'active' AND expiry_recorded_for IS DISTINCT FROM expires_at`);
-    await q.query(`
+      WHERE status = 'active' AND expiry_recorded_for IS DISTINCT FROM expires_at`,
+    `
       CREATE INDEX licenses_view_warning_pending ON licenses_view (expires_at)
-      WHERE status = 'active' AND warned_for IS DISTINCT FROM expires_at`);
-    await q.query(`
+      WHERE status = 'active' AND warned_for IS DISTINCT FROM expires_at`,
+    `
       CREATE TABLE handled_events (
         event_id   uuid        PRIMARY KEY,
         handled_at timestamptz NOT NULL
-      )`);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE handled_events');
-    await q.query('DROP TABLE licenses_view');
-  }
-}
+      )`,
+  ],
+  down: ['DROP TABLE handled_events', 'DROP TABLE licenses_view'],
+});
 
 /**
  * Where each handled pairing event was consumed from, so that a redelivery of that message (harmless) can be told
  * from a copy of the event published again (a replay, dead-lettered). Older rows have none: any copy is a replay.
  */
-export class AddHandledEventSource1764200000001 implements MigrationInterface {
-  name = 'AddHandledEventSource1764200000001';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE handled_events ADD COLUMN source_stream text, ADD COLUMN source_seq bigint');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE handled_events DROP COLUMN source_stream, DROP COLUMN source_seq');
-  }
-}
+export const AddHandledEventSource1764200000001 = sqlMigration('AddHandledEventSource1764200000001', {
+  up: ['ALTER TABLE handled_events ADD COLUMN source_stream text, ADD COLUMN source_seq bigint'],
+  down: ['ALTER TABLE handled_events DROP COLUMN source_stream, DROP COLUMN source_seq'],
+});
 
 /**
  * Each license's account (its product's, which never changes), so the license list can be scoped and filtered by
@@ -67,25 +58,18 @@ export class AddHandledEventSource1764200000001 implements MigrationInterface {
  * index. Licenses granted before have none until LicenseAccounts fills them in from pairing at start; until then an
  * account-scoped key does not see them in the list (operators and auditors do).
  */
-export class AddLicenseAccount1766000000001 implements MigrationInterface {
-  name = 'AddLicenseAccount1766000000001';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE licenses_view ADD COLUMN account_id text');
-    await q.query(
-      "CREATE INDEX licenses_view_expiry_order ON licenses_view ((COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
-    );
-    await q.query(
-      "CREATE INDEX licenses_view_account_order ON licenses_view (account_id, (COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
-    );
-    await q.query('CREATE INDEX licenses_view_account_missing ON licenses_view (serial) WHERE account_id IS NULL');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP INDEX licenses_view_account_missing, licenses_view_account_order, licenses_view_expiry_order');
-    await q.query('ALTER TABLE licenses_view DROP COLUMN account_id');
-  }
-}
+export const AddLicenseAccount1766000000001 = sqlMigration('AddLicenseAccount1766000000001', {
+  up: [
+    'ALTER TABLE licenses_view ADD COLUMN account_id text',
+    "CREATE INDEX licenses_view_expiry_order ON licenses_view ((COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
+    "CREATE INDEX licenses_view_account_order ON licenses_view (account_id, (COALESCE(expires_at, 'infinity'::timestamptz)), license_id)",
+    'CREATE INDEX licenses_view_account_missing ON licenses_view (serial) WHERE account_id IS NULL',
+  ],
+  down: [
+    'DROP INDEX licenses_view_account_missing, licenses_view_account_order, licenses_view_expiry_order',
+    'ALTER TABLE licenses_view DROP COLUMN account_id',
+  ],
+});
 
 /** Every migration of the licensing database, in order. */
 export const LICENSING_MIGRATIONS = [

@@ -5,6 +5,7 @@ import {
   CreateApiKeys1764000000100,
   CreateEventStore1764000000000,
   fold,
+  sqlMigration,
   type Decider,
   type DomainEvent,
 } from '#shared';
@@ -13,23 +14,18 @@ import { pairDecider } from '../domain/pair/pair.decide.js';
 import { projectPairListing, projectProductListing } from '../read-models/listings/listings.projection.js';
 
 /** The inline projection that reserves each product's single pair membership (see pairing-store.ts). */
-export class CreatePairMemberships1764000000001 implements MigrationInterface {
-  name = 'CreatePairMemberships1764000000001';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreatePairMemberships1764000000001 = sqlMigration('CreatePairMemberships1764000000001', {
+  up: [
+    `
       CREATE TABLE pair_memberships (
         serial  text PRIMARY KEY,
         pair_id uuid NOT NULL,
         role    text NOT NULL CHECK (role IN ('primary', 'secondary'))
-      )`);
-    await q.query('CREATE INDEX pair_memberships_pair ON pair_memberships (pair_id)');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE pair_memberships');
-  }
-}
+      )`,
+    'CREATE INDEX pair_memberships_pair ON pair_memberships (pair_id)',
+  ],
+  down: ['DROP TABLE pair_memberships'],
+});
 
 /**
  * products_view and pairs_view, the inline projections behind the product and pair lists (read-models/listings),

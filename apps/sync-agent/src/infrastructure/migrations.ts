@@ -1,5 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, CreateEventStore1764000000000 } from '#shared';
+import {
+  AddRelayStreamSequence1765100000000,
+  CreateDeadLetters1764100000000,
+  CreateEventStore1764000000000,
+  sqlMigration,
+} from '#shared';
 
 /**
  * The sync agent's projection: the newest version of every product, pair and license it has consumed (with
@@ -8,11 +13,9 @@ import { AddRelayStreamSequence1765100000000, CreateDeadLetters1764100000000, Cr
  * the last stateful-sync status published per pair. Its own events table (from the event store migration) is
  * the outbox of EffectiveLicensesChanged and StatefulSyncChanged.
  */
-export class CreateProjection1764000000003 implements MigrationInterface {
-  name = 'CreateProjection1764000000003';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreateProjection1764000000003 = sqlMigration('CreateProjection1764000000003', {
+  up: [
+    `
       CREATE TABLE inbox (
         event_id       uuid        PRIMARY KEY,
         event_type     text        NOT NULL,
@@ -22,10 +25,10 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         serials        text[]      NOT NULL,
         envelope       jsonb       NOT NULL,
         received_at    timestamptz NOT NULL DEFAULT now()
-      )`);
+      )`,
     // "As of" queries fold the events that concern a set of serials up to an instant.
-    await q.query('CREATE INDEX inbox_serials ON inbox USING gin (serials)');
-    await q.query(`
+    'CREATE INDEX inbox_serials ON inbox USING gin (serials)',
+    `
       CREATE TABLE products (
         serial           text    PRIMARY KEY,
         model            text    NOT NULL,
@@ -33,8 +36,8 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         account_id       text    NOT NULL,
         version          integer NOT NULL,
         event_id         uuid    NOT NULL
-      )`);
-    await q.query(`
+      )`,
+    `
       CREATE TABLE pairs (
         pair_id          uuid        PRIMARY KEY,
         primary_serial   text        NOT NULL,
@@ -43,21 +46,21 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         associated_at    timestamptz NOT NULL,
         version          integer     NOT NULL,
         event_id         uuid        NOT NULL
-      )`);
-    await q.query('CREATE INDEX pairs_primary ON pairs (primary_serial)');
-    await q.query('CREATE INDEX pairs_secondary ON pairs (secondary_serial)');
-    await q.query(`
+      )`,
+    'CREATE INDEX pairs_primary ON pairs (primary_serial)',
+    'CREATE INDEX pairs_secondary ON pairs (secondary_serial)',
+    `
       CREATE TABLE licenses (
         license_id uuid    PRIMARY KEY,
         serial     text    NOT NULL,
         facts      jsonb   NOT NULL,
         version    integer NOT NULL,
         event_id   uuid    NOT NULL
-      )`);
-    await q.query('CREATE INDEX licenses_serial ON licenses (serial)');
+      )`,
+    'CREATE INDEX licenses_serial ON licenses (serial)',
     // A replacement passes the failed unit's licenses to its successor until licensing transfers them. Grow-only:
     // one row per pair formed by a replacement, whatever order the events arrive in.
-    await q.query(`
+    `
       CREATE TABLE replacements (
         failed_serial    text        NOT NULL,
         successor_serial text        NOT NULL,
@@ -66,16 +69,16 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         since            timestamptz NOT NULL,
         event_id         uuid        NOT NULL,
         PRIMARY KEY (failed_serial, pair_id)
-      )`);
-    await q.query('CREATE INDEX replacements_successor ON replacements (successor_serial)');
-    await q.query(`
+      )`,
+    'CREATE INDEX replacements_successor ON replacements (successor_serial)',
+    `
       CREATE TABLE effective_sets (
         serial     text        PRIMARY KEY,
         set        jsonb       NOT NULL,
         version    integer     NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now()
-      )`);
-    await q.query(`
+      )`,
+    `
       CREATE TABLE stateful_sync_published (
         pair_id          uuid        PRIMARY KEY,
         primary_serial   text        NOT NULL,
@@ -84,30 +87,20 @@ export class CreateProjection1764000000003 implements MigrationInterface {
         reason           text,
         version          integer     NOT NULL,
         updated_at       timestamptz NOT NULL DEFAULT now()
-      )`);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE stateful_sync_published, effective_sets, replacements, licenses, pairs, products, inbox');
-  }
-}
+      )`,
+  ],
+  down: ['DROP TABLE stateful_sync_published, effective_sets, replacements, licenses, pairs, products, inbox'],
+});
 
 /**
  * Where each inbox event was consumed from (its stream and sequence there), so that a redelivery of that message
  * (same position: harmless) can be told from a copy of the event published again (a new position: a replay,
  * dead-lettered). Rows from before this migration have none, and any copy of their event counts as a replay.
  */
-export class AddInboxSource1764200000000 implements MigrationInterface {
-  name = 'AddInboxSource1764200000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE inbox ADD COLUMN source_stream text, ADD COLUMN source_seq bigint');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE inbox DROP COLUMN source_stream, DROP COLUMN source_seq');
-  }
-}
+export const AddInboxSource1764200000000 = sqlMigration('AddInboxSource1764200000000', {
+  up: ['ALTER TABLE inbox ADD COLUMN source_stream text, ADD COLUMN source_seq bigint'],
+  down: ['ALTER TABLE inbox DROP COLUMN source_stream, DROP COLUMN source_seq'],
+});
 
 /**
  * The sync agent's large documents (its outbox events, each carrying a whole effective set, the published-set

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { sqlMigration } from '../database/migrations.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { generateApiKey, hashApiKey, sameHash, type ApiKeyRole, type Principal } from './api-keys.js';
 
@@ -8,11 +8,9 @@ import { generateApiKey, hashApiKey, sameHash, type ApiKeyRole, type Principal }
  * fact, and a revocation must take effect at once rather than through a projection. Only the SHA-256 of
  * each key is kept; `key_prefix` (the first 9 characters) lets a human tell keys apart in a listing.
  */
-export class CreateApiKeys1764000000100 implements MigrationInterface {
-  name = 'CreateApiKeys1764000000100';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreateApiKeys1764000000100 = sqlMigration('CreateApiKeys1764000000100', {
+  up: [
+    `
       CREATE TABLE api_keys (
         key_id     uuid        PRIMARY KEY,
         key_hash   text        NOT NULL UNIQUE,
@@ -24,32 +22,26 @@ export class CreateApiKeys1764000000100 implements MigrationInterface {
         created_by text        NOT NULL,
         revoked_at timestamptz,
         CHECK ((role IN ('account-admin', 'reader')) = (account_id IS NOT NULL))
-      )`);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE api_keys');
-  }
-}
+      )`,
+  ],
+  down: ['DROP TABLE api_keys'],
+});
 
 /** Adds the `auditor` role (every account, read only); like operator and metrics keys, an auditor key has no account. */
-export class AllowAuditorApiKeys1765000000000 implements MigrationInterface {
-  name = 'AllowAuditorApiKeys1765000000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const AllowAuditorApiKeys1765000000000 = sqlMigration('AllowAuditorApiKeys1765000000000', {
+  up: [
+    `
       ALTER TABLE api_keys
         DROP CONSTRAINT api_keys_role_check,
-        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'auditor', 'account-admin', 'reader', 'metrics'))`);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query(`
+        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'auditor', 'account-admin', 'reader', 'metrics'))`,
+  ],
+  down: [
+    `
       ALTER TABLE api_keys
         DROP CONSTRAINT api_keys_role_check,
-        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'account-admin', 'reader', 'metrics'))`);
-  }
-}
+        ADD CONSTRAINT api_keys_role_check CHECK (role IN ('operator', 'account-admin', 'reader', 'metrics'))`,
+  ],
+});
 
 /** A key as listed: everything but the secret. */
 export interface ApiKeyView {

@@ -1,14 +1,13 @@
 import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
-import { DataSource, type MigrationInterface } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { ServiceConfig } from '../config/service-config.js';
 import { EventStore } from '../event-store/event-store.js';
 import { postgresWaitMessage } from '../runtime/dependency-hints.js';
 import { growingDelay, retry, worthReporting } from '../runtime/retry.js';
 import { ServiceLifecycle, StartupPhase } from '../runtime/service-lifecycle.js';
 import { SERVICE_CONFIG, SERVICE_LOG, type ServiceLog } from '../runtime/service.module.js';
+import type { MigrationClass } from './migrations.js';
 import { createDataSource, ensureDatabaseAndSchema } from './postgres.js';
-
-type MigrationClass = new () => MigrationInterface;
 
 /** Nest injection token of the service's migrations. */
 const MIGRATIONS = Symbol('Migrations');

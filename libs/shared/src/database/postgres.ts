@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { DataSource, type MigrationInterface, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { PostgresSettings } from '../config/service-config.js';
+import type { MigrationClass } from './migrations.js';
 
 /** A database transaction (TypeORM's entity manager bound to one connection). */
 export type Tx = Pick<EntityManager, 'query'>;
@@ -19,8 +20,6 @@ export async function queryPrepared<Row>(tx: Tx, name: string, text: string, val
   const result = await connection.query<Row & pg.QueryResultRow>({ name, text, values });
   return result.rows;
 }
-
-type MigrationClass = new () => MigrationInterface;
 
 /** Options for the `pg` driver: the service's database with the service's schema first on the search path. */
 export function pgClientConfig(settings: PostgresSettings, database = settings.database): pg.ClientConfig {

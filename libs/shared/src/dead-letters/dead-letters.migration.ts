@@ -1,4 +1,4 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { sqlMigration } from '../database/migrations.js';
 
 /**
  * The dead-letter index of a consuming service: one row per message its consumers dead-lettered, fed
@@ -7,11 +7,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `<stream>:<seq>:<consumer>`) is unique, so a message a consumer dead-lettered twice is listed once. `replayed_at` marks
  * a letter replayed, so it leaves the listing and cannot be replayed again.
  */
-export class CreateDeadLetters1764100000000 implements MigrationInterface {
-  name = 'CreateDeadLetters1764100000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreateDeadLetters1764100000000 = sqlMigration('CreateDeadLetters1764100000000', {
+  up: [
+    `
       CREATE TABLE dead_letters (
         id               bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         original         text        NOT NULL UNIQUE,
@@ -26,11 +24,8 @@ export class CreateDeadLetters1764100000000 implements MigrationInterface {
         body             bytea       NOT NULL,
         dead_lettered_at timestamptz NOT NULL,
         replayed_at      timestamptz
-      )`);
-    await q.query('CREATE INDEX dead_letters_pending ON dead_letters (id DESC) WHERE replayed_at IS NULL');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE dead_letters');
-  }
-}
+      )`,
+    'CREATE INDEX dead_letters_pending ON dead_letters (id DESC) WHERE replayed_at IS NULL',
+  ],
+  down: ['DROP TABLE dead_letters'],
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { sqlMigration } from '../database/migrations.js';
 
 /** The NOTIFY channel the events trigger of a schema signals: `events_` + md5(schema), as in the trigger. */
 export function notifyChannelOf(schema: string): string {
@@ -10,11 +10,9 @@ export function notifyChannelOf(schema: string): string {
  * The append-only event store, which is also the outbox. `transaction_id` lets the relay read only
  * events of transactions that can no longer commit out of order (see outbox-relay.ts).
  */
-export class CreateEventStore1764000000000 implements MigrationInterface {
-  name = 'CreateEventStore1764000000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+export const CreateEventStore1764000000000 = sqlMigration('CreateEventStore1764000000000', {
+  up: [
+    `
       CREATE TABLE events (
         global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
@@ -28,48 +26,36 @@ export class CreateEventStore1764000000000 implements MigrationInterface {
         occurred_at     timestamptz NOT NULL,
         recorded_at     timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version)
-      )`);
-    await q.query(`CREATE INDEX events_outbox_order ON events (transaction_id, global_position)`);
-    await q.query(`
+      )`,
+    `CREATE INDEX events_outbox_order ON events (transaction_id, global_position)`,
+    `
       CREATE TABLE relay_checkpoints (
         relay           text        PRIMARY KEY,
         transaction_id  xid8        NOT NULL,
         global_position bigint      NOT NULL,
         updated_at      timestamptz NOT NULL DEFAULT now()
-      )`);
+      )`,
     // Wakes the relay when events commit (NOTIFY is delivered at commit). The channel is per schema, so
     // services sharing a database never wake each other, and hashed, so it fits the 63-byte limit whatever
     // the schema's name (see notifyChannelOf).
-    await q.query(`
+    `
       CREATE FUNCTION notify_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         PERFORM pg_notify('events_' || md5(TG_TABLE_SCHEMA), '');
         RETURN NULL;
-      END $$`);
-    await q.query(`
+      END $$`,
+    `
       CREATE TRIGGER events_appended AFTER INSERT ON events
-      FOR EACH STATEMENT EXECUTE FUNCTION notify_events_appended()`);
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE relay_checkpoints');
-    await q.query('DROP TABLE events');
-    await q.query('DROP FUNCTION notify_events_appended()');
-  }
-}
+      FOR EACH STATEMENT EXECUTE FUNCTION notify_events_appended()`,
+  ],
+  down: ['DROP TABLE relay_checkpoints', 'DROP TABLE events', 'DROP FUNCTION notify_events_appended()'],
+});
 
 /**
  * The stream sequence of the relay's last PubAck, kept with its checkpoint, so the relay can tell when its stream
  * later holds less than it acknowledged (see OutboxRelay).
  */
-export class AddRelayStreamSequence1765100000000 implements MigrationInterface {
-  name = 'AddRelayStreamSequence1765100000000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE relay_checkpoints ADD COLUMN stream_seq bigint NOT NULL DEFAULT 0');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE relay_checkpoints DROP COLUMN stream_seq');
-  }
-}
+export const AddRelayStreamSequence1765100000000 = sqlMigration('AddRelayStreamSequence1765100000000', {
+  up: ['ALTER TABLE relay_checkpoints ADD COLUMN stream_seq bigint NOT NULL DEFAULT 0'],
+  down: ['ALTER TABLE relay_checkpoints DROP COLUMN stream_seq'],
+});

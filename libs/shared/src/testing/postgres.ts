@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { DataSource, MigrationInterface } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { PostgresSettings } from '../config/service-config.js';
+import type { MigrationClass } from '../database/migrations.js';
 import { createDataSource, ensureDatabaseAndSchema, pgClientConfig } from '../database/postgres.js';
 import { AddRelayStreamSequence1765100000000, CreateEventStore1764000000000 } from '../event-store/event-store.migration.js';
 import { EventStore } from '../event-store/event-store.js';
@@ -70,7 +71,7 @@ export interface TestEventStore {
  */
 export async function createTestEventStore(
   labelOrSettings: string | PostgresSettings,
-  extraMigrations: readonly (new () => MigrationInterface)[] = [],
+  extraMigrations: readonly MigrationClass[] = [],
 ): Promise<TestEventStore> {
   const settings = typeof labelOrSettings === 'string' ? testPostgresSettings(labelOrSettings) : labelOrSettings;
   await ensureDatabaseAndSchema(settings);
