@@ -1,4 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
 
 /**
  * The prefix of every application metric, so that the system's series are found (and told apart from other
@@ -40,120 +49,103 @@ export interface PendingCount {
   readonly pending: number;
 }
 
-/** The Prometheus metrics every service exposes on GET /metrics. */
 /** How often the event-loop delay histogram takes a sample. */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/** The Prometheus metrics every service exposes on GET /metrics. */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly eventsPublished = new Counter({
-    name: metricName('outbox_events_published_total'),
+  readonly eventsPublished = this.counter({
+    name: 'outbox_events_published_total',
     help: 'Events the outbox relay published to JetStream (PubAck received)',
-    registers: [this.registry],
   });
-  readonly relayFailures = new Counter({
-    name: metricName('outbox_relay_failures_total'),
+  readonly relayFailures = this.counter({
+    name: 'outbox_relay_failures_total',
     help: 'Relay rounds that failed and will be retried (NATS or PostgreSQL unavailable)',
-    registers: [this.registry],
   });
-  readonly outboxBacklog = new Gauge({
-    name: metricName('outbox_backlog_events'),
+  readonly outboxBacklog = this.gauge({
+    name: 'outbox_backlog_events',
     help:
       'Committed events the relay has not published yet, as of its last round (0 on an instance that is not the ' +
       'elected relay: take the max per service)',
-    registers: [this.registry],
   });
-  readonly relayLeader = new Gauge({
-    name: metricName('outbox_relay_leader'),
+  readonly relayLeader = this.gauge({
+    name: 'outbox_relay_leader',
     help: "1 on the instance that holds the relay's lock and publishes, 0 on a standby",
-    registers: [this.registry],
   });
-  readonly eventsConsumed = new Counter({
-    name: metricName('consumer_events_total'),
+  readonly eventsConsumed = this.counter({
+    name: 'consumer_events_total',
     help: 'Events a consumer handled, by outcome: applied, redelivered (the message that applied it, again), rejected (dead-lettered or terminated)',
     labelNames: ['outcome'],
-    registers: [this.registry],
   });
-  readonly eventsRejected = new Counter({
-    name: metricName('events_rejected_total'),
+  readonly eventsRejected = this.counter({
+    name: 'events_rejected_total',
     help:
       'Consumed events refused without being applied, by reason: malformed, unsigned, unknown_key, bad_signature, ' +
       'wrong_key (signed by another service), moved (another subject), replayed (event id already applied), ' +
       'stale_version (not newer than the version held)',
     labelNames: ['reason'],
-    registers: [this.registry],
   });
-  readonly consumerBatchFailures = new Counter({
-    name: metricName('consumer_batch_failures_total'),
+  readonly consumerBatchFailures = this.counter({
+    name: 'consumer_batch_failures_total',
     help: 'Consumer batches whose transaction failed and were negatively acknowledged',
-    registers: [this.registry],
   });
-  readonly consumerBatchDuration = new Histogram({
-    name: metricName('consumer_batch_duration_seconds'),
+  readonly consumerBatchDuration = this.histogram({
+    name: 'consumer_batch_duration_seconds',
     help: "Time a consumer's committed batch took to apply (its transaction), by consumer",
     labelNames: ['consumer'],
     buckets: [...BATCH_DURATION_BUCKETS],
-    registers: [this.registry],
   });
-  readonly consumerBatchSize = new Histogram({
-    name: metricName('consumer_batch_events'),
+  readonly consumerBatchSize = this.histogram({
+    name: 'consumer_batch_events',
     help: "Events in a consumer's committed batch, by consumer",
     labelNames: ['consumer'],
     buckets: [...BATCH_SIZE_BUCKETS],
-    registers: [this.registry],
   });
   private pendingSource: (() => Promise<readonly PendingCount[]>) | undefined;
-  readonly consumerPending: Gauge<'stream' | 'durable'> = new Gauge({
-    name: metricName('consumer_pending_messages'),
+  readonly consumerPending: Gauge<'stream' | 'durable'> = this.gauge({
+    name: 'consumer_pending_messages',
     help:
       'Messages of a durable consumer not yet acknowledged: not delivered (num_pending) plus delivered and awaiting ' +
       'their ack (num_ack_pending), read from JetStream at scrape time (absent while JetStream does not answer)',
     labelNames: ['stream', 'durable'],
-    registers: [this.registry],
     collect: () => this.collectPending(),
   });
-  readonly deadLettered = new Counter({
-    name: metricName('dead_lettered_total'),
+  readonly deadLettered = this.counter({
+    name: 'dead_lettered_total',
     help: 'Messages a consumer copied to the dead-letter stream and terminated, by consumer and reason',
     labelNames: ['consumer', 'reason'],
-    registers: [this.registry],
   });
-  readonly propagation = new Histogram({
-    name: metricName('propagation_seconds'),
+  readonly propagation = this.histogram({
+    name: 'propagation_seconds',
     help:
       "Sync agent: from an event's occurredAt at its producer to the commit of the batch that applied it, by event type " +
       '(includes clock skew between the hosts)',
     labelNames: ['type'],
     buckets: [...PROPAGATION_BUCKETS],
-    registers: [this.registry],
   });
-  readonly forgedReplies = new Counter({
-    name: metricName('rpc_forged_replies_total'),
+  readonly forgedReplies = this.counter({
+    name: 'rpc_forged_replies_total',
     help: 'Request/reply answers ignored because the owning service did not sign them for that request, by subject',
     labelNames: ['subject'],
-    registers: [this.registry],
   });
-  readonly streamLossDetected = new Counter({
-    name: metricName('outbox_stream_loss_detected_total'),
+  readonly streamLossDetected = this.counter({
+    name: 'outbox_stream_loss_detected_total',
     help: 'Times the relay found its JetStream stream holding less than it had published (lost tail, purge, re-creation)',
-    registers: [this.registry],
   });
-  readonly eventsRepublished = new Counter({
-    name: metricName('outbox_events_republished_total'),
+  readonly eventsRepublished = this.counter({
+    name: 'outbox_events_republished_total',
     help: 'Events the relay published again because its stream had lost them',
-    registers: [this.registry],
   });
-  readonly ready = new Gauge({
-    name: metricName('service_ready'),
+  readonly ready = this.gauge({
+    name: 'service_ready',
     help: '1 when the service is connected to PostgreSQL and NATS and serving (what /readyz answers)',
-    registers: [this.registry],
   });
-  readonly httpRequestDuration = new Histogram({
-    name: metricName('http_request_duration_seconds'),
+  readonly httpRequestDuration = this.histogram({
+    name: 'http_request_duration_seconds',
     help: 'HTTP requests by method, route pattern and status class (2xx, 4xx, 5xx), from arrival to the last byte sent',
     labelNames: ['method', 'route', 'status_class'],
     buckets: [...HTTP_DURATION_BUCKETS],
-    registers: [this.registry],
   });
 
   constructor(service: string) {
@@ -161,6 +153,21 @@ export class ServiceMetrics {
     // The event-loop delay is sampled every 100 ms, not prom-client's 10 ms: each sample wakes the process, and at
     // 10 ms that costs an idle service about 0.3 % of a core more. A delay is still measured to the nanosecond.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  }
+
+  /** A counter in the service's registry, named `name` with the prefix of every application metric. */
+  private counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
+    return new Counter({ ...config, name: metricName(config.name), registers: [this.registry] });
+  }
+
+  /** A gauge in the service's registry, named `name` with the prefix of every application metric. */
+  private gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
+    return new Gauge({ ...config, name: metricName(config.name), registers: [this.registry] });
+  }
+
+  /** A histogram in the service's registry, named `name` with the prefix of every application metric. */
+  private histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
+    return new Histogram({ ...config, name: metricName(config.name), registers: [this.registry] });
   }
 
   /** Where the consumer-pending gauge is read from at each scrape (the EventConsumer, once its consumers exist). */
