@@ -20,6 +20,8 @@ export interface PropagationRun {
   readonly failures: Record<string, number>;
   /** Grants whose license never showed in the Secondary's set within 15 s. */
   readonly lost: number;
+  /** Licenses behind each Secondary's EffectiveLicensesChanged of the run (its entries' sources: each carries the whole set). */
+  readonly licensesPerSet: { readonly mean: number; readonly max: number };
   readonly latencyMs: LatencySummary;
   /** The same split: 201 → EntitlementChanged on the bus (licensing relay), then → EffectiveLicensesChanged. */
   readonly relayHopMs: LatencySummary;
@@ -68,7 +70,7 @@ export class GrantRecorder {
     notIssued: number,
     cpu: () => Promise<Record<string, number>>,
   ): Promise<PropagationRun> {
-    const { samples, lost } = await this.watcher.take();
+    const { samples, lost, licensesPerSet } = await this.watcher.take();
     const split = samples.filter((x) => !Number.isNaN(x.relayMs));
     return {
       offeredPerSec,
@@ -77,6 +79,7 @@ export class GrantRecorder {
       notIssued,
       failures: this.failures,
       lost,
+      licensesPerSet,
       latencyMs: summarize(samples.map((x) => x.totalMs)),
       relayHopMs: summarize(split.map((x) => x.relayMs)),
       projectionHopMs: summarize(split.map((x) => x.projectionMs)),
@@ -134,7 +137,7 @@ export function describeRun(run: PropagationRun): string {
     `${failed.length ? `, failed ${failed.join(', ')}` : ''}); propagation p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} ` +
     `p99 ${run.latencyMs.p99} max ${run.latencyMs.max} ms${run.lost ? `, ${run.lost} lost` : ''} (relay p50 ${run.relayHopMs.p50} ` +
     `p99 ${run.relayHopMs.p99}, then projection p50 ${run.projectionHopMs.p50} p99 ${run.projectionHopMs.p99}); API p50 ${run.apiLatencyMs.p50} ` +
-    `p99 ${run.apiLatencyMs.p99} ms`
+    `p99 ${run.apiLatencyMs.p99} ms; licenses behind each Secondary set mean ${run.licensesPerSet.mean} max ${run.licensesPerSet.max}`
   );
 }
 

@@ -60,7 +60,7 @@ const SCALES: Record<Scale, BenchConfig> = {
     relayEvents: 20_000,
     queryLicenses: 100_000,
     queryRequests: 500,
-    apiPairs: 200,
+    apiPairs: 2_000,
     apiSeconds: 5,
     apiConcurrency: 16,
     propagationRates: [50, 500, 1000],

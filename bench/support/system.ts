@@ -4,6 +4,7 @@
  * EffectiveLicensesChanged that times when a Secondary's effective set first shows a license.
  */
 import {
+  BASE_OS_SKUS,
   LICENSE_CATALOG,
   STATEFUL_SYNC_SKU,
   busNames,
@@ -50,6 +51,13 @@ const PROFILED = new Set(
     .filter(Boolean),
 );
 
+/** What each Primary holds before the measured grants: a base OS license, a support subscription, every security service. */
+const STOCKED_SKUS = [
+  BASE_OS_SKUS[0]!,
+  LICENSE_CATALOG.find((s) => s.category === 'support')!.sku,
+  ...LICENSE_CATALOG.filter((s) => s.category === 'security-service').map((s) => s.sku),
+];
+
 const serialOf = (n: number) => n.toString(16).toUpperCase().padStart(12, '0');
 
 export async function startSystem(ctx: BenchContext, pairCount: number): Promise<RunningSystem> {
@@ -87,7 +95,24 @@ export async function startSystem(ctx: BenchContext, pairCount: number): Promise
       await postJson(`${pairing.url}/pairs`, { primarySerial: pair.primary, secondarySerial: pair.secondary });
     });
     ctx.log(`system: ${pairs.length} pairs registered over HTTP in ${((performance.now() - registering) / 1000).toFixed(1)} s`);
-    await waitUntilProjected(ctx, names, 3 * pairs.length);
+    // Each Primary is stocked like an appliance in service before anything is measured: its base OS license, a
+    // support subscription and every security service (STOCKED_SKUS). The measured grants then meet the steady
+    // state (licensing knows the product, each set holds what a real one does), not a first grant per product,
+    // which asks pairing about the product once, nor sets of one or two licenses.
+    const stocking = performance.now();
+    await inParallel(pairs.length, 16, async (i) => {
+      for (const sku of STOCKED_SKUS) {
+        await postJson(`${licensing.url}/products/${pairs[i]!.primary}/licenses`, {
+          sku,
+          expiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+        });
+      }
+    });
+    ctx.log(
+      `system: ${pairs.length} Primaries stocked with ${STOCKED_SKUS.length} licenses each in ` +
+        `${((performance.now() - stocking) / 1000).toFixed(1)} s`,
+    );
+    await waitUntilProjected(ctx, names, 3 * pairs.length, STOCKED_SKUS.length * pairs.length);
     const cpuMeter = () =>
       new CpuMeter(
         { pairing: pairing.process.pid, licensing: licensing.process.pid, 'sync-agent': syncAgent.process.pid },
@@ -111,15 +136,20 @@ export async function startSystem(ctx: BenchContext, pairCount: number): Promise
   }
 }
 
-/** Waits until `pairingEvents` are in the PAIRING stream and the sync agent has processed everything. */
-async function waitUntilProjected(ctx: BenchContext, names: BusNames, pairingEvents: number): Promise<void> {
+/** Waits until `pairingEvents` and `licensingEvents` are on their streams and the sync agent has processed everything. */
+async function waitUntilProjected(
+  ctx: BenchContext,
+  names: BusNames,
+  pairingEvents: number,
+  licensingEvents: number,
+): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
     const pairing = await streamMessageCount(ctx.jsm, names.stream('pairing'));
     const licensing = await streamMessageCount(ctx.jsm, names.stream('licensing'));
     const total = pairing + licensing;
     const progress = await consumerProgress(ctx.jsm, syncAgentDurables(names), total);
-    if (pairing >= pairingEvents && progress.processed >= total) return;
+    if (pairing >= pairingEvents && licensing >= licensingEvents && progress.processed >= total) return;
     if (Date.now() > deadline) throw new Error(`the sync agent did not catch up (${progress.processed}/${total})`);
     await sleep(100);
   }
@@ -166,6 +196,8 @@ export class PropagationWatcher {
   private readonly seenAt = new Map<string, number>();
   private readonly relayedAt = new Map<string, number>();
   private samples: PropagationSample[] = [];
+  /** Licenses behind the Secondaries' sets seen since the last take (the sources of their entries): what each EffectiveLicensesChanged carried. */
+  private setSizes = { sets: 0, licenses: 0, max: 0 };
   beforeResponse = 0;
 
   constructor(
@@ -193,6 +225,10 @@ export class PropagationWatcher {
           const serial = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
           if (!this.secondaries.has(serial)) return;
           const envelope = msg.json<{ data: EffectiveLicensesChangedV1 }>();
+          const size = envelope.data.set.licenses.reduce((sum, license) => sum + license.sources.length, 0);
+          this.setSizes.sets++;
+          this.setSizes.licenses += size;
+          this.setSizes.max = Math.max(this.setSizes.max, size);
           for (const license of envelope.data.set.licenses) {
             for (const source of license.sources) {
               if (source.from !== 'primary') continue;
@@ -228,7 +264,9 @@ export class PropagationWatcher {
   }
 
   /** Waits (up to `timeoutMs`) for every expected license; returns the samples since the last take and how many never showed. */
-  async take(timeoutMs = 15_000): Promise<{ samples: PropagationSample[]; lost: number }> {
+  async take(
+    timeoutMs = 15_000,
+  ): Promise<{ samples: PropagationSample[]; lost: number; licensesPerSet: { mean: number; max: number } }> {
     const deadline = Date.now() + timeoutMs;
     while (this.awaiting.size > 0 && Date.now() < deadline) await sleep(20);
     const lost = this.awaiting.size;
@@ -236,7 +274,9 @@ export class PropagationWatcher {
     this.relayedAt.clear();
     const samples = this.samples;
     this.samples = [];
-    return { samples, lost };
+    const { sets, licenses, max } = this.setSizes;
+    this.setSizes = { sets: 0, licenses: 0, max: 0 };
+    return { samples, lost, licensesPerSet: { mean: sets === 0 ? 0 : Math.round((licenses / sets) * 10) / 10, max } };
   }
 
   stop(): void {
