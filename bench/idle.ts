@@ -6,6 +6,10 @@ import type { BenchContext } from './support/context.js';
 import { LOAD_GENERATOR } from './support/probe.js';
 import type { RunningSystem } from './support/system.js';
 import { round, sleep } from './support/stats.js';
+import { streamMessageCount } from './support/infra.js';
+
+/** The system counts as settled once no stream of its namespace has grown for this long. */
+const SETTLED_AFTER_MS = 3_000;
 
 export interface IdleResult {
   readonly seconds: number;
@@ -25,7 +29,24 @@ export function systemCpuMs(byProcess: Record<string, number>): number {
   );
 }
 
+/**
+ * Waits until the work the set-up started has ended: the sync agent has applied everything (checked before this
+ * is called), and its relay has published what that produced, i.e. no stream has grown for SETTLED_AFTER_MS.
+ */
+async function settle(ctx: BenchContext, system: RunningSystem): Promise<void> {
+  const streams = (['pairing', 'licensing', 'sync-agent'] as const).map((source) => system.names.stream(source));
+  const counts = async () => (await Promise.all(streams.map((s) => streamMessageCount(ctx.jsm, s)))).join(',');
+  let last = await counts();
+  let since = performance.now();
+  while (performance.now() - since < SETTLED_AFTER_MS) {
+    await sleep(250);
+    const now = await counts();
+    if (now !== last) [last, since] = [now, performance.now()];
+  }
+}
+
 export async function measureIdle(ctx: BenchContext, system: RunningSystem): Promise<IdleResult> {
+  await settle(ctx, system);
   const seconds = ctx.config.idleSeconds;
   const meter = system.cpuMeter();
   await meter.begin();

@@ -66,7 +66,7 @@ const SCALES: Record<Scale, BenchConfig> = {
     propagationRates: [50, 500, 1000],
     propagationSeconds: 3,
     propagationRepeats: 3,
-    idleSeconds: 10,
+    idleSeconds: 30,
   },
   full: {
     scale: 'full',
