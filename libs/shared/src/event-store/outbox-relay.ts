@@ -130,6 +130,37 @@ export function envelopeOf(event: StoredEvent): EventEnvelope {
 }
 
 /**
+ * A relay round's read: $1, $2 the checkpoint (transaction id, global position), $3 the batch size.
+ * One statement, one snapshot: the batch (committed events below the oldest running transaction), and
+ * whether events after the checkpoint wait behind such a transaction. Every event after the checkpoint
+ * below that horizon is in the batch unless it is full, so "held back after the checkpoint" is also "held
+ * back after the batch". A row of nulls but held_back when the batch is empty.
+ * Both reads are the first index entries after the checkpoint in index order (ORDER BY … LIMIT), which every
+ * plan reads through the index: the custom plan for the actual checkpoint, the generic plan of the prepared
+ * statement, and a plan made without statistics. An EXISTS for the held-back test was costed as a sequential
+ * scan that stops at the first match when the checkpoint lay past the table's statistics, and when nothing
+ * was held back (the usual case) that scan read the whole table on every round (10 ms at 27,000 events,
+ * growing with the store). The ORDER BYs name the xid8 column: an ORDER BY by the text alias
+ * `transaction_id` would sort '10000' before '9999'.
+ */
+export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+        batch AS (
+          SELECT ${EVENT_COLUMNS}, transaction_id AS xid
+            FROM events
+           WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+             AND transaction_id < (SELECT xmin FROM horizon)
+           ORDER BY events.transaction_id, events.global_position
+           LIMIT $3)
+   SELECT batch.*, batch.xid::text AS transaction_id, held.held_back
+     FROM (SELECT (SELECT events.transaction_id FROM events
+                    WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+                      AND transaction_id >= (SELECT xmin FROM horizon)
+                    ORDER BY events.transaction_id, events.global_position
+                    LIMIT 1) IS NOT NULL AS held_back) held
+     LEFT JOIN batch ON true
+    ORDER BY batch.xid, batch.global_position`;
+
+/**
  * Publishes committed events to JetStream in commit-safe order, then advances a checkpoint.
  *
  * Order: events are read by (transaction_id, global_position), and only from transactions older than the
@@ -263,36 +294,12 @@ export class OutboxRelay {
     const client = this.client!;
     this.notified = false;
     const from = this.checkpoint ?? (await this.readCheckpoint(client));
-    // One statement, one snapshot: the batch (committed events below the oldest running transaction), and
-    // whether events after the checkpoint wait behind such a transaction. Every event after the checkpoint
-    // below that horizon is in the batch unless it is full, so "held back after the checkpoint" is also "held
-    // back after the batch". A row of nulls but held_back when the batch is empty.
-    // Not a prepared statement: a generic plan (unknown checkpoint) scans the whole table for the held-back
-    // test, where the plan for the actual checkpoint reads the few index entries after it. The held-back test is
-    // the first such entry in index order, not an EXISTS: with the checkpoint past its statistics the planner
-    // costed EXISTS as a sequential scan that stops at the first match, and when nothing was held back (the
-    // usual case) that scan read the whole table on every round (10 ms at 27,000 events, growing with the
-    // store). The ORDER BYs name the xid8 column: an ORDER BY by the text alias `transaction_id` would sort
-    // '10000' before '9999'.
-    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>(
-      `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-            batch AS (
-              SELECT ${EVENT_COLUMNS}, transaction_id AS xid
-                FROM events
-               WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-                 AND transaction_id < (SELECT xmin FROM horizon)
-               ORDER BY events.transaction_id, events.global_position
-               LIMIT $3)
-       SELECT batch.*, batch.xid::text AS transaction_id, held.held_back
-         FROM (SELECT (SELECT events.transaction_id FROM events
-                        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-                          AND transaction_id >= (SELECT xmin FROM horizon)
-                        ORDER BY events.transaction_id, events.global_position
-                        LIMIT 1) IS NOT NULL AS held_back) held
-         LEFT JOIN batch ON true
-        ORDER BY batch.xid, batch.global_position`,
-      [from.transaction_id, from.global_position, this.batchSize],
-    );
+    // One statement, one snapshot, prepared: planning it cost more than running it.
+    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>({
+      name: 'outbox-relay.round',
+      text: OUTBOX_ROUND_SQL,
+      values: [from.transaction_id, from.global_position, this.batchSize],
+    });
     const heldBack = result.rows[0]?.held_back === true;
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
     // Reported before publishing, so that a NATS outage shows as a backlog that grows.
