@@ -134,6 +134,29 @@ async function supportsLz4(q: QueryRunner): Promise<boolean> {
   return rows[0]?.lz4 === true;
 }
 
+/**
+ * The published-set snapshots go: the projector reads a product's last published set from its newest
+ * EffectiveLicensesChanged in the outbox, which holds the same set at the same version, instead of writing each set
+ * twice. Undone, the snapshots are filled again from the outbox.
+ */
+export const DropPublishedSetSnapshots1765200000000 = sqlMigration('DropPublishedSetSnapshots1765200000000', {
+  up: ['DROP TABLE effective_sets'],
+  down: [
+    `
+      CREATE TABLE effective_sets (
+        serial     text        PRIMARY KEY,
+        set        jsonb       NOT NULL,
+        version    integer     NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    `
+      INSERT INTO effective_sets (serial, set, version)
+      SELECT DISTINCT ON (stream_id) data->>'serial', data->'set', stream_version FROM events
+       WHERE event_type = 'EffectiveLicensesChanged'
+       ORDER BY stream_id, stream_version DESC`,
+  ],
+});
+
 /** Every migration of the sync agent's database, in order. */
 export const SYNC_AGENT_MIGRATIONS = [
   CreateEventStore1764000000000,
@@ -142,4 +165,5 @@ export const SYNC_AGENT_MIGRATIONS = [
   AddInboxSource1764200000000,
   CompressDocumentsWithLz41764900000000,
   AddRelayStreamSequence1765100000000,
+  DropPublishedSetSnapshots1765200000000,
 ];

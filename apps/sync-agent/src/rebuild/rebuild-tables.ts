@@ -7,9 +7,9 @@ import { projectorLockKey } from '../read-models/effective-licenses/effective-li
 
 /**
  * What the rebuild recomputes from the streams: the inbox (which "as of" queries read) and the facts. It does
- * NOT touch the sync agent's outbox (`events`, which the history query reads), the relay's checkpoint, or the
- * snapshots of what was published (`effective_sets`, `stateful_sync_published`): they record what subscribers
- * were told, so after the switch-over the live projector compares its new sets with them as before.
+ * NOT touch the sync agent's outbox (`events`, which the history query reads and which holds each published set),
+ * the relay's checkpoint, or `stateful_sync_published`: they record what subscribers were told, so after the
+ * switch-over the live projector compares its new sets with them as before.
  */
 export const REBUILT_TABLES = ['inbox', 'products', 'pairs', 'licenses', 'replacements'] as const;
 export type RebuiltTable = (typeof REBUILT_TABLES)[number];

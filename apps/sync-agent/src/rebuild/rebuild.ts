@@ -5,7 +5,7 @@
  * 1. shadow tables (`<schema>_rebuild`) shaped like the live ones;
  * 2. temporary durable consumers `sync-agent-rebuild` read both streams from their first message through the same
  *    projectBatch as the live agent, told not to publish: no EffectiveLicensesChanged / StatefulSyncChanged,
- *    the sync agent's outbox and published-set snapshots stay as they are;
+ *    the sync agent's outbox (which holds each published set) and `stateful_sync_published` stay as they are;
  * 3. once they have caught up, the rebuild takes the advisory lock the live projector takes for every batch (the
  *    live agent's next batch waits), consumes the last events, compares old and new tables, and in the same
  *    transaction moves the old tables to `<schema>_old_<date>` and the new ones into the schema;

@@ -59,7 +59,7 @@ interface Change<T extends string, D> {
   readonly cause: EventEnvelope;
 }
 
-/** A product's new effective set; the snapshot to keep is `set` at version `expectedVersion + 1`. */
+/** A product's new effective set (`set`, the event's `data.set`), published at version `expectedVersion + 1`. */
 export interface EffectiveSetChange extends Change<'EffectiveLicensesChanged', EffectiveLicensesChangedV1> {
   readonly set: EffectiveLicenseSetV1;
 }

@@ -31,7 +31,7 @@ import {
 import { decidePublication, publicationScope, type FoldedBatch } from '../../domain/effective-licenses/publication.js';
 import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
 import { recordInInbox } from '../../facts/inbox.js';
-import { loadPublishedStatefulSync, loadSnapshots, savePublishedStatefulSync, saveSnapshots } from './published-store.js';
+import { loadPublishedSets, loadPublishedStatefulSync, savePublishedStatefulSync } from './published-store.js';
 
 const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
@@ -50,7 +50,7 @@ export interface BatchOutcome {
 
 /**
  * Options of projectBatch besides the effective-set ones. `publish: false` (the rebuild) writes only
- * the facts and the inbox: no EffectiveLicensesChanged / StatefulSyncChanged and no published-set snapshots.
+ * the facts and the inbox: no EffectiveLicensesChanged / StatefulSyncChanged and no stateful-sync status.
  */
 export interface ProjectBatchOptions extends EffectiveSetOptions {
   readonly publish?: boolean;
@@ -195,12 +195,13 @@ async function projectSlice(
 
 /**
  * Loads what was last published for what the slice touched, asks decidePublication what to publish, and writes it:
- * the EffectiveLicensesChanged and their snapshots in one statement each, then each StatefulSyncChanged and its status.
+ * the EffectiveLicensesChanged in one statement (the outbox is also where the next batch reads them back), then
+ * each StatefulSyncChanged and its status.
  */
 async function publish(store: EventStore, tx: Tx, batch: FoldedBatch, now: Date, options: EffectiveSetOptions): Promise<void> {
   const scope = publicationScope(batch);
   const published = {
-    sets: await loadSnapshots(tx, scope.serials),
+    sets: await loadPublishedSets(tx, scope.serials),
     statefulSync: await loadPublishedStatefulSync(tx, scope.pairIds),
   };
   const { effectiveSets, statefulSync } = decidePublication(batch, published, now, options);
@@ -213,10 +214,6 @@ async function publish(store: EventStore, tx: Tx, batch: FoldedBatch, now: Date,
       events: [event],
       context: context(cause),
     })),
-  );
-  await saveSnapshots(
-    tx,
-    effectiveSets.map(({ set, expectedVersion }) => ({ set, version: expectedVersion + 1 })),
   );
   for (const { streamId, expectedVersion, event, cause, pair, status } of statefulSync) {
     await store.append(tx, streamId, expectedVersion, [event], context(cause));

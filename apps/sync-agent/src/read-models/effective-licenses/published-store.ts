@@ -1,34 +1,30 @@
 /**
- * What the projector last published (the `effective_sets` snapshots and `stateful_sync_published`), with the
- * versions of their streams: what decidePublication compares a batch's outcome with. The rebuild leaves these
- * tables as they are: they record what subscribers were told.
+ * What the projector last published, with the versions of their streams: what decidePublication compares a batch's
+ * outcome with. An effective set is read from its newest EffectiveLicensesChanged in the outbox, which already holds
+ * it (a second copy per publication cost a row write a set); a pair's stateful synchronization from
+ * `stateful_sync_published`. The rebuild leaves both as they are: they record what subscribers were told.
  */
 import { queryPrepared, type EffectiveLicenseSetV1, type StatefulSyncStatusV1, type Tx } from '#shared';
 import type { PairFacts } from '../../domain/effective-licenses/effective-licenses.js';
-import type { PublishedSet, PublishedStatefulSync } from '../../domain/effective-licenses/publication.js';
+import {
+  effectiveLicensesStreamId,
+  type PublishedSet,
+  type PublishedStatefulSync,
+} from '../../domain/effective-licenses/publication.js';
 
-/** The effective sets last published, with their stream versions. */
-export async function loadSnapshots(tx: Tx, serials: readonly string[]): Promise<Map<string, PublishedSet>> {
-  const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await queryPrepared(
+/** The effective sets last published for `serials`, with their stream versions: each stream's newest event. */
+export async function loadPublishedSets(tx: Tx, serials: readonly string[]): Promise<Map<string, PublishedSet>> {
+  const rows: { set: EffectiveLicenseSetV1; version: number }[] = await queryPrepared(
     tx,
-    'sync-agent.load-snapshots',
-    'SELECT serial, set, version FROM effective_sets WHERE serial = ANY($1::text[])',
-    [serials],
+    'sync-agent.load-published-sets',
+    `SELECT newest.data->'set' AS set, newest.stream_version AS version
+       FROM unnest($1::text[]) AS published(stream_id)
+      CROSS JOIN LATERAL (SELECT data, stream_version FROM events
+                           WHERE events.stream_id = published.stream_id
+                           ORDER BY stream_version DESC LIMIT 1) newest`,
+    [serials.map(effectiveLicensesStreamId)],
   );
-  return new Map(rows.map((r) => [r.serial, { set: r.set, version: r.version }]));
-}
-
-/** Stores the effective sets just published, with their stream versions, in one statement. */
-export async function saveSnapshots(tx: Tx, snapshots: readonly PublishedSet[]): Promise<void> {
-  if (snapshots.length === 0) return;
-  await queryPrepared(
-    tx,
-    'sync-agent.save-snapshots',
-    `INSERT INTO effective_sets (serial, set, version, updated_at)
-     SELECT serial, set, version, now() FROM jsonb_to_recordset($1::jsonb) AS s(serial text, set jsonb, version int)
-     ON CONFLICT (serial) DO UPDATE SET set = EXCLUDED.set, version = EXCLUDED.version, updated_at = now()`,
-    [JSON.stringify(snapshots.map((s) => ({ serial: s.set.serial, set: s.set, version: s.version })))],
-  );
+  return new Map(rows.map((r) => [r.set.serial, { set: r.set, version: r.version }]));
 }
 
 /** The stateful-sync status last published for each of `pairIds` that has one. */

@@ -10,8 +10,8 @@ import {
 
 /**
  * Test support: the projector's publishing in memory. Folds batch after batch, hands decidePublication only what
- * publicationScope asked to load (as the projector does), and keeps what was published as the `effective_sets` and
- * `stateful_sync_published` tables do; an expected version that is not the stream's is a conflict, as in the event
+ * publicationScope asked to load (as the projector does), and keeps what was published as the outbox and the
+ * `stateful_sync_published` table do; an expected version that is not the stream's is a conflict, as in the event
  * store.
  */
 export class Publisher {
