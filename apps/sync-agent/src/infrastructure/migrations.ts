@@ -6,6 +6,15 @@ import {
   sqlMigration,
 } from '#shared';
 
+/** The published-set snapshots as CreateProjection made them (and DropPublishedSetSnapshots' down makes them again). */
+const CREATE_EFFECTIVE_SETS = `
+      CREATE TABLE effective_sets (
+        serial     text        PRIMARY KEY,
+        set        jsonb       NOT NULL,
+        version    integer     NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`;
+
 /**
  * The sync agent's projection: the newest version of every product, pair and license it has consumed (with
  * the id of the event that carried it, for provenance), every replacement (RMA) seen, the inbox that makes
@@ -71,13 +80,7 @@ export const CreateProjection1764000000003 = sqlMigration('CreateProjection17640
         PRIMARY KEY (failed_serial, pair_id)
       )`,
     'CREATE INDEX replacements_successor ON replacements (successor_serial)',
-    `
-      CREATE TABLE effective_sets (
-        serial     text        PRIMARY KEY,
-        set        jsonb       NOT NULL,
-        version    integer     NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now()
-      )`,
+    CREATE_EFFECTIVE_SETS,
     `
       CREATE TABLE stateful_sync_published (
         pair_id          uuid        PRIMARY KEY,
@@ -142,13 +145,7 @@ async function supportsLz4(q: QueryRunner): Promise<boolean> {
 export const DropPublishedSetSnapshots1765200000000 = sqlMigration('DropPublishedSetSnapshots1765200000000', {
   up: ['DROP TABLE effective_sets'],
   down: [
-    `
-      CREATE TABLE effective_sets (
-        serial     text        PRIMARY KEY,
-        set        jsonb       NOT NULL,
-        version    integer     NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now()
-      )`,
+    CREATE_EFFECTIVE_SETS,
     `
       INSERT INTO effective_sets (serial, set, version)
       SELECT DISTINCT ON (stream_id) data->>'serial', data->'set', stream_version FROM events
