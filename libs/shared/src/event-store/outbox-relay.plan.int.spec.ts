@@ -49,6 +49,8 @@ describe("the relay round's read of the outbox", () => {
   async function planFrom(checkpoint: { transaction_id: string; global_position: string }): Promise<PlanNode> {
     const runner = fixture.dataSource.createQueryRunner();
     try {
+      // The relay's own connection (pgClientConfig) keeps PostgreSQL's default plan cache mode.
+      await runner.query('SET plan_cache_mode = auto');
       await runner.query(`PREPARE round(xid8, bigint, int) AS ${OUTBOX_ROUND_SQL}`);
       for (let i = 0; i < 10; i++)
         await runner.query(`EXECUTE round('${checkpoint.transaction_id}', ${checkpoint.global_position}, 1000)`);
