@@ -79,9 +79,8 @@ export function createDataSource(settings: PostgresSettings, migrations: readonl
     migrationsTransactionMode: 'each',
     // Custom plans only: the named statements (queryPrepared) are parsed once per connection but planned for each
     // execution's values. A generic plan is chosen after five executions and kept; chosen while a table was small
-    // (a fresh rebuild's shadow tables, a new deployment) it went on scanning the table as it grew: the rebuild of
-    // 1,000,000 events ran at 2,813 events/s with 0.26 ms of PostgreSQL CPU per event, and at 6,106 and 0.055 ms
-    // with custom plans (`npm run bench`, full scale, on this machine).
+    // (a fresh rebuild's shadow tables, a new deployment) it went on scanning the table as it grew, which halved the
+    // rebuild's rate at 1 M events (decisions §47; the runs are in docs/performance.md).
     extra: {
       options: `-c search_path=${settings.schema} -c plan_cache_mode=force_custom_plan`,
       max: 10,

@@ -367,7 +367,13 @@ describe('EventStore (PostgreSQL)', () => {
           tx.query('SELECT firmware_version, version FROM firmware_view WHERE serial = $1', [serial]),
         )
       )[0];
-    const run = (serial: string, type: ProductCommand['type'], firmwareVersion: string, newStream = false) =>
+    const run = (
+      serial: string,
+      type: ProductCommand['type'],
+      firmwareVersion: string,
+      newStream = false,
+      project: typeof firmwareRow = firmwareRow,
+    ) =>
       handleCommand({
         store,
         decider: productDecider,
@@ -375,7 +381,7 @@ describe('EventStore (PostgreSQL)', () => {
         newStream,
         maxAttempts: 20,
         command: { type, data: { serial, firmwareVersion }, metadata: { now: NOW, correlationId: 'corr-1', actor: 'key-1' } },
-        project: firmwareRow,
+        project,
       });
 
     it('appends the events and writes the projection together, with the actor in the metadata', async () => {
@@ -404,14 +410,11 @@ describe('EventStore (PostgreSQL)', () => {
 
     it('appends nothing when the projection fails, and passes the error on', async () => {
       const serial = nextSerial();
-      const failing = handleCommand({
-        store,
-        decider: productDecider,
-        streamId: `product-${serial}`,
-        newStream: true,
-        command: { type: 'RegisterProduct', data: { serial, firmwareVersion: '4.0' }, metadata: { now: NOW } },
-        project: () => ({ name: 'test.failing-view', text: 'INSERT INTO firmware_view (serial) VALUES ($1)', values: [serial] }),
-      });
+      const failing = run(serial, 'RegisterProduct', '4.0', true, () => ({
+        name: 'test.failing-view',
+        text: 'INSERT INTO firmware_view (serial) VALUES ($1)',
+        values: [serial],
+      }));
       await expect(failing).rejects.toThrow(/firmware_version/);
       expect(await store.readStream(`product-${serial}`)).toEqual([]);
       expect(await viewOf(serial)).toBeUndefined();
@@ -419,18 +422,11 @@ describe('EventStore (PostgreSQL)', () => {
 
     it('survives its connection being cut mid-statement: the command fails, the next one runs on a fresh connection', async () => {
       const serial = nextSerial();
-      const slow = handleCommand({
-        store,
-        decider: productDecider,
-        streamId: `product-${serial}`,
-        newStream: true,
-        command: { type: 'RegisterProduct', data: { serial, firmwareVersion: '4.0' }, metadata: { now: NOW } },
-        project: () => ({
-          name: 'test.slow-view',
-          text: `INSERT INTO firmware_view (serial, firmware_version, version) SELECT $1, '4.0', 1 FROM pg_sleep($2::float8)`,
-          values: [serial, 30],
-        }),
-      });
+      const slow = run(serial, 'RegisterProduct', '4.0', true, () => ({
+        name: 'test.slow-view',
+        text: `INSERT INTO firmware_view (serial, firmware_version, version) SELECT $1, '4.0', 1 FROM pg_sleep($2::float8)`,
+        values: [serial, 30],
+      }));
       const admin = new pg.Client({ ...pgClientConfig(fixture.settings), options: undefined });
       await admin.connect();
       try {

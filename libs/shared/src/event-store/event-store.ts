@@ -101,10 +101,10 @@ export class EventStore {
 
   /** A stream's events, in `tx` when given, else on a pooled connection outside any transaction. */
   async readStream<E extends PublishedEvent = PublishedEvent>(streamId: string, tx?: Tx): Promise<StoredEvent<E>[]> {
-    const statement: SqlStatement = { name: 'event-store.read-stream', text: READ_STREAM, values: [streamId] };
+    const name = 'event-store.read-stream';
     const rows = tx
-      ? await queryPrepared<EventRow>(tx, statement.name, statement.text, [...statement.values])
-      : await this.runAlone<EventRow>(statement);
+      ? await queryPrepared<EventRow>(tx, name, READ_STREAM, [streamId])
+      : await this.runAlone<EventRow>({ name, text: READ_STREAM, values: [streamId] });
     return rows.map(toStoredEvent) as StoredEvent<E>[];
   }
 
