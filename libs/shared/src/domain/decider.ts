@@ -22,6 +22,29 @@ export function fold<Event, State>(
   return events.reduce(decider.evolve, decider.initialState);
 }
 
+/**
+ * For each type of a command union, the function that decides a command of that type. A type without its function,
+ * or a function for a type that is not in the union, is a compile error: the table is as exhaustive as a switch.
+ */
+export type DecideByType<Command extends { readonly type: string }, Event, State> = {
+  readonly [Type in Command['type']]: (command: Extract<Command, { readonly type: Type }>, state: State) => Event[];
+};
+
+/**
+ * An aggregate's `decide`: hands each command to the function of its type in `byType`. A command of a type the table
+ * has not (only untyped input can bring one) fails like the exhaustiveness check of a switch, naming `what` it is.
+ */
+export function decideByType<Command extends { readonly type: string }, Event, State>(
+  what: string,
+  byType: DecideByType<Command, Event, State>,
+): (command: Command, state: State) => Event[] {
+  return (command, state) => {
+    if (!Object.hasOwn(byType, command.type)) return assertNever(command as never, what);
+    const decideOne = byType[command.type as Command['type']] as (command: Command, state: State) => Event[];
+    return decideOne(command, state);
+  };
+}
+
 /** Compile-time proof that a switch covered every member of a union. */
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`Unhandled ${what}: ${JSON.stringify(value)}`);

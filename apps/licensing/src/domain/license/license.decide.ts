@@ -2,6 +2,7 @@ import {
   LicenseStateV1,
   STATEFUL_SYNC_SKU,
   assertNever,
+  decideByType,
   findModel,
   findSku,
   hasExpiredAt,
@@ -24,24 +25,14 @@ import { licenseChanged, licenseExpiringSoon, type LicenseEvent } from './licens
 import { evolve, initialState, type ActiveLicenseState, type LicenseState } from './license.state.js';
 
 /** Turns a license command into the events it causes, or throws the RuleViolation it breaks. */
-export function decide(command: LicenseCommand, state: LicenseState): LicenseEvent[] {
-  switch (command.type) {
-    case 'GrantLicense':
-      return grant(command, state);
-    case 'RenewLicense':
-      return renew(command, state);
-    case 'RevokeLicense':
-      return revoke(command, state);
-    case 'RecordExpiry':
-      return recordExpiry(command, state);
-    case 'WarnExpiringSoon':
-      return warnExpiringSoon(command, state);
-    case 'TransferLicense':
-      return transfer(command, state);
-    default:
-      return assertNever(command, 'license command');
-  }
-}
+export const decide = decideByType<LicenseCommand, LicenseEvent, LicenseState>('license command', {
+  GrantLicense: grant,
+  RenewLicense: renew,
+  RevokeLicense: revoke,
+  RecordExpiry: recordExpiry,
+  WarnExpiringSoon: warnExpiringSoon,
+  TransferLicense: transfer,
+});
 
 /** The License aggregate, stream `license-<licenseId>`. */
 export const licenseDecider: Decider<LicenseCommand, LicenseEvent, LicenseState> = { initialState, decide, evolve };

@@ -1,4 +1,4 @@
-import { assertNever, type Decider } from '#shared/contracts';
+import { assertNever, decideByType, type Decider } from '#shared/contracts';
 import type { AssociateProducts, DissociateProducts, PairCommand } from './pair.commands.js';
 import {
   accountMismatch,
@@ -14,16 +14,10 @@ import type { PairEvent, ProductsDissociated } from './pair.events.js';
 import { evolve, initialState, type AssociatedPair, type PairState } from './pair.state.js';
 
 /** Turns a pair command into events, or throws the RuleViolation of the rule it breaks. */
-export function decide(command: PairCommand, state: PairState): PairEvent[] {
-  switch (command.type) {
-    case 'AssociateProducts':
-      return associateProducts(command, state);
-    case 'DissociateProducts':
-      return dissociateProducts(command, state);
-    default:
-      return assertNever(command, 'pair command');
-  }
-}
+export const decide = decideByType<PairCommand, PairEvent, PairState>('pair command', {
+  AssociateProducts: associateProducts,
+  DissociateProducts: dissociateProducts,
+});
 
 // The order of the checks is part of the contract: callers see the most fundamental problem first.
 function associateProducts({ data, context, metadata }: AssociateProducts, state: PairState): PairEvent[] {

@@ -1,4 +1,4 @@
-import { FIRMWARE_VERSION_PATTERN, SERIAL_PATTERN, assertNever, findModel, type Decider } from '#shared/contracts';
+import { FIRMWARE_VERSION_PATTERN, SERIAL_PATTERN, decideByType, findModel, type Decider } from '#shared/contracts';
 import type { ChangeFirmware, ProductCommand, RegisterProduct } from './product.commands.js';
 import {
   invalidFirmwareVersion,
@@ -11,16 +11,10 @@ import type { ProductEvent } from './product.events.js';
 import { evolve, initialState, type ProductState } from './product.state.js';
 
 /** Turns a product command into events, or throws the RuleViolation of the rule it breaks. */
-export function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
-  switch (command.type) {
-    case 'RegisterProduct':
-      return registerProduct(command, state);
-    case 'ChangeFirmware':
-      return changeFirmware(command, state);
-    default:
-      return assertNever(command, 'product command');
-  }
-}
+export const decide = decideByType<ProductCommand, ProductEvent, ProductState>('product command', {
+  RegisterProduct: registerProduct,
+  ChangeFirmware: changeFirmware,
+});
 
 function registerProduct({ data, metadata }: RegisterProduct, state: ProductState): ProductEvent[] {
   // A malformed command is invalid whatever the stream holds, so shape checks come before state checks.
