@@ -1,10 +1,10 @@
-import { violationsOf, type RuleTable } from '#shared/contracts';
+import { violationsOf } from '#shared/contracts';
 
 /**
- * The stable code and kind of every rule the License aggregate enforces. Codes are part of the public
- * contract (the HTTP layer maps the kind to a status), so a code is never renamed.
+ * The maker of the License aggregate's rule errors, with the stable code and kind of every rule it enforces. Codes are
+ * part of the public contract (the HTTP layer maps the kind to a status), so a code is never renamed.
  */
-export const LICENSE_RULES = {
+const violation = violationsOf({
   UNKNOWN_SKU: 'invalid',
   TRIAL_REQUIRES_EXPIRY: 'invalid',
   INVALID_EXPIRY: 'invalid',
@@ -18,12 +18,7 @@ export const LICENSE_RULES = {
   RENEWAL_NOT_LATER: 'conflict',
   INVALID_WARNING_WINDOW: 'invalid',
   INVALID_SERIAL: 'invalid',
-} as const satisfies RuleTable;
-
-/** The code of a rule the License aggregate enforces. */
-export type LicenseErrorCode = keyof typeof LICENSE_RULES;
-
-const violation = violationsOf(LICENSE_RULES);
+});
 
 /** One factory per rule, so each message names the values that broke it. */
 export const licenseErrors = {

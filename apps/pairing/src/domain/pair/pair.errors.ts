@@ -1,12 +1,12 @@
-import { violationsOf, type RuleTable, type RuleViolation } from '#shared/contracts';
+import { violationsOf, type RuleViolation } from '#shared/contracts';
 
 export { productNotFound } from '../product/product.errors.js';
 
 /**
- * The stable code and kind of every rule the Pair aggregate enforces (PRODUCT_NOT_FOUND is the product's, raised
- * here too). The HTTP layer exposes the codes, so a code is never renamed.
+ * The maker of the Pair aggregate's rule errors, with the stable code and kind of every rule it enforces
+ * (PRODUCT_NOT_FOUND is the product's, raised here too). The HTTP layer exposes the codes, so a code is never renamed.
  */
-export const PAIR_RULES = {
+const violation = violationsOf({
   SAME_PRODUCT: 'conflict',
   PRODUCT_NOT_FOUND: 'not-found',
   MODEL_MISMATCH: 'conflict',
@@ -16,12 +16,7 @@ export const PAIR_RULES = {
   PAIR_NOT_FOUND: 'not-found',
   PAIR_DISSOCIATED: 'conflict',
   UNIT_NOT_IN_PAIR: 'conflict',
-} as const satisfies RuleTable;
-
-/** One of the pair rule codes. */
-export type PairErrorCode = keyof typeof PAIR_RULES;
-
-const violation = violationsOf(PAIR_RULES);
+});
 
 /** A unit cannot be its own failover peer. */
 export const sameProduct = (serial: string): RuleViolation =>

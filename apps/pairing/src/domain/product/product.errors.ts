@@ -1,18 +1,16 @@
-import { MODEL_CATALOG, violationsOf, type RuleTable, type RuleViolation } from '#shared/contracts';
+import { MODEL_CATALOG, violationsOf, type RuleViolation } from '#shared/contracts';
 
-/** The stable code and kind of every rule the Product aggregate enforces; the HTTP layer exposes them, so never rename one. */
-export const PRODUCT_RULES = {
+/**
+ * The maker of the Product aggregate's rule errors, with the stable code and kind of every rule it enforces; the HTTP
+ * layer exposes them, so never rename one.
+ */
+const violation = violationsOf({
   PRODUCT_ALREADY_REGISTERED: 'conflict',
   PRODUCT_NOT_FOUND: 'not-found',
   UNKNOWN_MODEL: 'invalid',
   INVALID_SERIAL: 'invalid',
   INVALID_FIRMWARE_VERSION: 'invalid',
-} as const satisfies RuleTable;
-
-/** One of the product rule codes. */
-export type ProductErrorCode = keyof typeof PRODUCT_RULES;
-
-const violation = violationsOf(PRODUCT_RULES);
+});
 
 /** A serial identifies one product; registering it twice would fork its history. */
 export const productAlreadyRegistered = (serial: string): RuleViolation =>
