@@ -17,10 +17,11 @@ import { decideProduct } from '../pairing-commands.js';
 import { activePairOf } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
 
+/** A firmware version as a request sends it, when registering a product or changing its firmware. */
+export const FirmwareVersion = z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1');
+
 /** PATCH /products/:serial: a firmware upgrade or downgrade (it decides stateful sync eligibility). */
-export const ChangeFirmwareBody = z.strictObject({
-  firmwareVersion: z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1'),
-});
+export const ChangeFirmwareBody = z.strictObject({ firmwareVersion: FirmwareVersion });
 
 @Controller('products')
 export class ChangeFirmwareController {

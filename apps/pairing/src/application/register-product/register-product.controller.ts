@@ -7,13 +7,13 @@ import {
   CLOCK,
   Caller,
   EventStore,
-  FIRMWARE_VERSION_PATTERN,
   PlainText,
   SERIAL_PATTERN,
   valid,
   type Clock,
   type Principal,
 } from '#shared';
+import { FirmwareVersion } from '../change-firmware/change-firmware.controller.js';
 import { decideProduct } from '../pairing-commands.js';
 import { productView, type ProductView } from '../views.js';
 
@@ -25,7 +25,7 @@ import { productView, type ProductView } from '../views.js';
 export const RegisterProductBody = z.strictObject({
   serial: z.string().regex(SERIAL_PATTERN, 'must be 12 characters 0-9A-F'),
   model: PlainText({ max: 64 }),
-  firmwareVersion: z.string().regex(FIRMWARE_VERSION_PATTERN, 'must look like 7.0.1'),
+  firmwareVersion: FirmwareVersion,
   accountId: AccountId.optional(),
 });
 
