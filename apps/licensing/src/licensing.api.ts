@@ -6,6 +6,7 @@ import {
   lookup,
   LicenseStateV1,
   Serial,
+  UtcInstant,
   pageSchema,
   sameShape,
   type Page,
@@ -21,18 +22,16 @@ import { RenewLicenseBody } from './application/renew-license/renew-license.cont
 
 /** What licensing answers, and what its routes read: the source of docs/openapi/licensing.yaml (npm run docs:contracts). */
 
-const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
-
 export const LicenseSchema = z
   .object({
     licenseId: z.uuid(),
     serial: Serial,
     sku: z.string(),
     trial: z.boolean(),
-    expiresAt: Instant.nullable().meta({ description: 'UTC; null = perpetual.' }),
+    expiresAt: UtcInstant.nullable().meta({ description: 'UTC; null = perpetual.' }),
     status: z.enum(['active', 'expired', 'revoked']).meta({ description: '`expired` is computed against the clock when read.' }),
-    grantedAt: Instant,
-    revokedAt: Instant.nullable(),
+    grantedAt: UtcInstant,
+    revokedAt: UtcInstant.nullable(),
   })
   .meta({ description: 'A license as the HTTP API returns it; `status` is computed against the clock at read time.' });
 sameShape<SameShape<z.output<typeof LicenseSchema>, LicenseView>>();
@@ -57,8 +56,10 @@ export const LicenseHistoryEntrySchema = z.object({
     .enum(['granted', 'renewed', 'revoked', 'expired', 'transferred'])
     .nullable()
     .meta({ description: 'The change of an `EntitlementChanged`; null for an `EntitlementExpiringSoon`.' }),
-  at: Instant.meta({ description: 'When the event was recorded.' }),
-  effectiveAt: Instant.meta({ description: 'When the change took effect (an expiry’s own instant) or the warning was issued.' }),
+  at: UtcInstant.meta({ description: 'When the event was recorded.' }),
+  effectiveAt: UtcInstant.meta({
+    description: 'When the change took effect (an expiry’s own instant) or the warning was issued.',
+  }),
   actor: z
     .string()
     .nullable()

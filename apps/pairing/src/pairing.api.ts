@@ -11,6 +11,7 @@ import {
   ProductsAssociatedV1,
   ProductsDissociatedV1,
   Serial,
+  UtcInstant,
   pageSchema,
   sameShape,
   type Page,
@@ -32,8 +33,6 @@ import { ListProductsQuery } from './read-models/listings/list-products.controll
 
 /** What pairing answers, and what its routes read: the source of docs/openapi/pairing.yaml (npm run docs:contracts). */
 
-const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
-
 export const ApplianceModelSchema = z.object({
   model: z.string().meta({ description: 'As written when registering, e.g. "NSA 2700" (with the space).' }),
   statefulSync: z.boolean().meta({ description: 'Whether the model can run the Stateful Synchronization upgrade.' }),
@@ -45,7 +44,7 @@ export const ProductSchema = z.object({
   model: z.string(),
   firmwareVersion: z.string(),
   accountId: z.string(),
-  registeredAt: Instant,
+  registeredAt: UtcInstant,
   statefulSyncCapable: z.boolean().meta({ description: 'Whether the model supports Stateful Synchronization.' }),
   pairId: z.uuid().nullable().meta({ description: 'The pair the product is in (either role), or null.' }),
 });
@@ -58,8 +57,8 @@ export const PairSchema = z.object({
   model: z.string(),
   accountId: z.string(),
   status: z.enum(['associated', 'dissociated']),
-  associatedAt: Instant,
-  dissociatedAt: Instant.nullable(),
+  associatedAt: UtcInstant,
+  dissociatedAt: UtcInstant.nullable(),
   replaces: PairReplacementV1.optional().meta({
     description: 'Only on a pair formed by replacing a failed unit of another pair.',
   }),
@@ -81,7 +80,7 @@ const historyEntry = <T extends string, D extends z.ZodType>(type: T, data: D) =
     eventId: z.uuid(),
     streamVersion: z.number().int().positive(),
     type: z.literal(type),
-    at: Instant.meta({ description: 'When the event was recorded.' }),
+    at: UtcInstant.meta({ description: 'When the event was recorded.' }),
     actor: z
       .string()
       .nullable()
@@ -121,9 +120,9 @@ export const ApiKeySchema = z.object({
   role: ApiKeyRole,
   accountId: z.string().nullable(),
   keyPrefix: z.string().meta({ description: "The key's first 9 characters (`hlsk_` and 4 more), to tell keys apart." }),
-  createdAt: Instant,
+  createdAt: UtcInstant,
   createdBy: z.string().meta({ description: 'The key id that created it (`bootstrap-operator` for OPERATOR_API_KEY).' }),
-  revokedAt: Instant.nullable(),
+  revokedAt: UtcInstant.nullable(),
 });
 sameShape<SameShape<z.output<typeof ApiKeySchema>, ApiKeyView>>();
 

@@ -9,6 +9,7 @@ import {
   LicenseSourceV1,
   STATEFUL_SYNC_REASONS,
   Serial,
+  UtcInstant,
   StatefulSyncStatusV1,
   sameShape,
   type LicenseSigningKeySetV1,
@@ -26,15 +27,13 @@ import { MAX_SCANNED_PER_PAGE, type AccountReadinessReport } from './read-models
 
 /** What the sync agent answers, and what its routes read: the source of docs/openapi/sync-agent.yaml (npm run docs:contracts). */
 
-const Instant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
-
 export const HistoryItemSchema = z.object({
   version: z
     .number()
     .int()
     .positive()
     .meta({ description: 'The version of stream `effective-licenses-<serial>` (1 = the first set).' }),
-  at: Instant.meta({ description: 'When the sync agent computed the change.' }),
+  at: UtcInstant.meta({ description: 'When the sync agent computed the change.' }),
   cause: EventCauseV1,
   actor: z.string().nullable().meta({
     description: 'Who made the change the set follows from: the API key id of its cause’s request, never the key; else null.',
@@ -74,7 +73,7 @@ export const FailoverReadinessSchema = z.object({
   primarySerial: Serial,
   secondarySerial: Serial,
   ready: z.boolean().meta({ description: 'True when no gap blocks.' }),
-  checkedAt: Instant,
+  checkedAt: UtcInstant,
   statefulSync: StatefulSyncStatusV1,
   gaps: z.array(ReadinessGapSchema),
 });
@@ -84,7 +83,7 @@ export const ListedPairReadinessSchema = FailoverReadinessSchema.extend({
 });
 export const AccountReadinessSchema = z.object({
   accountId: z.string().nullable().meta({ description: 'The account read; null: every account (an operator or auditor).' }),
-  checkedAt: Instant,
+  checkedAt: UtcInstant,
   pairs: z.array(ListedPairReadinessSchema),
   nextCursor: z
     .string()
@@ -104,8 +103,10 @@ export const LicenseDocumentSchema = z
   .object({
     version: z.literal(1),
     kid: z.string().meta({ description: "The signing key's id." }),
-    issuedAt: Instant,
-    expiresAt: Instant.meta({ description: '`issuedAt` plus the time-to-live; the document is not valid from this instant on.' }),
+    issuedAt: UtcInstant,
+    expiresAt: UtcInstant.meta({
+      description: '`issuedAt` plus the time-to-live; the document is not valid from this instant on.',
+    }),
     serial: Serial,
     role: z.enum(['primary', 'secondary', 'standalone']),
     peerSerial: Serial.nullable(),

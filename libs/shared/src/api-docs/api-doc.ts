@@ -46,6 +46,9 @@ export interface ServiceApiDoc {
 /** Schemas that get a component name of their own, wherever they appear; [schema, name]. */
 export type NamedSchemas = readonly (readonly [z.ZodType, string])[];
 
+/** An instant as the services answer it. */
+export const UtcInstant = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC.' });
+
 /** One field's reason a request was refused (VALIDATION_FAILED). */
 export const FieldErrorSchema = z.object({
   field: z.string().meta({ description: 'The failing field, e.g. `serial`, `expiresAt`, `at`; `(body)` for a malformed body.' }),
