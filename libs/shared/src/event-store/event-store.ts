@@ -81,11 +81,21 @@ export const EVENT_COLUMNS =
 
 const READ_STREAM = `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
 
-// The rows travel as one JSON document: no per-element array escaping, whatever the batch size.
+/**
+ * The rows travel as one JSON document: no per-element array escaping, whatever the batch size. Only what the
+ * database assigns comes back: the appender has the rest, and returning `data` would make PostgreSQL print every
+ * document again and the driver parse it (the projector's batches append hundreds of whole effective sets).
+ */
 const APPEND = `INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, occurred_at)
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, stream_id text, stream_version int,
     event_type text, schema_version int, data jsonb, metadata jsonb, occurred_at timestamptz)
-  RETURNING ${EVENT_COLUMNS}`;
+  RETURNING event_id, global_position`;
+
+/** What the append returns of each row it stored. */
+interface AppendedRow {
+  event_id: string;
+  global_position: string;
+}
 
 /**
  * The append-only event store in PostgreSQL. Optimistic concurrency comes from the unique
@@ -131,7 +141,7 @@ export class EventStore {
     const rows = eventRowsOf(appends);
     if (rows.length === 0) return [];
     try {
-      return inGivenOrder<E>(rows, await queryPrepared<EventRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]));
+      return storedEventsOf<E>(rows, await queryPrepared<AppendedRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]));
     } catch (error) {
       throw versionConflictOr(error, appends);
     }
@@ -154,12 +164,12 @@ export class EventStore {
       ? {
           name: `event-store.append+${alongside.name}`,
           text: `WITH appended AS (${APPEND}), alongside AS (${shiftParameters(alongside.text, 1)})
-                 SELECT ${EVENT_COLUMNS} FROM appended`,
+                 SELECT event_id, global_position FROM appended`,
           values: [JSON.stringify(rows), ...alongside.values],
         }
       : { name: 'event-store.append', text: APPEND, values: [JSON.stringify(rows)] };
     try {
-      return inGivenOrder<E>(rows, await this.runAlone<EventRow>(statement));
+      return storedEventsOf<E>(rows, await this.runAlone<AppendedRow>(statement));
     } catch (error) {
       throw versionConflictOr(error, [append]);
     }
@@ -252,11 +262,10 @@ function eventRowsOf(appends: readonly StreamAppend[]): EventInsertRow[] {
   );
 }
 
-/** The stored events in the order their rows were given (RETURNING promises no order). */
-function inGivenOrder<E extends PublishedEvent>(rows: readonly EventInsertRow[], stored: EventRow[]): StoredEvent<E>[] {
-  const order = new Map<string, number>(rows.map((r, i) => [r.event_id, i]));
-  stored.sort((a, b) => order.get(a.event_id)! - order.get(b.event_id)!);
-  return stored.map(toStoredEvent) as StoredEvent<E>[];
+/** The stored events, in the order their rows were given: each row with the position the database gave it. */
+function storedEventsOf<E extends PublishedEvent>(rows: readonly EventInsertRow[], appended: AppendedRow[]): StoredEvent<E>[] {
+  const positionOf = new Map(appended.map((a) => [a.event_id, a.global_position]));
+  return rows.map((row) => toStoredEvent({ ...row, global_position: positionOf.get(row.event_id)! })) as StoredEvent<E>[];
 }
 
 /** A VersionConflictError naming the stream another writer got to first, or the error as it was. */
