@@ -43,7 +43,7 @@ export const LICENSING_SERVICE: ServiceDefinition = {
  */
 @Module({
   imports: [
-    DatabaseModule.forRoot(LICENSING_MIGRATIONS),
+    DatabaseModule.forRoot({ migrations: LICENSING_MIGRATIONS, planning: 'cached' }),
     BusModule,
     OutboxRelayModule,
     ApiModule,

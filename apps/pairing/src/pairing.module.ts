@@ -30,7 +30,13 @@ export const PAIRING_SERVICE: ServiceDefinition = {
  * request/reply, PairingResponders). Its events go from the event store to the PAIRING stream through the relay.
  */
 @Module({
-  imports: [DatabaseModule.forRoot(PAIRING_MIGRATIONS), BusModule, OutboxRelayModule, ApiModule, EventSigningKeysModule],
+  imports: [
+    DatabaseModule.forRoot({ migrations: PAIRING_MIGRATIONS, planning: 'cached' }),
+    BusModule,
+    OutboxRelayModule,
+    ApiModule,
+    EventSigningKeysModule,
+  ],
   controllers: [
     ViewModelsController,
     RegisterProductController,

@@ -37,7 +37,7 @@ export const SYNC_AGENT_SERVICE: ServiceDefinition = {
  */
 @Module({
   imports: [
-    DatabaseModule.forRoot(SYNC_AGENT_MIGRATIONS),
+    DatabaseModule.forRoot({ migrations: SYNC_AGENT_MIGRATIONS, planning: 'for each execution' }),
     BusModule,
     OutboxRelayModule,
     ApiModule,

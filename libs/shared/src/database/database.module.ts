@@ -7,10 +7,16 @@ import { growingDelay, retry, worthReporting } from '../runtime/retry.js';
 import { ServiceLifecycle, StartupPhase } from '../runtime/service-lifecycle.js';
 import { SERVICE_CONFIG, SERVICE_LOG, type ServiceLog } from '../runtime/service.module.js';
 import type { MigrationClass } from './migrations.js';
-import { createDataSource, ensureDatabaseAndSchema } from './postgres.js';
+import { createDataSource, ensureDatabaseAndSchema, type StatementPlanning } from './postgres.js';
 
-/** Nest injection token of the service's migrations. */
-const MIGRATIONS = Symbol('Migrations');
+/** Nest injection token of the service's migrations and statement planning. */
+const DATABASE_OPTIONS = Symbol('DatabaseOptions');
+
+/** What a service's database is: its migrations, and how its named statements are planned (createDataSource). */
+export interface DatabaseOptions {
+  readonly migrations: readonly MigrationClass[];
+  readonly planning?: StatementPlanning;
+}
 
 /**
  * The service's PostgreSQL database: created if missing, migrated, and kept connected. It starts first (a missing
@@ -22,11 +28,11 @@ export class Database {
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
-    @Inject(MIGRATIONS) migrations: readonly MigrationClass[],
+    @Inject(DATABASE_OPTIONS) { migrations, planning }: DatabaseOptions,
     @Inject(SERVICE_LOG) private readonly log: ServiceLog,
     @Inject(ServiceLifecycle) lifecycle: ServiceLifecycle,
   ) {
-    this.dataSource = createDataSource(config.postgres, migrations);
+    this.dataSource = createDataSource(config.postgres, migrations, planning);
     lifecycle.add({ phase: StartupPhase.Database, start: (signal) => this.connect(signal), stop: () => this.close() });
   }
 
@@ -77,12 +83,12 @@ export class Database {
  */
 @Module({})
 export class DatabaseModule {
-  static forRoot(migrations: readonly MigrationClass[]): DynamicModule {
+  static forRoot(options: DatabaseOptions): DynamicModule {
     return {
       module: DatabaseModule,
       global: true,
       providers: [
-        { provide: MIGRATIONS, useValue: migrations },
+        { provide: DATABASE_OPTIONS, useValue: options },
         Database,
         { provide: DataSource, inject: [Database], useFactory: (database: Database) => database.dataSource },
         { provide: EventStore, inject: [DataSource], useFactory: (dataSource: DataSource) => new EventStore(dataSource) },

@@ -8,8 +8,7 @@ export type Tx = Pick<EntityManager, 'query'>;
 
 /**
  * Runs one of the hot paths' statements as a named prepared statement of the connection: PostgreSQL parses it
- * once per connection rather than on every call, and plans it for each call's values (the pool's connections
- * use custom plans only, see createDataSource). Inside a transaction `tx` is TypeORM's entity
+ * once per connection rather than on every call, and plans it as the pool's StatementPlanning says. Inside a transaction `tx` is TypeORM's entity
  * manager, whose query runner hands out its pg connection; elsewhere (no transaction) it runs as a plain query.
  * A statement text must always go with the same `name` (pg refuses a name reused for another text).
  */
@@ -63,8 +62,26 @@ export async function ensureDatabaseAndSchema(settings: PostgresSettings): Promi
   }
 }
 
+/**
+ * How the pool's connections plan named statements (queryPrepared).
+ * - 'for each execution' (`plan_cache_mode=force_custom_plan`): planned for each execution's values, parsed once.
+ *   PostgreSQL otherwise switches a prepared statement to a generic plan after five executions and keeps it; chosen
+ *   while a table was small (a fresh rebuild's shadow tables, a new deployment) it went on scanning the table as it
+ *   grew, which halved the rebuild's rate at 1 M events (decisions §47; the runs are in docs/performance.md). For
+ *   statements that read tables whose best plan depends on their size: the sync agent's.
+ * - 'cached' (PostgreSQL's default): the generic plan is reused once it costs no more than the custom ones. For
+ *   services whose named statements are the event store's, appends and key lookups whose generic plan is the index
+ *   on any table (event-store.plan.int.spec.ts): licensing's grant then costs no planning (0.11 ms of backend CPU
+ *   a grant with custom plans; decisions §48).
+ */
+export type StatementPlanning = 'for each execution' | 'cached';
+
 /** A TypeORM data source on the service's schema; migrations are classes, never `synchronize`. */
-export function createDataSource(settings: PostgresSettings, migrations: readonly MigrationClass[]): DataSource {
+export function createDataSource(
+  settings: PostgresSettings,
+  migrations: readonly MigrationClass[],
+  planning: StatementPlanning = 'for each execution',
+): DataSource {
   return new DataSource({
     type: 'postgres',
     host: settings.host,
@@ -77,12 +94,8 @@ export function createDataSource(settings: PostgresSettings, migrations: readonl
     migrations: [...migrations],
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
-    // Custom plans only: the named statements (queryPrepared) are parsed once per connection but planned for each
-    // execution's values. A generic plan is chosen after five executions and kept; chosen while a table was small
-    // (a fresh rebuild's shadow tables, a new deployment) it went on scanning the table as it grew, which halved the
-    // rebuild's rate at 1 M events (decisions §47; the runs are in docs/performance.md).
     extra: {
-      options: `-c search_path=${settings.schema} -c plan_cache_mode=force_custom_plan`,
+      options: `-c search_path=${settings.schema}${planning === 'for each execution' ? ' -c plan_cache_mode=force_custom_plan' : ''}`,
       max: 10,
       application_name: 'ha-license-sync',
     },

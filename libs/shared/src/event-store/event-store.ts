@@ -79,7 +79,11 @@ export function toStoredEvent(row: EventRow): StoredEvent {
 export const EVENT_COLUMNS =
   'event_id, event_type, schema_version, data, stream_id, stream_version, global_position, occurred_at, metadata';
 
-const READ_STREAM = `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
+/** A stream's events in order (a named statement, `event-store.read-stream`). */
+export const READ_STREAM_SQL = `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`;
+
+/** The last committed event in the outbox's order (a named statement, `event-store.newest-event`). */
+export const NEWEST_EVENT_SQL = 'SELECT event_id FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1';
 
 /**
  * The rows travel as one JSON document: no per-element array escaping, whatever the batch size. Only what the
@@ -113,8 +117,8 @@ export class EventStore {
   async readStream<E extends PublishedEvent = PublishedEvent>(streamId: string, tx?: Tx): Promise<StoredEvent<E>[]> {
     const name = 'event-store.read-stream';
     const rows = tx
-      ? await queryPrepared<EventRow>(tx, name, READ_STREAM, [streamId])
-      : await this.runAlone<EventRow>({ name, text: READ_STREAM, values: [streamId] });
+      ? await queryPrepared<EventRow>(tx, name, READ_STREAM_SQL, [streamId])
+      : await this.runAlone<EventRow>({ name, text: READ_STREAM_SQL, values: [streamId] });
     return rows.map(toStoredEvent) as StoredEvent<E>[];
   }
 
@@ -214,7 +218,7 @@ export class EventStore {
   async newestEventId(): Promise<string | null> {
     const rows = await this.runAlone<{ event_id: string }>({
       name: 'event-store.newest-event',
-      text: 'SELECT event_id FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
+      text: NEWEST_EVENT_SQL,
       values: [],
     });
     return rows[0]?.event_id ?? null;
