@@ -24,6 +24,7 @@ import { SYNC_AGENT_MIGRATIONS } from '../../infrastructure/migrations.js';
 import { effectiveLicensesStreamId, statefulSyncStreamId } from '../../domain/effective-licenses/publication.js';
 import { loadWorkingSet } from '../../facts/facts-store.js';
 import { projectBatch } from './effective-licenses.projector.js';
+import { PublishedSetCache } from './published-store.js';
 
 /**
  * The projector against a real schema: the SQL working set, version guards, inbox and outbox must give what the
@@ -281,6 +282,93 @@ describe('the effective-licenses projector', () => {
         await expectPublishedStatefulSyncToMatch(replay(h.events));
       }
     }, 120_000);
+  });
+
+  describe('when instances keep the sets they published (PublishedSetCache)', () => {
+    /** Each product's newest published set and its stream version, as the outbox holds them. */
+    async function newestPublished(): Promise<Map<string, { set: EffectiveLicenseSetV1; version: number }>> {
+      const rows: { serial: string; set: EffectiveLicenseSetV1; version: number }[] = await db.dataSource.query(
+        `SELECT DISTINCT ON (stream_id) data->>'serial' AS serial, data->'set' AS set, stream_version AS version
+           FROM events WHERE event_type = 'EffectiveLicensesChanged' ORDER BY stream_id, stream_version DESC`,
+      );
+      return new Map(rows.map((r) => [r.serial, { set: r.set, version: r.version }]));
+    }
+
+    it('publishes what an instance without one does, though another instance publishes in between and a batch rolls back', async () => {
+      const { h } = replacementHistory();
+      h.associate(X, R);
+      h.transfer(h.grant(X, 'GATEWAY_AV', IN_A_YEAR).licenseId, S);
+      h.grant(S, 'IPS', IN_A_YEAR);
+      h.grant(X, 'APP_CONTROL');
+      const batches = batchesOf(h.events, [4, 3, 2, 5, 1, 3, 2]);
+      await projectAll(batches);
+      const withoutCache = await outbox();
+
+      await reset();
+      const instances = [new PublishedSetCache(), new PublishedSetCache()];
+      // A batch that publishes and then rolls back: none of what it read or wrote may stay in a cache.
+      const failing = Object.create(db.store, {
+        transaction: {
+          value: (work: Parameters<typeof db.store.transaction>[0]) =>
+            db.store.transaction(async (tx) => {
+              await work(tx);
+              throw new Error('rolled back after publishing');
+            }),
+        },
+      }) as typeof db.store;
+      for (const [i, batch] of batches.entries()) {
+        const publishedSets = instances[i % 2]!; // the instances take turns, so each one's cache goes stale
+        if (i === 3)
+          await expect(projectBatch(failing, clock, batch, { publishedSets })).rejects.toThrow('rolled back after publishing');
+        await projectBatch(db.store, clock, batch, { publishedSets });
+        const newest = await newestPublished();
+        for (const cache of instances)
+          for (const serial of SERIALS) {
+            const cached = cache.get(serial);
+            if (cached === undefined) continue;
+            const stored = newest.get(serial);
+            expect(cached.version).toBeLessThanOrEqual(stored!.version);
+            if (cached.version === stored!.version) expect(cached.set).toEqual(stored!.set);
+          }
+      }
+      expect(await outbox()).toEqual(withoutCache);
+      const order: readonly string[] = SERIALS;
+      expect(SERIALS.filter((serial) => instances.some((cache) => cache.get(serial)))).toEqual(
+        [...(await newestPublished()).keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)),
+      );
+    });
+
+    it("takes a set it holds at the stream's version from memory, not from the outbox", async () => {
+      const h = new History(START, 3);
+      h.register(P);
+      h.grant(P, 'IPS', IN_A_YEAR);
+      const publishedSets = new PublishedSetCache();
+      await projectBatch(db.store, clock, h.events, { publishedSets });
+      const held = publishedSets.get(P)!;
+      // What the cache holds at that version is what the projector compares with: here a doctored copy without IPS.
+      publishedSets.remember(P, { set: { ...held.set, licenses: [] }, version: held.version + 1 });
+      await db.dataSource.query(
+        `INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, occurred_at)
+         SELECT gen_random_uuid(), stream_id, stream_version + 1, event_type, schema_version, data, metadata, occurred_at
+           FROM events WHERE stream_id = $1`,
+        [effectiveLicensesStreamId(P)],
+      );
+      h.grant(P, 'APP_CONTROL', IN_A_YEAR);
+      await projectBatch(db.store, clock, [h.events.at(-1)!], { publishedSets });
+      const [last] = (await outbox()).filter((e) => e.stream_id === effectiveLicensesStreamId(P)).slice(-1);
+      expect((last!.data as EffectiveLicensesChangedV1).added).toEqual(['APP_CONTROL', 'IPS']);
+    });
+
+    it('keeps at most its capacity, the least recently used going first', () => {
+      const cache = new PublishedSetCache(2);
+      const published = (serial: string, version: number) => ({ set: { serial } as EffectiveLicenseSetV1, version });
+      cache.remember(P, published(P, 1));
+      cache.remember(S, published(S, 1));
+      cache.get(P); // P used since S
+      cache.remember(R, published(R, 1));
+      cache.remember(P, published(P, 0)); // an older version than kept: ignored
+      expect([P, S, R].map((serial) => cache.get(serial)?.version)).toEqual([1, undefined, 1]);
+    });
   });
 
   describe('when the rebuild projects without publishing', () => {

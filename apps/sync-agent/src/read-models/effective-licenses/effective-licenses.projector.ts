@@ -28,10 +28,15 @@ import {
   storedSerialsOf,
   type EffectiveSetOptions,
 } from '../../domain/effective-licenses/projection.js';
-import { decidePublication, publicationScope, type FoldedBatch } from '../../domain/effective-licenses/publication.js';
+import {
+  decidePublication,
+  publicationScope,
+  type FoldedBatch,
+  type PublishedSet,
+} from '../../domain/effective-licenses/publication.js';
 import { loadNamedFacts, loadWorkingSet, saveChangedFacts } from '../../facts/facts-store.js';
 import { recordInInbox } from '../../facts/inbox.js';
-import { loadPublishedSets, loadPublishedStatefulSync, savePublishedStatefulSync } from './published-store.js';
+import { PublishedSetCache, loadPublishedSets, loadPublishedStatefulSync, savePublishedStatefulSync } from './published-store.js';
 
 const PROJECTOR_LOCK_SUFFIX = '.effective-licenses-projector';
 /** The advisory lock every projector batch of `schema` takes first (the rebuild takes it to switch over). */
@@ -58,7 +63,12 @@ export interface ProjectBatchOptions extends EffectiveSetOptions {
   readonly sliceSize?: number;
   /** Called once the batch committed, with the events it applied (not the redelivered or refused ones). */
   readonly onCommitted?: (applied: readonly EventEnvelope[]) => void;
+  /** The sets published before, kept between batches: given, the outbox is read only for what it lacks. */
+  readonly publishedSets?: PublishedSetCache;
 }
+
+/** The published sets a batch read or wrote, by serial: kept in the PublishedSetCache once the batch commits. */
+type SeenSets = [serial: string, published: PublishedSet][];
 
 /**
  * Applies a batch of events in one transaction: each event counts once (inbox, which also keeps it for "as of"
@@ -76,6 +86,7 @@ export async function projectBatch(
 ): Promise<BatchOutcome> {
   const counts: BatchOutcome = { applied: 0, redelivered: 0, refused: [] };
   const applied: EventEnvelope[] = [];
+  const seen: SeenSets = [];
   await store.transaction(async (tx) => {
     // One projector transaction at a time per schema, so two instances never interleave a
     // read-compute-write of the same effective set.
@@ -84,6 +95,7 @@ export async function projectBatch(
     ]);
     Object.assign(counts, { applied: 0, redelivered: 0, refused: [] });
     applied.length = 0;
+    seen.length = 0;
     // Slice by slice, so that what is held in memory at once is one slice's working set, however big the batch:
     // each slice sees what the slices before it wrote in this transaction, as a later batch would. When sets are
     // published, a pair's events go into the same slice, so that its two sets are still published once per batch.
@@ -91,9 +103,10 @@ export async function projectBatch(
     const grouped = batch.length > slice && options.publish !== false;
     const order = grouped ? await orderByPair(tx, batch) : batch.map((_, index) => index);
     for (let from = 0; from < order.length; from += slice) {
-      await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts, applied);
+      await projectSlice(tx, store, clock, batch, positions, order.slice(from, from + slice), options, counts, applied, seen);
     }
   });
+  for (const [serial, published] of seen) options.publishedSets?.remember(serial, published);
   options.onCommitted?.(applied);
   return counts;
 }
@@ -147,6 +160,7 @@ async function projectSlice(
   options: ProjectBatchOptions,
   counts: BatchOutcome,
   appliedEvents: EventEnvelope[],
+  seen: SeenSets,
 ): Promise<void> {
   const firstIndexOf = new Map<string, number>();
   for (const index of indexes) {
@@ -190,7 +204,7 @@ async function projectSlice(
   }
   await saveChangedFacts(tx, before, state);
   if (options.publish === false) return; // the rebuild: facts only, the outbox stays as it is
-  await publish(store, tx, { state, folded }, clock.now(), options);
+  await publish(store, tx, { state, folded }, clock.now(), options, seen);
 }
 
 /**
@@ -198,13 +212,22 @@ async function projectSlice(
  * the EffectiveLicensesChanged in one statement (the outbox is also where the next batch reads them back), then
  * each StatefulSyncChanged and its status.
  */
-async function publish(store: EventStore, tx: Tx, batch: FoldedBatch, now: Date, options: EffectiveSetOptions): Promise<void> {
+async function publish(
+  store: EventStore,
+  tx: Tx,
+  batch: FoldedBatch,
+  now: Date,
+  options: ProjectBatchOptions,
+  seen: SeenSets,
+): Promise<void> {
   const scope = publicationScope(batch);
   const published = {
-    sets: await loadPublishedSets(tx, scope.serials),
+    sets: await loadPublishedSets(tx, scope.serials, options.publishedSets),
     statefulSync: await loadPublishedStatefulSync(tx, scope.pairIds),
   };
   const { effectiveSets, statefulSync } = decidePublication(batch, published, now, options);
+  seen.push(...published.sets);
+  for (const { set, expectedVersion } of effectiveSets) seen.push([set.serial, { set, version: expectedVersion + 1 }]);
   const context = (cause: EventEnvelope) => ({ occurredAt: now, metadata: derivedMetadata(cause) });
   await store.appendToStreams(
     tx,
@@ -240,6 +263,8 @@ export class EffectiveLicensesProjector {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  private readonly publishedSets = new PublishedSetCache();
+
   readonly handle: BatchHandler = async (batch, positions) => {
     const { propagation, eventsConsumed } = this.metrics;
     const counts = await projectBatch(
@@ -248,6 +273,7 @@ export class EffectiveLicensesProjector {
       batch,
       {
         warningWindowDays: this.config.expiryWarningDays,
+        publishedSets: this.publishedSets,
         // From the producer's occurredAt to this commit: how long a change took to reach the effective sets.
         onCommitted: (applied) => {
           const now = Date.now();

@@ -12,19 +12,69 @@ import {
   type PublishedStatefulSync,
 } from '../../domain/effective-licenses/publication.js';
 
-/** The effective sets last published for `serials`, with their stream versions: each stream's newest event. */
-export async function loadPublishedSets(tx: Tx, serials: readonly string[]): Promise<Map<string, PublishedSet>> {
-  const rows: { set: EffectiveLicenseSetV1; version: number }[] = await queryPrepared(
+/** How many products' published sets a PublishedSetCache keeps (a few kilobytes each). */
+export const PUBLISHED_SET_CACHE_ENTRIES = 10_000;
+
+/**
+ * The sets this process last published or read, by serial, with their stream versions. A stream's event at a version
+ * never changes, so a cached set is the published one exactly while its stream is still at the cached version:
+ * loadPublishedSets asks the outbox for each stream's version and reads the set only where it differs (another
+ * instance published since, or the set is not cached). Filled only with what committed; the least recently used go
+ * first.
+ */
+export class PublishedSetCache {
+  private readonly sets = new Map<string, PublishedSet>();
+
+  constructor(private readonly capacity = PUBLISHED_SET_CACHE_ENTRIES) {}
+
+  /** The cached set of `serial`, if any (it counts as used). */
+  get(serial: string): PublishedSet | undefined {
+    const published = this.sets.get(serial);
+    if (published) {
+      this.sets.delete(serial);
+      this.sets.set(serial, published);
+    }
+    return published;
+  }
+
+  /** Keeps `published` as the set of `serial` unless a later version is kept already. */
+  remember(serial: string, published: PublishedSet): void {
+    const kept = this.sets.get(serial);
+    if (kept && kept.version >= published.version) return;
+    this.sets.delete(serial);
+    this.sets.set(serial, published);
+    if (this.sets.size > this.capacity) this.sets.delete(this.sets.keys().next().value!);
+  }
+}
+
+/**
+ * The effective sets last published for `serials`, with their stream versions: each stream's newest event. A set
+ * `cache` holds at the stream's version is taken from it: the outbox then only looks up the version (the set
+ * document is neither read nor sent).
+ */
+export async function loadPublishedSets(
+  tx: Tx,
+  serials: readonly string[],
+  cache?: PublishedSetCache,
+): Promise<Map<string, PublishedSet>> {
+  const cached = new Map<string, PublishedSet>();
+  for (const serial of serials) {
+    const published = cache?.get(serial);
+    if (published) cached.set(serial, published);
+  }
+  const rows: { serial: string; set: EffectiveLicenseSetV1 | null; version: number }[] = await queryPrepared(
     tx,
     'sync-agent.load-published-sets',
-    `SELECT newest.data->'set' AS set, newest.stream_version AS version
-       FROM unnest($1::text[]) AS published(stream_id)
+    `SELECT published.serial, newest.stream_version AS version,
+            CASE WHEN newest.stream_version IS NOT DISTINCT FROM published.cached_version THEN NULL
+                 ELSE newest.data->'set' END AS set
+       FROM unnest($1::text[], $2::text[], $3::int[]) AS published(serial, stream_id, cached_version)
       CROSS JOIN LATERAL (SELECT data, stream_version FROM events
                            WHERE events.stream_id = published.stream_id
                            ORDER BY stream_version DESC LIMIT 1) newest`,
-    [serials.map(effectiveLicensesStreamId)],
+    [serials, serials.map(effectiveLicensesStreamId), serials.map((serial) => cached.get(serial)?.version ?? null)],
   );
-  return new Map(rows.map((r) => [r.set.serial, { set: r.set, version: r.version }]));
+  return new Map(rows.map((r) => [r.serial, r.set === null ? cached.get(r.serial)! : { set: r.set, version: r.version }]));
 }
 
 /** The stateful-sync status last published for each of `pairIds` that has one. */
