@@ -28,8 +28,7 @@ import type { PairView, ProductView } from './application/views.js';
 import type { HistoryEntry } from './application/view-history/history.controller.js';
 import type { PairEvent } from './domain/pair/pair.events.js';
 import type { ProductEvent } from './domain/product/product.events.js';
-import { ListPairsQuery } from './read-models/listings/list-pairs.controller.js';
-import { ListProductsQuery } from './read-models/listings/list-products.controller.js';
+import { ListPairsQuery, ListProductsQuery } from './read-models/listings/listings.controller.js';
 
 /** What pairing answers, and what its routes read: the source of docs/openapi/pairing.yaml (npm run docs:contracts). */
 

@@ -12,8 +12,7 @@ import { ReplaceUnitController } from './application/replace-unit/replace-unit.c
 import { PairHistoryController, ProductHistoryController } from './application/view-history/history.controller.js';
 import { ApiKeysController } from './application/manage-api-keys/api-keys.controller.js';
 import { PairingResponders } from './application/pairing-responders.js';
-import { ListPairsController } from './read-models/listings/list-pairs.controller.js';
-import { ListProductsController } from './read-models/listings/list-products.controller.js';
+import { ListingsController } from './read-models/listings/listings.controller.js';
 
 /** Pairing's configuration defaults (PAIRING_PORT 3001, database ha_pairing), its events, and its API keys. */
 export const PAIRING_SERVICE: ServiceDefinition = {
@@ -49,8 +48,7 @@ export const PAIRING_SERVICE: ServiceDefinition = {
     PairHistoryController,
     ReplaceUnitController,
     ApiKeysController,
-    ListProductsController,
-    ListPairsController,
+    ListingsController,
   ],
   providers: [PairingResponders],
 })

@@ -15,8 +15,8 @@ import {
   type Page,
   type Principal,
 } from '#shared';
-import type { ProductView } from '../../application/views.js';
-import { listProducts } from './listings.query.js';
+import type { PairView, ProductView } from '../../application/views.js';
+import { listPairs, listProducts } from './listings.query.js';
 
 /** `GET /products?accountId=&model=&pairStatus=&cursor=&limit=`. */
 export const ListProductsQuery = z.strictObject({
@@ -30,14 +30,23 @@ export const ListProductsQuery = z.strictObject({
   limit: PageLimit,
 });
 
-@Controller('products')
-export class ListProductsController {
+/** `GET /pairs?accountId=&status=&cursor=&limit=`. */
+export const ListPairsQuery = z.strictObject({
+  accountId: AccountFilter.optional(),
+  status: z.enum(['associated', 'dissociated']).optional().meta({ description: 'Only pairs in this status.' }),
+  cursor: cursorOf(z.tuple([z.iso.datetime(), z.uuid()])).optional(),
+  limit: PageLimit,
+});
+
+/** The listings read model's pages: the caller's products and pairs (an operator's or auditor's: every account's). */
+@Controller()
+export class ListingsController {
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
-  /** The caller's products (an operator's or auditor's: every account's), in serial order. */
-  @Get()
+  /** Products in serial order. */
+  @Get('products')
   @Allow(...READERS)
-  async list(
+  async products(
     @Query(valid(ListProductsQuery)) query: z.output<typeof ListProductsQuery>,
     @Caller() caller: Principal,
   ): Promise<Page<ProductView>> {
@@ -45,5 +54,16 @@ export class ListProductsController {
     return this.store.transaction((tx) =>
       listProducts(tx, { accountId, model: query.model, pairStatus: query.pairStatus }, query.cursor?.[0] ?? null, query.limit),
     );
+  }
+
+  /** Pairs, newest association first. */
+  @Get('pairs')
+  @Allow(...READERS)
+  async pairs(
+    @Query(valid(ListPairsQuery)) query: z.output<typeof ListPairsQuery>,
+    @Caller() caller: Principal,
+  ): Promise<Page<PairView>> {
+    const accountId = listScope(caller, query.accountId);
+    return this.store.transaction((tx) => listPairs(tx, { accountId, status: query.status }, query.cursor ?? null, query.limit));
   }
 }
