@@ -198,46 +198,42 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
   const changed = <F>(a: ReadonlyMap<string, Versioned<F>>, b: ReadonlyMap<string, Versioned<F>>) =>
     [...b.entries()].filter(([id, v]) => a.get(id)?.version !== v.version).map(([, v]) => v);
 
-  const products = changed<ProductFacts>(before.products, after.products);
-  if (products.length > 0) {
-    await queryPrepared(
-      tx,
-      'sync-agent.save-products',
-      `INSERT INTO products (serial, model, firmware_version, account_id, version, event_id)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[])
-       ON CONFLICT (serial) DO UPDATE SET model = EXCLUDED.model, firmware_version = EXCLUDED.firmware_version,
-         account_id = EXCLUDED.account_id, version = EXCLUDED.version, event_id = EXCLUDED.event_id
-       WHERE products.version < EXCLUDED.version`,
-      [
-        products.map((p) => p.facts.serial),
-        products.map((p) => p.facts.model),
-        products.map((p) => p.facts.firmwareVersion),
-        products.map((p) => p.facts.accountId),
-        products.map((p) => p.version),
-        products.map((p) => p.eventId),
-      ],
-    );
-  }
-  const pairs = changed<PairFacts>(before.pairs, after.pairs);
-  if (pairs.length > 0) {
-    await queryPrepared(
-      tx,
-      'sync-agent.save-pairs',
-      `INSERT INTO pairs (pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::uuid[])
-       ON CONFLICT (pair_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, event_id = EXCLUDED.event_id
-       WHERE pairs.version < EXCLUDED.version`,
-      [
-        pairs.map((p) => p.facts.pairId),
-        pairs.map((p) => p.facts.primarySerial),
-        pairs.map((p) => p.facts.secondarySerial),
-        pairs.map((p) => p.facts.status),
-        pairs.map((p) => p.facts.associatedAt),
-        pairs.map((p) => p.version),
-        pairs.map((p) => p.eventId),
-      ],
-    );
-  }
+  await writeRows(
+    tx,
+    'sync-agent.save-products',
+    `INSERT INTO products (serial, model, firmware_version, account_id, version, event_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[])
+     ON CONFLICT (serial) DO UPDATE SET model = EXCLUDED.model, firmware_version = EXCLUDED.firmware_version,
+       account_id = EXCLUDED.account_id, version = EXCLUDED.version, event_id = EXCLUDED.event_id
+     WHERE products.version < EXCLUDED.version`,
+    changed<ProductFacts>(before.products, after.products),
+    [
+      (p) => p.facts.serial,
+      (p) => p.facts.model,
+      (p) => p.facts.firmwareVersion,
+      (p) => p.facts.accountId,
+      (p) => p.version,
+      (p) => p.eventId,
+    ],
+  );
+  await writeRows(
+    tx,
+    'sync-agent.save-pairs',
+    `INSERT INTO pairs (pair_id, primary_serial, secondary_serial, status, associated_at, version, event_id)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::uuid[])
+     ON CONFLICT (pair_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, event_id = EXCLUDED.event_id
+     WHERE pairs.version < EXCLUDED.version`,
+    changed<PairFacts>(before.pairs, after.pairs),
+    [
+      (p) => p.facts.pairId,
+      (p) => p.facts.primarySerial,
+      (p) => p.facts.secondarySerial,
+      (p) => p.facts.status,
+      (p) => p.facts.associatedAt,
+      (p) => p.version,
+      (p) => p.eventId,
+    ],
+  );
   const licenses = changed<LicenseStateV1>(before.licenses, after.licenses);
   if (licenses.length > 0) {
     await queryPrepared(
@@ -262,22 +258,30 @@ export async function saveChangedFacts(tx: Tx, before: ProjectionState, after: P
     );
   }
   const known = new Set([...before.successors.values()].flat().map((s) => `${s.failedSerial}/${s.pairId}`));
-  const successions = [...after.successors.values()].flat().filter((s) => !known.has(`${s.failedSerial}/${s.pairId}`));
-  if (successions.length > 0) {
-    await queryPrepared(
-      tx,
-      'sync-agent.save-replacements',
-      `INSERT INTO replacements (failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[])
-       ON CONFLICT (failed_serial, pair_id) DO NOTHING`,
-      [
-        successions.map((s) => s.failedSerial),
-        successions.map((s) => s.successorSerial),
-        successions.map((s) => s.pairId),
-        successions.map((s) => s.replacedPairId),
-        successions.map((s) => s.since),
-        successions.map((s) => s.eventId),
-      ],
-    );
-  }
+  await writeRows(
+    tx,
+    'sync-agent.save-replacements',
+    `INSERT INTO replacements (failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::uuid[])
+     ON CONFLICT (failed_serial, pair_id) DO NOTHING`,
+    [...after.successors.values()].flat().filter((s) => !known.has(`${s.failedSerial}/${s.pairId}`)),
+    [(s) => s.failedSerial, (s) => s.successorSerial, (s) => s.pairId, (s) => s.replacedPairId, (s) => s.since, (s) => s.eventId],
+  );
+}
+
+/** Runs the named `unnest` write `text` for `rows`, with one array parameter per column (none when there are no rows). */
+async function writeRows<Row>(
+  tx: Tx,
+  name: string,
+  text: string,
+  rows: readonly Row[],
+  columns: readonly ((row: Row) => unknown)[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await queryPrepared(
+    tx,
+    name,
+    text,
+    columns.map((column) => rows.map(column)),
+  );
 }
