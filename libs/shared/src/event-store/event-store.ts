@@ -101,11 +101,42 @@ interface AppendedRow {
   global_position: string;
 }
 
+/** How many appended events' data an AppendedData holds for the relay (a few kilobytes each at most). */
+export const APPENDED_DATA_ENTRIES = 5_000;
+
+/**
+ * The data of the events this process appended, by event id, held for its own relay, which then publishes them
+ * without reading their documents back (OutboxRelay). An event's data never changes once stored, and the relay
+ * only publishes committed events, so what a rolled-back append left here is never asked for: it goes when the
+ * holder is full, oldest first, like anything the relay did not take (a standby instance's appends). An event
+ * not held is read from the outbox.
+ */
+export class AppendedData {
+  private readonly data = new Map<string, unknown>();
+
+  constructor(private readonly capacity = APPENDED_DATA_ENTRIES) {}
+
+  hold(eventId: string, data: unknown): void {
+    this.data.set(eventId, data);
+    if (this.data.size > this.capacity) this.data.delete(this.data.keys().next().value!);
+  }
+
+  /** The data of `eventId` if held, no longer held after this. */
+  take(eventId: string): unknown {
+    const data = this.data.get(eventId);
+    this.data.delete(eventId);
+    return data;
+  }
+}
+
 /**
  * The append-only event store in PostgreSQL. Optimistic concurrency comes from the unique
  * (stream_id, stream_version) constraint: of two appends at the same expected version exactly one wins.
  */
 export class EventStore {
+  /** What this store appended, for the relay of the same process. */
+  readonly appended = new AppendedData();
+
   constructor(private readonly dataSource: DataSource) {}
 
   /** Runs `work` in one transaction; everything it appends commits (and is published) together. */
@@ -145,7 +176,10 @@ export class EventStore {
     const rows = eventRowsOf(appends);
     if (rows.length === 0) return [];
     try {
-      return storedEventsOf<E>(rows, await queryPrepared<AppendedRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]));
+      return this.appendedEvents<E>(
+        rows,
+        await queryPrepared<AppendedRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]),
+      );
     } catch (error) {
       throw versionConflictOr(error, appends);
     }
@@ -173,10 +207,16 @@ export class EventStore {
         }
       : { name: 'event-store.append', text: APPEND, values: [JSON.stringify(rows)] };
     try {
-      return storedEventsOf<E>(rows, await this.runAlone<AppendedRow>(statement));
+      return this.appendedEvents<E>(rows, await this.runAlone<AppendedRow>(statement));
     } catch (error) {
       throw versionConflictOr(error, [append]);
     }
+  }
+
+  /** The stored events of an append that succeeded; their data is held for this process's relay. */
+  private appendedEvents<E extends PublishedEvent>(rows: readonly EventInsertRow[], appended: AppendedRow[]): StoredEvent<E>[] {
+    for (const row of rows) this.appended.hold(row.event_id, row.data);
+    return storedEventsOf<E>(rows, appended);
   }
 
   /**

@@ -18,7 +18,7 @@ import {
   type PrivateNatsServer,
   type TestEventStore,
 } from '../testing/index.js';
-import type { StoredEvent } from './event-store.js';
+import { EventStore, type AppendedData, type StoredEvent } from './event-store.js';
 import { OutboxRelay, type RelayObserver } from './outbox-relay.js';
 
 const context = {
@@ -98,9 +98,10 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     observer: RelayObserver,
     relayNc: NatsConnection = nc,
     pollIntervalMs = 100,
+    appended?: AppendedData,
   ): OutboxRelay {
     const publisher = new PubAckPublisher(relayNc);
-    const relay = new OutboxRelay({ postgres: settings, publisher, names, observer, pollIntervalMs });
+    const relay = new OutboxRelay({ postgres: settings, publisher, names, observer, pollIntervalMs, appended });
     relays.push(relay);
     relay.start();
     return relay;
@@ -204,6 +205,30 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
       expect(record.published).toBe(4);
       expect(relay.healthy).toBe(true);
       await relay.stop();
+    });
+  });
+
+  describe("when the relay's own process appended the events", () => {
+    it('publishes the data it holds without reading it back, and reads from the outbox what it does not hold', async () => {
+      const { fixture, names, stream } = await setup('held');
+      const [a, b] = [nextSerial(), nextSerial()];
+      await commit(fixture, `product-${a}`, [registered(a)]); // held by the relay's process
+      const elsewhere = { ...fixture, store: new EventStore(fixture.dataSource) }; // another process's store
+      await commit(elsewhere, `product-${b}`, [registered(b)]);
+      // Both stored documents changed behind the stores' backs: only what is read back can show it.
+      await fixture.dataSource.query(`UPDATE events SET data = data || '{"model": "read back"}'`);
+
+      startRelay(fixture.settings, names, recorder().observer, nc, 100, fixture.store.appended);
+      const messages = await eventually(async () => {
+        const all = await streamMessages(jsm, stream);
+        return all.length >= 2 && all;
+      });
+      const modelOf = Object.fromEntries(
+        messages
+          .map((m) => parseEnvelope(m.data))
+          .map((e) => [(e.data as { serial: string }).serial, (e.data as { model: string }).model]),
+      );
+      expect(modelOf).toEqual({ [a]: (registered(a).data as { model: string }).model, [b]: 'read back' });
     });
   });
 

@@ -39,7 +39,7 @@ export class EventPublishing {
     @Inject(EVENT_KEYS) private readonly keys: EventKeyRing,
     @Inject(ServiceMetrics) private readonly metrics: ServiceMetrics,
     @Inject(Bus) private readonly bus: Bus,
-    @Inject(EventStore) eventStore: EventStore,
+    @Inject(EventStore) private readonly eventStore: EventStore,
     @Inject(ServiceLifecycle) lifecycle: ServiceLifecycle,
   ) {
     this.source = definition.publishes;
@@ -62,6 +62,7 @@ export class EventPublishing {
       names,
       signer: this.keys.signing,
       stream: publishedStream(bus.jsm, stream),
+      appended: this.eventStore.appended,
       observer: {
         published: (n) => metrics.eventsPublished.inc(n),
         failed: (e) => {

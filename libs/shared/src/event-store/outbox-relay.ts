@@ -11,7 +11,7 @@ import {
   signEvent,
   type EventSigningKey,
 } from '../event-signing/event-signature.js';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow, type StoredEvent } from './event-store.js';
+import { toStoredEvent, type AppendedData, type EventRow, type StoredEvent } from './event-store.js';
 
 /** A position in the outbox's commit-safe order, and the stream sequence JetStream gave the event there. */
 interface Position {
@@ -22,6 +22,9 @@ interface Position {
 }
 
 const START: Position = { transaction_id: '0', global_position: '0', stream_seq: '0' };
+
+/** A row of a round's read: an event without its data. */
+type RoundRow = Omit<EventRow, 'data'>;
 
 /** What the relay reports to metrics and health. */
 export interface RelayObserver {
@@ -68,6 +71,8 @@ export interface OutboxRelayOptions {
   readonly stream?: PublishedStream;
   /** How often the stream is audited besides at start, after a reconnect and on every round's PubAcks. */
   readonly auditIntervalMs?: number;
+  /** The data of events this process appended (its EventStore's): published as held, not read back. */
+  readonly appended?: AppendedData;
 }
 
 /** The stream is audited at least this often (a lost tail is otherwise noticed by the next publish). */
@@ -129,6 +134,12 @@ export function envelopeOf(event: StoredEvent): EventEnvelope {
   } as EventEnvelope;
 }
 
+/** What a round reads of each event: all but its data, which comes from AppendedData or OUTBOX_DATA_SQL. */
+const ROUND_COLUMNS = 'event_id, event_type, schema_version, stream_id, stream_version, global_position, occurred_at, metadata';
+
+/** The data of the events at the global positions $1 (the primary key): those the relay's process does not hold. */
+export const OUTBOX_DATA_SQL = 'SELECT global_position::text, data FROM events WHERE global_position = ANY($1::bigint[])';
+
 /**
  * A relay round's read: $1, $2 the checkpoint (transaction id, global position), $3 the batch size.
  * One statement, one snapshot: the batch (committed events below the oldest running transaction), and
@@ -145,7 +156,7 @@ export function envelopeOf(event: StoredEvent): EventEnvelope {
  */
 export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
         batch AS (
-          SELECT ${EVENT_COLUMNS}, transaction_id AS xid
+          SELECT ${ROUND_COLUMNS}, transaction_id AS xid
             FROM events
            WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
              AND transaction_id < (SELECT xmin FROM horizon)
@@ -295,13 +306,13 @@ export class OutboxRelay {
     this.notified = false;
     const from = this.checkpoint ?? (await this.readCheckpoint(client));
     // One statement, one snapshot, prepared: planning it cost more than running it.
-    const result = await client.query<Partial<EventRow> & { transaction_id: string | null; held_back: boolean }>({
+    const result = await client.query<Partial<RoundRow> & { transaction_id: string | null; held_back: boolean }>({
       name: 'outbox-relay.round',
       text: OUTBOX_ROUND_SQL,
       values: [from.transaction_id, from.global_position, this.batchSize],
     });
     const heldBack = result.rows[0]?.held_back === true;
-    const rows = result.rows.filter((r) => r.transaction_id !== null) as (EventRow & { transaction_id: string })[];
+    const rows = result.rows.filter((r) => r.transaction_id !== null) as (RoundRow & { transaction_id: string })[];
     // Reported before publishing, so that a NATS outage shows as a backlog that grows.
     if (rows.length < this.batchSize) this.backlogCount = undefined;
     const backlog = rows.length < this.batchSize ? rows.length : await this.countBacklog(client, from);
@@ -310,11 +321,12 @@ export class OutboxRelay {
     const { publisher, names, signer } = this.options;
     const recovery = this.recovery;
     const republished = recovery ? rows.filter((row) => !isAfter(row, recovery.until)).length : 0;
+    const data = await this.dataOf(client, rows);
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
     const acks = await publisher.publishAll(
       rows.map((row, i) => {
-        const envelope = envelopeOf(toStoredEvent(row));
+        const envelope = envelopeOf(toStoredEvent({ ...row, data: data[i] }));
         const subject = names.subjectOf(envelope);
         const msgId = i < republished ? `${envelope.eventId}~${recovery!.tag}` : envelope.eventId;
         if (!signer) return { subject, data: JSON.stringify(envelope), msgId };
@@ -349,6 +361,27 @@ export class OutboxRelay {
     if (republished > 0) this.options.observer?.republished?.(republished);
     if (recovery && !isAfter(recovery.until, position)) this.recovery = undefined;
     return { published: rows.length, heldBack: rows.length < this.batchSize && heldBack };
+  }
+
+  /**
+   * The data of each of a round's events: as this process appended it where it still holds it (taken: a failed
+   * round reads it back next time), the rest read from the outbox in one statement.
+   */
+  private async dataOf(client: pg.Client, rows: readonly RoundRow[]): Promise<unknown[]> {
+    const held = rows.map((row) => this.options.appended?.take(row.event_id));
+    const missing = rows.filter((_, i) => held[i] === undefined).map((row) => String(row.global_position));
+    if (missing.length === 0) return held;
+    const read = await client.query<{ global_position: string; data: unknown }>({
+      name: 'outbox-relay.data',
+      text: OUTBOX_DATA_SQL,
+      values: [missing],
+    });
+    const dataAt = new Map(read.rows.map((r) => [r.global_position, r.data]));
+    return rows.map((row, i) => {
+      const data = held[i] ?? dataAt.get(String(row.global_position));
+      if (data === undefined) throw new Error(`the outbox has no data for the event at global position ${row.global_position}`);
+      return data;
+    });
   }
 
   /**
