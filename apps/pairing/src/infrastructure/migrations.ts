@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   AddRelayStreamSequence1765100000000,
+  AnnounceCommitsAfterCommit1767000000000,
   AllowAuditorApiKeys1765000000000,
   CreateApiKeys1764000000100,
   CreateEventStore1764000000000,
@@ -87,4 +88,5 @@ export const PAIRING_MIGRATIONS = [
   AllowAuditorApiKeys1765000000000,
   AddRelayStreamSequence1765100000000,
   CreateListings1766000000000,
+  AnnounceCommitsAfterCommit1767000000000,
 ];

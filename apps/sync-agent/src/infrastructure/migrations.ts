@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   AddRelayStreamSequence1765100000000,
+  AnnounceCommitsAfterCommit1767000000000,
   CreateDeadLetters1764100000000,
   CreateEventStore1764000000000,
   sqlMigration,
@@ -163,4 +164,5 @@ export const SYNC_AGENT_MIGRATIONS = [
   CompressDocumentsWithLz41764900000000,
   AddRelayStreamSequence1765100000000,
   DropPublishedSetSnapshots1765200000000,
+  AnnounceCommitsAfterCommit1767000000000,
 ];

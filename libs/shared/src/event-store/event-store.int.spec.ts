@@ -11,6 +11,7 @@ import { pgClientConfig } from '../database/postgres.js';
 import { createTestEventStore, eventually, testPostgresSettings, type TestEventStore } from '../testing/index.js';
 import { handleCommand, type CommandEnvelope } from './command-handler.js';
 import { VersionConflictError, type EventStore, type StoredEvent } from './event-store.js';
+import { notifyChannelOf } from './event-store.migration.js';
 
 // A tiny product decider over the real pairing event types: register once, then change firmware.
 type ProductEvent =
@@ -179,6 +180,88 @@ describe('EventStore (PostgreSQL)', () => {
         }),
       ).rejects.toThrow('abort');
       expect(await store.readStream(`product-${serial}`)).toEqual([]);
+    });
+  });
+
+  describe('when a commit appended events', () => {
+    /**
+     * The notifications the schema's channel receives during `act` and until `until` holds (none: until a fence
+     * notification sent afterwards arrives; the store's own NOTIFY is sent after `act` resolves).
+     */
+    async function notificationsDuring(act: () => Promise<unknown>, until?: (received: number) => boolean): Promise<number> {
+      const channel = notifyChannelOf(fixture.settings.schema);
+      const listener = new pg.Client(pgClientConfig(fixture.settings));
+      await listener.connect();
+      try {
+        const payloads: string[] = [];
+        listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+        await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        await act().catch(() => undefined);
+        const received = () => payloads.filter((p) => p !== 'fence').length;
+        if (until)
+          await eventually(async () => (await listener.query('SELECT 1'), until(received())), { description: 'the NOTIFY' });
+        await fixture.dataSource.query('SELECT pg_notify($1, $2)', [channel, 'fence']);
+        await eventually(async () => (await listener.query('SELECT 1'), payloads.includes('fence')), {
+          description: 'the fence',
+        });
+        return received();
+      } finally {
+        await listener.end();
+      }
+    }
+
+    const inTransaction = (serial: string, then?: () => never) => () =>
+      store.transaction(async (tx) => {
+        await store.append(tx, `product-${serial}`, 0, [registered(serial)], { occurredAt: NOW, metadata });
+        then?.();
+      });
+    const alone = (serial: string) => () =>
+      store.appendAlone(
+        {
+          streamId: `product-${serial}`,
+          expectedVersion: 0,
+          events: [registered(serial)],
+          context: { occurredAt: NOW, metadata },
+        },
+        null,
+      );
+
+    it.each([
+      ['a transaction', inTransaction],
+      ['one statement', alone],
+    ] as const)('after %s the relay of its process is poked while it leads, and nothing is notified', async (_, append) => {
+      let pokes = 0;
+      store.announceCommitsTo({ isLeader: true, poke: () => pokes++ });
+      try {
+        expect(await notificationsDuring(append(nextSerial()))).toBe(0);
+        expect(pokes).toBe(1);
+      } finally {
+        store.announceCommitsTo({ isLeader: false, poke: () => undefined });
+      }
+    });
+
+    it.each([
+      ['a transaction', inTransaction],
+      ['one statement', alone],
+    ] as const)('after %s without a leading relay in its process, the relay elsewhere is notified', async (_, append) => {
+      expect(await notificationsDuring(append(nextSerial()), (received) => received > 0)).toBe(1);
+    });
+
+    it('a transaction that rolls back announces nothing', async () => {
+      let pokes = 0;
+      expect(
+        await notificationsDuring(
+          inTransaction(nextSerial(), () => {
+            throw new Error('abort');
+          }),
+        ),
+      ).toBe(0);
+      store.announceCommitsTo({ isLeader: true, poke: () => pokes++ });
+      await inTransaction(nextSerial(), () => {
+        throw new Error('abort');
+      })().catch(() => undefined);
+      store.announceCommitsTo({ isLeader: false, poke: () => undefined });
+      expect(pokes).toBe(0);
     });
   });
 

@@ -6,6 +6,19 @@ export function notifyChannelOf(schema: string): string {
   return `events_${createHash('md5').update(schema).digest('hex')}`;
 }
 
+/** The trigger that woke the relay on every appending statement (dropped since: see AnnounceCommitsAfterCommit). */
+const NOTIFY_TRIGGER = [
+  `
+      CREATE FUNCTION notify_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('events_' || md5(TG_TABLE_SCHEMA), '');
+        RETURN NULL;
+      END $$`,
+  `
+      CREATE TRIGGER events_appended AFTER INSERT ON events
+      FOR EACH STATEMENT EXECUTE FUNCTION notify_events_appended()`,
+];
+
 /**
  * The append-only event store, which is also the outbox. `transaction_id` lets the relay read only
  * events of transactions that can no longer commit out of order (see outbox-relay.ts).
@@ -38,15 +51,7 @@ export const CreateEventStore1764000000000 = sqlMigration('CreateEventStore17640
     // Wakes the relay when events commit (NOTIFY is delivered at commit). The channel is per schema, so
     // services sharing a database never wake each other, and hashed, so it fits the 63-byte limit whatever
     // the schema's name (see notifyChannelOf).
-    `
-      CREATE FUNCTION notify_events_appended() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM pg_notify('events_' || md5(TG_TABLE_SCHEMA), '');
-        RETURN NULL;
-      END $$`,
-    `
-      CREATE TRIGGER events_appended AFTER INSERT ON events
-      FOR EACH STATEMENT EXECUTE FUNCTION notify_events_appended()`,
+    ...NOTIFY_TRIGGER,
   ],
   down: ['DROP TABLE relay_checkpoints', 'DROP TABLE events', 'DROP FUNCTION notify_events_appended()'],
 });
@@ -58,4 +63,15 @@ export const CreateEventStore1764000000000 = sqlMigration('CreateEventStore17640
 export const AddRelayStreamSequence1765100000000 = sqlMigration('AddRelayStreamSequence1765100000000', {
   up: ['ALTER TABLE relay_checkpoints ADD COLUMN stream_seq bigint NOT NULL DEFAULT 0'],
   down: ['ALTER TABLE relay_checkpoints DROP COLUMN stream_seq'],
+});
+
+/**
+ * The event store announces its commits itself, after they commit (EventStore: the relay of its own process directly,
+ * any other by a NOTIFY outside the appending transaction), instead of this trigger inside it: a NOTIFY in a
+ * transaction that writes holds a cluster-wide lock from its commit through its WAL flush, so every appending commit
+ * of every service waited for the one before (decisions §48).
+ */
+export const AnnounceCommitsAfterCommit1767000000000 = sqlMigration('AnnounceCommitsAfterCommit1767000000000', {
+  up: ['DROP TRIGGER events_appended ON events', 'DROP FUNCTION notify_events_appended()'],
+  down: NOTIFY_TRIGGER,
 });

@@ -10,6 +10,7 @@ import {
   sqlState,
   type Tx,
 } from '../database/postgres.js';
+import { notifyChannelOf } from './event-store.migration.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
 export interface StoredEvent<E extends PublishedEvent = PublishedEvent> {
@@ -129,19 +130,43 @@ export class AppendedData {
   }
 }
 
+/** The relay of the same process, as the event store sees it: told of each commit while it holds the relay's lock. */
+export interface RelayInProcess {
+  readonly isLeader: boolean;
+  poke(): void;
+}
+
 /**
  * The append-only event store in PostgreSQL. Optimistic concurrency comes from the unique
  * (stream_id, stream_version) constraint: of two appends at the same expected version exactly one wins.
+ *
+ * Each commit that appended events wakes the relay: the relay of this process directly when it holds the relay's
+ * lock, else whichever process holds it, by a NOTIFY sent after the commit on the schema's channel (decisions §48).
+ * A wake-up that goes astray only leaves the events to the relay's next poll.
  */
 export class EventStore {
   /** What this store appended, for the relay of the same process. */
   readonly appended = new AppendedData();
+  private relay: RelayInProcess | undefined;
+  /** This store's open transactions that appended events: announced once they commit. */
+  private readonly appending = new WeakSet<Tx>();
+  private readonly notifyChannel: string;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource) {
+    this.notifyChannel = notifyChannelOf((dataSource.options as { schema?: string }).schema ?? 'public');
+  }
+
+  /** Tells `relay` of this store's commits, instead of a NOTIFY, whenever it holds the relay's lock. */
+  announceCommitsTo(relay: RelayInProcess): void {
+    this.relay = relay;
+  }
 
   /** Runs `work` in one transaction; everything it appends commits (and is published) together. */
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager) => work(manager));
+  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    let tx: Tx | undefined;
+    const result = await this.dataSource.transaction((manager) => work((tx = manager)));
+    if (tx && this.appending.delete(tx)) this.announceCommit();
+    return result;
   }
 
   /** A stream's events, in `tx` when given, else on a pooled connection outside any transaction. */
@@ -176,10 +201,9 @@ export class EventStore {
     const rows = eventRowsOf(appends);
     if (rows.length === 0) return [];
     try {
-      return this.appendedEvents<E>(
-        rows,
-        await queryPrepared<AppendedRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]),
-      );
+      const appended = await queryPrepared<AppendedRow>(tx, 'event-store.append', APPEND, [JSON.stringify(rows)]);
+      this.appending.add(tx);
+      return this.appendedEvents<E>(rows, appended);
     } catch (error) {
       throw versionConflictOr(error, appends);
     }
@@ -207,10 +231,20 @@ export class EventStore {
         }
       : { name: 'event-store.append', text: APPEND, values: [JSON.stringify(rows)] };
     try {
-      return this.appendedEvents<E>(rows, await this.runAlone<AppendedRow>(statement));
+      const appended = await this.runAlone<AppendedRow>(statement);
+      this.announceCommit(); // the statement was its own transaction
+      return this.appendedEvents<E>(rows, appended);
     } catch (error) {
       throw versionConflictOr(error, [append]);
     }
+  }
+
+  /** Wakes the relay after a commit that appended events (see the class comment). */
+  private announceCommit(): void {
+    if (this.relay?.isLeader) return this.relay.poke();
+    this.runAlone({ name: 'event-store.notify', text: "SELECT pg_notify($1, '')", values: [this.notifyChannel] }).catch(
+      () => undefined, // the relay's poll finds the events
+    );
   }
 
   /** The stored events of an append that succeeded; their data is held for this process's relay. */

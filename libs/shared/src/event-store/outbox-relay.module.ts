@@ -78,6 +78,7 @@ export class EventPublishing {
         leader: (isLeader) => metrics.relayLeader.set(isLeader ? 1 : 0),
       },
     });
+    this.eventStore.announceCommitsTo(this.relay);
     this.relay.start();
   }
 }

@@ -4,7 +4,11 @@ import type { DataSource } from 'typeorm';
 import type { PostgresSettings } from '../config/service-config.js';
 import type { MigrationClass } from '../database/migrations.js';
 import { createDataSource, ensureDatabaseAndSchema, pgClientConfig } from '../database/postgres.js';
-import { AddRelayStreamSequence1765100000000, CreateEventStore1764000000000 } from '../event-store/event-store.migration.js';
+import {
+  AddRelayStreamSequence1765100000000,
+  AnnounceCommitsAfterCommit1767000000000,
+  CreateEventStore1764000000000,
+} from '../event-store/event-store.migration.js';
 import { EventStore } from '../event-store/event-store.js';
 
 /** The database all integration and end-to-end tests share; each test file works in its own schema. */
@@ -78,7 +82,8 @@ export async function createTestEventStore(
   const dataSource = createDataSource(settings, [
     CreateEventStore1764000000000,
     AddRelayStreamSequence1765100000000,
-    ...extraMigrations.filter((m) => m !== AddRelayStreamSequence1765100000000),
+    AnnounceCommitsAfterCommit1767000000000,
+    ...extraMigrations.filter((m) => m !== AddRelayStreamSequence1765100000000 && m !== AnnounceCommitsAfterCommit1767000000000),
   ]);
   try {
     await dataSource.initialize();
