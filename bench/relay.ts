@@ -5,6 +5,7 @@
  * consumers. The namespace is the relay's own, so its stream starts empty.
  */
 import pg from 'pg';
+import { notifyChannelOf } from '#shared';
 import { busNames } from '#shared/contracts';
 import { PG, namespaceFor } from './support/config.js';
 import type { BenchContext } from './support/context.js';
@@ -52,6 +53,8 @@ export async function measureRelay(ctx: BenchContext): Promise<RelayResult> {
     const cpuStart = cpuMsOf(licensing.process.pid) ?? 0;
     await ctx.db.query('COMMIT');
     inTransaction = false;
+    // Woken as another process's commit wakes it (the event store's NOTIFY after its commit), not by its poll.
+    await ctx.db.query(`SELECT pg_notify($1, '')`, [notifyChannelOf(namespace)]);
     const started = performance.now();
     const stream = names.stream('licensing');
     let published = 0;
