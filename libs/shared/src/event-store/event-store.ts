@@ -231,9 +231,9 @@ export class EventStore {
         }
       : { name: 'event-store.append', text: APPEND, values: [JSON.stringify(rows)] };
     try {
-      const appended = await this.runAlone<AppendedRow>(statement);
+      const stored = this.appendedEvents<E>(rows, await this.runAlone<AppendedRow>(statement));
       this.announceCommit(); // the statement was its own transaction
-      return this.appendedEvents<E>(rows, appended);
+      return stored;
     } catch (error) {
       throw versionConflictOr(error, [append]);
     }
