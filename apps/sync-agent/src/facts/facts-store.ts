@@ -19,6 +19,32 @@ interface PairRow {
   event_id: string;
 }
 
+interface ProductRow {
+  serial: string;
+  model: string;
+  firmware_version: string;
+  account_id: string;
+  version: number;
+  event_id: string;
+}
+
+interface LicenseRow {
+  license_id: string;
+  facts: LicenseStateV1;
+  version: number;
+  event_id: string;
+}
+
+/** A recorded replacement: `successor_serial` holds the licenses `failed_serial` held in the replaced pair. */
+interface ReplacementRow {
+  failed_serial: string;
+  successor_serial: string;
+  pair_id: string;
+  replaced_pair_id: string;
+  since: Date;
+  event_id: string;
+}
+
 async function pairsInvolving(tx: Tx, serials: readonly string[]): Promise<PairRow[]> {
   if (serials.length === 0) return [];
   return queryPrepared(
@@ -103,20 +129,13 @@ async function loadFacts(
   pairs: readonly PairRow[],
   licensesToLoad: 'held too' | 'named only',
 ): Promise<ProjectionState> {
-  const products: {
-    serial: string;
-    model: string;
-    firmware_version: string;
-    account_id: string;
-    version: number;
-    event_id: string;
-  }[] = await queryPrepared(
+  const products = await queryPrepared<ProductRow>(
     tx,
     'sync-agent.load-products',
     'SELECT serial, model, firmware_version, account_id, version, event_id FROM products WHERE serial = ANY($1::text[])',
     [serials],
   );
-  const licenses: { license_id: string; facts: LicenseStateV1; version: number; event_id: string }[] =
+  const licenses: LicenseRow[] =
     licensesToLoad === 'held too'
       ? await queryPrepared(
           tx,
@@ -133,14 +152,7 @@ async function loadFacts(
             'SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])',
             [licenseIds],
           );
-  const replacements: {
-    failed_serial: string;
-    successor_serial: string;
-    pair_id: string;
-    replaced_pair_id: string;
-    since: Date;
-    event_id: string;
-  }[] = await queryPrepared(
+  const replacements = await queryPrepared<ReplacementRow>(
     tx,
     'sync-agent.load-replacements',
     `SELECT failed_serial, successor_serial, pair_id, replaced_pair_id, since, event_id FROM replacements
