@@ -209,8 +209,8 @@ async function projectSlice(
 
 /**
  * Loads what was last published for what the slice touched, asks decidePublication what to publish, and writes it:
- * the EffectiveLicensesChanged in one statement (the outbox is also where the next batch reads them back), then
- * each StatefulSyncChanged and its status.
+ * the EffectiveLicensesChanged in one statement (the outbox is where a later batch finds them when its
+ * PublishedSetCache does not hold them), then each StatefulSyncChanged and its status.
  */
 async function publish(
   store: EventStore,
