@@ -29,6 +29,7 @@ export * from './messaging/bus.module.js';
 export * from './messaging/consumer.module.js';
 export * from './event-store/outbox-relay.module.js';
 export * from './runtime/clock.js';
+export * from './runtime/bounded-map.js';
 export * from './http/problem-details.js';
 export * from './http/zod-validation.pipe.js';
 export * from './http/api.module.js';

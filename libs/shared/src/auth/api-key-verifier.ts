@@ -1,3 +1,4 @@
+import { BoundedMap } from '../runtime/bounded-map.js';
 import { API_KEY_PATTERN, hashApiKey, sameHash, type Principal } from './api-keys.js';
 
 /** The bootstrap operator key's holder (OPERATOR_API_KEY): configuration, not a row; rotate it by restarting. */
@@ -16,12 +17,11 @@ export type ApiKeyDirectory = (keyHash: string) => Promise<Principal | null>;
  * failure is not cached and reaches the caller.
  */
 export class ApiKeyVerifier {
-  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly cache: BoundedMap<string, { principal: Principal | null; until: number }>;
 
   private readonly cacheMs: number;
   private readonly unknownCacheMs: number;
   private readonly now: () => number;
-  private readonly maxEntries: number;
   /** Counts keyCreated calls: a lookup that overlapped one does not cache "unknown". */
   private creations = 0;
 
@@ -38,7 +38,7 @@ export class ApiKeyVerifier {
     this.cacheMs = options.cacheMs ?? 0;
     this.unknownCacheMs = options.unknownCacheMs ?? 0;
     this.now = options.now ?? Date.now;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.cache = new BoundedMap(options.maxEntries ?? 10_000);
   }
 
   async verify(key: string): Promise<Principal | null> {
@@ -61,8 +61,6 @@ export class ApiKeyVerifier {
   }
 
   private remember(hash: string, principal: Principal | null, keepMs: number): void {
-    this.cache.delete(hash);
-    while (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(hash, { principal, until: this.now() + keepMs });
   }
 }

@@ -10,6 +10,7 @@ import {
   sqlState,
   type Tx,
 } from '../database/postgres.js';
+import { BoundedMap } from '../runtime/bounded-map.js';
 import { notifyChannelOf } from './event-store.migration.js';
 
 /** An event as stored: the domain event plus its identity, position and metadata. */
@@ -113,13 +114,14 @@ export const APPENDED_DATA_ENTRIES = 5_000;
  * not held is read from the outbox.
  */
 export class AppendedData {
-  private readonly data = new Map<string, unknown>();
+  private readonly data: BoundedMap<string, unknown>;
 
-  constructor(private readonly capacity = APPENDED_DATA_ENTRIES) {}
+  constructor(capacity = APPENDED_DATA_ENTRIES) {
+    this.data = new BoundedMap(capacity);
+  }
 
   hold(eventId: string, data: unknown): void {
     this.data.set(eventId, data);
-    if (this.data.size > this.capacity) this.data.delete(this.data.keys().next().value!);
   }
 
   /** The data of `eventId` if held, no longer held after this. */

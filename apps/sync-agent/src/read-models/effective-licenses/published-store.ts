@@ -4,7 +4,7 @@
  * it (a second copy per publication cost a row write a set); a pair's stateful synchronization from
  * `stateful_sync_published`. The rebuild leaves both as they are: they record what subscribers were told.
  */
-import { queryPrepared, type EffectiveLicenseSetV1, type StatefulSyncStatusV1, type Tx } from '#shared';
+import { BoundedMap, queryPrepared, type EffectiveLicenseSetV1, type StatefulSyncStatusV1, type Tx } from '#shared';
 import type { PairFacts } from '../../domain/effective-licenses/effective-licenses.js';
 import {
   effectiveLicensesStreamId,
@@ -23,27 +23,23 @@ export const PUBLISHED_SET_CACHE_ENTRIES = 10_000;
  * first.
  */
 export class PublishedSetCache {
-  private readonly sets = new Map<string, PublishedSet>();
+  private readonly sets: BoundedMap<string, PublishedSet>;
 
-  constructor(private readonly capacity = PUBLISHED_SET_CACHE_ENTRIES) {}
+  constructor(capacity = PUBLISHED_SET_CACHE_ENTRIES) {
+    this.sets = new BoundedMap(capacity);
+  }
 
   /** The cached set of `serial`, if any (it counts as used). */
   get(serial: string): PublishedSet | undefined {
     const published = this.sets.get(serial);
-    if (published) {
-      this.sets.delete(serial);
-      this.sets.set(serial, published);
-    }
+    if (published) this.sets.set(serial, published);
     return published;
   }
 
   /** Keeps `published` as the set of `serial` unless a later version is kept already. */
   remember(serial: string, published: PublishedSet): void {
     const kept = this.sets.get(serial);
-    if (kept && kept.version >= published.version) return;
-    this.sets.delete(serial);
-    this.sets.set(serial, published);
-    if (this.sets.size > this.capacity) this.sets.delete(this.sets.keys().next().value!);
+    if (!kept || kept.version < published.version) this.sets.set(serial, published);
   }
 }
 
