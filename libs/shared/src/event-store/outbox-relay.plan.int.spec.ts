@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestEventStore, type TestEventStore } from '../testing/index.js';
-import { OUTBOX_ROUND_SQL } from './outbox-relay.js';
+import { OUTBOX_DATA_SQL, OUTBOX_ROUND_SQL } from './outbox-relay.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -45,24 +45,27 @@ describe("the relay round's read of the outbox", () => {
 
   afterAll(() => fixture.dispose());
 
-  /** The plan of the relay's prepared statement once the relay has run it a few times, as it does every round. */
-  async function planFrom(checkpoint: { transaction_id: string; global_position: string }): Promise<PlanNode> {
+  /**
+   * The plan of one of the relay's prepared statements (`text`, with parameter types `types`) once the relay has run
+   * it a few times with `args`, as it does every round.
+   */
+  async function preparedPlan(types: string, text: string, args: string): Promise<PlanNode> {
     const runner = fixture.dataSource.createQueryRunner();
     try {
       // The relay's own connection (pgClientConfig) keeps PostgreSQL's default plan cache mode.
       await runner.query('SET plan_cache_mode = auto');
-      await runner.query(`PREPARE round(xid8, bigint, int) AS ${OUTBOX_ROUND_SQL}`);
-      for (let i = 0; i < 10; i++)
-        await runner.query(`EXECUTE round('${checkpoint.transaction_id}', ${checkpoint.global_position}, 1000)`);
-      const [{ 'QUERY PLAN': plan }] = await runner.query(
-        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE round('${checkpoint.transaction_id}', ${checkpoint.global_position}, 1000)`,
-      );
-      await runner.query('DEALLOCATE round');
+      await runner.query(`PREPARE statement(${types}) AS ${text}`);
+      for (let i = 0; i < 10; i++) await runner.query(`EXECUTE statement(${args})`);
+      const [{ 'QUERY PLAN': plan }] = await runner.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE statement(${args})`);
+      await runner.query('DEALLOCATE statement');
       return plan[0].Plan as PlanNode;
     } finally {
       await runner.release();
     }
   }
+
+  const planFrom = (checkpoint: { transaction_id: string; global_position: string }) =>
+    preparedPlan('xid8, bigint, int', OUTBOX_ROUND_SQL, `'${checkpoint.transaction_id}', ${checkpoint.global_position}, 1000`);
 
   it.each([
     ['nothing after the checkpoint (every round of an idle or caught-up relay)', () => newest, 50],
@@ -73,5 +76,17 @@ describe("the relay round's read of the outbox", () => {
     expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name'])).toEqual([]);
     const buffers = (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
     expect(buffers).toBeLessThanOrEqual(maxBuffers);
+  });
+
+  it('reads the data it does not hold by primary key: no table scanned, a few buffers per event', async () => {
+    const positions = Array.from({ length: 100 }, (_, i) => Number(newest.global_position) - i * 250);
+    const plan = await preparedPlan('bigint[]', OUTBOX_DATA_SQL, `'{${positions.join(',')}}'`);
+    expect(
+      nodesOf(plan)
+        .filter((n) => n['Node Type'] === 'Seq Scan')
+        .map((n) => n['Relation Name']),
+    ).toEqual([]);
+    const buffers = (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
+    expect(buffers).toBeLessThanOrEqual(positions.length * 5);
   });
 });
