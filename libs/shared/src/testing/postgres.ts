@@ -69,6 +69,13 @@ export interface TestEventStore {
   dispose(): Promise<void>;
 }
 
+/** The event store's own migrations, run first whatever `extraMigrations` a test store also lists. */
+const EVENT_STORE_MIGRATIONS: readonly MigrationClass[] = [
+  CreateEventStore1764000000000,
+  AddRelayStreamSequence1765100000000,
+  AnnounceCommitsAfterCommit1767000000000,
+];
+
 /**
  * Creates a unique schema (or the one `settings` name), runs the event store's migration (and
  * `extraMigrations`, e.g. an app's read-model tables) and returns the store over it.
@@ -80,10 +87,8 @@ export async function createTestEventStore(
   const settings = typeof labelOrSettings === 'string' ? testPostgresSettings(labelOrSettings) : labelOrSettings;
   await ensureDatabaseAndSchema(settings);
   const dataSource = createDataSource(settings, [
-    CreateEventStore1764000000000,
-    AddRelayStreamSequence1765100000000,
-    AnnounceCommitsAfterCommit1767000000000,
-    ...extraMigrations.filter((m) => m !== AddRelayStreamSequence1765100000000 && m !== AnnounceCommitsAfterCommit1767000000000),
+    ...EVENT_STORE_MIGRATIONS,
+    ...extraMigrations.filter((m) => !EVENT_STORE_MIGRATIONS.includes(m)),
   ]);
   try {
     await dataSource.initialize();
