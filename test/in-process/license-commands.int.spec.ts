@@ -63,10 +63,17 @@ afterAll(async () => {
 });
 
 describe('licensing API in-process', () => {
-  it('grants a license: 201, listed on its product, and published once with the caller as actor', async () => {
+  it('grants a license: 201, listed on its product, and published once with the caller as actor and the request’s correlation id', async () => {
     const serial = await stories.register();
     const expiresAt = inDays(365);
-    const granted = await licensingApi().post<License>(`/products/${serial}/licenses`, { sku: 'GATEWAY_AV', expiresAt });
+    const correlationId = `grant-${serial}`;
+    const before = Date.now();
+    const granted = await licensingApi().request<License>(
+      'POST',
+      `/products/${serial}/licenses`,
+      { sku: 'GATEWAY_AV', expiresAt },
+      { 'x-correlation-id': correlationId },
+    );
     expect(granted.status).toBe(201);
     expect(granted.body).toMatchObject({ serial, sku: 'GATEWAY_AV', expiresAt, status: 'active' });
 
@@ -79,7 +86,9 @@ describe('licensing API in-process', () => {
       return events;
     });
     expect(published[0]).toMatchObject({ type: 'EntitlementChanged', streamVersion: 1 });
-    expect(published[0]!.metadata.actor).toEqual(expect.any(String));
+    expect(published[0]!.metadata).toMatchObject({ actor: 'bootstrap-operator', correlationId });
+    expect(Date.parse(published[0]!.occurredAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(published[0]!.occurredAt)).toBeLessThanOrEqual(Date.now());
     expect(JSON.stringify(published[0])).not.toContain(TEST_OPERATOR_KEY);
   });
 

@@ -4,6 +4,7 @@ import {
   ServiceUnavailableException,
   Injectable,
   SetMetadata,
+  type PipeTransform,
   UnauthorizedException,
   createParamDecorator,
   type CanActivate,
@@ -16,6 +17,8 @@ import { ApiKeyVerifier } from './api-key-verifier.js';
 import { DependencyUnavailableError } from '../messaging/request-reply.js';
 import { FailedAuthLimiter } from '../http/failed-auth-limit.js';
 import { tooManyRequests } from '../http/rate-limit.js';
+import { CLOCK, type Clock } from '../runtime/clock.js';
+import type { CommandMetadata } from '../domain/decider.js';
 
 const PUBLIC = 'auth:public';
 const ROLES = 'auth:roles';
@@ -38,12 +41,40 @@ interface AuthenticatedRequest {
   principal?: Principal;
 }
 
+function callerOf(request: AuthenticatedRequest): Principal {
+  if (!request.principal) throw new Error('a caller asked of a route without an authenticated caller');
+  return request.principal;
+}
+
 /** The caller of the request, as the AuthGuard established it. */
-export const Caller = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {
-  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
-  if (!principal) throw new Error('@Caller() on a route without an authenticated caller');
-  return principal;
+export const Caller = createParamDecorator((_: unknown, context: ExecutionContext): Principal =>
+  callerOf(context.switchToHttp().getRequest<AuthenticatedRequest>()),
+);
+
+type RequestOrigin = Omit<CommandMetadata, 'now'>;
+
+/** Who asked (the key id, never the key) and under which correlation id (the header, checked by the hardening). */
+const RequestOrigin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => {
+  const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+  const correlationId = request.headers['x-correlation-id'];
+  return { correlationId: typeof correlationId === 'string' ? correlationId : undefined, actor: callerOf(request).keyId };
 });
+
+/** Dates a request's origin by the service's clock. */
+@Injectable()
+class DatedByClock implements PipeTransform<RequestOrigin, CommandMetadata> {
+  constructor(@Inject(CLOCK) private readonly clock: Clock) {}
+
+  transform(origin: RequestOrigin): CommandMetadata {
+    return { ...origin, now: this.clock.now() };
+  }
+}
+
+/**
+ * The metadata of the command a request issues: now by the service's clock, the request's correlation id and the
+ * caller's key id as the actor.
+ */
+export const RequestMetadata = (): ParameterDecorator => RequestOrigin(undefined, DatedByClock);
 
 /**
  * The global guard: every HTTP route needs `Authorization: Bearer <api key>` of an active key whose role the

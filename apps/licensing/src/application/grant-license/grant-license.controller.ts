@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, PlainText, Serial, valid, type Clock, type Principal } from '#shared';
+import { Caller, RequestMetadata, EventStore, PlainText, Serial, valid, type CommandMetadata, type Principal } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -22,7 +22,6 @@ export const GrantLicenseBody = z.strictObject({
 export class GrantLicenseController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ExpiryScheduler) private readonly scheduler: ExpiryScheduler,
     @Inject(ProductDirectory) private readonly products: ProductDirectory,
   ) {}
@@ -33,24 +32,23 @@ export class GrantLicenseController {
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Body(valid(GrantLicenseBody)) body: z.infer<typeof GrantLicenseBody>,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {
     // Asked before the transaction: a network round trip must not hold a database connection.
     const product = await this.products.registered(serial);
     const licenseId = randomUUID();
-    const now = this.clock.now();
     const license = await decideLicense(
       this.store,
       {
         type: 'GrantLicense',
         data: { licenseId, serial, sku: body.sku, expiresAt: body.expiresAt ?? null, trial: body.trial ?? false },
         context: { product },
-        metadata: { now, correlationId, actor: caller.keyId },
+        metadata,
       },
       product?.accountId ?? null,
     );
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     this.scheduler.nudge(license.expiresAt);
-    return licenseView(license, now);
+    return licenseView(license, metadata.now);
   }
 }

@@ -1,6 +1,6 @@
-import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { CLOCK, Caller, EventStore, valid, type Clock, type Principal } from '#shared';
+import { Caller, RequestMetadata, EventStore, valid, type CommandMetadata, type Principal } from '#shared';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -12,7 +12,6 @@ export const RenewLicenseBody = z.strictObject({ expiresAt: Instant });
 export class RenewLicenseController {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ExpiryScheduler) private readonly scheduler: ExpiryScheduler,
   ) {}
 
@@ -22,16 +21,15 @@ export class RenewLicenseController {
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
     @Body(valid(RenewLicenseBody)) body: z.infer<typeof RenewLicenseBody>,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {
-    const now = this.clock.now();
     const license = await decideLicense(this.store, {
       type: 'RenewLicense',
       data: { licenseId, expiresAt: body.expiresAt },
-      metadata: { now, correlationId, actor: caller.keyId },
+      metadata,
     });
     // Its entry into the warning window (or its expiry) may now be due before the scheduler's planned wake-up.
     this.scheduler.nudge(license.expiresAt);
-    return licenseView(license, now);
+    return licenseView(license, metadata.now);
   }
 }

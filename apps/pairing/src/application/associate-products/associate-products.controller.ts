@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, Serial, valid, type Clock, type Principal } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  Allow,
+  Caller,
+  RequestMetadata,
+  EventStore,
+  Serial,
+  valid,
+  type CommandMetadata,
+  type Principal,
+} from '#shared';
 import { ensureProductVisible } from '../tenancy.js';
 import type { AssociateProducts } from '../../domain/pair/pair.commands.js';
 import { decidePair } from '../pairing-commands.js';
@@ -13,10 +23,7 @@ export const AssociateProductsBody = z.strictObject({ primarySerial: Serial, sec
 
 @Controller('pairs')
 export class AssociateProductsController {
-  constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Post()
   @HttpCode(201)
@@ -24,7 +31,7 @@ export class AssociateProductsController {
   async associate(
     @Body(valid(AssociateProductsBody)) body: z.infer<typeof AssociateProductsBody>,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<PairView> {
     await ensureProductVisible(this.store, body.primarySerial, caller);
     await ensureProductVisible(this.store, body.secondarySerial, caller);
@@ -43,7 +50,7 @@ export class AssociateProductsController {
           pairOfPrimary: await activePairOf(tx, body.primarySerial),
           pairOfSecondary: await activePairOf(tx, body.secondarySerial),
         },
-        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+        metadata,
       }),
       (tx) => recordMemberships(tx, pairId, body.primarySerial, body.secondarySerial),
     );

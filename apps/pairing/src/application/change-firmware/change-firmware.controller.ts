@@ -1,15 +1,15 @@
-import { Body, Controller, Headers, Inject, Param, Patch } from '@nestjs/common';
+import { Body, Controller, Inject, Param, Patch } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_WRITERS,
   Allow,
-  CLOCK,
   Caller,
+  RequestMetadata,
   EventStore,
   FIRMWARE_VERSION_PATTERN,
   Serial,
   valid,
-  type Clock,
+  type CommandMetadata,
   type Principal,
 } from '#shared';
 import { ensureProductVisible } from '../tenancy.js';
@@ -25,10 +25,7 @@ export const ChangeFirmwareBody = z.strictObject({ firmwareVersion: FirmwareVers
 
 @Controller('products')
 export class ChangeFirmwareController {
-  constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Patch(':serial')
   @Allow(...ACCOUNT_WRITERS)
@@ -36,7 +33,7 @@ export class ChangeFirmwareController {
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Body(valid(ChangeFirmwareBody)) body: z.infer<typeof ChangeFirmwareBody>,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<ProductView> {
     await ensureProductVisible(this.store, serial, caller);
     let pairId: string | null = null;
@@ -45,7 +42,7 @@ export class ChangeFirmwareController {
       {
         type: 'ChangeFirmware',
         data: { serial, ...body },
-        metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+        metadata,
       },
       async (tx) => {
         pairId = await activePairOf(tx, serial);

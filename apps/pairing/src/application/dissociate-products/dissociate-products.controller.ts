@@ -1,6 +1,15 @@
-import { Controller, Delete, Headers, Inject, Param } from '@nestjs/common';
+import { Controller, Delete, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, valid, type Clock, type Principal } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  Allow,
+  Caller,
+  RequestMetadata,
+  EventStore,
+  valid,
+  type CommandMetadata,
+  type Principal,
+} from '#shared';
 import { ensurePairVisible } from '../tenancy.js';
 import { decidePair } from '../pairing-commands.js';
 import { releaseMemberships } from '../pairing-store.js';
@@ -9,24 +18,18 @@ import { pairView, type PairView } from '../views.js';
 /** DELETE /pairs/:pairId: the two products stop sharing licenses; both may be paired again. */
 @Controller('pairs')
 export class DissociateProductsController {
-  constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Delete(':pairId')
   @Allow(...ACCOUNT_WRITERS)
   async dissociate(
     @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<PairView> {
     await ensurePairVisible(this.store, pairId, caller);
-    const pair = await decidePair(
-      this.store,
-      pairId,
-      { type: 'DissociateProducts', data: { pairId }, metadata: { now: this.clock.now(), correlationId, actor: caller.keyId } },
-      (tx) => releaseMemberships(tx, pairId),
+    const pair = await decidePair(this.store, pairId, { type: 'DissociateProducts', data: { pairId }, metadata }, (tx) =>
+      releaseMemberships(tx, pairId),
     );
     return pairView(pair);
   }

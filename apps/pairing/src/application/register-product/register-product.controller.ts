@@ -1,16 +1,16 @@
-import { Body, Controller, ForbiddenException, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, ForbiddenException, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_WRITERS,
   AccountId,
   Allow,
-  CLOCK,
   Caller,
+  RequestMetadata,
   EventStore,
   PlainText,
   SERIAL_PATTERN,
   valid,
-  type Clock,
+  type CommandMetadata,
   type Principal,
 } from '#shared';
 import { FirmwareVersion } from '../change-firmware/change-firmware.controller.js';
@@ -34,10 +34,7 @@ const OperatorRegisterProductBody = RegisterProductBody.required({ accountId: tr
 
 @Controller('products')
 export class RegisterProductController {
-  constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   @Post()
   @HttpCode(201)
@@ -45,7 +42,7 @@ export class RegisterProductController {
   async register(
     @Body() raw: unknown,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<ProductView> {
     // Validated here rather than by a pipe because whether accountId is required depends on the caller's role.
     const body = valid(caller.role === 'operator' ? OperatorRegisterProductBody : RegisterProductBody).transform(raw);
@@ -53,7 +50,7 @@ export class RegisterProductController {
     const product = await decideProduct(this.store, {
       type: 'RegisterProduct',
       data: { ...body, accountId },
-      metadata: { now: this.clock.now(), correlationId, actor: caller.keyId },
+      metadata,
     });
     return productView(product, null);
   }

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { ACCOUNT_WRITERS, Allow, CLOCK, Caller, EventStore, Serial, valid, type Clock, type Principal } from '#shared';
+import {
+  ACCOUNT_WRITERS,
+  Allow,
+  Caller,
+  RequestMetadata,
+  EventStore,
+  Serial,
+  valid,
+  type CommandMetadata,
+  type Principal,
+} from '#shared';
 import { ensurePairVisible, ensureProductVisible } from '../tenancy.js';
 import { pairView, type PairView } from '../views.js';
 import { handleReplaceUnit } from './replace-unit.handler.js';
@@ -11,10 +21,7 @@ export const ReplaceUnitBody = z.strictObject({ failedSerial: Serial, replacemen
 
 @Controller('pairs')
 export class ReplaceUnitController {
-  constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   /** Answers the new pair, whose `replaces` names the old pair, the failed unit and the successor. */
   @Post(':pairId/replacements')
@@ -24,7 +31,7 @@ export class ReplaceUnitController {
     @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
     @Body(valid(ReplaceUnitBody)) body: z.infer<typeof ReplaceUnitBody>,
     @Caller() caller: Principal,
-    @Headers('x-correlation-id') correlationId?: string,
+    @RequestMetadata() metadata: CommandMetadata,
   ): Promise<PairView> {
     await ensurePairVisible(this.store, pairId, caller);
     await ensureProductVisible(this.store, body.replacementSerial, caller);
@@ -32,9 +39,7 @@ export class ReplaceUnitController {
       pairId,
       newPairId: randomUUID(),
       ...body,
-      now: this.clock.now(),
-      correlationId,
-      actor: caller.keyId,
+      metadata,
     });
     return pairView(newPair);
   }

@@ -1,4 +1,12 @@
-import { UNIQUE_VIOLATION, VersionConflictError, eventMetadataOf, loadState, sqlState, type EventStore } from '#shared';
+import {
+  UNIQUE_VIOLATION,
+  type CommandMetadata,
+  VersionConflictError,
+  eventMetadataOf,
+  loadState,
+  sqlState,
+  type EventStore,
+} from '#shared';
 import type { ReplaceUnit } from '../../domain/pair/pair.commands.js';
 import { pairDecider } from '../../domain/pair/pair.decide.js';
 import { replaceUnit } from '../../domain/pair/pair.replace.js';
@@ -6,16 +14,13 @@ import type { AssociatedPair, DissociatedPair } from '../../domain/pair/pair.sta
 import { projectPairListing } from '../../read-models/listings/listings.projection.js';
 import { activePairOf, loadProduct, pairStreamId, recordMemberships, releaseMemberships } from '../pairing-store.js';
 
-/** What the HTTP request asks for, plus the new pair's id and the clock reading the controller took. */
+/** What the HTTP request asks for, plus the new pair's id and the request's metadata. */
 export interface ReplaceUnitRequest {
   readonly pairId: string;
   readonly newPairId: string;
   readonly failedSerial: string;
   readonly replacementSerial: string;
-  readonly now: Date;
-  readonly correlationId?: string | null | undefined;
-  /** The API key id of the request. */
-  readonly actor?: string | null | undefined;
+  readonly metadata: CommandMetadata;
 }
 
 /** Both pairs after the replacement. */
@@ -42,8 +47,9 @@ export async function handleReplaceUnit(
   request: ReplaceUnitRequest,
   maxAttempts = 5,
 ): Promise<ReplaceUnitResult> {
-  const { pairId, newPairId, failedSerial, replacementSerial, now } = request;
-  const metadata = eventMetadataOf({ correlationId: request.correlationId, actor: request.actor });
+  const { pairId, newPairId, failedSerial, replacementSerial, metadata } = request;
+  const { now } = metadata;
+  const eventMetadata = eventMetadataOf(metadata);
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(async (tx) => {
@@ -55,11 +61,11 @@ export async function handleReplaceUnit(
             replacement: await loadProduct(store, replacementSerial, tx),
             pairOfReplacement: await activePairOf(tx, replacementSerial),
           },
-          metadata: { now, correlationId: request.correlationId, actor: request.actor },
+          metadata,
         };
         const events = replaceUnit(command, old.state);
-        await store.append(tx, pairStreamId(newPairId), 0, events.newPair, { occurredAt: now, metadata });
-        await store.append(tx, pairStreamId(pairId), old.version, events.oldPair, { occurredAt: now, metadata });
+        await store.append(tx, pairStreamId(newPairId), 0, events.newPair, { occurredAt: now, metadata: eventMetadata });
+        await store.append(tx, pairStreamId(pairId), old.version, events.oldPair, { occurredAt: now, metadata: eventMetadata });
         const [associated] = events.newPair;
         const [dissociated] = events.oldPair;
         await releaseMemberships(tx, pairId);
