@@ -2,8 +2,9 @@ import { z } from 'zod';
 import {
   COMMON_OPERATIONS,
   DEAD_LETTER_OPERATIONS,
-  listErrors,
+  change,
   lookup,
+  pagedList,
   LicenseStateV1,
   Serial,
   UtcInstant,
@@ -100,18 +101,16 @@ export const LICENSING_API: ServiceApiDoc = {
       description:
         'Appends `EntitlementChanged` (`granted`). `expiresAt` omitted or null = perpetual (not allowed for a trial). ' +
         '`STATEFUL_SYNC` is licensed on the Primary and refused for a model that cannot run it.',
-      params: { serial: Serial },
-      body: GrantLicenseBody,
-      correlationId: true,
+      ...change({ serial: Serial }, 'PRODUCT_NOT_FOUND', GrantLicenseBody, {
+        invalid: '`UNKNOWN_SKU`, `TRIAL_REQUIRES_EXPIRY`, `EXPIRY_IN_PAST`',
+        conflicts: '`STATEFUL_SYNC_UNSUPPORTED`',
+        otherwise: {
+          503:
+            '`SERVICE_UNAVAILABLE` (the service is starting, or PostgreSQL or NATS is unavailable), `DEPENDENCY_UNAVAILABLE` ' +
+            '(the pairing service did not answer the product lookup; nothing was written).',
+        },
+      }),
       success: { description: 'The license.', schema: LicenseSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (`serial`, body), `UNKNOWN_SKU`, `TRIAL_REQUIRES_EXPIRY`, `EXPIRY_IN_PAST`.',
-        404: '`PRODUCT_NOT_FOUND`.',
-        409: '`STATEFUL_SYNC_UNSUPPORTED`.',
-        503:
-          '`SERVICE_UNAVAILABLE` (the service is starting, or PostgreSQL or NATS is unavailable), `DEPENDENCY_UNAVAILABLE` ' +
-          '(the pairing service did not answer the product lookup; nothing was written).',
-      },
     },
     'GET /products/{serial}/licenses': {
       operationId: 'listProductLicenses',
@@ -126,9 +125,7 @@ export const LICENSING_API: ServiceApiDoc = {
         "The caller's licenses: an account-scoped key's account, or every account for an operator or auditor (narrowed " +
         'with `accountId`). Sorted by expiry (perpetual last), then id. Filters combine; keep them the same while ' +
         'following `nextCursor`. Upcoming expiries: `status=active&expiresBefore=<now + 90 days>`.',
-      query: ListLicensesQuery,
-      success: { description: 'A page of licenses.', schema: LicensePageSchema },
-      errors: listErrors('a bad `limit` or instant'),
+      ...pagedList(ListLicensesQuery, { of: 'licenses', schema: LicensePageSchema }, 'a bad `limit` or instant'),
     },
     'GET /licenses/{licenseId}': {
       operationId: 'getLicense',
@@ -140,24 +137,18 @@ export const LICENSING_API: ServiceApiDoc = {
       operationId: 'revokeLicense',
       summary: 'Revoke a license',
       description: 'Appends `EntitlementChanged` (`revoked`). Final.',
-      params: licenseParam,
-      correlationId: true,
+      ...change(licenseParam, 'LICENSE_NOT_FOUND', undefined, { conflicts: '`LICENSE_REVOKED`' }),
       success: { description: 'The license (`status` revoked).', schema: LicenseSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`licenseId`).', 404: '`LICENSE_NOT_FOUND`.', 409: '`LICENSE_REVOKED`.' },
     },
     'POST /licenses/{licenseId}/renewals': {
       operationId: 'renewLicense',
       summary: 'Move a license’s expiry later',
       description: 'Appends `EntitlementChanged` (`renewed`).',
-      params: licenseParam,
-      body: RenewLicenseBody,
-      correlationId: true,
+      ...change(licenseParam, 'LICENSE_NOT_FOUND', RenewLicenseBody, {
+        invalid: '`EXPIRY_IN_PAST`',
+        conflicts: '`LICENSE_REVOKED`, `LICENSE_PERPETUAL`, `RENEWAL_NOT_LATER`',
+      }),
       success: { description: 'The license after the renewal.', schema: LicenseSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (`licenseId`, body), `EXPIRY_IN_PAST`.',
-        404: '`LICENSE_NOT_FOUND`.',
-        409: '`LICENSE_REVOKED`, `LICENSE_PERPETUAL`, `RENEWAL_NOT_LATER`.',
-      },
     },
     'GET /licenses/{licenseId}/history': {
       operationId: 'getLicenseHistory',

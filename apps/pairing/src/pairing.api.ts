@@ -3,8 +3,9 @@ import {
   API_KEY_PATTERN,
   ApiKeyRole,
   COMMON_OPERATIONS,
-  listErrors,
+  change,
   lookup,
+  pagedList,
   PairReplacementV1,
   ProductFirmwareChangedV1,
   ProductRegisteredV1,
@@ -171,9 +172,7 @@ export const PAIRING_API: ServiceApiDoc = {
         "The caller's products in serial order: an account-scoped key's account, or every account for an operator or " +
         'auditor (narrowed with `accountId`). Filters combine; keep them the same while following `nextCursor`. A ' +
         'product appears as soon as its registration has answered.',
-      query: ListProductsQuery,
-      success: { description: 'A page of products.', schema: ProductPageSchema },
-      errors: listErrors('a bad `limit`'),
+      ...pagedList(ListProductsQuery, { of: 'products', schema: ProductPageSchema }, 'a bad `limit`'),
     },
     'GET /products/{serial}': {
       operationId: 'getProduct',
@@ -193,11 +192,8 @@ export const PAIRING_API: ServiceApiDoc = {
       operationId: 'changeFirmware',
       summary: 'Record a firmware upgrade or downgrade',
       description: 'Appends `ProductFirmwareChanged` (it decides stateful sync eligibility).',
-      params: serialParam,
-      body: ChangeFirmwareBody,
-      correlationId: true,
+      ...change(serialParam, 'PRODUCT_NOT_FOUND', ChangeFirmwareBody),
       success: { description: 'The product after the change.', schema: ProductSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`, body).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'POST /pairs': {
       operationId: 'associateProducts',
@@ -220,9 +216,7 @@ export const PAIRING_API: ServiceApiDoc = {
       description:
         "The caller's pairs, newest association first: an account-scoped key's account, or every account for an " +
         'operator or auditor (narrowed with `accountId`). Dissociated pairs are listed too unless `status` says otherwise.',
-      query: ListPairsQuery,
-      success: { description: 'A page of pairs.', schema: PairPageSchema },
-      errors: listErrors('a bad `limit`'),
+      ...pagedList(ListPairsQuery, { of: 'pairs', schema: PairPageSchema }, 'a bad `limit`'),
     },
     'GET /pairs/{pairId}': {
       operationId: 'getPair',
@@ -243,14 +237,8 @@ export const PAIRING_API: ServiceApiDoc = {
       operationId: 'dissociateProducts',
       summary: 'Dissociate a pair',
       description: 'Appends `ProductsDissociated`; the two products stop sharing licenses and may be paired again. Final.',
-      params: pairParam,
-      correlationId: true,
+      ...change(pairParam, 'PAIR_NOT_FOUND', undefined, { conflicts: '`PAIR_DISSOCIATED` (already dissociated)' }),
       success: { description: 'The pair (`status` dissociated).', schema: PairSchema },
-      errors: {
-        400: '`VALIDATION_FAILED` (`pairId`).',
-        404: '`PAIR_NOT_FOUND`.',
-        409: '`PAIR_DISSOCIATED` (already dissociated).',
-      },
     },
     'POST /pairs/{pairId}/replacements': {
       operationId: 'replaceUnit',
@@ -260,20 +248,16 @@ export const PAIRING_API: ServiceApiDoc = {
         '`replacedBy`) to the old one. If the Primary failed, the old Secondary becomes the Primary and the successor (it ' +
         "takes over the failed unit's licenses) and the replacement becomes the Secondary; if the Secondary failed, the " +
         'replacement becomes the Secondary and the successor.',
-      params: pairParam,
-      body: ReplaceUnitBody,
-      correlationId: true,
+      ...change(pairParam, 'PAIR_NOT_FOUND', ReplaceUnitBody, {
+        conflicts:
+          '`PAIR_DISSOCIATED`, `UNIT_NOT_IN_PAIR` (the failed serial is not a unit of the pair), `SAME_PRODUCT` (the ' +
+          'replacement is already a unit of the pair), `MODEL_MISMATCH`, `ACCOUNT_MISMATCH`, `ALREADY_PAIRED` (the ' +
+          'replacement is in another pair)',
+        otherwise: { 404: '`PAIR_NOT_FOUND`, `PRODUCT_NOT_FOUND` (the replacement).' },
+      }),
       success: {
         description: 'The new pair; its `replaces` names the old pair, the failed unit, the replacement and the successor.',
         schema: PairSchema,
-      },
-      errors: {
-        400: '`VALIDATION_FAILED` (`pairId`, body).',
-        404: '`PAIR_NOT_FOUND`, `PRODUCT_NOT_FOUND` (the replacement).',
-        409:
-          '`PAIR_DISSOCIATED`, `UNIT_NOT_IN_PAIR` (the failed serial is not a unit of the pair), `SAME_PRODUCT` (the ' +
-          'replacement is already a unit of the pair), `MODEL_MISMATCH`, `ACCOUNT_MISMATCH`, `ALREADY_PAIRED` (the ' +
-          'replacement is in another pair).',
       },
     },
     'POST /api-keys': {

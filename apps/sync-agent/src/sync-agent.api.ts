@@ -11,6 +11,7 @@ import {
   Serial,
   UtcInstant,
   StatefulSyncStatusV1,
+  lookup,
   sameShape,
   type LicenseSigningKeySetV1,
   type Principal,
@@ -163,27 +164,24 @@ export const SYNC_AGENT_API: ServiceApiDoc = {
         "A Secondary's set is its own licenses plus every shareable, unexpired license of its Primary; a Primary's and " +
         'a standalone unit’s set is its own. Computed from the projected facts against the clock when read, so an ' +
         'expiry needs no event. With `at`, the set as it was at that instant, folded from the consumed events.',
-      params: serialParam,
+      ...lookup(serialParam, 'PRODUCT_NOT_FOUND', ['or a bad or future `at`']),
       query: z.object({ at: AsOfInstant.optional().meta({ description: 'An instant in the past, with an offset.' }) }),
       success: { description: 'The effective set.', schema: EffectiveLicenseSetV1 },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`, or a bad or future `at`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'GET /products/{serial}/effective-licenses/history': {
       operationId: 'getEffectiveLicensesHistory',
       summary: "Every change of a product's effective set, oldest first",
       description: 'The EffectiveLicensesChanged events of the product, paginated by stream version.',
-      params: serialParam,
+      ...lookup(serialParam, 'PRODUCT_NOT_FOUND', ['query']),
       query: HistoryQuery,
       success: { description: 'A page of changes.', schema: HistoryPageSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`, query).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'GET /products/{serial}/license-document': {
       operationId: 'getLicenseDocument',
       summary: 'The effective set now, signed for the appliance to verify offline',
       description: 'Verify with the keys of `GET /.well-known/license-signing-keys` (by `document.kid`), and honour `expiresAt`.',
-      params: serialParam,
+      ...lookup(serialParam, 'PRODUCT_NOT_FOUND'),
       success: { description: 'The signed document.', schema: SignedLicenseDocumentSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`serial`).', 404: '`PRODUCT_NOT_FOUND`.' },
     },
     'GET /.well-known/license-signing-keys': {
       operationId: 'getLicenseSigningKeys',
@@ -194,9 +192,8 @@ export const SYNC_AGENT_API: ServiceApiDoc = {
     'GET /pairs/{pairId}/failover-readiness': {
       operationId: 'getFailoverReadiness',
       summary: 'Whether a pair is ready for a failover, and every gap',
-      params: { pairId: z.uuid() },
+      ...lookup({ pairId: z.uuid() }, 'PAIR_NOT_FOUND'),
       success: { description: 'The readiness report.', schema: FailoverReadinessSchema },
-      errors: { 400: '`VALIDATION_FAILED` (`pairId`).', 404: '`PAIR_NOT_FOUND`.' },
     },
     'GET /me': {
       operationId: 'getCaller',

@@ -105,26 +105,70 @@ export const DeadLetterPageSchema = z.object({
     .meta({ description: 'Pass as `before` for the next (older) page; null on the last page.' }),
 });
 
+/** 400 `VALIDATION_FAILED` naming what of the request may be malformed, then the codes of the rules that refuse it. */
+function badRequest(params: Readonly<Record<string, z.ZodType>>, alsoInvalid: readonly string[], refusals?: string): string {
+  const invalid = [...Object.keys(params).map((name) => `\`${name}\``), ...alsoInvalid];
+  return `\`VALIDATION_FAILED\` (${invalid.join(', ')})${refusals ? `, ${refusals}` : ''}.`;
+}
+
 /**
  * A route that reads one thing named by its path: its parameters, and the errors every such route has, 400
- * `VALIDATION_FAILED` naming the parameters and 404 with the thing's not-found code (so the two cannot drift apart).
+ * `VALIDATION_FAILED` naming the parameters (then `alsoInvalid`: what else of the request may be malformed) and 404
+ * with the thing's not-found code (so the two cannot drift apart).
  */
 export function lookup(
   params: Readonly<Record<string, z.ZodType>>,
   notFoundCode: string,
+  alsoInvalid: readonly string[] = [],
 ): Pick<OperationDoc, 'params' | 'errors'> {
-  const names = Object.keys(params).map((name) => `\`${name}\``);
-  return { params, errors: { 400: `\`VALIDATION_FAILED\` (${names.join(', ')}).`, 404: `\`${notFoundCode}\`.` } };
+  return { params, errors: { 400: badRequest(params, alsoInvalid), 404: `\`${notFoundCode}\`.` } };
+}
+
+/** What a change of one thing may be refused for, beyond a malformed request and an unknown thing. */
+export interface ChangeRefusals {
+  /** The codes of the rules that refuse a well-formed request (400). */
+  readonly invalid?: string;
+  /** The codes of the thing's state refusing the change (409). */
+  readonly conflicts?: string;
+  /** Any other answers by status, each in place of what the change would say for it. */
+  readonly otherwise?: Readonly<Record<number, string>>;
 }
 
 /**
- * The errors of a list a page at a time (keyset cursors, an account filter): 400 for `badValues` (what else of the
- * query may be malformed beside an unknown filter and a foreign cursor), 403 for another account's key.
+ * A route that changes one thing named by its path: the lookup's parameters and errors (with the body among what may
+ * be malformed), the body, the correlation id it records on its events, and its refusals.
  */
-export function listErrors(badValues: string): Readonly<Record<number, string>> {
+export function change(
+  params: Readonly<Record<string, z.ZodType>>,
+  notFoundCode: string,
+  body: z.ZodType | undefined,
+  refusals: ChangeRefusals = {},
+): Pick<OperationDoc, 'params' | 'body' | 'correlationId' | 'errors'> {
+  const errors: Record<number, string> = {
+    400: badRequest(params, body ? ['body'] : [], refusals.invalid),
+    404: `\`${notFoundCode}\`.`,
+  };
+  if (refusals.conflicts) errors[409] = `${refusals.conflicts}.`;
+  return { params, ...(body && { body }), correlationId: true, errors: { ...errors, ...refusals.otherwise } };
+}
+
+/**
+ * A list a page at a time (keyset cursors, an account filter): its query, its page, and its errors, 400 for
+ * `badValues` (what else of the query may be malformed beside an unknown filter and a foreign cursor), 403 for
+ * another account's key.
+ */
+export function pagedList(
+  query: z.ZodObject,
+  page: { readonly of: string; readonly schema: z.ZodType },
+  badValues: string,
+): Pick<OperationDoc, 'query' | 'success' | 'errors'> {
   return {
-    400: `\`VALIDATION_FAILED\` (query: an unknown filter, ${badValues}, or a \`cursor\` this list did not make).`,
-    403: '`FORBIDDEN` (an account-scoped key naming another account).',
+    query,
+    success: { description: `A page of ${page.of}.`, schema: page.schema },
+    errors: {
+      400: `\`VALIDATION_FAILED\` (query: an unknown filter, ${badValues}, or a \`cursor\` this list did not make).`,
+      403: '`FORBIDDEN` (an account-scoped key naming another account).',
+    },
   };
 }
 
