@@ -1,4 +1,5 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { ed25519Sign, ed25519Verify } from './ed25519.js';
 import {
   decodeEvent,
   type BatchDecoder,
@@ -21,7 +22,7 @@ import {
  * Signed events. A producer signs the exact bytes of each message body with Ed25519 and sends the key id and
  * the signature in headers; the body repeats the subject (and already carries the event id and stream
  * version), so nothing that identifies the event can be changed or moved without breaking the signature.
- * Verification needs only node:crypto and is pure: same message and keys, same answer.
+ * Verification is pure: same message and keys, same answer.
  */
 
 /**
@@ -74,7 +75,7 @@ export function signEvent(
   key: EventSigningKey,
 ): { body: Uint8Array; keyId: string; signature: string } {
   const body = Buffer.from(JSON.stringify({ ...envelope, subject }));
-  return { body, keyId: key.kid, signature: sign(null, body, key.privateKey).toString('base64') };
+  return { body, keyId: key.kid, signature: ed25519Sign(body, key.privateKey).toString('base64') };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]{86}==$/; // an Ed25519 signature: 64 bytes
@@ -95,7 +96,7 @@ export function verifyEventMessage(
 type SignatureCheckOf = (body: Uint8Array, key: EventVerificationKey, signature: string) => boolean;
 
 const checkInline: SignatureCheckOf = (body, key, signature) =>
-  verify(null, body, key.publicKey, Buffer.from(signature, 'base64'));
+  ed25519Verify(body, key.publicKey, Buffer.from(signature, 'base64'));
 
 /**
  * verifyEventMessage, with the body parsed by `parse` (once, by whoever already parsed it) after the signature

@@ -1,8 +1,9 @@
-import { randomBytes, sign, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import type { EventSource } from '../contracts/index.js';
 import type { EventSigningKey, EventVerificationKey } from '../event-signing/event-signature.js';
+import { ed25519Sign, ed25519Verify } from '../event-signing/ed25519.js';
 
 /**
  * Authenticated request/reply over core NATS. Anyone allowed to subscribe to a request subject can answer it, so
@@ -51,7 +52,7 @@ export function signReply(
   body: Uint8Array,
   key: EventSigningKey,
 ): { readonly keyId: string; readonly signature: string } {
-  return { keyId: key.kid, signature: sign(null, signedBytesOf(subject, nonce, body), key.privateKey).toString('base64') };
+  return { keyId: key.kid, signature: ed25519Sign(signedBytesOf(subject, nonce, body), key.privateKey).toString('base64') };
 }
 
 /** Why a reply was not believed, or null when `owner` signed exactly it for this request. */
@@ -65,10 +66,12 @@ export function replyForgery(
   const key = keys.get(reply.keyId);
   if (!key) return `reply signed by unknown key ${JSON.stringify(reply.keyId.slice(0, 80))}`;
   if (key.source !== owner) return `reply signed by ${reply.keyId}, a ${key.source} key, not ${owner}'s`;
-  const signature = Buffer.from(reply.signature, 'base64');
   if (
-    signature.length !== 64 ||
-    !verify(null, signedBytesOf(request.subject, request.nonce, reply.body), key.publicKey, signature)
+    !ed25519Verify(
+      signedBytesOf(request.subject, request.nonce, reply.body),
+      key.publicKey,
+      Buffer.from(reply.signature, 'base64'),
+    )
   )
     return `reply signature does not match (forged, altered or replayed from another request), key ${reply.keyId}`;
   return null;
