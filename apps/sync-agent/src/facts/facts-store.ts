@@ -56,15 +56,27 @@ async function pairsInvolving(tx: Tx, serials: readonly string[]): Promise<PairR
   );
 }
 
-/** A row as json_agg prints it: its timestamps are text. */
-type AsJson<Row> = { [K in keyof Row]: Row[K] extends Date ? string : Row[K] };
+/** `serials` and every unit a recorded replacement passes their licenses to (`forward`) or took them from, transitively. */
+async function replacementClosure(tx: Tx, serials: readonly string[], direction: 'forward' | 'backward'): Promise<string[]> {
+  const [from, to] = direction === 'forward' ? ['failed_serial', 'successor_serial'] : ['successor_serial', 'failed_serial'];
+  const rows: { serial: string }[] = await queryPrepared(
+    tx,
+    `sync-agent.replacement-closure-${direction}`,
+    `WITH RECURSIVE reached(serial) AS (
+       SELECT unnest($1::text[])
+       UNION
+       SELECT r.${to} FROM replacements r JOIN reached ON r.${from} = reached.serial
+     )
+     SELECT serial FROM reached`,
+    [serials],
+  );
+  return rows.map((r) => r.serial);
+}
 
-/** What `working_set` answers. */
-interface WorkingSetRows {
-  pairs: AsJson<PairRow>[];
-  products: ProductRow[];
-  licenses: LicenseRow[];
-  replacements: AsJson<ReplacementRow>[];
+function withMembers(serials: Iterable<string>, pairs: readonly PairRow[]): Set<string> {
+  const all = new Set(serials);
+  for (const p of pairs) all.add(p.primary_serial).add(p.secondary_serial);
+  return all;
 }
 
 /**
@@ -72,28 +84,27 @@ interface WorkingSetRows {
  * judge events about the licenses `licenseIds`: the serials those licenses are stored on, the units replacements
  * pass their licenses to, two hops through pairs (a serial's pairs, then its peers' pairs), the failed units
  * whose licenses any of them holds, every pair of all those (a later association ends a replacement), and their
- * products, licenses and replacements. One call of the database's `working_set` (the migration
- * LoadWorkingSetInOneCall), which runs those steps next to the tables: a batch of the projector and a query of a set
- * each pay one round trip for it instead of nine.
+ * products, licenses and replacements.
  */
 export async function loadWorkingSet(
   tx: Tx,
   serials: readonly string[],
   licenseIds: readonly string[] = [],
 ): Promise<ProjectionState> {
-  const [row] = await queryPrepared<{ facts: WorkingSetRows }>(
-    tx,
-    'sync-agent.working-set',
-    'SELECT working_set($1::text[], $2::uuid[]) AS facts',
-    [serials, licenseIds],
-  );
-  const facts = row!.facts;
-  return stateOf({
-    products: facts.products,
-    licenses: facts.licenses,
-    pairs: facts.pairs.map((p) => ({ ...p, associated_at: new Date(p.associated_at) })),
-    replacements: facts.replacements.map((r) => ({ ...r, since: new Date(r.since) })),
-  });
+  const stored: { serial: string }[] =
+    licenseIds.length === 0
+      ? []
+      : await queryPrepared(
+          tx,
+          'sync-agent.serials-of-licenses',
+          'SELECT DISTINCT serial FROM licenses WHERE license_id = ANY($1::uuid[])',
+          [licenseIds],
+        );
+  const named = await replacementClosure(tx, [...new Set([...serials, ...stored.map((r) => r.serial)])], 'forward');
+  const around = withMembers(named, await pairsInvolving(tx, named));
+  const reach = withMembers(around, await pairsInvolving(tx, [...around]));
+  const list = await replacementClosure(tx, [...reach], 'backward');
+  return loadFacts(tx, list, licenseIds, await pairsInvolving(tx, list), 'held too');
 }
 
 /**
@@ -107,7 +118,17 @@ export async function loadNamedFacts(
   serials: readonly string[],
   licenseIds: readonly string[],
 ): Promise<ProjectionState> {
-  const pairs = await pairsInvolving(tx, serials);
+  return loadFacts(tx, serials, licenseIds, await pairsInvolving(tx, serials), 'named only');
+}
+
+/** The products and replacements of `serials`, the given pairs, and the licenses `licenseIds` (and, 'held too', every license stored on `serials`). */
+async function loadFacts(
+  tx: Tx,
+  serials: readonly string[],
+  licenseIds: readonly string[],
+  pairs: readonly PairRow[],
+  licensesToLoad: 'held too' | 'named only',
+): Promise<ProjectionState> {
   const products = await queryPrepared<ProductRow>(
     tx,
     'sync-agent.load-products',
@@ -115,14 +136,22 @@ export async function loadNamedFacts(
     [serials],
   );
   const licenses: LicenseRow[] =
-    licenseIds.length === 0
-      ? []
-      : await queryPrepared(
+    licensesToLoad === 'held too'
+      ? await queryPrepared(
           tx,
-          'sync-agent.load-licenses-named',
-          'SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])',
-          [licenseIds],
-        );
+          'sync-agent.load-licenses-held',
+          `SELECT license_id, facts, version, event_id FROM licenses
+            WHERE serial = ANY($1::text[]) OR license_id = ANY($2::uuid[])`,
+          [serials, licenseIds],
+        )
+      : licenseIds.length === 0
+        ? []
+        : await queryPrepared(
+            tx,
+            'sync-agent.load-licenses-named',
+            'SELECT license_id, facts, version, event_id FROM licenses WHERE license_id = ANY($1::uuid[])',
+            [licenseIds],
+          );
   const replacements = await queryPrepared<ReplacementRow>(
     tx,
     'sync-agent.load-replacements',
@@ -130,21 +159,6 @@ export async function loadNamedFacts(
       WHERE failed_serial = ANY($1::text[]) ORDER BY failed_serial, since, pair_id`,
     [serials],
   );
-  return stateOf({ products, licenses, pairs, replacements });
-}
-
-/** The projection state of loaded rows (replacements in order of failed unit, then time). */
-function stateOf({
-  products,
-  licenses,
-  pairs,
-  replacements,
-}: {
-  products: readonly ProductRow[];
-  licenses: readonly LicenseRow[];
-  pairs: readonly PairRow[];
-  replacements: readonly ReplacementRow[];
-}): ProjectionState {
   const successors = new Map<string, Succession[]>();
   for (const r of replacements) {
     successors.set(r.failed_serial, [

@@ -155,62 +155,6 @@ export const DropPublishedSetSnapshots1765200000000 = sqlMigration('DropPublishe
   ],
 });
 
-/**
- * The working set of a batch or a query (facts-store's loadWorkingSet) in one call: the same steps as the statements
- * the agent sent one by one, each waiting for the one before, run next to the tables instead. Its statements are
- * planned as the agent's own are (the session's plan_cache_mode, each for its arrays), and name the tables without a
- * schema, so they read the tables of the caller's search_path: after a rebuild's switch-over, the new ones.
- */
-export const LoadWorkingSetInOneCall1767100000000 = sqlMigration('LoadWorkingSetInOneCall1767100000000', {
-  up: [
-    `
-      CREATE FUNCTION working_set(serials text[], license_ids uuid[]) RETURNS json
-      LANGUAGE plpgsql STABLE AS $$
-      DECLARE
-        named  text[];
-        around text[];
-        reach  text[];
-        list   text[];
-      BEGIN
-        -- The serials, those the named licenses are stored on, and the units replacements passed their licenses to.
-        WITH RECURSIVE reached(serial) AS (
-            SELECT unnest(serials)
-          UNION
-            SELECT l.serial FROM licenses l WHERE l.license_id = ANY(license_ids)
-          UNION
-            SELECT r.successor_serial FROM replacements r JOIN reached ON r.failed_serial = reached.serial)
-        SELECT array_agg(serial) INTO named FROM reached;
-        -- Two hops through pairs: their pairs' members, then their peers' pairs' members.
-        SELECT array_agg(DISTINCT s) INTO around FROM (
-            SELECT unnest(named)
-          UNION ALL
-            SELECT unnest(ARRAY[p.primary_serial, p.secondary_serial]) FROM pairs p
-             WHERE p.primary_serial = ANY(named) OR p.secondary_serial = ANY(named)) AS members(s);
-        SELECT array_agg(DISTINCT s) INTO reach FROM (
-            SELECT unnest(around)
-          UNION ALL
-            SELECT unnest(ARRAY[p.primary_serial, p.secondary_serial]) FROM pairs p
-             WHERE p.primary_serial = ANY(around) OR p.secondary_serial = ANY(around)) AS members(s);
-        -- And the failed units whose licenses any of them holds.
-        WITH RECURSIVE reached(serial) AS (
-            SELECT unnest(reach)
-          UNION
-            SELECT r.failed_serial FROM replacements r JOIN reached ON r.successor_serial = reached.serial)
-        SELECT array_agg(serial) INTO list FROM reached;
-        RETURN json_build_object(
-          'pairs', (SELECT coalesce(json_agg(p), '[]') FROM pairs p
-                     WHERE p.primary_serial = ANY(list) OR p.secondary_serial = ANY(list)),
-          'products', (SELECT coalesce(json_agg(p), '[]') FROM products p WHERE p.serial = ANY(list)),
-          'licenses', (SELECT coalesce(json_agg(l), '[]') FROM licenses l
-                        WHERE l.serial = ANY(list) OR l.license_id = ANY(license_ids)),
-          'replacements', (SELECT coalesce(json_agg(r ORDER BY r.failed_serial, r.since, r.pair_id), '[]')
-                             FROM replacements r WHERE r.failed_serial = ANY(list)));
-      END
-      $$`,
-  ],
-  down: ['DROP FUNCTION working_set(text[], uuid[])'],
-});
-
 /** Every migration of the sync agent's database, in order. */
 export const SYNC_AGENT_MIGRATIONS = [
   CreateEventStore1764000000000,
@@ -221,5 +165,4 @@ export const SYNC_AGENT_MIGRATIONS = [
   AddRelayStreamSequence1765100000000,
   DropPublishedSetSnapshots1765200000000,
   AnnounceCommitsAfterCommit1767000000000,
-  LoadWorkingSetInOneCall1767100000000,
 ];

@@ -414,42 +414,6 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
     });
   });
 
-  describe('when it writes its checkpoint', () => {
-    it('writes a round’s checkpoint with the next round’s read, and the last one when it stops: a relay after it publishes nothing again', async () => {
-      const { fixture, names, stream } = await setup('checkpoint');
-      const checkpoint = async () =>
-        (
-          await fixture.dataSource.query<{ position: string }[]>(
-            `SELECT global_position::text AS position FROM relay_checkpoints WHERE relay = 'jetstream'`,
-          )
-        )[0]?.position;
-      const { record, observer } = recorder();
-      const relay = startRelay(fixture.settings, names, observer, nc, 60_000); // no poll round during the test
-      await eventually(() => relay.isLeader, { description: 'the relay elected' });
-
-      const first = (
-        await Promise.all([nextSerial(), nextSerial()].map((s) => commit(fixture, `product-${s}`, [registered(s)])))
-      ).flat();
-      await eventually(() => record.published === 2, { description: 'the first events published' });
-      const last = nextSerial();
-      const [second] = await commit(fixture, `product-${last}`, [registered(last)]);
-      await eventually(() => record.published === 3, { description: 'the next event published' });
-      // The round that published the third event wrote the checkpoint of the rounds before it.
-      const positions = first.map((e) => BigInt(e.globalPosition));
-      expect(BigInt((await checkpoint())!)).toBeGreaterThanOrEqual(positions.reduce((a, b) => (a > b ? a : b)));
-
-      await relay.stop();
-      expect(await checkpoint()).toBe(second!.globalPosition);
-      const after = recorder();
-      const next = startRelay(fixture.settings, names, after.observer);
-      await eventually(() => next.isLeader, { description: 'the next relay elected' });
-      await relayReadOutboxAfter(fixture.settings, await databaseNow());
-      expect(after.record.published).toBe(0);
-      expect((await jsm.streams.info(stream)).state.messages).toBe(3);
-      await next.stop();
-    });
-  });
-
   describe('when two relays run on the same schema', () => {
     it('lets only the lock holder publish, without duplicates, and the standby take over when it stops', async () => {
       const { fixture, names, stream } = await setup('standby');

@@ -154,29 +154,7 @@ export const OUTBOX_DATA_SQL = 'SELECT global_position::text, data FROM events W
  * growing with the store). The ORDER BYs name the xid8 column: an ORDER BY by the text alias
  * `transaction_id` would sort '10000' before '9999'.
  */
-export const OUTBOX_ROUND_SQL = `WITH ${roundReads()}`;
-
-/**
- * Writes the relay's checkpoint: $1 relay, $2 transaction id, $3 global position, $4 stream sequence (numbered from
- * `first` when it is part of a larger statement).
- */
-function checkpointUpsert(first = 1): string {
-  const [relay, xid, position, seq] = [0, 1, 2, 3].map((i) => `$${first + i}`);
-  return `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, stream_seq, updated_at)
-          VALUES (${relay}, ${xid}::xid8, ${position}, ${seq}, now())
-          ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
-            global_position = EXCLUDED.global_position, stream_seq = EXCLUDED.stream_seq, updated_at = now()`;
-}
-
-/**
- * The round's read with the checkpoint of the round before written in the same statement ($4-$7): one statement a
- * round instead of two. The write does not touch `events`, so the read is the same.
- */
-export const OUTBOX_SAVE_AND_ROUND_SQL = `WITH saved AS (${checkpointUpsert(4)}), ${roundReads()}`;
-
-/** The common table expressions and the query of OUTBOX_ROUND_SQL, after its WITH. */
-function roundReads(): string {
-  return `horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
         batch AS (
           SELECT ${ROUND_COLUMNS}, transaction_id AS xid
             FROM events
@@ -192,7 +170,6 @@ function roundReads(): string {
                     LIMIT 1) IS NOT NULL AS held_back) held
      LEFT JOIN batch ON true
     ORDER BY batch.xid, batch.global_position`;
-}
 
 /**
  * Publishes committed events to JetStream in commit-safe order, then advances a checkpoint.
@@ -202,9 +179,8 @@ function roundReads(): string {
  * committed yet is therefore never skipped: the relay waits until that transaction ends. Nothing is
  * published before it commits.
  *
- * At-least-once: the checkpoint advances only after every PubAck of a round arrived, and is written by the next
- * round's statement (within a poll interval; at once when the relay stops). A crash or a NATS outage before it is
- * written republishes the round, and JetStream drops the copies by `Nats-Msg-Id`.
+ * At-least-once: the checkpoint advances only after every PubAck of a round arrived. A crash or a NATS
+ * outage in between republishes the round, and JetStream drops the copies by `Nats-Msg-Id`.
  *
  * One relay per database: a session advisory lock elects it; other instances wait as hot standbys.
  *
@@ -228,12 +204,6 @@ export class OutboxRelay {
    * holds on this connection, so it is read from the table once per connection, not once per round.
    */
   private checkpoint: Position | undefined;
-  /**
-   * The checkpoint of the last round, not written yet: the next round's statement writes it (a poll interval later
-   * at most), and so does stopping. Until then a crash makes the next leader publish that round again, and
-   * JetStream drops the copies by `Nats-Msg-Id`.
-   */
-  private unsaved: Position | undefined;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly relayName: string;
@@ -314,7 +284,6 @@ export class OutboxRelay {
         if (heldBack) heldBackMs = Math.min(heldBackMs * 2, HELD_BACK_RETRY_MS.max);
       }
     }
-    if (this.client && this.unsaved) await this.writeCheckpoint(this.client, this.unsaved).catch(() => undefined);
     await this.closeClient();
   }
 
@@ -336,22 +305,12 @@ export class OutboxRelay {
     const client = this.client!;
     this.notified = false;
     const from = this.checkpoint ?? (await this.readCheckpoint(client));
-    const unsaved = this.unsaved;
     // One statement, one snapshot, prepared: planning it cost more than running it.
-    const result = await client.query<Partial<RoundRow> & { transaction_id: string | null; held_back: boolean }>(
-      unsaved
-        ? {
-            name: 'outbox-relay.save-and-round',
-            text: OUTBOX_SAVE_AND_ROUND_SQL,
-            values: [from.transaction_id, from.global_position, this.batchSize, ...this.checkpointValues(unsaved)],
-          }
-        : {
-            name: 'outbox-relay.round',
-            text: OUTBOX_ROUND_SQL,
-            values: [from.transaction_id, from.global_position, this.batchSize],
-          },
-    );
-    if (this.unsaved === unsaved) this.unsaved = undefined;
+    const result = await client.query<Partial<RoundRow> & { transaction_id: string | null; held_back: boolean }>({
+      name: 'outbox-relay.round',
+      text: OUTBOX_ROUND_SQL,
+      values: [from.transaction_id, from.global_position, this.batchSize],
+    });
     const heldBack = result.rows[0]?.held_back === true;
     const rows = result.rows.filter((r) => r.transaction_id !== null) as (RoundRow & { transaction_id: string })[];
     // Reported before publishing, so that a NATS outage shows as a backlog that grows.
@@ -395,7 +354,7 @@ export class OutboxRelay {
       global_position: String(last.global_position),
       stream_seq: String(Math.max(publishedSeq, ...acks.map((a) => a.seq))),
     };
-    this.checkpoint = this.unsaved = position;
+    await this.writeCheckpoint(client, position);
     this.options.observer?.published(rows.length);
     this.options.observer?.backlog?.(Math.max(0, backlog - rows.length));
     if (this.backlogCount) this.backlogCount.events = Math.max(0, this.backlogCount.events - rows.length);
@@ -486,13 +445,15 @@ export class OutboxRelay {
   }
 
   private async writeCheckpoint(client: pg.Client, position: Position): Promise<void> {
-    await client.query({ name: 'outbox-relay.checkpoint', text: checkpointUpsert(), values: this.checkpointValues(position) });
+    await client.query({
+      name: 'outbox-relay.checkpoint',
+      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, stream_seq, updated_at)
+             VALUES ($1, $2::xid8, $3, $4, now())
+             ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
+               global_position = EXCLUDED.global_position, stream_seq = EXCLUDED.stream_seq, updated_at = now()`,
+      values: [this.relayName, position.transaction_id, position.global_position, position.stream_seq],
+    });
     this.checkpoint = position;
-    this.unsaved = undefined;
-  }
-
-  private checkpointValues(position: Position): string[] {
-    return [this.relayName, position.transaction_id, position.global_position, position.stream_seq];
   }
 
   private async readCheckpoint(client: pg.Client): Promise<Position> {
@@ -546,7 +507,7 @@ export class OutboxRelay {
     if (this.leader) this.options.observer?.backlog?.(0); // a standby reports none: the leader reports the backlog
     this.leader = false;
     this.options.observer?.leader?.(false);
-    this.checkpoint = this.unsaved = undefined;
+    this.checkpoint = undefined;
     this.backlogCount = undefined;
     this.lastAudit = 0; // a new leader (or connection) audits before it publishes
     if (client) await client.end().catch(() => undefined);
