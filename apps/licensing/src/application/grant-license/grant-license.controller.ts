@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { Caller, RequestMetadata, EventStore, PlainText, Serial, valid, type CommandMetadata, type Principal } from '#shared';
+import { RequestMetadata, EventStore, PlainText, Serial, valid, type CommandMetadata } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -31,7 +31,6 @@ export class GrantLicenseController {
   async grant(
     @Param('serial', valid(Serial, 'serial')) serial: string,
     @Body(valid(GrantLicenseBody)) body: z.infer<typeof GrantLicenseBody>,
-    @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {
     // Asked before the transaction: a network round trip must not hold a database connection.

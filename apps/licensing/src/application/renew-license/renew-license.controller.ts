@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { Caller, RequestMetadata, EventStore, valid, type CommandMetadata, type Principal } from '#shared';
+import { RequestMetadata, EventStore, valid, type CommandMetadata } from '#shared';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -20,7 +20,6 @@ export class RenewLicenseController {
   async renew(
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
     @Body(valid(RenewLicenseBody)) body: z.infer<typeof RenewLicenseBody>,
-    @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {
     const license = await decideLicense(this.store, {

@@ -1,6 +1,6 @@
 import { Controller, Delete, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { Caller, RequestMetadata, EventStore, valid, type CommandMetadata, type Principal } from '#shared';
+import { RequestMetadata, EventStore, valid, type CommandMetadata } from '#shared';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
 
 /** DELETE /licenses/:licenseId: revokes the license (on the product and on any Secondary sharing it). */
@@ -11,7 +11,6 @@ export class RevokeLicenseController {
   @Delete(':licenseId')
   async revoke(
     @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
-    @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {
     const license = await decideLicense(this.store, {
