@@ -4,9 +4,9 @@ import sodium from 'sodium-native';
 /**
  * Ed25519 signatures for what the services sign and verify on their hot paths (events and request/reply answers;
  * license documents keep node:crypto, see license-document.ts), by libsodium: on the same keys and bytes it gives
- * the same signatures and answers as node:crypto (RFC 8032), at about half the CPU (here: signing 22 against 46 µs,
- * verifying 64 against 124 µs for a 300-byte body). Keys stay node:crypto KeyObjects everywhere else; their raw
- * bytes are taken once per key.
+ * the same signatures and answers as node:crypto (RFC 8032), at about half the CPU (here, Node 24: signing 22
+ * against 46 µs, verifying 62 against 141 µs for a 300-byte body). Keys stay node:crypto KeyObjects everywhere
+ * else; their raw bytes are taken once per key.
  */
 
 const SIGNATURE_BYTES = 64;
