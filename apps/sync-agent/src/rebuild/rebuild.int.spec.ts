@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import {
   BatchingConsumer,
-  CreateEventStore1764000000000,
   busNames,
   contractOf,
   loadEventKeyRing,
@@ -74,10 +73,7 @@ afterAll(() => rmSync(eventKeys.dir, { recursive: true, force: true }));
 const dropAfter: string[] = [];
 
 beforeAll(async () => {
-  db = await createTestEventStore(
-    'rebuild',
-    SYNC_AGENT_MIGRATIONS.filter((m) => m !== CreateEventStore1764000000000),
-  );
+  db = await createTestEventStore('rebuild', SYNC_AGENT_MIGRATIONS);
   names = busNames(testBusNamespace('rebuild'));
   nc = await connect({ servers: 'nats://127.0.0.1:4222', name: 'rebuild-int' });
   js = jetstream(nc);

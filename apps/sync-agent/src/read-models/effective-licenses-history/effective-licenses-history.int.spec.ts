@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  CreateEventStore1764000000000,
   type EffectiveLicenseSetV1,
   type EventEnvelope,
   type LicenseStateV1,
@@ -24,10 +23,7 @@ const LICENSE_ID = '00000000-0000-4000-8000-00000000000a';
 let db: TestEventStore;
 
 beforeAll(async () => {
-  db = await createTestEventStore(
-    'sync_history',
-    SYNC_AGENT_MIGRATIONS.filter((m) => m !== CreateEventStore1764000000000),
-  );
+  db = await createTestEventStore('sync_history', SYNC_AGENT_MIGRATIONS);
 });
 
 afterAll(async () => {

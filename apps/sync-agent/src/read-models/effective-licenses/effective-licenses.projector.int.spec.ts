@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  CreateEventStore1764000000000,
   type Clock,
   type EffectiveLicenseSetV1,
   type EffectiveLicensesChangedV1,
@@ -41,10 +40,7 @@ const SERIALS = [P, S, R, X, Y];
 let db: TestEventStore;
 
 beforeAll(async () => {
-  db = await createTestEventStore(
-    'sync_projector',
-    SYNC_AGENT_MIGRATIONS.filter((m) => m !== CreateEventStore1764000000000),
-  );
+  db = await createTestEventStore('sync_projector', SYNC_AGENT_MIGRATIONS);
 });
 
 afterAll(async () => {

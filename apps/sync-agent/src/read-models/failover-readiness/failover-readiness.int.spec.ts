@@ -3,7 +3,6 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import {
   busNames,
-  CreateEventStore1764000000000,
   ensureDurableConsumer,
   ensureEventStream,
   type BusNames,
@@ -58,10 +57,7 @@ describe('reading the pairs to check from PostgreSQL', () => {
   let db: TestEventStore;
 
   beforeAll(async () => {
-    db = await createTestEventStore(
-      'sync_readiness',
-      SYNC_AGENT_MIGRATIONS.filter((m) => m !== CreateEventStore1764000000000),
-    );
+    db = await createTestEventStore('sync_readiness', SYNC_AGENT_MIGRATIONS);
     const state = [
       registered(A1, 'acct-a'),
       registered(A2, 'acct-a'),
