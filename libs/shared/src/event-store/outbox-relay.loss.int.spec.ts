@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, verifyEventMessage } from '../event-signing/event-signature.js';
 import { connectNats } from '../messaging/nats-connection.js';
@@ -50,7 +50,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
   const buses: { nc: NatsConnection; names: BusNames }[] = [];
   const relays: OutboxRelay[] = [];
   const connections: NatsConnection[] = [];
-  let privateNats: PrivateNatsServer | undefined;
+  const privateNats: PrivateNatsServer[] = [];
   const copies: string[] = [];
 
   beforeAll(async () => {
@@ -63,7 +63,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     for (const bus of buses) await deleteStreams(bus.nc, bus.names).catch(() => undefined);
     await Promise.all(fixtures.map((f) => f.dispose()));
     await Promise.all(connections.map((c) => c.close()));
-    await privateNats?.dispose();
+    await Promise.all(privateNats.map((server) => server.dispose()));
     for (const copy of copies) rmSync(copy, { recursive: true, force: true });
     await nc?.close();
   });
@@ -139,7 +139,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     await eventually(() => holdsAll(ids), { description: 'the purged events published again' });
     expect(report.losses).toHaveLength(1);
     expect(report.losses[0]).toMatch(
-      /holds messages up to sequence 0 but had acknowledged up to 5: republishing every event after the start/,
+      /holds its messages up to sequence 0 but had acknowledged up to 5: republishing every event after the start/,
     );
     expect(report.republished).toBe(5);
   });
@@ -156,33 +156,83 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     expect(await held()).toEqual(new Set([...before, ...after]));
   });
 
-  it('republishes the tail a power loss took, after the server comes back', async () => {
-    privateNats = await startPrivateNatsServer();
-    const pnc = await connectNats([privateNats.url], 'outbox-relay-loss-power');
+  /**
+   * A private server whose next `powerLoss()` brings it back with only what its disk held at `sync()`: the store
+   * directory is copied while the server is down, and put back after it is killed.
+   */
+  async function privateServer(label: string) {
+    const server = await startPrivateNatsServer();
+    privateNats.push(server);
+    const pnc = await connectNats([server.url], `outbox-relay-loss-${label}`);
     connections.push(pnc);
     const pjsm = await jetstreamManager(pnc);
-    const { report, commit, holdsAll, held } = await setup('power', { nc: pnc, jsm: pjsm }, 250);
-    const synced = await commit(3);
-    await eventually(() => holdsAll(synced, pjsm), { description: 'the first 3 events published' });
-    // What the disk held at that instant: a copy of the store directory, taken while the server is down.
-    await privateNats.stop();
     const copy = mkdtempSync(join(tmpdir(), 'nats-store-copy-'));
     copies.push(copy);
-    cpSync(privateNats.storeDir, copy, { recursive: true });
-    await privateNats.start();
+    return {
+      bus: { nc: pnc, jsm: pjsm },
+      sync: async () => {
+        await server.stop();
+        cpSync(server.storeDir, copy, { recursive: true });
+        await server.start();
+      },
+      powerLoss: async () => {
+        await server.kill();
+        rmSync(server.storeDir, { recursive: true, force: true });
+        cpSync(copy, server.storeDir, { recursive: true });
+        await server.start();
+      },
+    };
+  }
+
+  it('republishes the tail a power loss took, after the server comes back', async () => {
+    const { bus, sync, powerLoss } = await privateServer('power');
+    const { report, commit, holdsAll, held } = await setup('power', bus, 250);
+    const synced = await commit(3);
+    await eventually(() => holdsAll(synced, bus.jsm), { description: 'the first 3 events published' });
+    await sync();
     const unsynced = await commit(4);
-    await eventually(() => holdsAll(unsynced, pjsm), { description: 'the next 4 events published and acknowledged' });
-    // Power loss: the server dies and comes back with only what reached its disk.
-    await privateNats.kill();
-    rmSync(privateNats.storeDir, { recursive: true, force: true });
-    cpSync(copy, privateNats.storeDir, { recursive: true });
-    await privateNats.start();
-    await eventually(() => holdsAll([...synced, ...unsynced], pjsm), {
+    await eventually(() => holdsAll(unsynced, bus.jsm), { description: 'the next 4 events published and acknowledged' });
+    await powerLoss();
+    await eventually(() => holdsAll([...synced, ...unsynced], bus.jsm), {
       description: 'the lost tail published again',
       timeoutMs: 20_000,
     });
     expect(report.losses.length).toBeGreaterThanOrEqual(1);
-    expect(report.losses[0]).toMatch(/holds messages up to sequence 3 but had acknowledged up to 7/);
-    expect(await held(pjsm)).toEqual(new Set([...synced, ...unsynced]));
+    expect(report.losses[0]).toMatch(/holds its messages up to sequence 3 but had acknowledged up to 7/);
+    expect(await held(bus.jsm)).toEqual(new Set([...synced, ...unsynced]));
+  });
+
+  it('republishes a lost tail even when other messages have refilled the stream past what it acknowledged', async () => {
+    const { bus, sync, powerLoss } = await privateServer('refilled');
+    const { relay, report, commit, holdsAll, held, stream } = await setup('refilled', bus, 250);
+    const synced = await commit(3);
+    await eventually(() => holdsAll(synced, bus.jsm), { description: 'the first 3 events published' });
+    await sync();
+    const unsynced = await commit(4);
+    await eventually(() => holdsAll(unsynced, bus.jsm), { description: 'the next 4 events published and acknowledged' });
+    await relay.stop();
+    await powerLoss();
+    // Before the relay is back, another producer republishes copies of the surviving messages under new message ids
+    // (as a misbehaving producer or a late republish would): the stream's last sequence is again the one it had
+    // acknowledged, though the messages there are not the relay's.
+    const js = jetstream(bus.nc);
+    const survivors = await eventually(() => streamMessages(bus.jsm, stream), {
+      description: 'the server back, with what its disk held',
+    });
+    for (let i = 0; i < 4; i++) {
+      const copy = survivors[i % survivors.length]!;
+      const headers = natsHeaders();
+      for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) headers.set(name, copy.header.get(name));
+      await js.publish(copy.subject, copy.data, { msgID: randomUUID(), headers });
+    }
+    expect((await bus.jsm.streams.info(stream)).state.last_seq).toBe(7);
+    relay.start();
+    await eventually(() => holdsAll([...synced, ...unsynced], bus.jsm), {
+      description: 'the lost tail published again',
+      timeoutMs: 20_000,
+    });
+    expect(report.losses).toHaveLength(1);
+    expect(report.losses[0]).toMatch(/holds its messages up to sequence 3 but had acknowledged up to 7/);
+    expect(await held(bus.jsm)).toEqual(new Set([...synced, ...unsynced]));
   });
 });

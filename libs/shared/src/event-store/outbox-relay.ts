@@ -48,8 +48,8 @@ export interface RelayObserver {
  * a crash or power loss (nats-server acknowledges before its disk has them), a purge, a re-created stream.
  */
 export interface PublishedStream {
-  /** How many messages the stream holds and the sequence of its last one. */
-  state(): Promise<{ readonly messages: number; readonly lastSeq: number }>;
+  /** How many messages the stream holds and the sequences of its first and last one. */
+  state(): Promise<{ readonly messages: number; readonly firstSeq: number; readonly lastSeq: number }>;
   /** The `Nats-Msg-Id` of the message stored at `seq`, or null when the stream has none there. */
   messageIdAt(seq: number): Promise<string | null>;
 }
@@ -77,6 +77,12 @@ export interface OutboxRelayOptions {
 
 /** The stream is audited at least this often (a lost tail is otherwise noticed by the next publish). */
 export const RELAY_AUDIT_INTERVAL_MS = 10_000;
+
+/**
+ * After a loss, the relay looks back through at most this many messages (other producers' among them) for the newest
+ * of its own the stream still holds; finding none, it publishes everything again from the start.
+ */
+export const RELAY_LOSS_SEARCH_LIMIT = 1_000;
 
 /**
  * A backlog larger than a batch is counted at most this often (an index range scan as long as the backlog, so not
@@ -185,10 +191,11 @@ export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_cur
  * One relay per database: a session advisory lock elects it; other instances wait as hot standbys.
  *
  * Loss: the checkpoint also keeps the stream sequence of the last PubAck. When the stream later holds less (its last
- * sequence is lower, it is empty, or a new PubAck comes back at or below that sequence), JetStream lost messages it
- * had acknowledged. The relay then moves its checkpoint back to the last event the stream still holds and publishes
- * everything after it again, signed as always. It looks at start, after NATS reconnects, on every round's PubAcks
- * and every `auditIntervalMs`. Consumers' inboxes drop whatever they had already applied.
+ * sequence is lower, it is empty, a new PubAck comes back at or below that sequence, or the message at that sequence
+ * is no longer the checkpoint's event: other producers' messages may have refilled a lost tail), JetStream lost
+ * messages it had acknowledged. The relay then moves its checkpoint back to the newest of its events the stream still
+ * holds and publishes everything after it again, signed as always. It looks at start, after NATS reconnects, on every
+ * round's PubAcks and every `auditIntervalMs`. Consumers' inboxes drop whatever they had already applied.
  */
 export class OutboxRelay {
   private client: pg.Client | undefined;
@@ -386,7 +393,8 @@ export class OutboxRelay {
 
   /**
    * Compares the stream with what the relay published into it. Fewer messages than it acknowledged (its last
-   * sequence below the checkpoint's, or none at all where there were some) means JetStream lost them.
+   * sequence below the checkpoint's, or none at all where there were some), or another message where the checkpoint's
+   * event was acknowledged, means JetStream lost them.
    */
   private async audit(stream: PublishedStream): Promise<void> {
     const client = this.client!;
@@ -394,35 +402,58 @@ export class OutboxRelay {
     const state = await stream.state();
     this.lastAudit = Date.now();
     const publishedSeq = Number(from.stream_seq);
-    if (publishedSeq === 0 || (state.messages > 0 && state.lastSeq >= publishedSeq)) return;
+    if (publishedSeq === 0) return;
+    if (state.messages > 0 && state.lastSeq >= publishedSeq && (await this.holdsCheckpoint(client, stream, from))) return;
     // An empty stream (purged, re-created) still holds nothing of ours, whatever its sequence says.
-    await this.rewind(client, stream, state.messages === 0 ? 0 : state.lastSeq, publishedSeq);
+    await this.rewind(client, stream, state.messages === 0 ? 0 : Math.min(state.lastSeq, publishedSeq), publishedSeq);
+  }
+
+  /** Whether the stream holds, at the checkpoint's sequence, the event the checkpoint names (if it names one). */
+  private async holdsCheckpoint(client: pg.Client, stream: PublishedStream, checkpoint: Position): Promise<boolean> {
+    if (checkpoint.global_position === START.global_position) return true;
+    const msgId = await stream.messageIdAt(Number(checkpoint.stream_seq));
+    if (msgId === null) return false;
+    const { rows } = await client.query<{ event_id: string }>('SELECT event_id::text FROM events WHERE global_position = $1', [
+      checkpoint.global_position,
+    ]);
+    return rows[0]?.event_id === eventIdOfMessageId(msgId).toLowerCase();
   }
 
   /**
-   * Moves the checkpoint back to the event the stream still holds at `heldSeq` (the start when it holds none of
-   * ours), so the next rounds publish everything after it again, under new message ids.
+   * Moves the checkpoint back to the newest of the relay's events the stream still holds at or below `seq` (the
+   * start when it holds none of them), so the next rounds publish everything after it again, under new message ids.
    */
-  private async rewind(client: pg.Client, stream: PublishedStream, heldSeq: number, publishedSeq: number): Promise<void> {
+  private async rewind(client: pg.Client, stream: PublishedStream, seq: number, publishedSeq: number): Promise<void> {
     const newest = this.checkpoint!;
-    const msgId = heldSeq > 0 ? await stream.messageIdAt(heldSeq) : null;
-    let position: Position = { ...START, stream_seq: String(Math.max(heldSeq, 0)) };
-    const eventId = msgId === null ? null : eventIdOfMessageId(msgId);
-    if (eventId !== null && UUID.test(eventId)) {
-      const { rows } = await client.query<Position>(
-        'SELECT transaction_id::text, global_position::text FROM events WHERE event_id = $1::uuid',
-        [eventId],
-      );
-      if (rows[0]) position = { ...rows[0], stream_seq: String(heldSeq) };
-    }
+    const position = (await this.newestHeld(client, stream, seq)) ?? { ...START, stream_seq: String(Math.max(seq, 0)) };
     await this.writeCheckpoint(client, position);
     this.backlogCount = undefined;
     this.recovery = { until: newest, tag: Date.now().toString(36) };
     this.notified = true; // republish at once, not after the poll interval
+    const heldSeq = position.global_position === START.global_position ? 0 : Number(position.stream_seq);
     this.options.observer?.lossDetected?.(
-      `the stream holds messages up to sequence ${heldSeq} but had acknowledged up to ${publishedSeq}: ` +
-        `republishing every event after ${position.global_position === '0' ? 'the start' : `global position ${position.global_position}`}`,
+      `the stream holds its messages up to sequence ${heldSeq} but had acknowledged up to ${publishedSeq}: ` +
+        `republishing every event after ${heldSeq === 0 ? 'the start' : `global position ${position.global_position}`}`,
     );
+  }
+
+  /**
+   * The position of the newest message at or below `seq` that carries one of the relay's events, with its sequence;
+   * other producers' messages are passed over, at most RELAY_LOSS_SEARCH_LIMIT messages are looked at.
+   */
+  private async newestHeld(client: pg.Client, stream: PublishedStream, seq: number): Promise<Position | undefined> {
+    const { firstSeq } = await stream.state();
+    for (let at = seq; at >= Math.max(firstSeq, 1, seq - RELAY_LOSS_SEARCH_LIMIT + 1); at--) {
+      const msgId = await stream.messageIdAt(at);
+      const eventId = msgId === null ? null : eventIdOfMessageId(msgId);
+      if (eventId === null || !UUID.test(eventId)) continue;
+      const { rows } = await client.query<Position>(
+        'SELECT transaction_id::text, global_position::text FROM events WHERE event_id = $1::uuid',
+        [eventId],
+      );
+      if (rows[0]) return { ...rows[0], stream_seq: String(at) };
+    }
+    return undefined;
   }
 
   /**

@@ -6,7 +6,7 @@ export function publishedStream(jsm: Pick<JetStreamManager, 'streams'>, stream: 
   return {
     async state() {
       const { state } = await jsm.streams.info(stream);
-      return { messages: state.messages, lastSeq: state.last_seq };
+      return { messages: state.messages, firstSeq: state.first_seq, lastSeq: state.last_seq };
     },
     async messageIdAt(seq) {
       const message = await jsm.streams.getMessage(stream, { seq });
