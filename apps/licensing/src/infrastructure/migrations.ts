@@ -1,5 +1,6 @@
 import {
   AddRelayStreamSequence1765100000000,
+  AddRelayStreamEvent1768000000000,
   AnnounceCommitsAfterCommit1767000000000,
   CreateDeadLetters1764100000000,
   CreateEventStore1764000000000,
@@ -81,4 +82,5 @@ export const LICENSING_MIGRATIONS = [
   AddRelayStreamSequence1765100000000,
   AddLicenseAccount1766000000001,
   AnnounceCommitsAfterCommit1767000000000,
+  AddRelayStreamEvent1768000000000,
 ];

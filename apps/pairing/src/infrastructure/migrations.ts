@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   AddRelayStreamSequence1765100000000,
+  AddRelayStreamEvent1768000000000,
   AnnounceCommitsAfterCommit1767000000000,
   AllowAuditorApiKeys1765000000000,
   CreateApiKeys1764000000100,
@@ -89,4 +90,5 @@ export const PAIRING_MIGRATIONS = [
   AddRelayStreamSequence1765100000000,
   CreateListings1766000000000,
   AnnounceCommitsAfterCommit1767000000000,
+  AddRelayStreamEvent1768000000000,
 ];

@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   AddRelayStreamSequence1765100000000,
+  AddRelayStreamEvent1768000000000,
   AnnounceCommitsAfterCommit1767000000000,
   CreateDeadLetters1764100000000,
   CreateEventStore1764000000000,
@@ -165,4 +166,5 @@ export const SYNC_AGENT_MIGRATIONS = [
   AddRelayStreamSequence1765100000000,
   DropPublishedSetSnapshots1765200000000,
   AnnounceCommitsAfterCommit1767000000000,
+  AddRelayStreamEvent1768000000000,
 ];

@@ -75,3 +75,13 @@ export const AnnounceCommitsAfterCommit1767000000000 = sqlMigration('AnnounceCom
   up: ['DROP TRIGGER events_appended ON events', 'DROP FUNCTION notify_events_appended()'],
   down: NOTIFY_TRIGGER,
 });
+
+/**
+ * The event whose message the stream holds at the checkpoint's `stream_seq`: the relay checks that message is still
+ * that event, since other producers' messages can refill a lost tail up to the same sequence (see OutboxRelay).
+ * Null until the relay's next round writes it.
+ */
+export const AddRelayStreamEvent1768000000000 = sqlMigration('AddRelayStreamEvent1768000000000', {
+  up: ['ALTER TABLE relay_checkpoints ADD COLUMN stream_event_id uuid'],
+  down: ['ALTER TABLE relay_checkpoints DROP COLUMN stream_event_id'],
+});

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, verifyEventMessage } from '../event-signing/event-signature.js';
@@ -27,7 +27,7 @@ import {
   type PrivateNatsServer,
   type TestEventStore,
 } from '../testing/index.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 
 const context = {
   occurredAt: new Date('2025-03-01T12:00:00.000Z'),
@@ -77,7 +77,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     await ensureEventStream(bus.jsm, names, 'pairing');
     const stream = names.stream('pairing');
     const report = { losses: [] as string[], republished: 0 };
-    const relay = new OutboxRelay({
+    const relayOptions: OutboxRelayOptions = {
       postgres: fixture.settings,
       publisher: new PubAckPublisher(bus.nc),
       names,
@@ -91,9 +91,15 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
         lossDetected: (detail) => report.losses.push(detail),
         republished: (n) => (report.republished += n),
       },
-    });
-    relays.push(relay);
-    relay.start();
+    };
+    /** A relay as a service starts it: a new instance reads its checkpoint from the table. */
+    const startRelay = () => {
+      const relay = new OutboxRelay(relayOptions);
+      relays.push(relay);
+      relay.start();
+      return relay;
+    };
+    const relay = startRelay();
     /** Commits `n` events, one transaction each; returns their ids. */
     const commit = async (n: number) => {
       const ids: string[] = [];
@@ -128,7 +134,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
       const have = await held(manager);
       return ids.every((id) => have.has(id));
     };
-    return { relay, report, commit, held, holdsAll, stream };
+    return { relay, startRelay, report, commit, held, holdsAll, stream };
   }
 
   it('refills a purged stream with every event, signed, and reports the loss', async () => {
@@ -155,6 +161,20 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     expect(report.losses).toHaveLength(1);
     expect(await held()).toEqual(new Set([...before, ...after]));
   });
+
+  /**
+   * Publishes `count` copies of stored messages under new message ids, signed as they were, as another producer
+   * would (a misbehaving one, or a republish after the duplicate window): a strict consumer accepts each.
+   */
+  async function publishCopies(connection: NatsConnection, messages: StoredMsg[], count: number) {
+    const js = jetstream(connection);
+    for (let i = 0; i < count; i++) {
+      const copy = messages[i % messages.length]!;
+      const headers = natsHeaders();
+      for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) headers.set(name, copy.header.get(name));
+      await js.publish(copy.subject, copy.data, { msgID: randomUUID(), headers });
+    }
+  }
 
   /**
    * A private server whose next `powerLoss()` brings it back with only what its disk held at `sync()`: the store
@@ -184,6 +204,21 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     };
   }
 
+  it('notices, by its next round, a re-created stream that other messages refilled up to what it acknowledged', async () => {
+    const { report, commit, holdsAll, held, stream } = await setup('refilled-recreated', { nc, jsm }, 3_600_000);
+    const before = await commit(4);
+    await eventually(() => holdsAll(before), { description: 'the 4 events published' });
+    const copied = await streamMessages(jsm, stream);
+    await jsm.streams.delete(stream);
+    await ensureEventStream(jsm, buses.at(-1)!.names, 'pairing');
+    await publishCopies(nc, copied.slice(0, 1), 4);
+    const after = await commit(1);
+    await eventually(() => holdsAll([...before, ...after]), { description: 'every event in the new stream' });
+    expect(report.losses).toHaveLength(1);
+    expect(report.losses[0]).toMatch(/holds its messages up to sequence 0 but had acknowledged up to 4: .* after the start/);
+    expect(await held()).toEqual(new Set([...before, ...after]));
+  });
+
   it('republishes the tail a power loss took, after the server comes back', async () => {
     const { bus, sync, powerLoss } = await privateServer('power');
     const { report, commit, holdsAll, held } = await setup('power', bus, 250);
@@ -204,7 +239,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
 
   it('republishes a lost tail even when other messages have refilled the stream past what it acknowledged', async () => {
     const { bus, sync, powerLoss } = await privateServer('refilled');
-    const { relay, report, commit, holdsAll, held, stream } = await setup('refilled', bus, 250);
+    const { relay, startRelay, report, commit, holdsAll, held, stream } = await setup('refilled', bus, 250);
     const synced = await commit(3);
     await eventually(() => holdsAll(synced, bus.jsm), { description: 'the first 3 events published' });
     await sync();
@@ -212,21 +247,14 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     await eventually(() => holdsAll(unsynced, bus.jsm), { description: 'the next 4 events published and acknowledged' });
     await relay.stop();
     await powerLoss();
-    // Before the relay is back, another producer republishes copies of the surviving messages under new message ids
-    // (as a misbehaving producer or a late republish would): the stream's last sequence is again the one it had
-    // acknowledged, though the messages there are not the relay's.
-    const js = jetstream(bus.nc);
+    // Before the relay is back, another producer republishes copies of the surviving messages under new message ids:
+    // the stream's last sequence is again the one it had acknowledged, though the messages there are not the relay's.
     const survivors = await eventually(() => streamMessages(bus.jsm, stream), {
       description: 'the server back, with what its disk held',
     });
-    for (let i = 0; i < 4; i++) {
-      const copy = survivors[i % survivors.length]!;
-      const headers = natsHeaders();
-      for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) headers.set(name, copy.header.get(name));
-      await js.publish(copy.subject, copy.data, { msgID: randomUUID(), headers });
-    }
+    await publishCopies(bus.nc, survivors, 4);
     expect((await bus.jsm.streams.info(stream)).state.last_seq).toBe(7);
-    relay.start();
+    startRelay();
     await eventually(() => holdsAll([...synced, ...unsynced], bus.jsm), {
       description: 'the lost tail published again',
       timeoutMs: 20_000,

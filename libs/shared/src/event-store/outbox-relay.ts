@@ -19,9 +19,11 @@ interface Position {
   global_position: string;
   /** The highest sequence the relay's stream acknowledged up to this position ('0' when not known). */
   stream_seq: string;
+  /** The event whose message the stream holds at `stream_seq` (null when none of the relay's is known there). */
+  event_id: string | null;
 }
 
-const START: Position = { transaction_id: '0', global_position: '0', stream_seq: '0' };
+const START: Position = { transaction_id: '0', global_position: '0', stream_seq: '0', event_id: null };
 
 /** A row of a round's read: an event without its data. */
 type RoundRow = Omit<EventRow, 'data'>;
@@ -194,8 +196,9 @@ export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_cur
  * sequence is lower, it is empty, a new PubAck comes back at or below that sequence, or the message at that sequence
  * is no longer the checkpoint's event: other producers' messages may have refilled a lost tail), JetStream lost
  * messages it had acknowledged. The relay then moves its checkpoint back to the newest of its events the stream still
- * holds and publishes everything after it again, signed as always. It looks at start, after NATS reconnects, on every
- * round's PubAcks and every `auditIntervalMs`. Consumers' inboxes drop whatever they had already applied.
+ * holds and publishes everything after it again, signed as always. It looks at start, after NATS reconnects, every
+ * `auditIntervalMs`, and on every round (its PubAcks, and the message at the checkpoint's sequence, read while the
+ * round publishes). Consumers' inboxes drop whatever they had already applied.
  */
 export class OutboxRelay {
   private client: pg.Client | undefined;
@@ -329,6 +332,12 @@ export class OutboxRelay {
     const recovery = this.recovery;
     const republished = recovery ? rows.filter((row) => !isAfter(row, recovery.until)).length : 0;
     const data = await this.dataOf(client, rows);
+    const publishedSeq = Number(from.stream_seq);
+    const stream = this.options.stream;
+    // Read while the round publishes, so it adds no wait: whether the checkpoint's event is still where the stream
+    // acknowledged it. Another producer's messages may have refilled a lost tail, where sequences alone look right.
+    const anchorHeld = stream ? this.holdsCheckpoint(stream, from) : undefined;
+    anchorHeld?.catch(() => undefined); // awaited below unless the publishes fail first
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
     const acks = await publisher.publishAll(
@@ -347,19 +356,28 @@ export class OutboxRelay {
       }),
       RELAY_PUBLISH_TIMEOUT_MS,
     );
-    const publishedSeq = Number(from.stream_seq);
     // A stream that stores a new message at or below a sequence it acknowledged before has gone back: it lost
     // its tail since (a restart after a power loss, a re-created stream). What it held ends just below.
     const lowestStored = Math.min(...acks.filter((a) => !a.duplicate).map((a) => a.seq));
-    if (this.options.stream && lowestStored <= publishedSeq) {
-      await this.rewind(client, this.options.stream, lowestStored - 1, publishedSeq);
+    if (stream && lowestStored <= publishedSeq) {
+      await this.rewind(client, stream, lowestStored - 1, publishedSeq);
+      return { published: 0, heldBack: false };
+    }
+    if (stream && !(await anchorHeld)) {
+      await this.rewind(client, stream, publishedSeq, publishedSeq);
       return { published: 0, heldBack: false };
     }
     const last = rows[rows.length - 1]!;
+    // The highest sequence acknowledged so far and the event there (a duplicate's PubAck names its first copy's).
+    const top = acks.reduce(
+      (highest, ack, i) => (ack.seq > highest.seq ? { seq: ack.seq, eventId: rows[i]!.event_id } : highest),
+      { seq: publishedSeq, eventId: from.event_id },
+    );
     const position: Position = {
       transaction_id: last.transaction_id,
       global_position: String(last.global_position),
-      stream_seq: String(Math.max(publishedSeq, ...acks.map((a) => a.seq))),
+      stream_seq: String(top.seq),
+      event_id: top.eventId,
     };
     await this.writeCheckpoint(client, position);
     this.options.observer?.published(rows.length);
@@ -403,20 +421,16 @@ export class OutboxRelay {
     this.lastAudit = Date.now();
     const publishedSeq = Number(from.stream_seq);
     if (publishedSeq === 0) return;
-    if (state.messages > 0 && state.lastSeq >= publishedSeq && (await this.holdsCheckpoint(client, stream, from))) return;
+    if (state.messages > 0 && state.lastSeq >= publishedSeq && (await this.holdsCheckpoint(stream, from))) return;
     // An empty stream (purged, re-created) still holds nothing of ours, whatever its sequence says.
     await this.rewind(client, stream, state.messages === 0 ? 0 : Math.min(state.lastSeq, publishedSeq), publishedSeq);
   }
 
   /** Whether the stream holds, at the checkpoint's sequence, the event the checkpoint names (if it names one). */
-  private async holdsCheckpoint(client: pg.Client, stream: PublishedStream, checkpoint: Position): Promise<boolean> {
-    if (checkpoint.global_position === START.global_position) return true;
+  private async holdsCheckpoint(stream: PublishedStream, checkpoint: Position): Promise<boolean> {
+    if (checkpoint.event_id === null) return true;
     const msgId = await stream.messageIdAt(Number(checkpoint.stream_seq));
-    if (msgId === null) return false;
-    const { rows } = await client.query<{ event_id: string }>('SELECT event_id::text FROM events WHERE global_position = $1', [
-      checkpoint.global_position,
-    ]);
-    return rows[0]?.event_id === eventIdOfMessageId(msgId).toLowerCase();
+    return msgId !== null && eventIdOfMessageId(msgId).toLowerCase() === checkpoint.event_id;
   }
 
   /**
@@ -447,8 +461,8 @@ export class OutboxRelay {
       const msgId = await stream.messageIdAt(at);
       const eventId = msgId === null ? null : eventIdOfMessageId(msgId);
       if (eventId === null || !UUID.test(eventId)) continue;
-      const { rows } = await client.query<Position>(
-        'SELECT transaction_id::text, global_position::text FROM events WHERE event_id = $1::uuid',
+      const { rows } = await client.query<Omit<Position, 'stream_seq'>>(
+        'SELECT transaction_id::text, global_position::text, event_id::text FROM events WHERE event_id = $1::uuid',
         [eventId],
       );
       if (rows[0]) return { ...rows[0], stream_seq: String(at) };
@@ -478,18 +492,20 @@ export class OutboxRelay {
   private async writeCheckpoint(client: pg.Client, position: Position): Promise<void> {
     await client.query({
       name: 'outbox-relay.checkpoint',
-      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, stream_seq, updated_at)
-             VALUES ($1, $2::xid8, $3, $4, now())
+      text: `INSERT INTO relay_checkpoints (relay, transaction_id, global_position, stream_seq, stream_event_id, updated_at)
+             VALUES ($1, $2::xid8, $3, $4, $5, now())
              ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
-               global_position = EXCLUDED.global_position, stream_seq = EXCLUDED.stream_seq, updated_at = now()`,
-      values: [this.relayName, position.transaction_id, position.global_position, position.stream_seq],
+               global_position = EXCLUDED.global_position, stream_seq = EXCLUDED.stream_seq,
+               stream_event_id = EXCLUDED.stream_event_id, updated_at = now()`,
+      values: [this.relayName, position.transaction_id, position.global_position, position.stream_seq, position.event_id],
     });
     this.checkpoint = position;
   }
 
   private async readCheckpoint(client: pg.Client): Promise<Position> {
     const { rows } = await client.query<Position>(
-      'SELECT transaction_id::text, global_position::text, stream_seq::text FROM relay_checkpoints WHERE relay = $1',
+      `SELECT transaction_id::text, global_position::text, stream_seq::text, stream_event_id::text AS event_id
+         FROM relay_checkpoints WHERE relay = $1`,
       [this.relayName],
     );
     this.checkpoint = rows[0] ?? START;

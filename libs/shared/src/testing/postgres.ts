@@ -6,6 +6,7 @@ import type { MigrationClass } from '../database/migrations.js';
 import { createDataSource, ensureDatabaseAndSchema, pgClientConfig } from '../database/postgres.js';
 import {
   AddRelayStreamSequence1765100000000,
+  AddRelayStreamEvent1768000000000,
   AnnounceCommitsAfterCommit1767000000000,
   CreateEventStore1764000000000,
 } from '../event-store/event-store.migration.js';
@@ -74,6 +75,7 @@ const EVENT_STORE_MIGRATIONS: readonly MigrationClass[] = [
   CreateEventStore1764000000000,
   AddRelayStreamSequence1765100000000,
   AnnounceCommitsAfterCommit1767000000000,
+  AddRelayStreamEvent1768000000000,
 ];
 
 /**
