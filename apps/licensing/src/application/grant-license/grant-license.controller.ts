@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { RequestMetadata, EventStore, PlainText, Serial, valid, type CommandMetadata } from '#shared';
+import { EventStore, PlainText, RequestMetadata, SerialParam, valid, type CommandMetadata } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -29,7 +29,7 @@ export class GrantLicenseController {
   @Post()
   @HttpCode(201)
   async grant(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Body(valid(GrantLicenseBody)) body: z.infer<typeof GrantLicenseBody>,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {

@@ -1,6 +1,5 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
-import { Allow, Caller, EventStore, READERS, assertNever, valid, type LicenseStateV1, type Principal } from '#shared';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { READERS, Allow, assertNever, Caller, EventStore, UuidParam, type LicenseStateV1, type Principal } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { licenseStreamId, type LicenseChange, type LicenseEvent } from '../../domain/license/license.events.js';
 import { licenseErrors } from '../../domain/license/license.errors.js';
@@ -34,7 +33,7 @@ export class LicenseHistoryController {
   @Get()
   @Allow(...READERS)
   async history(
-    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @UuidParam('licenseId') licenseId: string,
     @Caller() caller: Principal,
   ): Promise<{ licenseId: string; events: LicenseHistoryEntry[] }> {
     const stored = await this.store.readStream<LicenseEvent>(licenseStreamId(licenseId));

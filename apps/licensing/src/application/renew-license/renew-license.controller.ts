@@ -1,6 +1,6 @@
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { RequestMetadata, EventStore, valid, type CommandMetadata } from '#shared';
+import { EventStore, RequestMetadata, UuidParam, valid, type CommandMetadata } from '#shared';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
@@ -18,7 +18,7 @@ export class RenewLicenseController {
   @Post()
   @HttpCode(201)
   async renew(
-    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
+    @UuidParam('licenseId') licenseId: string,
     @Body(valid(RenewLicenseBody)) body: z.infer<typeof RenewLicenseBody>,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<LicenseView> {

@@ -1,6 +1,16 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
-import { Allow, CLOCK, Caller, EventStore, READERS, Serial, loadState, valid, type Clock, type Principal } from '#shared';
+import { Controller, Get, Inject } from '@nestjs/common';
+import {
+  CLOCK,
+  READERS,
+  Allow,
+  Caller,
+  EventStore,
+  loadState,
+  SerialParam,
+  UuidParam,
+  type Clock,
+  type Principal,
+} from '#shared';
 import { licenseDecider } from '../../domain/license/license.decide.js';
 import { licenseStreamId } from '../../domain/license/license.events.js';
 import { licenseErrors } from '../../domain/license/license.errors.js';
@@ -19,7 +29,7 @@ export class ViewLicensesController {
   @Get('products/:serial/licenses')
   @Allow(...READERS)
   async ofProduct(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Caller() caller: Principal,
   ): Promise<{ serial: string; licenses: LicenseView[] }> {
     // Another account's product answers exactly like an unknown serial.
@@ -33,10 +43,7 @@ export class ViewLicensesController {
 
   @Get('licenses/:licenseId')
   @Allow(...READERS)
-  async one(
-    @Param('licenseId', valid(z.uuid('must be a UUID'), 'licenseId')) licenseId: string,
-    @Caller() caller: Principal,
-  ): Promise<LicenseView> {
+  async one(@UuidParam('licenseId') licenseId: string, @Caller() caller: Principal): Promise<LicenseView> {
     const { state } = await loadState(this.store, licenseDecider, licenseStreamId(licenseId));
     if (state.status === 'none' || !(await this.products.isVisibleTo(caller, state.license.serial)))
       throw licenseErrors.licenseNotFound(licenseId);

@@ -1,13 +1,13 @@
-import { Body, Controller, Inject, Param, Patch } from '@nestjs/common';
+import { Body, Controller, Inject, Patch } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_WRITERS,
+  FIRMWARE_VERSION_PATTERN,
   Allow,
   Caller,
-  RequestMetadata,
   EventStore,
-  FIRMWARE_VERSION_PATTERN,
-  Serial,
+  RequestMetadata,
+  SerialParam,
   valid,
   type CommandMetadata,
   type Principal,
@@ -30,7 +30,7 @@ export class ChangeFirmwareController {
   @Patch(':serial')
   @Allow(...ACCOUNT_WRITERS)
   async change(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Body(valid(ChangeFirmwareBody)) body: z.infer<typeof ChangeFirmwareBody>,
     @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,

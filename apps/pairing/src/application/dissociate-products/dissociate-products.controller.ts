@@ -1,12 +1,11 @@
-import { Controller, Delete, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
+import { Controller, Delete, Inject } from '@nestjs/common';
 import {
   ACCOUNT_WRITERS,
   Allow,
   Caller,
-  RequestMetadata,
   EventStore,
-  valid,
+  RequestMetadata,
+  UuidParam,
   type CommandMetadata,
   type Principal,
 } from '#shared';
@@ -23,7 +22,7 @@ export class DissociateProductsController {
   @Delete(':pairId')
   @Allow(...ACCOUNT_WRITERS)
   async dissociate(
-    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @UuidParam('pairId') pairId: string,
     @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,
   ): Promise<PairView> {

@@ -1,16 +1,17 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_SCOPED_ROLES,
+  CLOCK,
   AccountId,
   ApiKeyRole,
   ApiKeyStore,
-  CLOCK,
   Caller,
   PlainText,
   RuleViolation,
-  ValidationFailedError,
+  UuidParam,
   valid,
+  ValidationFailedError,
   type ApiKeyView,
   type Clock,
   type Principal,
@@ -63,7 +64,7 @@ export class ApiKeysController {
   }
 
   @Delete(':keyId')
-  async revoke(@Param('keyId', valid(z.uuid('must be a UUID'), 'keyId')) keyId: string): Promise<ApiKeyView> {
+  async revoke(@UuidParam('keyId') keyId: string): Promise<ApiKeyView> {
     const key = await this.keys.revoke(keyId, this.clock.now());
     if (!key) throw new RuleViolation('API_KEY_NOT_FOUND', 'not-found', `No API key "${keyId}"`);
     return key;

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_WRITERS,
   Allow,
   Caller,
-  RequestMetadata,
   EventStore,
+  RequestMetadata,
   Serial,
+  UuidParam,
   valid,
   type CommandMetadata,
   type Principal,
@@ -28,7 +29,7 @@ export class ReplaceUnitController {
   @HttpCode(201)
   @Allow(...ACCOUNT_WRITERS)
   async replace(
-    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @UuidParam('pairId') pairId: string,
     @Body(valid(ReplaceUnitBody)) body: z.infer<typeof ReplaceUnitBody>,
     @Caller() caller: Principal,
     @RequestMetadata() metadata: CommandMetadata,

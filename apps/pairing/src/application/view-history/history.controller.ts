@@ -1,21 +1,20 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
+import { Controller, Get, Inject } from '@nestjs/common';
 import {
+  READERS,
   Allow,
   Caller,
-  EventStore,
-  READERS,
-  Serial,
   canAccess,
-  valid,
+  EventStore,
+  SerialParam,
+  UuidParam,
   type Principal,
   type PublishedEvent,
   type StoredEvent,
 } from '#shared';
 import { pairNotFound } from '../../domain/pair/pair.errors.js';
-import type { PairEvent } from '../../domain/pair/pair.events.js';
+import { PairEvent } from '../../domain/pair/pair.events.js';
 import { productNotFound } from '../../domain/product/product.errors.js';
-import type { ProductEvent } from '../../domain/product/product.events.js';
+import { ProductEvent } from '../../domain/product/product.events.js';
 import { pairStreamId, productStreamId } from '../pairing-store.js';
 
 /** One step of a product's or a pair's history: an event of its stream, with who made it. */
@@ -45,7 +44,7 @@ export class ProductHistoryController {
   @Get()
   @Allow(...READERS)
   async history(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Caller() caller: Principal,
   ): Promise<{ serial: string; events: HistoryEntry<ProductEvent>[] }> {
     const stored = await this.store.readStream<ProductEvent>(productStreamId(serial));
@@ -64,7 +63,7 @@ export class PairHistoryController {
   @Get()
   @Allow(...READERS)
   async history(
-    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
+    @UuidParam('pairId') pairId: string,
     @Caller() caller: Principal,
   ): Promise<{ pairId: string; events: HistoryEntry<PairEvent>[] }> {
     const stored = await this.store.readStream<PairEvent>(pairStreamId(pairId));

@@ -1,6 +1,5 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
-import { Allow, Caller, EventStore, READERS, canAccess, valid, type Principal } from '#shared';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { READERS, Allow, Caller, canAccess, EventStore, UuidParam, type Principal } from '#shared';
 import { pairNotFound } from '../../domain/pair/pair.errors.js';
 import { loadPair } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';
@@ -11,10 +10,7 @@ export class ViewPairsController {
 
   @Get(':pairId')
   @Allow(...READERS)
-  async get(
-    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
-    @Caller() caller: Principal,
-  ): Promise<PairView> {
+  async get(@UuidParam('pairId') pairId: string, @Caller() caller: Principal): Promise<PairView> {
     const pair = await loadPair(this.store, pairId);
     // Another account's pair answers exactly like an unknown id.
     if (pair.status === 'none' || !canAccess(caller, pair.accountId)) throw pairNotFound(pairId);

@@ -1,5 +1,5 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { Allow, Caller, EventStore, READERS, Serial, canAccess, valid, type Principal } from '#shared';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { READERS, Allow, Caller, canAccess, EventStore, SerialParam, type Principal } from '#shared';
 import { productNotFound } from '../../domain/product/product.errors.js';
 import { activePairOf, loadProduct } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';
@@ -18,7 +18,7 @@ export class ViewProductsController {
 
   @Get(':serial')
   @Allow(...READERS)
-  async get(@Param('serial', valid(Serial, 'serial')) serial: string, @Caller() caller: Principal): Promise<ProductView> {
+  async get(@SerialParam() serial: string, @Caller() caller: Principal): Promise<ProductView> {
     const product = await findProduct(this.store, serial);
     // Another account's product answers exactly like an unknown serial.
     if (!product || !canAccess(caller, product.accountId)) throw productNotFound(serial);

@@ -1,6 +1,6 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { Allow, Caller, EventStore, READERS, RuleViolation, Serial, valid, type Principal } from '#shared';
+import { READERS, Allow, Caller, EventStore, RuleViolation, SerialParam, valid, type Principal } from '#shared';
 import { productVisibleTo } from '../../facts/tenancy.js';
 import { isKnownProduct, readHistoryPage, type EffectiveLicensesHistoryPage } from './effective-licenses-history.query.js';
 
@@ -21,7 +21,7 @@ export class EffectiveLicensesHistoryController {
   @Get()
   @Allow(...READERS)
   async get(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Query(valid(HistoryQuery)) query: z.infer<typeof HistoryQuery>,
     @Caller() caller: Principal,
   ): Promise<EffectiveLicensesHistoryPage> {

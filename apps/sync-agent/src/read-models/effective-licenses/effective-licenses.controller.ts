@@ -1,16 +1,16 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  Allow,
   CLOCK,
-  Caller,
   READERS,
+  SERVICE_CONFIG,
+  Allow,
+  Caller,
   EventStore,
   RuleViolation,
-  SERVICE_CONFIG,
-  Serial,
-  ValidationFailedError,
+  SerialParam,
   valid,
+  ValidationFailedError,
   type Clock,
   type EffectiveLicenseSetV1,
   type Principal,
@@ -43,7 +43,7 @@ export class EffectiveLicensesController {
   @Get()
   @Allow(...READERS)
   async get(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
+    @SerialParam() serial: string,
     @Query('at', valid(AsOfInstant.optional(), 'at')) at: string | undefined,
     @Caller() caller: Principal,
   ): Promise<EffectiveLicenseSetV1> {

@@ -1,20 +1,21 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  READERS,
   AccountFilter,
   Allow,
   Caller,
-  EventStore,
-  PageLimit,
-  READERS,
-  RuleViolation,
   cursorOf,
+  EventStore,
   listScope,
+  PageLimit,
+  RuleViolation,
+  UuidParam,
   valid,
   type Principal,
 } from '#shared';
 import { pairVisibleTo } from '../../facts/tenancy.js';
-import type { FailoverReadinessReport } from './failover-readiness.js';
+import { FailoverReadinessReport } from './failover-readiness.js';
 import { FailoverReadinessQuery, type AccountReadinessReport } from './failover-readiness.query.js';
 
 /** `GET /pairs/readiness?accountId=&ready=&cursor=&limit=`. */
@@ -60,10 +61,7 @@ export class FailoverReadinessController {
 
   @Get(':pairId/failover-readiness')
   @Allow(...READERS)
-  async ofPair(
-    @Param('pairId', valid(z.uuid('must be a UUID'), 'pairId')) pairId: string,
-    @Caller() caller: Principal,
-  ): Promise<FailoverReadinessReport> {
+  async ofPair(@UuidParam('pairId') pairId: string, @Caller() caller: Principal): Promise<FailoverReadinessReport> {
     // Another account's pair answers exactly like one the agent does not know.
     const report = (await pairVisibleTo(this.store, caller, pairId)) ? await this.query.forPair(pairId) : null;
     if (report === null) throw new RuleViolation('PAIR_NOT_FOUND', 'not-found', `The sync agent knows no pair "${pairId}" (yet)`);

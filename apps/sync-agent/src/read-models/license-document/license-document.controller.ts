@@ -1,20 +1,19 @@
-import { Controller, Get, Header, Inject, Param } from '@nestjs/common';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
 import {
-  Allow,
   CLOCK,
-  Caller,
-  Public,
   READERS,
-  EventStore,
-  RuleViolation,
   SERVICE_CONFIG,
-  Serial,
-  valid,
+  Allow,
+  Caller,
+  EventStore,
+  Public,
+  RuleViolation,
+  SerialParam,
   type Clock,
   type LicenseSigningKeySetV1,
-  type SignedLicenseDocumentV1,
   type Principal,
   type ServiceConfig,
+  type SignedLicenseDocumentV1,
 } from '#shared';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
 import { loadWorkingSet } from '../../facts/facts-store.js';
@@ -38,10 +37,7 @@ export class LicenseDocumentController {
   @Get()
   @Allow(...READERS)
   @Header('Cache-Control', 'no-store')
-  async get(
-    @Param('serial', valid(Serial, 'serial')) serial: string,
-    @Caller() caller: Principal,
-  ): Promise<SignedLicenseDocumentV1> {
+  async get(@SerialParam() serial: string, @Caller() caller: Principal): Promise<SignedLicenseDocumentV1> {
     const now = this.clock.now();
     const visible = await productVisibleTo(this.store, caller, serial);
     const state = await this.store.transaction((tx) => loadWorkingSet(tx, [serial]));
