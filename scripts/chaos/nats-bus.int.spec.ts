@@ -26,7 +26,9 @@ describe('the chaos bus', () => {
     nc = bus = dir = undefined;
   });
 
-  async function start(mode: BusMode): Promise<{ publish: (n: number) => Promise<void>; stored: () => Promise<number> }> {
+  async function start(
+    mode: BusMode,
+  ): Promise<{ publish: (n: number) => Promise<void>; stored: () => Promise<number>; whole: () => Promise<void> }> {
     dir = await mkdtemp(join(tmpdir(), 'chaos-bus-'));
     bus = await ChaosBus.start(dir, mode);
     nc = await connect({ servers: bus.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
@@ -59,6 +61,20 @@ describe('the chaos bus', () => {
           );
         }
       },
+      // Every replica of the stream current again (a restarted node has caught up), so one more faulty node still
+      // leaves a quorum of two healthy ones.
+      whole: async () => {
+        await eventually(
+          async () => {
+            const { cluster } = await (await jetstreamManager(nc!, { timeout: 2_000 })).streams.info(STREAM);
+            const replicas = cluster?.replicas ?? [];
+            return (
+              Boolean(cluster?.leader) && replicas.length === bus!.replicas - 1 && replicas.every((r) => r.current && !r.offline)
+            );
+          },
+          { timeoutMs: 30_000, intervalMs: 250, description: 'every replica of the stream current' },
+        );
+      },
       stored: async () =>
         eventually(async () => (await (await jetstreamManager(nc!, { timeout: 2_000 })).streams.info(STREAM)).state.messages, {
           timeoutMs: 30_000,
@@ -84,7 +100,7 @@ describe('the chaos bus', () => {
   );
 
   it('keeps every acknowledged message when one node of the cluster loses power, is killed or is paused', async () => {
-    const { publish, stored } = await start('cluster');
+    const { publish, stored, whole } = await start('cluster');
     const [n1, n2] = bus!.nodes;
     await publish(10);
     await bus!.snapshot([n1!]);
@@ -92,9 +108,11 @@ describe('the chaos bus', () => {
     await n1!.kill();
     await n1!.restore();
     await n1!.start();
+    await whole();
     await n2!.kill();
     await publish(10);
     await n2!.start();
+    await whole();
     // Not the node the test's client is connected to: its connection would stall with it.
     const stalled = bus!.nodes.find((n) => n.name !== nc!.info?.server_name)!;
     stalled.pause();
