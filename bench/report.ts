@@ -80,27 +80,54 @@ function targets(m: Measurements): Target[] {
   const list: Target[] = [];
   const at500 = atRate(m, 500);
   const at1000 = atRate(m, 1000);
-  const atLeast = (name: string, actual: number | null | undefined, min: number, show: (v: number) => string) =>
-    list.push({
-      name,
-      target: `≥ ${show(min)}`,
-      actual: actual == null ? 'not measured' : show(actual),
-      met: actual == null ? null : actual >= min,
-      miss: actual != null && actual < min ? `${round((100 * (min - actual)) / min, 1)} % short` : null,
-    });
-  const atMost = (name: string, actual: number | null | undefined, max: number, show: (v: number) => string) =>
-    list.push({
-      name,
-      target: `≤ ${show(max)}`,
-      actual: actual == null ? 'not measured' : show(actual),
-      met: actual == null ? null : actual <= max,
-      miss:
-        actual != null && actual > max
-          ? actual >= 2 * max
-            ? `${round(actual / max, 1)}× the target`
-            : `${round((100 * (actual - max)) / max, 1)} % over`
-          : null,
-    });
+  // Under BENCH_CPU_PROF the profiler's own sampling costs CPU in the services it profiles (several % of a core
+  // each, idle or not): the figures of the running system are shown, not judged.
+  const profiled = Object.keys(m.serviceProfiles ?? {}).length > 0;
+  const push = (target: Target, ofTheSystem: boolean) =>
+    list.push(
+      ofTheSystem && profiled && target.met !== null
+        ? { ...target, actual: `${target.actual} (under --cpu-prof)`, met: null, miss: null }
+        : target,
+    );
+  const atLeast = (
+    name: string,
+    actual: number | null | undefined,
+    min: number,
+    show: (v: number) => string,
+    ofTheSystem = true,
+  ) =>
+    push(
+      {
+        name,
+        target: `≥ ${show(min)}`,
+        actual: actual == null ? 'not measured' : show(actual),
+        met: actual == null ? null : actual >= min,
+        miss: actual != null && actual < min ? `${round((100 * (min - actual)) / min, 1)} % short` : null,
+      },
+      ofTheSystem,
+    );
+  const atMost = (
+    name: string,
+    actual: number | null | undefined,
+    max: number,
+    show: (v: number) => string,
+    ofTheSystem = true,
+  ) =>
+    push(
+      {
+        name,
+        target: `≤ ${show(max)}`,
+        actual: actual == null ? 'not measured' : show(actual),
+        met: actual == null ? null : actual <= max,
+        miss:
+          actual != null && actual > max
+            ? actual >= 2 * max
+              ? `${round(actual / max, 1)}× the target`
+              : `${round((100 * (actual - max)) / max, 1)} % over`
+            : null,
+      },
+      ofTheSystem,
+    );
   const pct = (v: number) => `${round(100 * v, 1)} %`;
   const msOf = (v: number) => `${v} ms`;
   atMost('CPU per grant, end to end, at 500 grants/s offered', systemCpuMsPerGrant(m), 1.5, msOf);
@@ -110,21 +137,25 @@ function targets(m: Measurements): Target[] {
   atMost('propagation p99 at 500 grants/s', at500?.latencyMs.p99, 25, msOf);
   atMost('propagation p99 at 1,000 grants/s', at1000?.latencyMs.p99, 100, msOf);
   if (at1000 && at1000.achievedPerSec < 0.95 * 1000) {
-    list.push({
-      name: 'keeps up at 1,000 grants/s offered',
-      target: '≥ 950 grants/s achieved',
-      actual: `${at1000.achievedPerSec} grants/s (${at1000.notIssued} not issued)`,
-      met: false,
-      miss: `${round((100 * (1000 - at1000.achievedPerSec)) / 1000, 1)} % short`,
-    });
+    push(
+      {
+        name: 'keeps up at 1,000 grants/s offered',
+        target: '≥ 950 grants/s achieved',
+        actual: `${at1000.achievedPerSec} grants/s (${at1000.notIssued} not issued)`,
+        met: false,
+        miss: `${round((100 * (1000 - at1000.achievedPerSec)) / 1000, 1)} % short`,
+      },
+      true,
+    );
   }
   atLeast(
     'projection catch-up: ours / raw with verification',
     ratio(m.ours?.eventsPerSec, m.rawVerified?.eventsPerSec),
     0.7,
     pct,
+    false,
   );
-  atLeast('rebuild / raw with verification', ratio(m.rebuild?.eventsPerSec, m.rawVerified?.eventsPerSec), 0.7, pct);
+  atLeast('rebuild / raw with verification', ratio(m.rebuild?.eventsPerSec, m.rawVerified?.eventsPerSec), 0.7, pct, false);
   const memory = m.rebuild?.memory;
   if (memory && !memory.complete) {
     // A rebuild stopped before the second mark says nothing about "flat up to 1 M": shown, not judged.
@@ -143,6 +174,7 @@ function targets(m: Measurements): Target[] {
       memory?.growth,
       1.2,
       (v) => `×${round(v, 3)}`,
+      false,
     );
   }
   // The live agent consumes the backlog (200 k in the full run), not 1 M events: its growth so far is shown, not judged.
