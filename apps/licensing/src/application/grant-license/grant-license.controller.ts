@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { EventStore, PlainText, RequestMetadata, SerialParam, valid, type CommandMetadata } from '#shared';
+import { RequestMetadata, EventStore, PlainText, SerialParam, valid, type CommandMetadata } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';

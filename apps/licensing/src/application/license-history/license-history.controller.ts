@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { READERS, Allow, assertNever, Caller, EventStore, UuidParam, type LicenseStateV1, type Principal } from '#shared';
+import { Allow, Caller, EventStore, READERS, assertNever, UuidParam, type LicenseStateV1, type Principal } from '#shared';
 import { ProductDirectory } from '../product-directory.js';
 import { licenseStreamId, type LicenseChange, type LicenseEvent } from '../../domain/license/license.events.js';
 import { licenseErrors } from '../../domain/license/license.errors.js';

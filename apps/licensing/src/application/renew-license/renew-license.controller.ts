@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { EventStore, RequestMetadata, UuidParam, valid, type CommandMetadata } from '#shared';
+import { RequestMetadata, EventStore, UuidParam, valid, type CommandMetadata } from '#shared';
 import { Instant } from '../grant-license/grant-license.controller.js';
 import { ExpiryScheduler } from '../expiry-scheduler/expiry-scheduler.js';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';

@@ -1,5 +1,5 @@
 import { Controller, Delete, Inject } from '@nestjs/common';
-import { EventStore, RequestMetadata, UuidParam, type CommandMetadata } from '#shared';
+import { RequestMetadata, EventStore, UuidParam, type CommandMetadata } from '#shared';
 import { decideLicense, licenseView, type LicenseView } from '../licenses.js';
 
 /** DELETE /licenses/:licenseId: revokes the license (on the product and on any Secondary sharing it). */

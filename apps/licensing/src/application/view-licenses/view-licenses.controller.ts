@@ -1,10 +1,10 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import {
-  CLOCK,
-  READERS,
   Allow,
+  CLOCK,
   Caller,
   EventStore,
+  READERS,
   loadState,
   SerialParam,
   UuidParam,

@@ -2,11 +2,11 @@ import { Body, Controller, Inject, Patch } from '@nestjs/common';
 import { z } from 'zod';
 import {
   ACCOUNT_WRITERS,
-  FIRMWARE_VERSION_PATTERN,
   Allow,
   Caller,
-  EventStore,
   RequestMetadata,
+  EventStore,
+  FIRMWARE_VERSION_PATTERN,
   SerialParam,
   valid,
   type CommandMetadata,

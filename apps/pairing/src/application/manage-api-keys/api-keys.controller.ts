@@ -2,16 +2,16 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query } from '@n
 import { z } from 'zod';
 import {
   ACCOUNT_SCOPED_ROLES,
-  CLOCK,
   AccountId,
   ApiKeyRole,
   ApiKeyStore,
+  CLOCK,
   Caller,
   PlainText,
   RuleViolation,
   UuidParam,
-  valid,
   ValidationFailedError,
+  valid,
   type ApiKeyView,
   type Clock,
   type Principal,

@@ -1,10 +1,10 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import {
-  READERS,
   Allow,
   Caller,
-  canAccess,
   EventStore,
+  READERS,
+  canAccess,
   SerialParam,
   UuidParam,
   type Principal,
@@ -12,9 +12,9 @@ import {
   type StoredEvent,
 } from '#shared';
 import { pairNotFound } from '../../domain/pair/pair.errors.js';
-import { PairEvent } from '../../domain/pair/pair.events.js';
+import type { PairEvent } from '../../domain/pair/pair.events.js';
 import { productNotFound } from '../../domain/product/product.errors.js';
-import { ProductEvent } from '../../domain/product/product.events.js';
+import type { ProductEvent } from '../../domain/product/product.events.js';
 import { pairStreamId, productStreamId } from '../pairing-store.js';
 
 /** One step of a product's or a pair's history: an event of its stream, with who made it. */

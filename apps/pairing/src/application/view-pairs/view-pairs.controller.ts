@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { READERS, Allow, Caller, canAccess, EventStore, UuidParam, type Principal } from '#shared';
+import { Allow, Caller, EventStore, READERS, canAccess, UuidParam, type Principal } from '#shared';
 import { pairNotFound } from '../../domain/pair/pair.errors.js';
 import { loadPair } from '../pairing-store.js';
 import { pairView, type PairView } from '../views.js';

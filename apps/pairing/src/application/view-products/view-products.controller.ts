@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { READERS, Allow, Caller, canAccess, EventStore, SerialParam, type Principal } from '#shared';
+import { Allow, Caller, EventStore, READERS, canAccess, SerialParam, type Principal } from '#shared';
 import { productNotFound } from '../../domain/product/product.errors.js';
 import { activePairOf, loadProduct } from '../pairing-store.js';
 import { productView, type ProductView } from '../views.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { READERS, Allow, Caller, EventStore, RuleViolation, SerialParam, valid, type Principal } from '#shared';
+import { Allow, Caller, EventStore, READERS, RuleViolation, SerialParam, valid, type Principal } from '#shared';
 import { productVisibleTo } from '../../facts/tenancy.js';
 import { isKnownProduct, readHistoryPage, type EffectiveLicensesHistoryPage } from './effective-licenses-history.query.js';
 

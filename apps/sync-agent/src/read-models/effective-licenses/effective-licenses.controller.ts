@@ -1,16 +1,16 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  CLOCK,
-  READERS,
-  SERVICE_CONFIG,
   Allow,
+  CLOCK,
   Caller,
+  READERS,
   EventStore,
   RuleViolation,
   SerialParam,
-  valid,
+  SERVICE_CONFIG,
   ValidationFailedError,
+  valid,
   type Clock,
   type EffectiveLicenseSetV1,
   type Principal,

@@ -1,21 +1,21 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  READERS,
   AccountFilter,
   Allow,
   Caller,
-  cursorOf,
   EventStore,
-  listScope,
   PageLimit,
+  READERS,
   RuleViolation,
+  cursorOf,
+  listScope,
   UuidParam,
   valid,
   type Principal,
 } from '#shared';
 import { pairVisibleTo } from '../../facts/tenancy.js';
-import { FailoverReadinessReport } from './failover-readiness.js';
+import type { FailoverReadinessReport } from './failover-readiness.js';
 import { FailoverReadinessQuery, type AccountReadinessReport } from './failover-readiness.query.js';
 
 /** `GET /pairs/readiness?accountId=&ready=&cursor=&limit=`. */

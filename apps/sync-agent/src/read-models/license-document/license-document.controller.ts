@@ -1,19 +1,19 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import {
-  CLOCK,
-  READERS,
-  SERVICE_CONFIG,
   Allow,
+  CLOCK,
   Caller,
-  EventStore,
   Public,
+  READERS,
+  EventStore,
   RuleViolation,
   SerialParam,
+  SERVICE_CONFIG,
   type Clock,
   type LicenseSigningKeySetV1,
+  type SignedLicenseDocumentV1,
   type Principal,
   type ServiceConfig,
-  type SignedLicenseDocumentV1,
 } from '#shared';
 import { effectiveSetOf } from '../../domain/effective-licenses/projection.js';
 import { loadWorkingSet } from '../../facts/facts-store.js';
