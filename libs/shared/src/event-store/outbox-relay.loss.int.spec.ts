@@ -82,7 +82,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
       publisher: new PubAckPublisher(bus.nc),
       names,
       signer,
-      stream: publishedStream(bus.jsm, stream),
+      stream: publishedStream(bus.jsm, stream, bus.nc),
       auditIntervalMs,
       pollIntervalMs: 100,
       observer: {
@@ -204,19 +204,41 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     };
   }
 
-  it('notices, by its next round, a re-created stream that other messages refilled up to what it acknowledged', async () => {
-    const { report, commit, holdsAll, held, stream } = await setup('refilled-recreated', { nc, jsm }, 3_600_000);
+  it('notices, by the gap in its next PubAcks, a re-created stream that other messages refilled past what it acknowledged', async () => {
+    const { report, commit, holdsAll, held, stream } = await setup('refilled-past', { nc, jsm }, 3_600_000);
     const before = await commit(4);
     await eventually(() => holdsAll(before), { description: 'the 4 events published' });
     const copied = await streamMessages(jsm, stream);
     await jsm.streams.delete(stream);
     await ensureEventStream(jsm, buses.at(-1)!.names, 'pairing');
-    await publishCopies(nc, copied.slice(0, 1), 4);
+    await publishCopies(nc, copied.slice(0, 1), 6);
     const after = await commit(1);
     await eventually(() => holdsAll([...before, ...after]), { description: 'every event in the new stream' });
     expect(report.losses).toHaveLength(1);
     expect(report.losses[0]).toMatch(/holds its messages up to sequence 0 but had acknowledged up to 4: .* after the start/);
     expect(await held()).toEqual(new Set([...before, ...after]));
+  });
+
+  it('notices, by its audit, a stream refilled up to exactly what it acknowledged, even once it has published past it', async () => {
+    const { relay, startRelay, report, commit, holdsAll, held, stream } = await setup('refilled-exactly', { nc, jsm }, 300);
+    const before = await commit(4);
+    await eventually(() => holdsAll(before), { description: 'the 4 events published' });
+    // A relay that starts audits before it publishes: once the next event is on the stream, it has read back the
+    // message at its checkpoint's sequence.
+    await relay.stop();
+    startRelay();
+    const more = await commit(1);
+    await eventually(() => holdsAll([...before, ...more]), { description: 'the 5th event published' });
+    const copied = await streamMessages(jsm, stream);
+    await jsm.streams.delete(stream);
+    await ensureEventStream(jsm, buses.at(-1)!.names, 'pairing');
+    await publishCopies(nc, copied.slice(0, 1), 5);
+    // Its next PubAck follows on from the sequence it had acknowledged: nothing in the sequences looks wrong.
+    const after = await commit(1);
+    await eventually(() => holdsAll([...before, ...more, ...after]), { description: 'every event in the new stream' });
+    expect(report.losses).toHaveLength(1);
+    expect(report.losses[0]).toMatch(/holds its messages up to sequence 0 but had acknowledged up to [56]: .* after the start/);
+    expect(await held()).toEqual(new Set([...before, ...more, ...after]));
   });
 
   it('republishes the tail a power loss took, after the server comes back', async () => {

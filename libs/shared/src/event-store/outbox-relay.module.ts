@@ -61,7 +61,7 @@ export class EventPublishing {
       publisher: new PubAckPublisher(bus.nats, config.nats.inboxPrefix),
       names,
       signer: this.keys.signing,
-      stream: publishedStream(bus.jsm, stream),
+      stream: publishedStream(bus.jsm, stream, bus.nats),
       appended: this.eventStore.appended,
       observer: {
         published: (n) => metrics.eventsPublished.inc(n),

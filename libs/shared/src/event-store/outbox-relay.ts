@@ -54,6 +54,8 @@ export interface PublishedStream {
   state(): Promise<{ readonly messages: number; readonly firstSeq: number; readonly lastSeq: number }>;
   /** The `Nats-Msg-Id` of the message stored at `seq`, or null when the stream has none there. */
   messageIdAt(seq: number): Promise<string | null>;
+  /** The client's current connection to the server: a new value after every reconnect (undefined while none). */
+  connection(): object | undefined;
 }
 
 export interface OutboxRelayOptions {
@@ -197,8 +199,8 @@ export const OUTBOX_ROUND_SQL = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_cur
  * is no longer the checkpoint's event: other producers' messages may have refilled a lost tail), JetStream lost
  * messages it had acknowledged. The relay then moves its checkpoint back to the newest of its events the stream still
  * holds and publishes everything after it again, signed as always. It looks at start, after NATS reconnects, every
- * `auditIntervalMs`, and on every round (its PubAcks, and the message at the checkpoint's sequence, read while the
- * round publishes). Consumers' inboxes drop whatever they had already applied.
+ * `auditIntervalMs`, and on every round (its PubAcks; the message at the checkpoint's sequence when the connection
+ * changed or other messages were stored since its last). Consumers' inboxes drop whatever they had already applied.
  */
 export class OutboxRelay {
   private client: pg.Client | undefined;
@@ -222,6 +224,14 @@ export class OutboxRelay {
   private lastAudit = 0;
   /** While republishing after a loss: the last event to republish, and the tag that makes the copies new ids. */
   private recovery: { readonly until: Position; readonly tag: string } | undefined;
+  /**
+   * The newest checkpoint whose message was read back and found in place, and the connection it was read on.
+   * A round reads its checkpoint's message again only when that connection changed (a reconnect: where a lost tail
+   * shows) or other messages were stored since the relay's last (a gap in the sequences): one read costs about as
+   * much CPU as publishing a round. The audit reads this one too, so a tail refilled up to exactly the acknowledged
+   * sequence is noticed even after the relay has published past it.
+   */
+  private verified: { readonly position: Position; readonly connection: object | undefined } | undefined;
   /** The last backlog count of a full batch and when it was taken (ms), or undefined to count again. */
   private backlogCount: { events: number; at: number } | undefined;
 
@@ -334,10 +344,6 @@ export class OutboxRelay {
     const data = await this.dataOf(client, rows);
     const publishedSeq = Number(from.stream_seq);
     const stream = this.options.stream;
-    // Read while the round publishes, so it adds no wait: whether the checkpoint's event is still where the stream
-    // acknowledged it. Another producer's messages may have refilled a lost tail, where sequences alone look right.
-    const anchorHeld = stream ? this.holdsCheckpoint(stream, from) : undefined;
-    anchorHeld?.catch(() => undefined); // awaited below unless the publishes fail first
     // Publishes are written to the socket in order, so JetStream stores them in commit order; the
     // PubAcks are awaited together so one round costs one round trip, not one per event.
     const acks = await publisher.publishAll(
@@ -363,7 +369,10 @@ export class OutboxRelay {
       await this.rewind(client, stream, lowestStored - 1, publishedSeq);
       return { published: 0, heldBack: false };
     }
-    if (stream && !(await anchorHeld)) {
+    // Another producer's messages may have refilled a lost tail, where sequences alone look right: after a reconnect,
+    // or when other messages were stored since the relay's last, its checkpoint's message is read back.
+    const gap = lowestStored !== Infinity && lowestStored > publishedSeq + 1;
+    if (stream && (gap || stream.connection() !== this.verified?.connection) && !(await this.stillHolds(stream, from))) {
       await this.rewind(client, stream, publishedSeq, publishedSeq);
       return { published: 0, heldBack: false };
     }
@@ -421,16 +430,34 @@ export class OutboxRelay {
     this.lastAudit = Date.now();
     const publishedSeq = Number(from.stream_seq);
     if (publishedSeq === 0) return;
-    if (state.messages > 0 && state.lastSeq >= publishedSeq && (await this.holdsCheckpoint(stream, from))) return;
     // An empty stream (purged, re-created) still holds nothing of ours, whatever its sequence says.
-    await this.rewind(client, stream, state.messages === 0 ? 0 : Math.min(state.lastSeq, publishedSeq), publishedSeq);
+    if (state.messages === 0 || state.lastSeq < publishedSeq) {
+      await this.rewind(client, stream, state.messages === 0 ? 0 : state.lastSeq, publishedSeq);
+      return;
+    }
+    // What was read back before must still be there: if not, the relay may since have published past a refilled
+    // tail, and nothing after that earlier message can be trusted.
+    const earlier = this.verified?.position;
+    if (earlier && earlier.stream_seq !== from.stream_seq && !(await this.holds(stream, earlier))) {
+      await this.rewind(client, stream, Number(earlier.stream_seq), publishedSeq);
+      return;
+    }
+    if (!(await this.stillHolds(stream, from))) await this.rewind(client, stream, publishedSeq, publishedSeq);
   }
 
-  /** Whether the stream holds, at the checkpoint's sequence, the event the checkpoint names (if it names one). */
-  private async holdsCheckpoint(stream: PublishedStream, checkpoint: Position): Promise<boolean> {
+  /** Whether the stream holds, at a checkpoint's sequence, the event the checkpoint names (if it names one). */
+  private async holds(stream: PublishedStream, checkpoint: Position): Promise<boolean> {
     if (checkpoint.event_id === null) return true;
     const msgId = await stream.messageIdAt(Number(checkpoint.stream_seq));
     return msgId !== null && eventIdOfMessageId(msgId).toLowerCase() === checkpoint.event_id;
+  }
+
+  /** holds() for the current checkpoint; remembers it as verified (on the connection it was read on) when it does. */
+  private async stillHolds(stream: PublishedStream, checkpoint: Position): Promise<boolean> {
+    const connection = stream.connection();
+    const held = await this.holds(stream, checkpoint);
+    if (held) this.verified = { position: checkpoint, connection };
+    return held;
   }
 
   /**
@@ -441,6 +468,7 @@ export class OutboxRelay {
     const newest = this.checkpoint!;
     const position = (await this.newestHeld(client, stream, seq)) ?? { ...START, stream_seq: String(Math.max(seq, 0)) };
     await this.writeCheckpoint(client, position);
+    this.verified = position.event_id === null ? undefined : { position, connection: stream.connection() };
     this.backlogCount = undefined;
     this.recovery = { until: newest, tag: Date.now().toString(36) };
     this.notified = true; // republish at once, not after the poll interval
