@@ -65,6 +65,9 @@ interface Target {
   readonly miss: string | null;
 }
 
+/** A tuple without its first element. */
+type Tail<T extends unknown[]> = T extends [unknown, ...infer Rest] ? Rest : never;
+
 const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? round(a / b, 3) : null);
 
 /** The propagation run judged at an offered rate (the median of its repeats by p99). */
@@ -89,45 +92,37 @@ function targets(m: Measurements): Target[] {
         ? { ...target, actual: `${target.actual} (under --cpu-prof)`, met: null, miss: null }
         : target,
     );
-  const atLeast = (
+  /** A figure against its bound: at least `bound` (a floor) or at most (a ceiling). */
+  const judge = (
+    kind: 'floor' | 'ceiling',
     name: string,
     actual: number | null | undefined,
-    min: number,
+    bound: number,
     show: (v: number) => string,
     ofTheSystem = true,
-  ) =>
+  ) => {
+    const met = actual == null ? null : kind === 'floor' ? actual >= bound : actual <= bound;
+    const miss =
+      met !== false || actual == null
+        ? null
+        : kind === 'floor'
+          ? `${round((100 * (bound - actual)) / bound, 1)} % short`
+          : actual >= 2 * bound
+            ? `${round(actual / bound, 1)}× the target`
+            : `${round((100 * (actual - bound)) / bound, 1)} % over`;
     push(
       {
         name,
-        target: `≥ ${show(min)}`,
+        target: `${kind === 'floor' ? '≥' : '≤'} ${show(bound)}`,
         actual: actual == null ? 'not measured' : show(actual),
-        met: actual == null ? null : actual >= min,
-        miss: actual != null && actual < min ? `${round((100 * (min - actual)) / min, 1)} % short` : null,
+        met,
+        miss,
       },
       ofTheSystem,
     );
-  const atMost = (
-    name: string,
-    actual: number | null | undefined,
-    max: number,
-    show: (v: number) => string,
-    ofTheSystem = true,
-  ) =>
-    push(
-      {
-        name,
-        target: `≤ ${show(max)}`,
-        actual: actual == null ? 'not measured' : show(actual),
-        met: actual == null ? null : actual <= max,
-        miss:
-          actual != null && actual > max
-            ? actual >= 2 * max
-              ? `${round(actual / max, 1)}× the target`
-              : `${round((100 * (actual - max)) / max, 1)} % over`
-            : null,
-      },
-      ofTheSystem,
-    );
+  };
+  const atLeast = (...args: Tail<Parameters<typeof judge>>) => judge('floor', ...args);
+  const atMost = (...args: Tail<Parameters<typeof judge>>) => judge('ceiling', ...args);
   const pct = (v: number) => `${round(100 * v, 1)} %`;
   const msOf = (v: number) => `${v} ms`;
   atMost('CPU per grant, end to end, at 500 grants/s offered', systemCpuMsPerGrant(m), 1.5, msOf);
