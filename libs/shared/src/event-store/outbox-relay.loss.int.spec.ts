@@ -1,7 +1,8 @@
 /**
  * The relay notices when its stream holds less than it published, and publishes the rest again, signed: a purged
  * stream, a re-created one, and the tail a nats-server loses in a power loss (it acknowledges before its disk has
- * the messages; here the store directory is put back to an earlier copy while the server is down).
+ * the messages; here the store directory is put back to an earlier copy while the server is down), also when other
+ * producers' messages have taken the lost sequences, so that the sequences alone look right.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
