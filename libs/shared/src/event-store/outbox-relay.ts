@@ -228,7 +228,7 @@ export class OutboxRelay {
    * The newest checkpoint whose message was read back and found in place, and the connection it was read on.
    * A round reads its checkpoint's message again only when that connection changed (a reconnect: where a lost tail
    * shows) or other messages were stored since the relay's last (a gap in the sequences): one read cost, measured,
-   * 131 µs of the service's CPU and 126 µs of nats-server's (decisions §34). The audit reads this one too, so a tail
+   * 98–131 µs of the service's CPU and about as much of nats-server's (decisions §34). The audit reads this one too, so a tail
    * refilled up to exactly the acknowledged sequence is noticed even after the relay has published past it.
    */
   private verified: { readonly position: Position; readonly connection: object | undefined } | undefined;
