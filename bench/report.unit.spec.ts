@@ -1,6 +1,7 @@
 /**
  * The report's verdicts: figures of the running system taken while services ran under `node --cpu-prof` are shown
- * but not judged, since the profiler's sampling adds CPU of its own; figures of the phases before it are judged as ever.
+ * but not judged, since the profiler's sampling adds CPU of its own; figures of the phases before it are judged as
+ * ever.
  */
 import { describe, expect, it } from '@jest/globals';
 import { buildResults, type Measurements, type Meta } from './report.js';
