@@ -12,7 +12,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared';
 import type { BusNames, EventEnvelope } from '#shared/contracts';
-import { developmentSigningKey } from '#shared/testing';
+import { developmentSigningKey, publishCopy } from '#shared/testing';
 import type { Random } from './load.js';
 
 export interface InjectionCounts {
@@ -88,11 +88,11 @@ export class Injector {
         if (!msg || msg.header?.get('Chaos-Injected')) continue;
         const envelope = msg.json<Record<string, unknown>>();
         if (typeof envelope.eventId !== 'string') continue;
-        const headers = natsHeaders();
-        headers.set('Chaos-Injected', stale ? 'stale' : 'duplicate');
         // Consumers apply only events signed by their producer: a duplicate keeps its bytes and signature, a
         // stale copy (a new event id) is signed again with the producer's development key, as its relay would.
         if (stale) {
+          const headers = natsHeaders();
+          headers.set('Chaos-Injected', 'stale');
           const signed = signEvent(
             { ...envelope, eventId: randomUUID() } as EventEnvelope,
             msg.subject,
@@ -102,11 +102,7 @@ export class Injector {
           headers.set(EVENT_SIGNATURE_HEADER, signed.signature);
           await this.js.publish(msg.subject, signed.body, { msgID: randomUUID(), headers });
         } else {
-          for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) {
-            const value = msg.header?.get(name);
-            if (value) headers.set(name, value);
-          }
-          await this.js.publish(msg.subject, msg.data, { msgID: randomUUID(), headers });
+          await publishCopy(this.js, msg, { 'Chaos-Injected': 'duplicate' });
         }
         return true;
       }

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventMetadata, type PublishedEvent } from '../contracts/index.js';
 import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, verifyEventMessage } from '../event-signing/event-signature.js';
 import { connectNats } from '../messaging/nats-connection.js';
@@ -21,6 +21,7 @@ import {
   createTestEventStore,
   deleteStreams,
   eventually,
+  publishCopy,
   sampleEvent,
   startPrivateNatsServer,
   streamMessages,
@@ -163,18 +164,10 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
     expect(await held()).toEqual(new Set([...before, ...after]));
   });
 
-  /**
-   * Publishes `count` copies of stored messages under new message ids, signed as they were, as another producer
-   * would (a misbehaving one, or a republish after the duplicate window): a strict consumer accepts each.
-   */
+  /** Publishes `count` copies of stored messages, in turn, as another producer would (publishCopy). */
   async function publishCopies(connection: NatsConnection, messages: StoredMsg[], count: number) {
     const js = jetstream(connection);
-    for (let i = 0; i < count; i++) {
-      const copy = messages[i % messages.length]!;
-      const headers = natsHeaders();
-      for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) headers.set(name, copy.header.get(name));
-      await js.publish(copy.subject, copy.data, { msgID: randomUUID(), headers });
-    }
+    for (let i = 0; i < count; i++) await publishCopy(js, messages[i % messages.length]!);
   }
 
   /**

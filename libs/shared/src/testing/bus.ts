@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventEnvelope } from '../contracts/index.js';
@@ -80,4 +80,19 @@ export function publishSignedEnvelope(
   h.set(EVENT_KEY_ID_HEADER, keyId);
   h.set(EVENT_SIGNATURE_HEADER, signature);
   return js.publish(subject, body, { msgID: msgId, headers: h });
+}
+
+/**
+ * Publishes a stored message again, its body and signature as they were, under a new `Nats-Msg-Id` (so JetStream's
+ * de-duplication lets it through): what a misbehaving producer, or a republish after the duplicate window, does. A
+ * verifying consumer accepts it. `extra` headers are added (the chaos injector marks its copies).
+ */
+export function publishCopy(js: JetStreamClient, message: StoredMsg, extra: Record<string, string> = {}): Promise<PubAck> {
+  const h = headers();
+  for (const [name, value] of Object.entries(extra)) h.set(name, value);
+  for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) {
+    const value = message.header?.get(name);
+    if (value) h.set(name, value);
+  }
+  return js.publish(message.subject, message.data, { msgID: randomUUID(), headers: h });
 }
