@@ -52,7 +52,7 @@ async function closedLoop(
   resetConnections();
   await sleep(STATS_FLUSH_MS);
   const before = await databaseCounters(ctx);
-  const recorder = new GrantRecorder(watcher);
+  const recorder = await GrantRecorder.start(watcher, system);
   const meter = system.cpuMeter();
   await meter.begin();
   const sampler = setInterval(() => void meter.sample(), 1_000);
@@ -60,7 +60,7 @@ async function closedLoop(
   const until = started + ctx.config.apiSeconds * 1000;
   await Promise.all(
     Array.from({ length: ctx.config.apiConcurrency }, async () => {
-      while (performance.now() < until) await recorder.grant(system);
+      while (performance.now() < until) await recorder.grant();
     }),
   );
   clearInterval(sampler);

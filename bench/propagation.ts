@@ -7,8 +7,14 @@
  */
 import type { BenchContext } from './support/context.js';
 import { resetConnections } from './support/http.js';
-import { grantOnRandomPrimary, type PropagationWatcher, type RunningSystem } from './support/system.js';
-import { medianBy, sleep, summarize, type LatencySummary } from './support/stats.js';
+import {
+  grantOnRandomPrimary,
+  projectorTotals,
+  type ProjectorTotals,
+  type PropagationWatcher,
+  type RunningSystem,
+} from './support/system.js';
+import { medianBy, round, sleep, summarize, type LatencySummary } from './support/stats.js';
 
 export interface PropagationRun {
   readonly offeredPerSec: number | 'max';
@@ -32,6 +38,11 @@ export interface PropagationRun {
   readonly apiLatencyMs: LatencySummary;
   /** CPU ms per successful grant, by process. */
   readonly cpuMsPerGrant: Record<string, number>;
+  /**
+   * The sync agent's projector batches committed during the run (its metrics): how many, their events on average, and
+   * how long each took on average (its transaction). Under load a batch is what arrived during the one before.
+   */
+  readonly projector: { readonly batches: number; readonly eventsPerBatch: number; readonly msPerBatch: number };
 }
 
 export interface PropagationResult {
@@ -48,13 +59,25 @@ export class GrantRecorder {
   readonly failures: Record<string, number> = {};
   private readonly beforeResponseAtStart: number;
 
-  constructor(private readonly watcher: PropagationWatcher) {
+  private constructor(
+    private readonly watcher: PropagationWatcher,
+    private readonly system: RunningSystem,
+    private readonly projectorAtStart: ProjectorTotals,
+  ) {
     this.beforeResponseAtStart = watcher.beforeResponse;
   }
 
+  /** A recorder for a run about to start on `system`. */
+  static async start(watcher: PropagationWatcher, system: RunningSystem): Promise<GrantRecorder> {
+    return new GrantRecorder(watcher, system, await projectorTotals(system));
+  }
+
   /** Issues one grant and records its outcome. */
-  async grant(system: RunningSystem): Promise<void> {
-    const result = await grantOnRandomPrimary(system).catch((error: Error) => ({ ok: false as const, status: error.message }));
+  async grant(): Promise<void> {
+    const result = await grantOnRandomPrimary(this.system).catch((error: Error) => ({
+      ok: false as const,
+      status: error.message,
+    }));
     if (result.ok) {
       this.apiMs.push(result.ms);
       this.watcher.expect(result.licenseId, result.at);
@@ -72,6 +95,8 @@ export class GrantRecorder {
   ): Promise<PropagationRun> {
     const { samples, lost, licensesPerSet } = await this.watcher.take();
     const split = samples.filter((x) => !Number.isNaN(x.relayMs));
+    const projector = await projectorTotals(this.system);
+    const batches = projector.batches - this.projectorAtStart.batches;
     return {
       offeredPerSec,
       achievedPerSec: Math.round(this.apiMs.length / seconds),
@@ -86,6 +111,11 @@ export class GrantRecorder {
       beforeResponse: this.watcher.beforeResponse - this.beforeResponseAtStart,
       apiLatencyMs: summarize(this.apiMs),
       cpuMsPerGrant: await cpu(),
+      projector: {
+        batches,
+        eventsPerBatch: batches === 0 ? 0 : round((projector.events - this.projectorAtStart.events) / batches, 1),
+        msPerBatch: batches === 0 ? 0 : round((1000 * (projector.seconds - this.projectorAtStart.seconds)) / batches, 2),
+      },
     };
   }
 }
@@ -98,7 +128,7 @@ async function runAtRate(
   seconds: number,
 ): Promise<PropagationRun> {
   resetConnections();
-  const recorder = new GrantRecorder(watcher);
+  const recorder = await GrantRecorder.start(watcher, system);
   const meter = system.cpuMeter();
   await meter.begin();
   let due = 0;
@@ -115,7 +145,7 @@ async function runAtRate(
         notIssued++;
         continue;
       }
-      const request = recorder.grant(system);
+      const request = recorder.grant();
       inFlight.add(request);
       void request.finally(() => inFlight.delete(request));
     }
@@ -137,7 +167,8 @@ export function describeRun(run: PropagationRun): string {
     `${failed.length ? `, failed ${failed.join(', ')}` : ''}); propagation p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} ` +
     `p99 ${run.latencyMs.p99} max ${run.latencyMs.max} ms${run.lost ? `, ${run.lost} lost` : ''} (relay p50 ${run.relayHopMs.p50} ` +
     `p99 ${run.relayHopMs.p99}, then projection p50 ${run.projectionHopMs.p50} p99 ${run.projectionHopMs.p99}); API p50 ${run.apiLatencyMs.p50} ` +
-    `p99 ${run.apiLatencyMs.p99} ms; licenses behind each Secondary set mean ${run.licensesPerSet.mean} max ${run.licensesPerSet.max}`
+    `p99 ${run.apiLatencyMs.p99} ms; licenses behind each Secondary set mean ${run.licensesPerSet.mean} max ${run.licensesPerSet.max}; ` +
+    `sync agent ${run.projector.batches} batches of ${run.projector.eventsPerBatch} events, ${run.projector.msPerBatch} ms each`
   );
 }
 

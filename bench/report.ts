@@ -292,8 +292,8 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
       "**Propagation** (licensing API 201 → the Secondary's EffectiveLicensesChanged showing the license, ms; median of " +
         `${m.propagation?.[0]?.runs.length ?? m.api?.runs.length ?? 0} runs by p99):`,
       '',
-      '| Offered grants/s | Achieved/s | Grants | p50 | p90 | p95 | p99 | max | Lost | of which relay p50 / p99 | then projection p50 / p99 | CPU ms per grant | Licenses behind each Secondary set, mean / max |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| Offered grants/s | Achieved/s | Grants | p50 | p90 | p95 | p99 | max | Lost | of which relay p50 / p99 | then projection p50 / p99 | Sync agent batches: events / ms each | CPU ms per grant | Licenses behind each Secondary set, mean / max |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const p of [...(m.propagation ?? []), ...(m.api ? [m.api.propagation] : [])]) {
       const run = p.median;
@@ -301,7 +301,7 @@ export function markdownReport(meta: Meta, m: Measurements, errors: Record<strin
       lines.push(
         `| ${offered} | ${n(run.achievedPerSec)} | ${n(run.grants)} | ${latencyCells(run.latencyMs)} | ${run.lost} | ` +
           `${ms(run.relayHopMs.p50)} / ${ms(run.relayHopMs.p99)} | ${ms(run.projectionHopMs.p50)} / ${ms(run.projectionHopMs.p99)} | ` +
-          `${run.grants > 0 ? systemCpuMs(run.cpuMsPerGrant) : 'n/a'} | ${run.licensesPerSet.mean} / ${run.licensesPerSet.max} |`,
+          `${run.projector.eventsPerBatch} / ${ms(run.projector.msPerBatch)} | ${run.grants > 0 ? systemCpuMs(run.cpuMsPerGrant) : 'n/a'} | ${run.licensesPerSet.mean} / ${run.licensesPerSet.max} |`,
       );
     }
     lines.push('');

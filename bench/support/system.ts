@@ -155,6 +155,28 @@ async function waitUntilProjected(
   }
 }
 
+/** The sync agent's projector so far, from its metrics: committed batches, their events and their seconds in all. */
+export interface ProjectorTotals {
+  readonly batches: number;
+  readonly events: number;
+  readonly seconds: number;
+}
+
+/** Reads ProjectorTotals off the sync agent's GET /metrics (its consumer `sync-agent`, not the dead-letter index). */
+export async function projectorTotals(system: RunningSystem): Promise<ProjectorTotals> {
+  const { status, body } = await httpRequest('GET', `${system.syncAgent.url}/metrics`);
+  if (status !== 200) throw new Error(`the sync agent's /metrics answered ${status}`);
+  const value = (series: string) => {
+    const line = body.split('\n').find((l) => l.includes(`${series}{`) && l.includes('consumer="sync-agent"'));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  return {
+    batches: value('consumer_batch_duration_seconds_count'),
+    events: value('consumer_batch_events_sum'),
+    seconds: value('consumer_batch_duration_seconds_sum'),
+  };
+}
+
 const SHAREABLE_SKUS = LICENSE_CATALOG.filter((s) => s.shareable && s.sku !== STATEFUL_SYNC_SKU).map((s) => s.sku);
 
 /** Grants a shareable license to a random Primary; resolves with the license id, the Secondary and the 201's time. */
