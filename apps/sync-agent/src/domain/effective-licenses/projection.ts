@@ -253,6 +253,44 @@ export function heldSerialsOf(state: ProjectionState, serial: string): string[] 
   return [...new Set(held)].sort();
 }
 
+/** What is asked of one state at one instant: effective sets and pairs' stateful synchronization (setsAt). */
+export interface SetsAt {
+  /** The effective set of `serial`, or null while the product itself is unknown. */
+  effectiveSetOf(serial: string): EffectiveLicenseSetV1 | null;
+  /**
+   * The stateful synchronization of a pair as its two units report it (its Primary's set says it). A pair that is no
+   * longer the active pair of both its units (dissociated, or superseded by a pair associated later) is NOT_PAIRED.
+   */
+  pairStatefulSyncOf(pairId: string): StatefulSyncStatusV1;
+}
+
+/**
+ * The sets of `state` as of `now`, each product's computed once however often it is asked for: a batch's
+ * publication asks for a Primary's set and for its pair's stateful synchronization, which that set decides.
+ */
+export function setsAt(state: ProjectionState, now: Date, options: EffectiveSetOptions = {}): SetsAt {
+  const computed = new Map<string, EffectiveLicenseSetV1>();
+  const setOf = (serial: string) => {
+    let set = computed.get(serial);
+    if (set === undefined) {
+      set = computeEffectiveSet(effectiveSetInputOf(state, serial, now, options));
+      computed.set(serial, set);
+    }
+    return set;
+  };
+  return {
+    effectiveSetOf: (serial) => (state.products.has(serial) ? setOf(serial) : null),
+    pairStatefulSyncOf: (pairId) => {
+      const pair = state.pairs.get(pairId)?.facts;
+      const isActive =
+        pair !== undefined &&
+        activePairOf(state, pair.primarySerial)?.pairId === pairId &&
+        activePairOf(state, pair.secondarySerial)?.pairId === pairId;
+      return isActive ? setOf(pair.primarySerial).statefulSync : { enabled: false, reason: 'NOT_PAIRED' };
+    },
+  };
+}
+
 /** The effective set of `serial` as of `now`, or null while the product itself is unknown. */
 export function effectiveSetOf(
   state: ProjectionState,
@@ -260,27 +298,17 @@ export function effectiveSetOf(
   now: Date,
   options: EffectiveSetOptions = {},
 ): EffectiveLicenseSetV1 | null {
-  const input = effectiveSetInputOf(state, serial, now, options);
-  return input.product === null ? null : computeEffectiveSet(input);
+  return setsAt(state, now, options).effectiveSetOf(serial);
 }
 
-/**
- * The stateful synchronization of a pair as its two units report it. A pair that is no longer the active pair of
- * both its units (dissociated, or superseded by a pair associated later) is NOT_PAIRED.
- */
+/** The stateful synchronization of pair `pairId` as of `now` (SetsAt.pairStatefulSyncOf). */
 export function pairStatefulSyncOf(
   state: ProjectionState,
   pairId: string,
   now: Date,
   options: EffectiveSetOptions = {},
 ): StatefulSyncStatusV1 {
-  const pair = state.pairs.get(pairId)?.facts;
-  const isActive =
-    pair !== undefined &&
-    activePairOf(state, pair.primarySerial)?.pairId === pairId &&
-    activePairOf(state, pair.secondarySerial)?.pairId === pairId;
-  if (!isActive) return { enabled: false, reason: 'NOT_PAIRED' };
-  return computeEffectiveSet(effectiveSetInputOf(state, pair.primarySerial, now, options)).statefulSync;
+  return setsAt(state, now, options).pairStatefulSyncOf(pairId);
 }
 
 /**

@@ -7,13 +7,7 @@ import type {
   StatefulSyncStatusV1,
 } from '#shared/contracts';
 import { changedFieldsOf, diffEffectiveSets, type PairFacts } from './effective-licenses.js';
-import {
-  effectiveSetOf,
-  pairStatefulSyncOf,
-  type EffectiveSetOptions,
-  type FoldedEvent,
-  type ProjectionState,
-} from './projection.js';
+import { setsAt, type EffectiveSetOptions, type FoldedEvent, type ProjectionState, type SetsAt } from './projection.js';
 
 /**
  * What the sync agent tells its subscribers after a batch, as a pure function of the batch's outcome and of what it
@@ -96,9 +90,10 @@ export function decidePublication(
   options: EffectiveSetOptions = {},
 ): Publication {
   const causeOf = causesBySerial(batch.folded);
+  const sets = setsAt(batch.state, now, options);
   return {
-    effectiveSets: effectiveSetChanges(batch.state, causeOf, published.sets, now, options),
-    statefulSync: statefulSyncChanges(batch, causeOf, published.statefulSync, now, options),
+    effectiveSets: effectiveSetChanges(sets, causeOf, published.sets, now),
+    statefulSync: statefulSyncChanges(batch, sets, causeOf, published.statefulSync, now),
   };
 }
 
@@ -141,15 +136,14 @@ function causesOf(events: readonly EventEnvelope[]): { cause: EventCauseV1; caus
 }
 
 function effectiveSetChanges(
-  state: ProjectionState,
+  sets: SetsAt,
   causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
   published: ReadonlyMap<string, PublishedSet>,
   now: Date,
-  options: EffectiveSetOptions,
 ): EffectiveSetChange[] {
   const changes: EffectiveSetChange[] = [];
   for (const [serial, events] of causeOf) {
-    const set = effectiveSetOf(state, serial, now, options);
+    const set = sets.effectiveSetOf(serial);
     if (set === null) continue; // not registered (yet): nothing to publish
     const previous = published.get(serial);
     const changedFields = changedFieldsOf(previous?.set ?? null, set);
@@ -177,16 +171,13 @@ function effectiveSetChanges(
 
 function statefulSyncChanges(
   { state, folded }: FoldedBatch,
+  sets: SetsAt,
   causeOf: ReadonlyMap<string, readonly EventEnvelope[]>,
   published: ReadonlyMap<string, PublishedStatefulSync>,
   now: Date,
-  options: EffectiveSetOptions,
 ): StatefulSyncChange[] {
   const positionOf = new Map(folded.map(({ event }, i) => [event, i]));
-  const statuses = touchedPairs(state, causeOf).map((pair) => ({
-    pair,
-    status: pairStatefulSyncOf(state, pair.pairId, now, options),
-  }));
+  const statuses = touchedPairs(state, causeOf).map((pair) => ({ pair, status: sets.pairStatefulSyncOf(pair.pairId) }));
   // Pairs that ended are announced first: off for the old pair before on for the pair that replaced it.
   statuses.sort((a, b) => Number(b.status.reason === 'NOT_PAIRED') - Number(a.status.reason === 'NOT_PAIRED'));
   const changes: StatefulSyncChange[] = [];

@@ -6,12 +6,7 @@ import {
   type StatefulSyncStatusV1,
 } from '#shared/contracts';
 import { isShareableSku, type PairFacts } from '../../domain/effective-licenses/effective-licenses.js';
-import {
-  activePairOf,
-  effectiveSetOf,
-  pairStatefulSyncOf,
-  type ProjectionState,
-} from '../../domain/effective-licenses/projection.js';
+import { activePairOf, setsAt, type ProjectionState } from '../../domain/effective-licenses/projection.js';
 
 /**
  * Failover readiness of a pair, as pure rules: the pair is ready when the Secondary's effective set holds a
@@ -142,9 +137,9 @@ export function assessFailoverReadiness(
   const pair = state.pairs.get(pairId)?.facts;
   if (pair === undefined) return null;
   const { now, warningWindowDays } = context;
-  const options = { warningWindowDays };
-  const primarySet = effectiveSetOf(state, pair.primarySerial, now, options);
-  const secondarySet = effectiveSetOf(state, pair.secondarySerial, now, options);
+  const sets = setsAt(state, now, { warningWindowDays });
+  const primarySet = sets.effectiveSetOf(pair.primarySerial);
+  const secondarySet = sets.effectiveSetOf(pair.secondarySerial);
   const supersededBy =
     pair.status !== 'associated'
       ? null
@@ -159,7 +154,7 @@ export function assessFailoverReadiness(
     secondarySerial: pair.secondarySerial,
     ready: isReady(gaps),
     checkedAt: now.toISOString(),
-    statefulSync: pairStatefulSyncOf(state, pairId, now, options),
+    statefulSync: sets.pairStatefulSyncOf(pairId),
     gaps,
   };
 }
