@@ -91,7 +91,12 @@ export interface DurableConsumerSpec {
  *   the batch (no server-side `backoff` list: the server would replace `ack_wait` with its first step);
  * - `max_deliver` bounded; a message that fails on its own is negatively acknowledged with a growing delay
  *   (1 s, 2 s, 4 s … capped at 60 s), about 15 minutes of retries in all;
- * - `max_ack_pending` bounds how many messages are in flight, and so this process's memory.
+ * - `max_ack_pending` bounds how many messages are in flight, and so this process's memory;
+ * - each pull request expires after 5 s (`pullExpiresMs`; nats.js's default is 30 s). An idle consumer pulls
+ *   again that often and hears a heartbeat every 2.5 s. After a reconnect, nats.js looks the consumer up before
+ *   it pulls again, and waits between half and one and a half expiries after a failed lookup. With 30 s, a
+ *   consumer that reconnected before JetStream answered (a cluster still electing its leaders after a restart)
+ *   applied nothing for 15–45 s.
  * A database outage does not burn deliveries: the batch is kept and retried in-process (see below).
  */
 export const CONSUMER_DEFAULTS = {
@@ -100,6 +105,7 @@ export const CONSUMER_DEFAULTS = {
   maxRetryDelayMs: 60_000,
   maxAckPending: 10_000,
   batchSize: 5_000,
+  pullExpiresMs: 5_000,
 } as const;
 
 /** The pauses while the database or the dead-letter stream is away: 200 ms doubling to 5 s. */
@@ -222,6 +228,7 @@ export class BatchingConsumer<T = EventEnvelope> {
       const consumer = await this.js.consumers.get(spec.stream, spec.durable);
       const messages = await consumer.consume({
         max_messages: this.batchSize,
+        expires: CONSUMER_DEFAULTS.pullExpiresMs,
         callback: (msg) => {
           this.queue.push(msg);
           this.decoder.kick();

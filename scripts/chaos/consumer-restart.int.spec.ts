@@ -1,0 +1,89 @@
+/**
+ * A durable consumer across a restart of the whole JetStream cluster: it must go on applying what is published once
+ * the cluster is back, without waiting out a pull request's expiry. nats.js looks the consumer up again after a
+ * reconnect, and after a failed lookup (the cluster still electing its leaders) waits between half and one and a
+ * half expiries: with its default of 30 s, the message below was applied 17.5–30.9 s after it was stored.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BatchingConsumer, CONSUMER_DEFAULTS, connectNats, ensureDurableConsumer } from '#shared';
+import { eventually } from '#shared/testing';
+import { ChaosBus } from './nats-bus.js';
+
+const SPEC = { stream: 'CONSUMER_RESTART', durable: 'consumer-restart' };
+
+describe('a durable consumer when the whole cluster restarts', () => {
+  let dir: string | undefined;
+  let bus: ChaosBus | undefined;
+  let nc: NatsConnection | undefined;
+  let consumer: BatchingConsumer<string> | undefined;
+
+  afterEach(async () => {
+    await consumer?.stop();
+    await nc?.close();
+    await bus?.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies what is published after the restart within two pull expiries', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'consumer-restart-'));
+    bus = await ChaosBus.start(dir, 'cluster');
+    nc = await connectNats(bus.urls, 'consumer-restart');
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc, { timeout: 5_000 });
+    await eventually(
+      async () => {
+        await jsm.streams.add({
+          name: SPEC.stream,
+          subjects: ['consumer-restart.>'],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          num_replicas: bus!.replicas,
+        });
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, description: 'the stream to be created' },
+    );
+    await ensureDurableConsumer(jsm, SPEC);
+    const applied: string[] = [];
+    consumer = new BatchingConsumer<string>(
+      js,
+      [SPEC],
+      async (batch) => {
+        applied.push(...batch);
+      },
+      undefined,
+      { decode: (msg) => ({ ok: true, value: new TextDecoder().decode(msg.data) }) },
+    );
+    await consumer.start();
+    // Published again while the cluster elects its leaders, under one message id.
+    const publish = (body: string) =>
+      eventually(
+        async () => {
+          await js.publish('consumer-restart.x', body, { msgID: body });
+          return true;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, description: `"${body}" to be stored` },
+      );
+    await publish('before');
+    await eventually(async () => applied.includes('before'), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      description: '"before" applied',
+    });
+
+    await bus.stopAll('SIGTERM');
+    await bus.startAll();
+    await publish('after');
+    await eventually(async () => applied.includes('after'), {
+      timeoutMs: CONSUMER_DEFAULTS.pullExpiresMs * 2,
+      intervalMs: 50,
+      description: '"after" applied within two pull expiries of being stored',
+    });
+    expect(applied).toEqual(['before', 'after']);
+  }, 120_000);
+});
