@@ -8,11 +8,11 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BatchingConsumer, CONSUMER_DEFAULTS, connectNats, ensureDurableConsumer } from '#shared';
 import { eventually } from '#shared/testing';
-import { ChaosBus } from './nats-bus.js';
+import { ChaosBus, publishUntilStored } from './nats-bus.js';
 
 const SPEC = { stream: 'CONSUMER_RESTART', durable: 'consumer-restart' };
 
@@ -35,19 +35,7 @@ describe('a durable consumer when the whole cluster restarts', () => {
     nc = await connectNats(bus.urls, 'consumer-restart');
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc, { timeout: 5_000 });
-    await eventually(
-      async () => {
-        await jsm.streams.add({
-          name: SPEC.stream,
-          subjects: ['consumer-restart.>'],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          num_replicas: bus!.replicas,
-        });
-        return true;
-      },
-      { timeoutMs: 20_000, intervalMs: 250, description: 'the stream to be created' },
-    );
+    await bus.addStream(jsm, SPEC.stream, ['consumer-restart.>']);
     await ensureDurableConsumer(jsm, SPEC);
     const applied: string[] = [];
     consumer = new BatchingConsumer<string>(
@@ -60,15 +48,7 @@ describe('a durable consumer when the whole cluster restarts', () => {
       { decode: (msg) => ({ ok: true, value: new TextDecoder().decode(msg.data) }) },
     );
     await consumer.start();
-    // Published again while the cluster elects its leaders, under one message id.
-    const publish = (body: string) =>
-      eventually(
-        async () => {
-          await js.publish('consumer-restart.x', body, { msgID: body });
-          return true;
-        },
-        { timeoutMs: 60_000, intervalMs: 250, description: `"${body}" to be stored` },
-      );
+    const publish = (body: string) => publishUntilStored(js, 'consumer-restart.x', body, body);
     await publish('before');
     await eventually(async () => applied.includes('before'), {
       timeoutMs: 10_000,

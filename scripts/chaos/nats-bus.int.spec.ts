@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventually } from '#shared/testing';
-import { ChaosBus, type BusMode } from './nats-bus.js';
+import { ChaosBus, publishUntilStored, type BusMode } from './nats-bus.js';
 
 const STREAM = 'CHAOS_BUS_TEST';
 
@@ -32,34 +32,13 @@ describe('the chaos bus', () => {
     dir = await mkdtemp(join(tmpdir(), 'chaos-bus-'));
     bus = await ChaosBus.start(dir, mode);
     nc = await connect({ servers: bus.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const jsm = await jetstreamManager(nc);
-    await eventually(
-      async () => {
-        await jsm.streams.add({
-          name: STREAM,
-          subjects: ['chaos.bus.>'],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          num_replicas: bus!.replicas,
-        });
-        return true;
-      },
-      { timeoutMs: 20_000, intervalMs: 250, description: 'the stream to be created' },
-    );
+    await bus.addStream(await jetstreamManager(nc), STREAM, ['chaos.bus.>']);
     const js = jetstream(nc, { timeout: 5_000 });
     let next = 0;
     return {
       // Each message under its own id, published again while the cluster elects a new leader.
       publish: async (n) => {
-        for (let i = 0; i < n; i++, next++) {
-          await eventually(
-            async () => {
-              await js.publish(`chaos.bus.${next}`, 'x', { msgID: `m${next}` });
-              return true;
-            },
-            { timeoutMs: 30_000, intervalMs: 250, description: `message ${next} to be stored` },
-          );
-        }
+        for (let i = 0; i < n; i++, next++) await publishUntilStored(js, `chaos.bus.${next}`, 'x', `m${next}`);
       },
       // Every replica of the stream current again (a restarted node has caught up), so one more faulty node still
       // leaves a quorum of two healthy ones.

@@ -9,8 +9,9 @@
  */
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { eventually } from '#shared/testing';
 import { ManagedProcess, freePort } from '#shared/tools';
 
 export const NATS_BINARY = process.env.CHAOS_NATS_BIN ?? '/usr/sbin/nats-server';
@@ -261,9 +262,37 @@ export class ChaosBus {
     }
   }
 
+  /** Creates a file-backed stream with limits retention on `subjects`, on every node, trying again while leaders are elected. */
+  async addStream(jsm: JetStreamManager, name: string, subjects: string[]): Promise<void> {
+    await eventually(
+      async () => {
+        await jsm.streams.add({
+          name,
+          subjects,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          num_replicas: this.replicas,
+        });
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, description: `the stream ${name} to be created` },
+    );
+  }
+
   /** Stops every node (the caller removes the directory). */
   async dispose(): Promise<void> {
     await this.stopAll('SIGKILL').catch(() => undefined);
     process.removeListener('exit', this.killOnExit);
   }
+}
+
+/** Publishes `body` under the message id `msgID`, again while the bus elects its leaders, until it is stored once. */
+export async function publishUntilStored(js: JetStreamClient, subject: string, body: string, msgID: string): Promise<void> {
+  await eventually(
+    async () => {
+      await js.publish(subject, body, { msgID });
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, description: `message ${msgID} to be stored` },
+  );
 }
