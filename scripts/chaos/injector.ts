@@ -10,9 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from '#shared';
 import type { BusNames, EventEnvelope } from '#shared/contracts';
-import { developmentSigningKey, publishCopy } from '#shared/testing';
+import { developmentSigningKey, publishCopy, publishSignedEnvelope } from '#shared/testing';
 import type { Random } from './load.js';
 
 export interface InjectionCounts {
@@ -91,16 +90,10 @@ export class Injector {
         // Consumers apply only events signed by their producer: a duplicate keeps its bytes and signature, a
         // stale copy (a new event id) is signed again with the producer's development key, as its relay would.
         if (stale) {
-          const headers = natsHeaders();
-          headers.set('Chaos-Injected', 'stale');
-          const signed = signEvent(
-            { ...envelope, eventId: randomUUID() } as EventEnvelope,
-            msg.subject,
-            developmentSigningKey(source),
-          );
-          headers.set(EVENT_KEY_ID_HEADER, signed.keyId);
-          headers.set(EVENT_SIGNATURE_HEADER, signed.signature);
-          await this.js.publish(msg.subject, signed.body, { msgID: randomUUID(), headers });
+          const copy = { ...envelope, eventId: randomUUID() } as EventEnvelope;
+          await publishSignedEnvelope(this.js, this.names, copy, developmentSigningKey(source), copy.eventId, {
+            'Chaos-Injected': 'stale',
+          });
         } else {
           await publishCopy(this.js, msg, { 'Chaos-Injected': 'duplicate' });
         }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { busNames, type BusNames, type EventEnvelope } from '../contracts/index.js';
 import {
   EVENT_KEY_ID_HEADER,
@@ -66,17 +66,21 @@ export function publishEnvelope(
   return js.publish(names.subjectOf(envelope), JSON.stringify(envelope), { msgID: msgId });
 }
 
-/** Publishes an envelope signed with `key`, exactly as a producer's relay does; `msgId` defaults to the event id. */
+/**
+ * Publishes an envelope signed with `key`, exactly as a producer's relay does; `msgId` defaults to the event id.
+ * `extra` headers are added (the chaos injector marks its copies).
+ */
 export function publishSignedEnvelope(
   js: JetStreamClient,
   names: BusNames,
   envelope: EventEnvelope,
   key: EventSigningKey,
   msgId: string = envelope.eventId,
+  extra: Record<string, string> = {},
 ): Promise<PubAck> {
   const subject = names.subjectOf(envelope);
   const { body, keyId, signature } = signEvent(envelope, subject, key);
-  const h = headers();
+  const h = headersWith(extra);
   h.set(EVENT_KEY_ID_HEADER, keyId);
   h.set(EVENT_SIGNATURE_HEADER, signature);
   return js.publish(subject, body, { msgID: msgId, headers: h });
@@ -88,11 +92,16 @@ export function publishSignedEnvelope(
  * verifying consumer accepts it. `extra` headers are added (the chaos injector marks its copies).
  */
 export function publishCopy(js: JetStreamClient, message: StoredMsg, extra: Record<string, string> = {}): Promise<PubAck> {
-  const h = headers();
-  for (const [name, value] of Object.entries(extra)) h.set(name, value);
+  const h = headersWith(extra);
   for (const name of [EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER]) {
     const value = message.header?.get(name);
     if (value) h.set(name, value);
   }
   return js.publish(message.subject, message.data, { msgID: randomUUID(), headers: h });
+}
+
+function headersWith(extra: Record<string, string>): MsgHdrs {
+  const h = headers();
+  for (const [name, value] of Object.entries(extra)) h.set(name, value);
+  return h;
 }
