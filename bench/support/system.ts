@@ -168,7 +168,9 @@ export async function projectorTotals(system: RunningSystem): Promise<ProjectorT
   if (status !== 200) throw new Error(`the sync agent's /metrics answered ${status}`);
   const value = (series: string) => {
     const line = body.split('\n').find((l) => l.includes(`${series}{`) && l.includes('consumer="sync-agent"'));
-    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    // The system is stocked before any run, so the projector has committed batches: a missing series is an error.
+    if (line === undefined) throw new Error(`the sync agent's /metrics has no ${series} of its consumer "sync-agent"`);
+    return Number(line.slice(line.lastIndexOf(' ') + 1));
   };
   return {
     batches: value('consumer_batch_duration_seconds_count'),
