@@ -21,6 +21,7 @@ import {
   countFaults,
   faultPlan,
   faultsPerRound,
+  type ConvergencePhases,
   type DownWindow,
   type Fault,
   type FaultCounts,
@@ -114,6 +115,8 @@ export interface RequestCounts {
 export interface FaultSummary {
   readonly label: string;
   readonly convergeMs: number | null;
+  /** Of convergeMs: until every service was healthy, the probe grant acknowledged, its event on the stream. */
+  readonly convergePhasesMs: { readonly healthy: number; readonly acknowledged: number; readonly stored: number | null } | null;
   /**
    * Answers to requests made while a dependency was down: 503 problem+json; a normal answer (the request raced
    * the outage, or needed only what was up); any other server error (a failed check).
@@ -295,7 +298,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // The nemesis needs converge(), which revives what the nemesis did not kill: a late-bound reference.
     const crashes: { revive: () => void } = { revive: () => undefined };
-    const converge = async (timeoutMs: number) => {
+    const converge = async (timeoutMs: number): Promise<ConvergencePhases> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         crashes.revive();
@@ -307,6 +310,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await sleep(200);
         }
       }
+      const healthyAt = Date.now();
       let licenseId: string | undefined;
       while (!licenseId) {
         if (Date.now() >= deadline) throw new Error('the probe grant was never acknowledged');
@@ -314,11 +318,37 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (reply.outcome === 'ok') licenseId = (reply.body as { licenseId: string }).licenseId;
         else await sleep(250);
       }
+      const acknowledgedAt = Date.now();
+      const applied = { done: false };
+      const stored = storedAtOf(licenseId, () => applied.done || Date.now() >= deadline);
       for (;;) {
         const reply = await request(http, urls['sync-agent'], 'GET', `/products/${probeEntry.product.serial}/effective-licenses`);
         const set = reply.body as { licenses?: { sources: { licenseId: string }[] }[] } | null;
-        if (reply.outcome === 'ok' && set?.licenses?.some((l) => l.sources.some((s) => s.licenseId === licenseId))) return;
-        if (Date.now() >= deadline) throw new Error(`the probe license ${licenseId} did not reach the sync agent`);
+        if (reply.outcome === 'ok' && set?.licenses?.some((l) => l.sources.some((s) => s.licenseId === licenseId))) break;
+        if (Date.now() >= deadline) {
+          applied.done = true;
+          throw new Error(`the probe license ${licenseId} did not reach the sync agent`);
+        }
+        await sleep(100);
+      }
+      const appliedAt = Date.now();
+      applied.done = true;
+      return { healthyAt, acknowledgedAt, storedAt: await stored, appliedAt };
+    };
+    // When the probe's license event was stored on the licensing stream (JetStream's timestamp), or null if it was not
+    // seen there before `over()`: the probe product's subject carries only the probe's grants.
+    const probeSubject = names.subjectsOfType('EntitlementChanged').replace(/\*$/, probeEntry.product.serial);
+    const storedAtOf = async (licenseId: string, over: () => boolean): Promise<number | null> => {
+      for (;;) {
+        const last = over(); // once applied, the event is on the stream: one more look finds it
+        try {
+          const message = await (await jsm()).streams.getMessage(names.stream('licensing'), { last_by_subj: probeSubject });
+          const event = message?.json<{ data: { license: { licenseId: string } } }>();
+          if (message && event?.data.license.licenseId === licenseId) return message.time.getTime();
+        } catch {
+          // JetStream not answering yet: ask again
+        }
+        if (last) return null;
         await sleep(100);
       }
     };
@@ -587,6 +617,7 @@ function buildReport(input: ReportInput): ChaosReport {
     return {
       label: record.label,
       convergeMs: record.convergeMs,
+      convergePhasesMs: record.convergePhasesMs ?? null,
       whileDown,
       detail: record.detail ?? null,
       error: record.error ?? null,
@@ -713,12 +744,27 @@ export function formatReport(report: ChaosReport): string {
     ['quiet after', `${(report.quietMs / 1000).toFixed(1)} s`],
   ];
   for (const [k, v] of rows) lines.push(`${k.padEnd(20)}${v}`);
-  lines.push('', `${'fault'.padEnd(34)}${pad('converged after', 16)}  while down`);
+  const steps = ['healthy', 'granted', 'relayed', 'applied'].map((step) => pad(step, 9)).join('');
+  lines.push('', `${'fault'.padEnd(34)}${pad('converged after', 16)}${steps}  while down`);
+  const seconds = (ms: number | null) => pad(ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`, 9);
   for (const f of report.faults) {
     const converged = f.convergeMs === null ? 'never' : `${(f.convergeMs / 1000).toFixed(1)} s`;
+    // Each step on its own: every service healthy, the probe grant acknowledged, its event stored on the licensing
+    // stream (the relay's part; '?' when the stream was not seen holding it), then applied by the sync agent.
+    const p = f.convergeMs === null ? null : f.convergePhasesMs;
+    const split = p
+      ? [
+          p.healthy,
+          p.acknowledged - p.healthy,
+          p.stored === null ? null : p.stored - p.acknowledged,
+          p.stored === null ? null : f.convergeMs! - p.stored,
+        ]
+          .map(seconds)
+          .join('')
+      : pad('', 36);
     const d = f.whileDown;
     const down = d ? `${d.problem503}× 503 problem+json, ${d.answered} answered, ${d.otherServerError} other 5xx` : '';
-    lines.push(`${f.label.padEnd(34)}${pad(converged, 16)}  ${down}${f.error ? `  ! ${f.error}` : ''}`);
+    lines.push(`${f.label.padEnd(34)}${pad(converged, 16)}${split}  ${down}${f.error ? `  ! ${f.error}` : ''}`);
     if (f.detail) lines.push(`  └ ${f.detail}`);
   }
   lines.push('', `${'nemesis'.padEnd(20)}${describeCounts(report.faultCounts)}`);

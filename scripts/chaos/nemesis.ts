@@ -128,6 +128,8 @@ export interface FaultRecord {
   restoredAt: number | null;
   /** Milliseconds from restoredAt until the system had converged again; null if it did not. */
   convergeMs: number | null;
+  /** Of convergeMs: until every service was healthy, the probe grant acknowledged, its event on the stream. */
+  convergePhasesMs?: { healthy: number; acknowledged: number; stored: number | null };
   /** While the dependency (or node) was down: what requests made then are judged against. */
   window?: DownWindow;
   /** What the fault did that the label does not say (e.g. how many acknowledged messages a power loss took). */
@@ -139,13 +141,25 @@ export interface FaultRecord {
   logTail?: string;
 }
 
+/** The instants (Date.now()) a convergence passed its steps, up to the fresh write applied, where it ends. */
+export interface ConvergencePhases {
+  readonly healthyAt: number;
+  readonly acknowledgedAt: number;
+  /** When the write's event was stored on its stream (null when the convergence did not see it there). */
+  readonly storedAt: number | null;
+  readonly appliedAt: number;
+}
+
 export interface NemesisDeps {
   readonly system: RunningSystem;
   readonly bus: ChaosBus;
   readonly postgres: PrivatePostgres;
   readonly random: Random;
-  /** Waits until the system is healthy and a fresh write has reached the sync agent; throws after `timeoutMs`. */
-  readonly converge: (timeoutMs: number) => Promise<void>;
+  /**
+   * Waits until the system is healthy and a fresh write has reached the sync agent; throws after `timeoutMs`.
+   * Says when (Date.now()) every service was healthy and when the fresh write was acknowledged.
+   */
+  readonly converge: (timeoutMs: number) => Promise<ConvergencePhases>;
   /** Each stream's last sequence now, or null when JetStream does not answer. */
   readonly lastSequences: () => Promise<Record<string, number> | null>;
   readonly log: (line: string) => void;
@@ -339,8 +353,14 @@ export class Nemesis {
       return record;
     }
     try {
-      await this.deps.converge(this.deps.convergeTimeoutMs);
-      record.convergeMs = Date.now() - (record.restoredAt ?? record.at);
+      const phases = await this.deps.converge(this.deps.convergeTimeoutMs);
+      const from = record.restoredAt ?? record.at;
+      record.convergeMs = phases.appliedAt - from;
+      record.convergePhasesMs = {
+        healthy: phases.healthyAt - from,
+        acknowledged: phases.acknowledgedAt - from,
+        stored: phases.storedAt === null ? null : phases.storedAt - from,
+      };
       log(`    converged ${(record.convergeMs / 1000).toFixed(1)} s after ${record.label}`);
     } catch (error) {
       record.error = `${record.error ? `${record.error}; ` : ''}did not converge: ${(error as Error).message.split('\n')[0]}`;
