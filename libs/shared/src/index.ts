@@ -20,6 +20,7 @@ export * from './dead-letters/dead-letters.controller.js';
 export * from './database/database.module.js';
 export * from './messaging/request-reply.js';
 export * from './messaging/published-stream.js';
+export * from './messaging/pub-ack-publisher.js';
 export * from './observability/metrics.js';
 export * from './runtime/service.module.js';
 export * from './runtime/service-lifecycle.js';

@@ -284,8 +284,8 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
         batchSize: 3,
         pollIntervalMs: 100,
         publisher: {
-          publishAll: (messages, timeoutMs) =>
-            natsDown ? Promise.reject(new Error('NATS is down')) : real.publishAll(messages, timeoutMs),
+          publishAll: (messages, limits) =>
+            natsDown ? Promise.reject(new Error('NATS is down')) : real.publishAll(messages, limits),
         },
         observer: { ...observer, backlog: (n) => backlog.push(n), leader: (l) => leader.push(l) },
       });

@@ -29,7 +29,7 @@ import {
   type PrivateNatsServer,
   type TestEventStore,
 } from '../testing/index.js';
-import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+import { OutboxRelay, RELAY_JETSTREAM_SILENCE_MS, type OutboxRelayOptions } from './outbox-relay.js';
 
 const context = {
   occurredAt: new Date('2025-03-01T12:00:00.000Z'),
@@ -84,7 +84,7 @@ describe('OutboxRelay when JetStream loses what it acknowledged', () => {
       publisher: new PubAckPublisher(bus.nc),
       names,
       signer,
-      stream: publishedStream(bus.jsm, stream, bus.nc),
+      stream: publishedStream(bus.nc, stream, RELAY_JETSTREAM_SILENCE_MS),
       auditIntervalMs,
       pollIntervalMs: 100,
       observer: {

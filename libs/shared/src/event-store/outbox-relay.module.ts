@@ -18,7 +18,7 @@ import {
   type ServiceLog,
 } from '../runtime/service.module.js';
 import { EventStore } from './event-store.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, RELAY_JETSTREAM_SILENCE_MS } from './outbox-relay.js';
 
 /**
  * Publishes what the service commits: the OutboxRelay reads the event store in commit order and publishes each
@@ -61,7 +61,7 @@ export class EventPublishing {
       publisher: new PubAckPublisher(bus.nats, config.nats.inboxPrefix),
       names,
       signer: this.keys.signing,
-      stream: publishedStream(bus.jsm, stream, bus.nats),
+      stream: publishedStream(bus.nats, stream, RELAY_JETSTREAM_SILENCE_MS),
       appended: this.eventStore.appended,
       observer: {
         published: (n) => metrics.eventsPublished.inc(n),

@@ -115,10 +115,22 @@ function isAfter(a: Pick<Position, 'transaction_id' | 'global_position'>, b: Pos
  * doubling while the wait goes on (a long transaction elsewhere) up to 200 ms, back to 5 ms after a publish.
  */
 const HELD_BACK_RETRY_MS = { first: 5, max: 200 } as const;
-/** How long the relay waits for a PubAck before it counts the round as failed. */
+/** How long the relay waits for a round's PubAcks before it counts the round as failed. */
 export const RELAY_PUBLISH_TIMEOUT_MS = 5000;
-/** The longest pause between two attempts of a failed round (the backoff doubles from 100 ms up to this). */
-export const RELAY_MAX_BACKOFF_MS = 5000;
+/**
+ * How long the relay waits for JetStream to say anything: the first PubAck of a round (and each next one), or the
+ * answer to a question about its stream (the audit). JetStream answers within milliseconds when it can; one that says
+ * nothing for a second is not storing the round (a cluster still electing its leaders after a restart), and asking
+ * again goes through as soon as it can. Waiting out RELAY_PUBLISH_TIMEOUT_MS, or the connection's 5 s for the audit,
+ * left the relay stalled for 5–10 s after the cluster was back.
+ */
+export const RELAY_JETSTREAM_SILENCE_MS = 1000;
+/**
+ * The longest pause between two attempts of a failed round (the backoff doubles from 100 ms up to this). A failed
+ * attempt is also how the relay finds JetStream back, so with RELAY_JETSTREAM_SILENCE_MS this bounds how long after
+ * its stream answers again the relay publishes on: 3 s (it was 10 s with a 5 s cap and 5 s timeouts).
+ */
+export const RELAY_MAX_BACKOFF_MS = 2000;
 const RELAY_POLL_INTERVAL_MS = 1000;
 /**
  * The relay's retry horizon: while PostgreSQL and NATS answer, an event whose PubAck did not arrive is
@@ -360,7 +372,7 @@ export class OutboxRelay {
           headers: { [EVENT_KEY_ID_HEADER]: signed.keyId, [EVENT_SIGNATURE_HEADER]: signed.signature },
         };
       }),
-      RELAY_PUBLISH_TIMEOUT_MS,
+      { timeoutMs: RELAY_PUBLISH_TIMEOUT_MS, silenceMs: RELAY_JETSTREAM_SILENCE_MS },
     );
     // A stream that stores a new message at or below a sequence it acknowledged before has gone back: it lost
     // its tail since (a restart after a power loss, a re-created stream). What it held ends just below.

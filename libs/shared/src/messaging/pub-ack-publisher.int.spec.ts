@@ -48,10 +48,48 @@ describe('PubAckPublisher', () => {
     });
   });
 
+  describe('when what takes the subject does not answer', () => {
+    it('gives up after the silence limit, not the whole timeout', async () => {
+      const silent = nc.subscribe(`${names.namespace}.silent.>`, { callback: () => undefined });
+      try {
+        await expect(
+          publisher.publishAll([{ subject: `${names.namespace}.silent.x`, data: '{}', msgId: 'unanswered' }], {
+            timeoutMs: 60_000,
+            silenceMs: 300,
+          }),
+        ).rejects.toThrow('1 of 1 PubAcks missing after 300 ms without one');
+      } finally {
+        silent.unsubscribe();
+      }
+    });
+
+    it('waits on while PubAcks keep coming, each within the silence limit', async () => {
+      // A stand-in stream that stores each message 150 ms after the one before: 750 ms for five, past a 400 ms limit.
+      let received = 0;
+      const slow = nc.subscribe(`${names.namespace}.slow.>`, {
+        callback: (_error, msg) => {
+          const seq = ++received;
+          setTimeout(() => msg.respond(JSON.stringify({ stream: 'SLOW', seq })), 150 * seq);
+        },
+      });
+      try {
+        const messages = Array.from({ length: 5 }, (_, i) => ({
+          subject: `${names.namespace}.slow.x`,
+          data: '{}',
+          msgId: `s${i}`,
+        }));
+        const acks = await publisher.publishAll(messages, { timeoutMs: 60_000, silenceMs: 400 });
+        expect(acks.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+      } finally {
+        slow.unsubscribe();
+      }
+    });
+  });
+
   describe('when no stream takes the subject', () => {
     it('rejects the batch instead of counting it as stored', async () => {
       await expect(
-        publisher.publishAll([{ subject: `${names.namespace}.nowhere.x`, data: '{}', msgId: 'lost' }], 2_000),
+        publisher.publishAll([{ subject: `${names.namespace}.nowhere.x`, data: '{}', msgId: 'lost' }], { timeoutMs: 2_000 }),
       ).rejects.toThrow(/no JetStream stream answered|PubAcks missing/);
     });
   });

@@ -27,6 +27,19 @@ interface Batch {
   remaining: number;
   readonly acks: StoredAck[];
   readonly settle: (error?: Error) => void;
+  /** Called on each PubAck that stores a message: the batch is still being answered. */
+  readonly answered: () => void;
+}
+
+/** How long a batch may wait for its PubAcks: in all, and without any arriving. */
+export interface PubAckLimits {
+  /** The whole batch (default 5 s). */
+  readonly timeoutMs?: number;
+  /**
+   * Without a single PubAck (default: timeoutMs): a stream that answers nothing for this long is not storing the batch
+   * (a cluster still electing its leaders after a restart), and the caller had better publish again than wait.
+   */
+  readonly silenceMs?: number;
 }
 
 /**
@@ -51,24 +64,31 @@ export class PubAckPublisher {
     this.inbox = createInbox(inboxPrefix);
   }
 
-  /** Publishes every message and waits for all their PubAcks (or throws); the acks come in the messages' order. */
-  async publishAll(messages: readonly OutgoingMessage[], timeoutMs = 5_000): Promise<StoredAck[]> {
+  /**
+   * Publishes every message and waits for all their PubAcks (or throws when `limits` pass); the acks come in the
+   * messages' order.
+   */
+  async publishAll(messages: readonly OutgoingMessage[], limits: PubAckLimits = {}): Promise<StoredAck[]> {
     if (messages.length === 0) return [];
+    const timeoutMs = limits.timeoutMs ?? 5_000;
+    const silenceMs = Math.min(limits.silenceMs ?? timeoutMs, timeoutMs);
     this.subscription ??= this.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.onReply(msg) });
     const replies: string[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let silence: NodeJS.Timeout | undefined;
     const acks: StoredAck[] = new Array<StoredAck>(messages.length);
     try {
       await new Promise<void>((resolve, reject) => {
+        const missing = (after: string) => () =>
+          batch.settle(new Error(`${batch.remaining} of ${messages.length} PubAcks missing ${after}`));
         const batch: Batch = {
           remaining: messages.length,
           acks,
           settle: (error) => (error ? reject(error) : resolve()),
+          answered: () => silence?.refresh(),
         };
-        timer = setTimeout(
-          () => batch.settle(new Error(`${batch.remaining} of ${messages.length} PubAcks missing after ${timeoutMs} ms`)),
-          timeoutMs,
-        );
+        timer = setTimeout(missing(`after ${timeoutMs} ms`), timeoutMs);
+        if (silenceMs < timeoutMs) silence = setTimeout(missing(`after ${silenceMs} ms without one`), silenceMs);
         for (const [index, message] of messages.entries()) {
           const reply = `${this.inbox}.${(this.next++).toString(36)}`;
           replies.push(reply);
@@ -81,6 +101,7 @@ export class PubAckPublisher {
       });
     } finally {
       clearTimeout(timer);
+      clearTimeout(silence);
       for (const reply of replies) this.waiting.delete(reply);
     }
     return acks;
@@ -114,5 +135,6 @@ export class PubAckPublisher {
     }
     batch.acks[index] = { seq: ack.seq, duplicate: ack.duplicate === true };
     if (--batch.remaining === 0) batch.settle();
+    else batch.answered();
   }
 }

@@ -5,7 +5,7 @@ import { DEFAULT_STREAM_MAX_BYTES } from '../config/service-config.js';
 
 /**
  * JetStream's `Nats-Msg-Id` de-duplication window. It must exceed the relay's retry horizon
- * (RELAY_RETRY_HORIZON_MS, about 11 s) so every copy a live relay makes is dropped; copies made after a longer
+ * (RELAY_RETRY_HORIZON_MS, 8 s) so every copy a live relay makes is dropped; copies made after a longer
  * outage, or by `npm run republish`, are absorbed by the consumers' inboxes instead. Two minutes keeps the
  * server's id table small (it holds every id published within the window).
  */
