@@ -5,34 +5,25 @@
  * half expiries: with its default of 30 s, the message below was applied 17.5–30.9 s after it was stored.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { BatchingConsumer, CONSUMER_DEFAULTS, connectNats, ensureDurableConsumer } from '#shared';
+import { BatchingConsumer, CONSUMER_DEFAULTS, ensureDurableConsumer } from '#shared';
 import { eventually } from '#shared/testing';
-import { ChaosBus, publishUntilStored } from './nats-bus.js';
+import { publishUntilStored, startScratchBus, type ScratchBus } from './nats-bus.js';
 
 const SPEC = { stream: 'CONSUMER_RESTART', durable: 'consumer-restart' };
 
 describe('a durable consumer when the whole cluster restarts', () => {
-  let dir: string | undefined;
-  let bus: ChaosBus | undefined;
-  let nc: NatsConnection | undefined;
+  let scratch: ScratchBus | undefined;
   let consumer: BatchingConsumer<string> | undefined;
 
   afterEach(async () => {
     await consumer?.stop();
-    await nc?.close();
-    await bus?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await scratch?.dispose();
   });
 
   it('applies what is published after the restart within two pull expiries', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'consumer-restart-'));
-    bus = await ChaosBus.start(dir, 'cluster');
-    nc = await connectNats(bus.urls, 'consumer-restart');
+    scratch = await startScratchBus('consumer-restart', 'cluster');
+    const { bus, nc } = scratch;
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc, { timeout: 5_000 });
     await bus.addStream(jsm, SPEC.stream, ['consumer-restart.>']);

@@ -4,34 +4,30 @@
  * is killed or is paused.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventually } from '#shared/testing';
-import { ChaosBus, publishUntilStored, type BusMode } from './nats-bus.js';
+import { publishUntilStored, startScratchBus, type BusMode, type ChaosBus, type ScratchBus } from './nats-bus.js';
 
 const STREAM = 'CHAOS_BUS_TEST';
 
 describe('the chaos bus', () => {
-  let dir: string | undefined;
+  let scratch: ScratchBus | undefined;
   let bus: ChaosBus | undefined;
   let nc: NatsConnection | undefined;
 
   afterEach(async () => {
-    await nc?.close();
-    await bus?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    nc = bus = dir = undefined;
+    await scratch?.dispose();
+    scratch = bus = nc = undefined;
   });
 
   async function start(
     mode: BusMode,
   ): Promise<{ publish: (n: number) => Promise<void>; stored: () => Promise<number>; whole: () => Promise<void> }> {
-    dir = await mkdtemp(join(tmpdir(), 'chaos-bus-'));
-    bus = await ChaosBus.start(dir, mode);
-    nc = await connect({ servers: bus.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    scratch = await startScratchBus('chaos-bus', mode, (urls) =>
+      connect({ servers: urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 }),
+    );
+    ({ bus, nc } = scratch);
     await bus.addStream(await jetstreamManager(nc), STREAM, ['chaos.bus.>']);
     const js = jetstream(nc, { timeout: 5_000 });
     let next = 0;

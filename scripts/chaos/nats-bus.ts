@@ -7,10 +7,12 @@
  * Like the harness's single server before it, the nodes run without authorization: the repository's permissions
  * (deploy/nats/permissions.conf) name the production subjects, and a chaos run lives in its own bus namespace.
  */
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '#shared';
 import { eventually } from '#shared/testing';
 import { ManagedProcess, freePort } from '#shared/tools';
 
@@ -287,6 +289,42 @@ export class ChaosBus {
 }
 
 /** Publishes `body` under the message id `msgID`, again while the bus elects its leaders, until it is stored once. */
+/** A private bus in a temporary directory of its own and a client connected to it, for one test. */
+export interface ScratchBus {
+  readonly bus: ChaosBus;
+  readonly nc: NatsConnection;
+  /** Closes the client, stops every node and removes the directory. */
+  dispose(): Promise<void>;
+}
+
+/** Starts a ScratchBus: `label` names its directory and the client, which connects as the services do unless told. */
+export async function startScratchBus(
+  label: string,
+  mode: BusMode,
+  connectTo: (urls: string[]) => Promise<NatsConnection> = (urls) => connectNats(urls, label),
+): Promise<ScratchBus> {
+  const dir = await mkdtemp(join(tmpdir(), `${label}-`));
+  let bus: ChaosBus | undefined;
+  try {
+    bus = await ChaosBus.start(dir, mode);
+    const started = bus;
+    const nc = await connectTo(bus.urls);
+    return {
+      bus,
+      nc,
+      async dispose() {
+        await nc.close().catch(() => undefined);
+        await started.dispose();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await bus?.dispose();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
 export async function publishUntilStored(js: JetStreamClient, subject: string, body: string, msgID: string): Promise<void> {
   await eventually(
     async () => {

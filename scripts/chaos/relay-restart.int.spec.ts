@@ -6,44 +6,34 @@
  * the PubAcks and pauses growing to 5 s, 0.3–4.5 s, and up to 10 s when the election takes longer.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import {
   OutboxRelay,
   PubAckPublisher,
   RELAY_JETSTREAM_SILENCE_MS,
   RELAY_MAX_BACKOFF_MS,
   busNames,
-  connectNats,
   publishedStream,
 } from '#shared';
 import { createTestEventStore, eventually, sampleEvent, testBusNamespace, type TestEventStore } from '#shared/testing';
-import { ChaosBus } from './nats-bus.js';
+import { startScratchBus, type ScratchBus } from './nats-bus.js';
 
 const context = { occurredAt: new Date('2026-01-01T00:00:00.000Z'), metadata: { correlationId: null, causationId: null } };
 
 describe('the outbox relay when the whole cluster restarts', () => {
-  let dir: string | undefined;
-  let bus: ChaosBus | undefined;
-  let nc: NatsConnection | undefined;
+  let scratch: ScratchBus | undefined;
   let fixture: TestEventStore | undefined;
   let relay: OutboxRelay | undefined;
 
   afterEach(async () => {
     await relay?.stop();
     await fixture?.dispose();
-    await nc?.close();
-    await bus?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await scratch?.dispose();
   });
 
   it('publishes what is committed during the restart within seconds of its stream answering again', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-restart-'));
-    bus = await ChaosBus.start(dir, 'cluster');
-    nc = await connectNats(bus.urls, 'relay-restart');
+    scratch = await startScratchBus('relay-restart', 'cluster');
+    const { bus, nc } = scratch;
     const names = busNames(testBusNamespace('relay-restart'));
     const stream = names.stream('pairing');
     await bus.addStream(await jetstreamManager(nc), stream, [names.allSubjects('pairing')]);
