@@ -288,7 +288,6 @@ export class ChaosBus {
   }
 }
 
-/** Publishes `body` under the message id `msgID`, again while the bus elects its leaders, until it is stored once. */
 /** A private bus in a temporary directory of its own and a client connected to it, for one test. */
 export interface ScratchBus {
   readonly bus: ChaosBus;
@@ -325,6 +324,7 @@ export async function startScratchBus(
   }
 }
 
+/** Publishes `body` under the message id `msgID`, again while the bus elects its leaders, until it is stored once. */
 export async function publishUntilStored(js: JetStreamClient, subject: string, body: string, msgID: string): Promise<void> {
   await eventually(
     async () => {

@@ -157,7 +157,7 @@ export interface NemesisDeps {
   readonly random: Random;
   /**
    * Waits until the system is healthy and a fresh write has reached the sync agent; throws after `timeoutMs`.
-   * Says when (Date.now()) every service was healthy and when the fresh write was acknowledged.
+   * Says when it passed each step on the way.
    */
   readonly converge: (timeoutMs: number) => Promise<ConvergencePhases>;
   /** Each stream's last sequence now, or null when JetStream does not answer. */

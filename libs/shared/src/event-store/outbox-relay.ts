@@ -122,13 +122,13 @@ export const RELAY_PUBLISH_TIMEOUT_MS = 5000;
  * answer to a question about its stream (the audit). JetStream answers within milliseconds when it can; one that says
  * nothing for a second is not storing the round (a cluster still electing its leaders after a restart), and asking
  * again goes through as soon as it can. Waiting out RELAY_PUBLISH_TIMEOUT_MS, or the connection's 5 s for the audit,
- * left the relay stalled for 5–10 s after the cluster was back.
+ * could leave the relay waiting up to 10 s after its stream answered again (decisions §52).
  */
 export const RELAY_JETSTREAM_SILENCE_MS = 1000;
 /**
  * The longest pause between two attempts of a failed round (the backoff doubles from 100 ms up to this). A failed
  * attempt is also how the relay finds JetStream back, so with RELAY_JETSTREAM_SILENCE_MS this bounds how long after
- * its stream answers again the relay publishes on: 3 s (it was 10 s with a 5 s cap and 5 s timeouts).
+ * its stream answers again the relay publishes on: 3 s (up to 10 s with a 5 s cap and 5 s timeouts).
  */
 export const RELAY_MAX_BACKOFF_MS = 2000;
 const RELAY_POLL_INTERVAL_MS = 1000;

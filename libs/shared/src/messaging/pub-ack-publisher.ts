@@ -36,8 +36,9 @@ export interface PubAckLimits {
   /** The whole batch (default 5 s). */
   readonly timeoutMs?: number;
   /**
-   * Without a single PubAck (default: timeoutMs): a stream that answers nothing for this long is not storing the batch
-   * (a cluster still electing its leaders after a restart), and the caller had better publish again than wait.
+   * Without any PubAck arriving (default: timeoutMs; each PubAck starts it again): a stream that answers nothing for
+   * this long is not storing the batch (a cluster still electing its leaders after a restart), and the caller had
+   * better publish again than wait.
    */
   readonly silenceMs?: number;
 }
