@@ -46,10 +46,13 @@ async function commit(fixture: TestEventStore, streamId: string, events: Publish
 }
 
 function recorder() {
-  const record = { published: 0, failures: [] as Error[] };
+  const record = { published: 0, failures: [] as Error[], attempts: [] as number[] };
   const observer: RelayObserver = {
     published: (count) => (record.published += count),
-    failed: (error) => record.failures.push(error),
+    failed: (error, attempt) => {
+      record.failures.push(error);
+      record.attempts.push(attempt);
+    },
   };
   return { record, observer };
 }
@@ -294,6 +297,8 @@ describe('OutboxRelay (PostgreSQL → JetStream)', () => {
 
       // A full batch (3) read: the rest are counted, so the gauge says 7, not 3.
       await eventually(() => record.failures.length >= 2, { description: 'the relay failing to publish' });
+      // Counted in a row, so that the services can say the first failure and every tenth.
+      expect(record.attempts.slice(0, 2)).toEqual([1, 2]);
       expect(leader).toEqual([true]);
       expect(new Set(backlog)).toEqual(new Set([7]));
 

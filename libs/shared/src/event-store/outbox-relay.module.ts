@@ -7,6 +7,7 @@ import { PubAckPublisher } from '../messaging/pub-ack-publisher.js';
 import { publishedStream } from '../messaging/published-stream.js';
 import { ensureEventStream } from '../messaging/streams.js';
 import { ServiceMetrics } from '../observability/metrics.js';
+import { worthReporting } from '../runtime/retry.js';
 import { ServiceLifecycle, StartupPhase } from '../runtime/service-lifecycle.js';
 import {
   BUS_NAMES,
@@ -65,9 +66,10 @@ export class EventPublishing {
       appended: this.eventStore.appended,
       observer: {
         published: (n) => metrics.eventsPublished.inc(n),
-        failed: (e) => {
+        failed: (e, attempt) => {
           metrics.relayFailures.inc();
-          this.log.warn(`relay round failed, retrying: ${e.message}`);
+          // An outage fails a round every few seconds: its first failure and every tenth say so.
+          if (worthReporting(attempt)) this.log.warn(`relay round failed (${attempt} in a row), retrying: ${e.message}`);
         },
         lossDetected: (detail) => {
           metrics.streamLossDetected.inc();

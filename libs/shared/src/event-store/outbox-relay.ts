@@ -31,7 +31,8 @@ type RoundRow = Omit<EventRow, 'data'>;
 /** What the relay reports to metrics and health. */
 export interface RelayObserver {
   published(count: number): void;
-  failed(error: Error): void;
+  /** A round failed; `attempt` counts the failures in a row (1 after a success), as the backoff does. */
+  failed(error: Error, attempt: number): void;
   /** The stream holds less than the relay had published; it republishes from the event named in `detail`. */
   lossDetected?(detail: string): void;
   /** Events published again because the stream had lost them. */
@@ -295,9 +296,9 @@ export class OutboxRelay {
       const turn = await retry(() => this.turn(), {
         delayMs: doublingDelay(100, RELAY_MAX_BACKOFF_MS),
         stopped: () => !this.running,
-        onFailure: async (error) => {
+        onFailure: async (error, attempt) => {
           this.lastError = error as Error;
-          this.options.observer?.failed(error as Error);
+          this.options.observer?.failed(error as Error, attempt);
           await this.dropClientIfBroken();
           this.notified = false; // back off even while commits keep signalling
         },
