@@ -183,6 +183,19 @@ export interface ChaosReport {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs the whole chaos scenario and returns its report; the private servers and processes are gone afterwards. */
+/** A convergence whose services take longer than this to be ready logs what their /readyz said meanwhile. */
+const SLOW_TO_BE_READY_MS = 5_000;
+
+/** A /readyz answer other than 200, briefly: its status and the checks that failed (`postgres down, not started`). */
+function describeReadyz(reply: Reply): string {
+  if (reply.status === 0) return 'no answer';
+  const checks = (reply.body as { checks?: Record<string, string | boolean> } | null)?.checks ?? {};
+  const failed = Object.entries(checks).flatMap(([check, state]) =>
+    state === 'up' || state === true ? [] : [state === false ? `not ${check}` : `${check} ${String(state)}`],
+  );
+  return `${reply.status}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}`;
+}
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
   const random = new Random(options.seed);
@@ -299,16 +312,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The nemesis needs converge(), which revives what the nemesis did not kill: a late-bound reference.
     const crashes: { revive: () => void } = { revive: () => undefined };
     const converge = async (timeoutMs: number): Promise<ConvergencePhases> => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        crashes.revive();
-        try {
-          await sys.waitUntilHealthy(Math.max(1000, deadline - Date.now()));
-          break;
-        } catch (error) {
-          if (Date.now() >= deadline) throw error;
-          await sleep(200);
+      const startedAt = Date.now();
+      const deadline = startedAt + timeoutMs;
+      const readiness = watchReadiness();
+      try {
+        for (;;) {
+          crashes.revive();
+          try {
+            await sys.waitUntilHealthy(Math.max(1000, deadline - Date.now()));
+            break;
+          } catch (error) {
+            if (Date.now() >= deadline) throw error;
+            await sleep(200);
+          }
         }
+      } finally {
+        const unready = await readiness.stop();
+        if (Date.now() - startedAt > SLOW_TO_BE_READY_MS)
+          log(`    ready only after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; last answers: ${unready}`);
       }
       const healthyAt = Date.now();
       let licenseId: string | undefined;
@@ -334,6 +355,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const appliedAt = Date.now();
       applied.done = true;
       return { healthyAt, acknowledgedAt, storedAt: await stored, appliedAt };
+    };
+    /** Samples every service's /readyz until stopped; says the last answer other than 200 of each (its checks). */
+    const watchReadiness = () => {
+      const unready = new Map<ServiceName, string>();
+      let stopped = false;
+      const sampling = (async () => {
+        while (!stopped) {
+          await Promise.all(
+            SERVICES.map(async ({ name }) => {
+              const reply = await request(http, urls[name], 'GET', '/readyz');
+              if (reply.status !== 200) unready.set(name, describeReadyz(reply));
+            }),
+          );
+          await sleep(500);
+        }
+      })();
+      return {
+        async stop(): Promise<string> {
+          stopped = true;
+          await sampling;
+          return [...unready].map(([name, answer]) => `${name} ${answer}`).join('; ') || 'every /readyz 200 when sampled';
+        },
+      };
     };
     // When the probe's license event was stored on the licensing stream (JetStream's timestamp), or null if it was not
     // seen there before `over()`: the probe product's subject carries only the probe's grants.
