@@ -182,7 +182,6 @@ export interface ChaosReport {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs the whole chaos scenario and returns its report; the private servers and processes are gone afterwards. */
 /** A convergence whose services take longer than this to be ready logs what their /readyz said meanwhile. */
 const SLOW_TO_BE_READY_MS = 5_000;
 
@@ -196,6 +195,7 @@ function describeReadyz(reply: Reply): string {
   return `${reply.status}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}`;
 }
 
+/** Runs the whole chaos scenario and returns its report; the private servers and processes are gone afterwards. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
   const random = new Random(options.seed);
@@ -327,7 +327,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
         }
       } finally {
-        const unready = await readiness.stop();
+        const unready = readiness.stop();
         if (Date.now() - startedAt > SLOW_TO_BE_READY_MS)
           log(`    ready only after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; last answers: ${unready}`);
       }
@@ -356,25 +356,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       applied.done = true;
       return { healthyAt, acknowledgedAt, storedAt: await stored, appliedAt };
     };
-    /** Samples every service's /readyz until stopped; says the last answer other than 200 of each (its checks). */
+    /**
+     * Samples every service's /readyz until stopped, in the background; `stop` says at once the last answer other than
+     * 200 of each (which checks failed), without waiting for the sample in flight.
+     */
     const watchReadiness = () => {
       const unready = new Map<ServiceName, string>();
       let stopped = false;
-      const sampling = (async () => {
+      void (async () => {
         while (!stopped) {
           await Promise.all(
             SERVICES.map(async ({ name }) => {
               const reply = await request(http, urls[name], 'GET', '/readyz');
-              if (reply.status !== 200) unready.set(name, describeReadyz(reply));
+              if (reply.status !== 200 && !stopped) unready.set(name, describeReadyz(reply));
             }),
           );
           await sleep(500);
         }
       })();
       return {
-        async stop(): Promise<string> {
+        stop(): string {
           stopped = true;
-          await sampling;
           return [...unready].map(([name, answer]) => `${name} ${answer}`).join('; ') || 'every /readyz 200 when sampled';
         },
       };
