@@ -22,7 +22,7 @@ import type { BenchContext } from './context.js';
 import { consumerProgress, ensureSourceStreams, streamMessageCount, syncAgentDurables } from './infra.js';
 import { httpRequest, inParallel, postJson } from './http.js';
 import { startService, type RunningService } from './processes.js';
-import { SERVICES, schemaOf } from '#shared/tools';
+import { SERVICES, parsePrometheus, schemaOf, sumOf } from '#shared/tools';
 import { sleep } from './stats.js';
 
 export interface HaPair {
@@ -166,11 +166,12 @@ export interface ProjectorTotals {
 export async function projectorTotals(system: RunningSystem): Promise<ProjectorTotals> {
   const { status, body } = await httpRequest('GET', `${system.syncAgent.url}/metrics`);
   if (status !== 200) throw new Error(`the sync agent's /metrics answered ${status}`);
+  const samples = parsePrometheus(body);
   const value = (series: string) => {
-    const line = body.split('\n').find((l) => l.includes(`${series}{`) && l.includes('consumer="sync-agent"'));
+    const total = sumOf(samples, `ha_license_sync_${series}`, ['consumer="sync-agent"']);
     // The system is stocked before any run, so the projector has committed batches: a missing series is an error.
-    if (line === undefined) throw new Error(`the sync agent's /metrics has no ${series} of its consumer "sync-agent"`);
-    return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (total === null) throw new Error(`the sync agent's /metrics has no ${series} of its consumer "sync-agent"`);
+    return total;
   };
   return {
     batches: value('consumer_batch_duration_seconds_count'),

@@ -10,5 +10,6 @@ export { EVENT_KEY_ID_HEADER, EVENT_SIGNATURE_HEADER, signEvent } from './event-
 export * from './license-document/index.js';
 export { DEFAULT_STREAM_MAX_BYTES, loadServiceConfig } from './config/service-config.js';
 export * from './messaging/bus-users.js';
+export * from './observability/prometheus-text.js';
 export * from './processes/processes.js';
 export * from './processes/services.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parsePrometheus, sumOf } from './metrics.js';
+import { parsePrometheus, sumOf } from './prometheus-text.js';
 
 const TEXT = `# HELP ha_license_sync_consumer_events_total Events a consumer handled, by outcome
 # TYPE ha_license_sync_consumer_events_total counter
