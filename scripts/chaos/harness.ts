@@ -22,6 +22,7 @@ import {
   faultPlan,
   faultsPerRound,
   type ConvergencePhases,
+  type ConvergePhasesMs,
   type DownWindow,
   type Fault,
   type FaultCounts,
@@ -115,8 +116,7 @@ export interface RequestCounts {
 export interface FaultSummary {
   readonly label: string;
   readonly convergeMs: number | null;
-  /** Of convergeMs: until every service was healthy, the probe grant acknowledged, its event on the stream. */
-  readonly convergePhasesMs: { readonly healthy: number; readonly acknowledged: number; readonly stored: number | null } | null;
+  readonly convergePhasesMs: ConvergePhasesMs | null;
   /**
    * Answers to requests made while a dependency was down: 503 problem+json; a normal answer (the request raced
    * the outage, or needed only what was up); any other server error (a failed check).
@@ -185,14 +185,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A convergence whose services take longer than this to be ready logs what their /readyz said meanwhile. */
 const SLOW_TO_BE_READY_MS = 5_000;
 
-/** A /readyz answer other than 200, briefly: its status and the checks that failed (`postgres down, not started`). */
-function describeReadyz(reply: Reply): string {
-  if (reply.status === 0) return 'no answer';
-  const checks = (reply.body as { checks?: Record<string, string | boolean> } | null)?.checks ?? {};
+/** A /health answer other than 200, briefly: its status and the checks that failed (`503 (postgres down, not started)`). */
+function describeUnready(status: number, body: string): string {
+  if (status === 0) return 'no answer';
+  let checks: Record<string, string | boolean> = {};
+  try {
+    checks = (JSON.parse(body) as { checks?: Record<string, string | boolean> }).checks ?? {};
+  } catch {
+    // not the services' health report: the status says it
+  }
   const failed = Object.entries(checks).flatMap(([check, state]) =>
     state === 'up' || state === true ? [] : [state === false ? `not ${check}` : `${check} ${String(state)}`],
   );
-  return `${reply.status}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}`;
+  return `${status}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}`;
 }
 
 /** Runs the whole chaos scenario and returns its report; the private servers and processes are gone afterwards. */
@@ -314,12 +319,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const converge = async (timeoutMs: number): Promise<ConvergencePhases> => {
       const startedAt = Date.now();
       const deadline = startedAt + timeoutMs;
-      const readiness = watchReadiness();
+      // The last answer other than 200 of each service: what a slow wait for readiness says about itself.
+      const unready = new Map<string, string>();
+      const onUnready = (name: string, status: number, body: string) => unready.set(name, describeUnready(status, body));
       try {
         for (;;) {
           crashes.revive();
           try {
-            await sys.waitUntilHealthy(Math.max(1000, deadline - Date.now()));
+            await sys.waitUntilHealthy(Math.max(1000, deadline - Date.now()), onUnready);
             break;
           } catch (error) {
             if (Date.now() >= deadline) throw error;
@@ -327,9 +334,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
         }
       } finally {
-        const unready = readiness.stop();
-        if (Date.now() - startedAt > SLOW_TO_BE_READY_MS)
-          log(`    ready only after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; last answers: ${unready}`);
+        if (Date.now() - startedAt > SLOW_TO_BE_READY_MS) {
+          const answers = [...unready].map(([name, answer]) => `${name} ${answer}`).join('; ');
+          log(
+            `    ready only after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; last answers: ${answers || 'none but 200'}`,
+          );
+        }
       }
       const healthyAt = Date.now();
       let licenseId: string | undefined;
@@ -355,31 +365,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const appliedAt = Date.now();
       applied.done = true;
       return { healthyAt, acknowledgedAt, storedAt: await stored, appliedAt };
-    };
-    /**
-     * Samples every service's /readyz until stopped, in the background; `stop` says at once the last answer other than
-     * 200 of each (which checks failed), without waiting for the sample in flight.
-     */
-    const watchReadiness = () => {
-      const unready = new Map<ServiceName, string>();
-      let stopped = false;
-      void (async () => {
-        while (!stopped) {
-          await Promise.all(
-            SERVICES.map(async ({ name }) => {
-              const reply = await request(http, urls[name], 'GET', '/readyz');
-              if (reply.status !== 200 && !stopped) unready.set(name, describeReadyz(reply));
-            }),
-          );
-          await sleep(500);
-        }
-      })();
-      return {
-        stop(): string {
-          stopped = true;
-          return [...unready].map(([name, answer]) => `${name} ${answer}`).join('; ') || 'every /readyz 200 when sampled';
-        },
-      };
     };
     // When the probe's license event was stored on the licensing stream (JetStream's timestamp), or null if it was not
     // seen there before `over()`: the probe product's subject carries only the probe's grants.
@@ -792,7 +777,8 @@ export function formatReport(report: ChaosReport): string {
   for (const [k, v] of rows) lines.push(`${k.padEnd(20)}${v}`);
   const steps = ['healthy', 'granted', 'relayed', 'applied'].map((step) => pad(step, 9)).join('');
   lines.push('', `${'fault'.padEnd(34)}${pad('converged after', 16)}${steps}  while down`);
-  const seconds = (ms: number | null) => pad(ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`, 9);
+  // Rounded to a tenth before printing, so that an event stored a few ms before its 201 arrived shows 0.0, not -0.0.
+  const seconds = (ms: number | null) => pad(ms === null ? '?' : `${(Math.round(ms / 100) / 10).toFixed(1)} s`, 9);
   for (const f of report.faults) {
     const converged = f.convergeMs === null ? 'never' : `${(f.convergeMs / 1000).toFixed(1)} s`;
     // Each step on its own: every service healthy, the probe grant acknowledged, its event stored on the licensing

@@ -128,8 +128,7 @@ export interface FaultRecord {
   restoredAt: number | null;
   /** Milliseconds from restoredAt until the system had converged again; null if it did not. */
   convergeMs: number | null;
-  /** Of convergeMs: until every service was healthy, the probe grant acknowledged, its event on the stream. */
-  convergePhasesMs?: { healthy: number; acknowledged: number; stored: number | null };
+  convergePhasesMs?: ConvergePhasesMs;
   /** While the dependency (or node) was down: what requests made then are judged against. */
   window?: DownWindow;
   /** What the fault did that the label does not say (e.g. how many acknowledged messages a power loss took). */
@@ -139,6 +138,16 @@ export interface FaultRecord {
   error?: string;
   /** The end of the stopped process's output when it did not exit cleanly. */
   logTail?: string;
+}
+
+/**
+ * A convergence's steps, in milliseconds after the restore: until every service was healthy, the probe grant was
+ * acknowledged, and its event was on the stream (null: not seen there).
+ */
+export interface ConvergePhasesMs {
+  readonly healthy: number;
+  readonly acknowledged: number;
+  readonly stored: number | null;
 }
 
 /** The instants (Date.now()) a convergence passed its steps, up to the fresh write applied, where it ends. */

@@ -210,14 +210,13 @@ export class ManagedProcess {
   }
 }
 
-/** The status of GET `url`, or 0 while nothing answers (within `timeoutMs`). */
-export async function httpStatus(url: string, timeoutMs = 2_000): Promise<number> {
+/** The status and body of GET `url`; status 0 and no body while nothing answers (within `timeoutMs`). */
+export async function httpAnswer(url: string, timeoutMs = 2_000): Promise<{ status: number; body: string }> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
-    return response.status;
+    return { status: response.status, body: await response.text() };
   } catch {
-    return 0;
+    return { status: 0, body: '' };
   }
 }
 
@@ -235,6 +234,8 @@ export interface WaitOptions {
   readonly intervalMs?: number;
   /** The output a failure message shows (default every target's). */
   readonly logs?: () => string;
+  /** Told each answer other than 200 while waiting: the target's name, the status (0: no answer) and the body. */
+  readonly onUnready?: (name: string, status: number, body: string) => void;
 }
 
 /**
@@ -248,7 +249,10 @@ export async function waitUntilHealthy(targets: readonly ProbedProcess[], option
   for (;;) {
     const crashed = targets.filter((t) => t.process.hasExited).map((t) => t.name);
     if (crashed.length > 0) throw new Error(`${crashed.join(', ')} exited during start-up:\n${logs()}`);
-    const statuses = await Promise.all(targets.map((t) => httpStatus(`${t.url}${path}`)));
+    const answers = await Promise.all(targets.map((t) => httpAnswer(`${t.url}${path}`)));
+    const statuses = answers.map((a) => a.status);
+    for (const [i, { status, body }] of answers.entries())
+      if (status !== 200) options.onUnready?.(targets[i]!.name, status, body);
     if (statuses.every((s) => s === 200)) return;
     if (Date.now() >= deadline) {
       const report = targets.map((t, i) => `${t.name}=${statuses[i] || 'no answer'}`).join(', ');

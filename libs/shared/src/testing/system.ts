@@ -11,7 +11,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { busNames } from '../contracts/index.js';
 import { loadEventKeyRing } from '../event-signing/event-key-ring.js';
 import type { EventSigningKey } from '../event-signing/event-signature.js';
-import { REPO_ROOT, freePort, waitUntilHealthy, type ExitStatus, type ManagedProcess } from '../processes/processes.js';
+import {
+  REPO_ROOT,
+  freePort,
+  waitUntilHealthy,
+  type ExitStatus,
+  type ManagedProcess,
+  type WaitOptions,
+} from '../processes/processes.js';
 import { SERVICES, schemaOf, startService, type ServiceName } from '../processes/services.js';
 import { TEST_DATABASE } from './postgres.js';
 
@@ -80,8 +87,8 @@ export interface RunningSystem {
   kill(service: ServiceName, signal: 'SIGTERM' | 'SIGKILL', graceMs?: number): Promise<ExitStatus>;
   /** Starts a stopped service again with the same port, schema and namespace, without waiting for it. */
   spawn(service: ServiceName): void;
-  /** Waits until every /health answers 200 (fails if a process exits). */
-  waitUntilHealthy(timeoutMs?: number): Promise<void>;
+  /** Waits until every /health answers 200 (fails if a process exits); `onUnready` is told each other answer. */
+  waitUntilHealthy(timeoutMs?: number, onUnready?: WaitOptions['onUnready']): Promise<void>;
   /** Stops the services (SIGTERM, SIGKILL after 10 s), drops their schemas and deletes the namespace's streams. */
   stop(): Promise<void>;
 }
@@ -155,7 +162,8 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       ...extraSyncAgents.map((a, i) => logOf(`sync-agent #${i + 2}`, a.process)),
     ].join('\n');
   const targets = () => SERVICES.map(({ name }) => ({ name, url: urls[name], process: processes[name] }));
-  const healthy = (timeoutMs: number) => waitUntilHealthy(targets(), { timeoutMs, logs });
+  const healthy = (timeoutMs: number, onUnready?: WaitOptions['onUnready']) =>
+    waitUntilHealthy(targets(), { timeoutMs, logs, onUnready });
 
   let stopped = false;
   const stop = async () => {
@@ -226,7 +234,7 @@ export async function startSystem(label: string, options: StartOptions = {}): Pr
       earlier[service] = `${earlier[service]}${processes[service].log}\n----- ${service} restarted -----\n`.slice(-100_000);
       processes[service] = startService(service, envs[service]);
     },
-    waitUntilHealthy: (timeoutMs = readyTimeoutMs) => healthy(timeoutMs),
+    waitUntilHealthy: (timeoutMs = readyTimeoutMs, onUnready) => healthy(timeoutMs, onUnready),
   };
 }
 
